@@ -1,0 +1,163 @@
+"""User settings: a typed model with a schema version, stored as TOML, saved atomically.
+
+Versioning rule (napari's): adding an option changes nothing; changing a default is a MINOR change;
+removing or renaming an option is a MAJOR change and needs a migration function in ``_MIGRATIONS``
+that turns schema N into N+1.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_type_hints
+
+import tomli_w
+
+from notebooklm_local.core.errors import ConfigError
+
+__all__ = ["Settings", "ModelSettings", "IndexSettings", "SCHEMA_VERSION", "load_settings", "save_settings"]
+
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+
+@dataclass
+class ModelSettings:
+    """The chat/generation model and how llama.cpp runs it."""
+
+    path: str = ""  # empty: the embedded default model
+    n_ctx: int = 4096
+    n_gpu_layers: int = -1  # -1: all layers when the llama.cpp build has a GPU backend, else 0
+    n_threads: int = 0  # 0: llama.cpp's choice
+    embedding_path: str = ""  # empty: the default embedder (the embedded model in embedding mode)
+
+
+@dataclass
+class IndexSettings:
+    """Where the vector index lives."""
+
+    backend: str = "persistent"  # "persistent" (in the data dir) or "http" (a Chroma server)
+    host: str = "127.0.0.1"
+    port: int = 8000
+
+
+@dataclass
+class UiSettings:
+    theme: str = "system"  # system | light | dark
+    first_run_done: bool = False
+
+
+@dataclass
+class Settings:
+    schema_version: int = SCHEMA_VERSION
+    output_language: str = ""  # empty: the language of the question
+    tts_engine: str = "espeak-ng"
+    disabled_plugins: list[str] = field(default_factory=list)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    index: IndexSettings = field(default_factory=IndexSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+# schema N -> N+1 migrations, applied in order to the raw TOML dict.
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"settings: [{where}] must be a table, got {type(data).__name__}")
+    hints = get_type_hints(cls)
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        value = data[f.name]
+        typ = hints[f.name]
+        key = f"{where}.{f.name}" if where else f.name
+        if dataclasses.is_dataclass(typ):
+            kwargs[f.name] = _from_dict(typ, value, key)  # type: ignore[arg-type]
+            continue
+        expected = getattr(typ, "__origin__", typ)
+        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if expected is list and ok:
+            ok = all(isinstance(v, str) for v in value)
+        if not ok:
+            raise ConfigError(f"settings: '{key}' should be {getattr(expected, '__name__', expected)}, got {value!r}")
+        kwargs[f.name] = value
+    unknown = set(data) - {f.name for f in dataclasses.fields(cls)}
+    if unknown:
+        log.warning("settings: ignoring unknown keys in [%s]: %s", where or "top", ", ".join(sorted(unknown)))
+    return cls(**kwargs)
+
+
+def parse_settings(text: str) -> Settings:
+    """Parse TOML text into Settings, migrating older schemas. Raises ConfigError."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"settings file is not valid TOML: {e}") from e
+    version = raw.get("schema_version", 1)
+    if not isinstance(version, int) or version < 1:
+        raise ConfigError(f"settings: bad schema_version {version!r}")
+    if version > SCHEMA_VERSION:
+        raise ConfigError(
+            f"settings were written by a newer notebooklm-local (schema {version} > {SCHEMA_VERSION})"
+        )
+    while version < SCHEMA_VERSION:
+        raw = _MIGRATIONS[version](raw)
+        version += 1
+    raw["schema_version"] = SCHEMA_VERSION
+    return _from_dict(Settings, raw, "")
+
+
+def load_settings(path: Path) -> Settings:
+    """Load settings; a missing file gives defaults.
+
+    A file that cannot be parsed is moved aside (``settings.toml.bad-<time>``, nothing is lost) and
+    defaults are used, with a warning in the log.
+    """
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Settings()
+    except (OSError, UnicodeDecodeError) as e:
+        text = None
+        error: Exception = e
+    else:
+        try:
+            return parse_settings(text)
+        except ConfigError as e:
+            error = e
+    backup = path.with_name(f"{path.name}.bad-{time.strftime('%Y%m%d-%H%M%S')}")
+    try:
+        os.replace(path, backup)
+    except OSError:
+        backup = path
+    log.warning("settings: %s; kept the file as %s and started from defaults", error, backup)
+    return Settings()
+
+
+def save_settings(settings: Settings, path: Path) -> None:
+    """Write settings atomically (temp file + rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = tomli_w.dumps(settings.to_dict())
+    fd, tmp = tempfile.mkstemp(prefix=".settings-", suffix=".toml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

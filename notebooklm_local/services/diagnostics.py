@@ -1,0 +1,103 @@
+"""``notebooklm-local doctor``: what is installed, what runs where, and why."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import platform
+import shutil
+import sys
+from typing import Any
+
+from notebooklm_local import __version__
+from notebooklm_local.core.paths import AppPaths
+from notebooklm_local.core.settings import Settings
+from notebooklm_local.services.models import DEFAULT_MODEL_NAME, find_models
+
+__all__ = ["doctor_report", "format_report", "tts_engines"]
+
+# name -> executables that provide it, in order of preference
+_TTS_BINARIES = {"espeak-ng": ("espeak-ng", "espeak"), "piper": ("piper",)}
+
+
+def _version(dist: str) -> str:
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "not installed"
+
+
+def tts_engines() -> dict[str, str]:
+    """Local TTS engines found on PATH: name -> executable."""
+    found: dict[str, str] = {}
+    for name, binaries in _TTS_BINARIES.items():
+        for b in binaries:
+            path = shutil.which(b)
+            if path:
+                found[name] = path
+                break
+    return found
+
+
+def doctor_report(paths: AppPaths, settings: Settings) -> dict[str, Any]:
+    from notebooklm_local.services.llama_runtime import build_info
+
+    try:
+        info = build_info()
+        llama = {
+            "llama_cpp_python": info.version,
+            "backend": info.backend,
+            "gpu_offload": info.gpu_offload,
+            "reason": info.reason,
+            "build_flags": info.build_flags,
+            "system_info": info.system_info,
+        }
+    except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
+        llama = {"error": str(e)}
+    models = [
+        {"name": m.name, "path": str(m.path), "size_mb": round(m.size / 1e6, 1), "default": m.default}
+        for m in find_models(paths, settings)
+    ]
+    return {
+        "version": __version__,
+        "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
+        "platform": platform.platform(),
+        "llama_cpp": llama,
+        "chat_model": settings.model.path or f"{DEFAULT_MODEL_NAME} (embedded default)",
+        "embedding_model": settings.model.embedding_path or f"{DEFAULT_MODEL_NAME} (embedded default)",
+        "models": models,
+        "data_dir": str(paths.data),
+        "config_dir": str(paths.config),
+        "log_file": str(paths.log_file),
+        "chromadb": _version("chromadb"),
+        "pyside6": _version("PySide6"),
+        "tts_engines": tts_engines(),
+    }
+
+
+def format_report(r: dict[str, Any]) -> str:
+    ll = r["llama_cpp"]
+    lines = [
+        f"notebooklm-local {r['version']}",
+        f"Python           {r['python']}",
+        f"Platform         {r['platform']}",
+    ]
+    if "error" in ll:
+        lines.append(f"llama.cpp        ERROR: {ll['error']}")
+    else:
+        lines += [
+            f"llama.cpp        llama-cpp-python {ll['llama_cpp_python']}",
+            f"Backend          {ll['backend']} — {ll['reason']}",
+            f"Build flags      {ll['build_flags']}",
+        ]
+    lines += [
+        f"Chat model       {r['chat_model']}",
+        f"Embedding model  {r['embedding_model']}",
+        "Models found     " + (", ".join(f"{m['name']} ({m['size_mb']} MB)" for m in r["models"]) or "none — run `notebooklm-local init`"),
+        f"Data dir         {r['data_dir']}",
+        f"Config dir       {r['config_dir']}",
+        f"Log file         {r['log_file']}",
+        f"Chroma           chromadb {r['chromadb']}",
+        f"Qt               PySide6 {r['pyside6']}",
+        "TTS engines      " + (", ".join(f"{k} ({v})" for k, v in r["tts_engines"].items()) or "none found (install espeak-ng for podcast audio)"),
+    ]
+    return "\n".join(lines)

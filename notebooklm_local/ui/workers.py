@@ -1,0 +1,99 @@
+"""Background work for the GUI: lanes (thread pools) and function workers with Qt signals.
+
+Rules (house style 2.4): workers never touch widgets; they emit signals that are delivered, queued,
+to bound ``@Slot`` methods of GUI-thread objects. Long work is cancellable via a CancelToken.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from notebooklm_local.core.jobs import CancelToken
+
+__all__ = ["Lanes", "FunctionWorker", "WorkerSignals"]
+
+log = logging.getLogger(__name__)
+
+
+class WorkerSignals(QObject):
+    """Signals of a worker (a QRunnable is not a QObject).
+
+    Signals:
+        succeeded(object): the function's return value.
+        failed(object): the exception raised.
+        progress(int, int, str): done, total, message.
+        finished(): always, last.
+    """
+
+    succeeded = Signal(object)
+    failed = Signal(object)
+    progress = Signal(int, int, str)
+    finished = Signal()
+
+
+class FunctionWorker(QRunnable):
+    """Runs ``fn(cancel=token, progress=cb)`` on a pool thread."""
+
+    def __init__(self, fn: Callable[..., Any], *, pass_context: bool = False) -> None:
+        super().__init__()
+        self.fn = fn
+        self.pass_context = pass_context
+        self.cancel_token = CancelToken()
+        self.signals = WorkerSignals()
+        self.done = False
+        self.setAutoDelete(True)
+
+    def _progress(self, done: int, total: int, message: str = "") -> None:
+        self.signals.progress.emit(done, total, message)
+
+    def run(self) -> None:
+        try:
+            if self.pass_context:
+                result = self.fn(cancel=self.cancel_token, progress=self._progress)
+            else:
+                result = self.fn()
+        except BaseException as e:  # noqa: BLE001 - every failure must reach the GUI
+            log.debug("worker failed:\n%s", traceback.format_exc())
+            self.signals.failed.emit(e)
+        else:
+            self.signals.succeeded.emit(result)
+        finally:
+            self.done = True
+            self.signals.finished.emit()
+
+
+class Lanes:
+    """The three lanes: ``llm`` (1 thread), ``store`` (1 thread), ``io`` (a few threads)."""
+
+    def __init__(self) -> None:
+        self.llm = QThreadPool()
+        self.llm.setMaxThreadCount(1)
+        self.store = QThreadPool()
+        self.store.setMaxThreadCount(1)
+        self.io = QThreadPool()
+        self.io.setMaxThreadCount(max(2, min(4, QThreadPool.globalInstance().maxThreadCount())))
+        self._active: set[FunctionWorker] = set()
+
+    def submit(self, pool: QThreadPool, worker: FunctionWorker) -> FunctionWorker:
+        # no cross-thread connection for bookkeeping (PySide6 6.8+ lambda-slot crashes, PYSIDE-3124):
+        # finished workers are pruned here instead.
+        self._active = {w for w in self._active if not w.done}
+        self._active.add(worker)
+        pool.start(worker)
+        return worker
+
+    def shutdown(self, timeout_ms: int = 3000) -> bool:
+        """Cancel all work and wait (bounded) for the lanes to drain. True if all finished."""
+        for w in list(self._active):
+            w.cancel_token.cancel()
+        ok = True
+        for pool in (self.llm, self.store, self.io):
+            ok = pool.waitForDone(timeout_ms) and ok
+        if not ok:
+            log.warning("some background work did not stop within %d ms", timeout_ms)
+        return ok

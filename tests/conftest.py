@@ -1,0 +1,52 @@
+"""Shared fixtures: every test gets its own data dir; Qt runs offscreen; the real tiny model once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_MODELS = REPO.parent / "shared" / "models"
+
+
+@pytest.fixture(autouse=True)
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """NOTEBOOKLM_LOCAL_HOME -> a fresh temp dir, so no test touches the user's real directories."""
+    home = tmp_path / "nbl-home"
+    monkeypatch.setenv("NOTEBOOKLM_LOCAL_HOME", str(home))
+    return home
+
+
+@pytest.fixture(scope="session")
+def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The embedded default GGUF (Gemma 3 270M), assembled once for the whole session."""
+    from notebooklm_local.core.paths import AppPaths
+    from notebooklm_local.services.models import ensure_default_model
+
+    root = tmp_path_factory.mktemp("model-home")
+    paths = AppPaths(root / "config", root / "data", root / "cache", root / "logs").ensure()
+    return ensure_default_model(paths)
+
+
+@pytest.fixture
+def installed_model(app_home: Path, tiny_model_path: Path) -> Path:
+    """Put the tiny model into this test's data dir (hard link when possible: no 250 MB copy)."""
+    target = app_home / "data" / "models" / tiny_model_path.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(tiny_model_path, target)
+    except OSError:
+        shutil.copyfile(tiny_model_path, target)
+    return target
+
+
+def cli_exe() -> list[str]:
+    """Run the installed console script's code with this interpreter."""
+    return [sys.executable, "-m", "notebooklm_local"]

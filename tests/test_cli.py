@@ -1,0 +1,63 @@
+"""The console entry point, headless: --version, init, doctor."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from notebooklm_local import __version__
+from notebooklm_local.app import main
+from tests.conftest import cli_exe
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert capsys.readouterr().out.strip() == f"notebooklm-local {__version__}"
+
+
+def test_unknown_command_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(["frobnicate"])
+    assert exc.value.code == 2
+    assert "invalid choice" in capsys.readouterr().err
+
+
+@pytest.mark.model
+def test_init_is_idempotent_and_doctor_reports_the_real_backend(app_home: Path) -> None:
+    for _ in range(2):
+        out = subprocess.run([*cli_exe(), "init"], capture_output=True, text=True, timeout=300)
+        assert out.returncode == 0, out.stderr
+    model = app_home / "data" / "models" / "gemma-3-270m-q4_k_m.gguf"
+    assert model.stat().st_size > 200_000_000
+    assert (app_home / "config" / "settings.toml").is_file()
+
+    out = subprocess.run([*cli_exe(), "doctor", "--json"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["version"] == __version__
+    assert report["llama_cpp"]["backend"] in {"CPU", "CUDA", "Metal", "Vulkan"}
+    assert report["llama_cpp"]["reason"]
+    assert [m["name"] for m in report["models"]] == ["gemma-3-270m-q4_k_m.gguf"]
+    assert report["data_dir"] == str((app_home / "data").resolve())
+    assert report["chromadb"][0].isdigit()
+
+    text = subprocess.run([*cli_exe(), "doctor"], capture_output=True, text=True, timeout=120)
+    assert text.returncode == 0
+    for label in ("Backend", "Models found", "Data dir", "Chroma", "TTS engines"):
+        assert label in text.stdout
+    assert (app_home / "logs" / "notebooklm-local.log").is_file()
+
+
+def test_doctor_survives_a_corrupt_settings_file(app_home: Path) -> None:
+    cfg = app_home / "config"
+    cfg.mkdir(parents=True)
+    (cfg / "settings.toml").write_text("[[[", encoding="utf-8")
+    out = subprocess.run([*cli_exe(), "doctor"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "started from defaults" in out.stderr
+    assert list(cfg.glob("settings.toml.bad-*"))
