@@ -7,16 +7,18 @@ BACKEND ?= cpu
 .PHONY: setup setup-dev run test lint screenshots clean
 
 setup:
+	scripts/system-deps.sh
 	NOTEBOOKLM_VENV=$(VENV) scripts/bootstrap.sh --backend $(BACKEND)
 
 setup-dev:
+	scripts/system-deps.sh
 	NOTEBOOKLM_VENV=$(VENV) NOTEBOOKLM_SKIP_INIT=1 scripts/bootstrap.sh --dev --backend $(BACKEND)
 
 run: setup
 	$(VENV)/bin/notebooklm-local
 
 test: setup-dev
-	scripts/run-tests.sh
+	scripts/run-tests.sh $(PYTEST_ARGS)
 
 lint: setup-dev
 	$(VENV)/bin/ruff check notebooklm_local tests bench
