@@ -1,0 +1,1 @@
+"""Built-in source loaders. Each implements ``notebooklm_local.core.documents.SourceLoader``."""

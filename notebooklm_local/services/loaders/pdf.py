@@ -1,0 +1,147 @@
+"""PDF source loader (pypdf): text per page with page numbers, metadata, clear errors."""
+
+from __future__ import annotations
+
+import io
+import logging
+import re
+from pathlib import Path
+
+from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
+from notebooklm_local.core.errors import SourceLoadError
+from notebooklm_local.core.jobs import CancelToken
+
+__all__ = ["PdfLoader", "load_pdf_bytes", "MAX_PDF_BYTES"]
+
+log = logging.getLogger(__name__)
+
+MAX_PDF_BYTES = 1_000_000_000
+_HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
+_PARA_SPLIT = re.compile(r"\n\s*\n")
+
+
+def _page_paragraphs(text: str) -> list[str]:
+    text = _HYPHEN_BREAK.sub(r"\1\2", text.replace("\r\n", "\n"))
+    return [p for p in _PARA_SPLIT.split(text) if p.strip()]
+
+
+def _meta_str(value: object) -> str:
+    return str(value).strip() if value else ""
+
+
+def load_pdf_bytes(
+    data: bytes, name: str, *, password: str | None = None, cancel: CancelToken | None = None
+) -> LoadedDocument:
+    """Extract a PDF's text page by page.
+
+    Raises:
+        SourceLoadError: not a PDF, damaged, encrypted without (the right) password.
+    """
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PdfStreamError
+
+    cancel = cancel or CancelToken()
+    if not data:
+        raise SourceLoadError(f"{name} is empty (0 bytes).")
+    if b"%PDF-" not in data[:1024]:
+        raise SourceLoadError(f"{name} is not a PDF (no PDF header); was it renamed from another format?")
+    try:
+        reader = PdfReader(io.BytesIO(data), strict=False)
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt(password or "")
+            except (DependencyError, NotImplementedError) as e:
+                raise SourceLoadError(f"{name} uses an encryption this installation cannot open ({e}).") from e
+            if not ok:
+                if password:
+                    raise SourceLoadError(f"Wrong password for {name}.")
+                raise SourceLoadError(f"{name} is password-protected. Add it again and give its password.")
+        pages = reader.pages
+        n_pages = len(pages)
+    except SourceLoadError:
+        raise
+    except (PdfReadError, PdfStreamError, FileNotDecryptedError, ValueError, KeyError, TypeError,
+            AttributeError, IndexError, RecursionError, OSError, AssertionError) as e:
+        raise SourceLoadError(f"{name} is damaged or truncated and cannot be read ({type(e).__name__}: {e}).") from e
+    if n_pages == 0:
+        raise SourceLoadError(f"{name} has no pages (damaged or truncated?).")
+
+    blocks: list[Block] = []
+    empty_pages: list[int] = []
+    failed_pages: list[int] = []
+    for i in range(n_pages):
+        cancel.raise_if_set()
+        try:
+            text = pages[i].extract_text() or ""
+        except Exception as e:  # noqa: BLE001 - pypdf raises many types on broken content streams
+            log.info("%s: page %d unreadable: %s", name, i + 1, e)
+            failed_pages.append(i + 1)
+            continue
+        paras = _page_paragraphs(text)
+        if not paras:
+            empty_pages.append(i + 1)
+        blocks.extend(Block(p, "paragraph", page=i + 1) for p in paras)
+
+    meta = {}
+    try:
+        info = reader.metadata
+    except Exception:  # noqa: BLE001
+        info = None
+    if info is not None:
+        meta = {"author": _meta_str(info.author), "subject": _meta_str(info.subject)}
+        title = _meta_str(info.title)
+    else:
+        title = ""
+    metadata = {k: v for k, v in meta.items() if v}
+    metadata["pages"] = n_pages
+    flags: list[str] = []
+    if not blocks:
+        flags.append("no extractable text (scanned?)")
+    elif empty_pages:
+        flags.append(f"{len(empty_pages)} of {n_pages} pages have no extractable text (scanned?)")
+    if failed_pages:
+        flags.append(f"{len(failed_pages)} pages could not be read: {', '.join(map(str, failed_pages[:10]))}")
+    doc = LoadedDocument.from_blocks(
+        "pdf", title or Path(name).stem, blocks, metadata=metadata, flags=flags, original=data, original_suffix=".pdf"
+    )
+    spans: dict[int, list[int]] = {}
+    for b in doc.blocks:
+        assert b.page is not None
+        span = spans.setdefault(b.page, [b.start, b.end])
+        span[1] = b.end
+    doc.metadata["page_spans"] = {str(p): s for p, s in spans.items()}
+    return doc
+
+
+class PdfLoader:
+    """Loads ``.pdf`` files."""
+
+    name = "pdf"
+    extensions = (".pdf",)
+
+    def can_load(self, ref: SourceRef) -> bool:
+        return ref.path is not None and ref.path.suffix.lower() in self.extensions
+
+    def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
+        assert ref.path is not None
+        data = read_file_bytes(ref.path, MAX_PDF_BYTES)
+        return load_pdf_bytes(data, ref.path.name, password=ref.password, cancel=cancel)
+
+
+def read_file_bytes(path: Path, limit: int) -> bytes:
+    """Read a local file with clear errors for missing, unreadable, folder and oversize."""
+    try:
+        size = path.stat().st_size
+        if path.is_dir():
+            raise SourceLoadError(f"{path} is a folder, not a file.")
+        if size > limit:
+            raise SourceLoadError(f"{path.name} is {size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB.")
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        raise SourceLoadError(f"File not found: {path}") from e
+    except PermissionError as e:
+        raise SourceLoadError(f"No permission to read {path}") from e
+    except IsADirectoryError as e:
+        raise SourceLoadError(f"{path} is a folder, not a file.") from e
+    except OSError as e:
+        raise SourceLoadError(f"Cannot read {path}: {e.strerror or e}") from e

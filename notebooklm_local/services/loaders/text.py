@@ -1,0 +1,122 @@
+"""Plain-text and Markdown loaders with encoding detection (UTF-8, UTF-16/32 with BOM, cp1252, ...)."""
+
+from __future__ import annotations
+
+import codecs
+import re
+from pathlib import Path
+
+from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
+from notebooklm_local.core.errors import SourceLoadError
+from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.services.loaders.pdf import read_file_bytes
+
+__all__ = ["TextLoader", "PastedTextLoader", "decode_text", "load_text_bytes", "MAX_TEXT_BYTES"]
+
+MAX_TEXT_BYTES = 200_000_000
+_PARA_SPLIT = re.compile(r"\n[ \t]*\n")
+_BOMS = (
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
+TEXT_SUFFIXES = (".txt", ".text", ".rst", ".org", ".log", ".csv", ".tsv")
+
+
+def decode_text(data: bytes, name: str) -> tuple[str, str]:
+    """Return (text, encoding). Raises SourceLoadError for binary data."""
+    for bom, enc in _BOMS:
+        if data.startswith(bom):
+            try:
+                return data.decode(enc), enc
+            except UnicodeDecodeError as e:
+                raise SourceLoadError(f"{name} starts with a {enc} byte-order mark but is not valid {enc}.") from e
+    sample = data[:65536]
+    if b"\x00" in sample:
+        raise SourceLoadError(f"{name} looks like a binary file, not text.")
+    try:
+        return data.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:2_000_000]).best()
+    if best is None or best.encoding is None:
+        raise SourceLoadError(f"{name} looks like a binary file or uses an unknown text encoding.")
+    try:
+        return data.decode(best.encoding, errors="replace"), best.encoding
+    except LookupError as e:  # pragma: no cover - charset_normalizer only reports codecs Python has
+        raise SourceLoadError(f"{name}: unknown encoding {best.encoding}") from e
+
+
+def _plain_blocks(text: str) -> list[Block]:
+    return [Block(p) for p in _PARA_SPLIT.split(text.replace("\r\n", "\n").replace("\r", "\n")) if p.strip()]
+
+
+def _markdown_title(blocks: list[Block]) -> str:
+    for b in blocks:
+        if b.kind == "heading":
+            return b.text.lstrip("#").strip()
+    return ""
+
+
+def load_text_bytes(data: bytes, name: str, *, markdown: bool) -> LoadedDocument:
+    """Decode and structure text; Markdown headings become heading blocks and heading paths."""
+    if not data:
+        raise SourceLoadError(f"{name} is empty (0 bytes).")
+    text, encoding = decode_text(data, name)
+    if markdown:
+        from notebooklm_local.services.loaders.web import markdown_to_blocks
+
+        blocks = markdown_to_blocks(text)
+        title = _markdown_title(blocks) or Path(name).stem
+        kind, suffix = "markdown", ".md"
+    else:
+        blocks = _plain_blocks(text)
+        title, kind, suffix = Path(name).stem, "text", ".txt"
+    doc = LoadedDocument.from_blocks(
+        kind, title, blocks, metadata={"encoding": encoding}, original=data, original_suffix=suffix
+    )
+    if not doc.text:
+        raise SourceLoadError(f"{name} contains no text.")
+    return doc
+
+
+class TextLoader:
+    """Loads plain-text and Markdown files."""
+
+    name = "text"
+    extensions = TEXT_SUFFIXES + MARKDOWN_SUFFIXES
+
+    def can_load(self, ref: SourceRef) -> bool:
+        return ref.path is not None and ref.path.suffix.lower() in self.extensions
+
+    def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
+        assert ref.path is not None
+        data = read_file_bytes(ref.path, MAX_TEXT_BYTES)
+        cancel.raise_if_set()
+        return load_text_bytes(data, ref.path.name, markdown=ref.path.suffix.lower() in MARKDOWN_SUFFIXES)
+
+
+class PastedTextLoader:
+    """Text the user pasted (treated as Markdown, which plain text also is)."""
+
+    name = "paste"
+    extensions: tuple[str, ...] = ()
+
+    def can_load(self, ref: SourceRef) -> bool:
+        return ref.text is not None
+
+    def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
+        assert ref.text is not None
+        data = ref.text.encode("utf-8")
+        if not ref.text.strip():
+            raise SourceLoadError("The pasted text is empty.")
+        doc = load_text_bytes(data, ref.title or "Pasted text", markdown=True)
+        doc.kind = "paste"
+        if ref.title:
+            doc.title = ref.title
+        return doc

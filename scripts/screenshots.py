@@ -1,0 +1,60 @@
+"""Take screenshots of the real app window under X (run through scripts/screenshots.sh / xvfb-run).
+
+Writes PNGs to docs/screenshots/. Uses a throw-away data dir unless NOTEBOOKLM_LOCAL_HOME is set.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+OUT = Path(os.environ.get("SCREENSHOT_DIR", REPO / "docs" / "screenshots"))
+
+
+def main() -> int:
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from notebooklm_local.core.context import AppContext
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.core.settings import load_settings
+    from notebooklm_local.ui.application import create_application
+    from notebooklm_local.ui.main_window import MainWindow
+
+    app = create_application()
+    paths = app_paths().ensure()
+    ctx = AppContext(paths, load_settings(paths.settings_file))
+    win = MainWindow(ctx)
+    win.resize(1280, 800)
+    win.move(0, 0)
+    win.show()
+    OUT.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+
+    def shoot() -> None:
+        screen = QApplication.primaryScreen()
+        pix = screen.grabWindow(0, 0, 0, 1280, 800)  # the X screen itself: what a user sees
+        target = OUT / "main-window.png"
+        pix.save(str(target))
+        shots.append(target)
+        win.close()
+
+    def wait_for_backend(tries: int = 100) -> None:
+        if win.backend_label.text() == "Backend: …" and tries > 0:
+            QTimer.singleShot(100, lambda: wait_for_backend(tries - 1))
+        else:
+            QTimer.singleShot(300, shoot)
+
+    QTimer.singleShot(200, wait_for_backend)
+    app.exec()
+    for s in shots:
+        print(s)
+    return 0 if shots else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
