@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import sys
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 from notebooklm_local import APP_NAME, __version__
 from notebooklm_local.core.errors import Cancelled, NotebookError
+from notebooklm_local.core.instance import InstanceLock
 from notebooklm_local.core.logs import setup_logging
 from notebooklm_local.core.paths import AppPaths, app_paths
 from notebooklm_local.core.settings import Settings, load_settings, save_settings
@@ -37,7 +42,51 @@ def build_parser() -> argparse.ArgumentParser:
     d.set_defaults(func=cmd_doctor)
 
     i = sub.add_parser("init", help="prepare the data dir: settings and the embedded default model")
+    i.add_argument("--no-sample", action="store_true", help="do not create the sample notebook")
     i.set_defaults(func=cmd_init)
+
+    nb = sub.add_parser("notebook", help="create, list or delete notebooks")
+    nbs = nb.add_subparsers(dest="nb_command", metavar="ACTION", required=True)
+    c = nbs.add_parser("create", help="create a notebook")
+    c.add_argument("name")
+    c.set_defaults(func=cmd_notebook_create)
+    ls = nbs.add_parser("list", help="list notebooks")
+    ls.add_argument("--json", action="store_true")
+    ls.set_defaults(func=cmd_notebook_list)
+    rm = nbs.add_parser("delete", help="delete a notebook with its sources and index")
+    rm.add_argument("name")
+    rm.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    rm.set_defaults(func=cmd_notebook_delete)
+
+    a = sub.add_parser("add", help="add files, folders, web/YouTube URLs (or - for text on stdin) to a notebook")
+    a.add_argument("items", nargs="+", metavar="PATH_OR_URL")
+    a.add_argument("--notebook", "-n", required=True)
+    a.add_argument("--title", help="title for text read from stdin")
+    a.add_argument("--password", help="password for encrypted PDFs")
+    a.add_argument("--lexical-only", action="store_true", help="index for keyword search only (no embedding)")
+    a.set_defaults(func=cmd_add)
+
+    so = sub.add_parser("sources", help="list a notebook's sources with their state")
+    so.add_argument("--notebook", "-n", required=True)
+    so.add_argument("--json", action="store_true")
+    so.set_defaults(func=cmd_sources)
+
+    rs = sub.add_parser("remove", help="remove a source from its notebook (by id or title)")
+    rs.add_argument("source")
+    rs.add_argument("--notebook", "-n", required=True)
+    rs.set_defaults(func=cmd_remove)
+
+    se = sub.add_parser("search", help="hybrid (dense + BM25) search in a notebook")
+    se.add_argument("query")
+    se.add_argument("--notebook", "-n", required=True)
+    se.add_argument("-k", type=int, default=8, help="number of hits (default 8)")
+    se.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
+    se.add_argument("--sources", nargs="+", metavar="SOURCE", help="restrict to these sources (ids or titles)")
+    se.add_argument("--json", action="store_true")
+    se.set_defaults(func=cmd_search)
+
+    re_ = sub.add_parser("resume", help="finish interrupted ingestion and reconcile the index")
+    re_.set_defaults(func=cmd_resume)
     return p
 
 
@@ -65,6 +114,184 @@ def cmd_init(args: argparse.Namespace) -> int:
     model = ensure_default_model(paths)
     print(f"settings: {paths.settings_file}")
     print(f"default model: {model}")
+    if not args.no_sample:
+        from notebooklm_local.extensions.sample import ensure_sample_notebook
+
+        with _locked(paths):
+            lib = _open(paths, settings)
+            name, report = ensure_sample_notebook(lib)
+            print(f"sample notebook: {name}" + (f" ({len(report.added)} sources added)" if report else " (exists)"))
+    return 0
+
+
+@contextlib.contextmanager
+def _locked(paths: AppPaths) -> Iterator[None]:
+    with InstanceLock(paths.lock_file):
+        yield
+
+
+def _open(paths: AppPaths, settings: Settings, *, with_index: bool = True) -> Any:
+    from notebooklm_local.extensions.runtime import open_library
+
+    return open_library(paths, settings, with_index=with_index)
+
+
+class _TerminalProgress:
+    """One updating status line on a terminal; plain lines otherwise (throttled)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2 and done < total:
+            return
+        self.last = now
+        line = f"[{done}/{total}] {message}"[:160]
+        if self.tty:
+            print("\r\033[K" + line, end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def cmd_notebook_create(args: argparse.Namespace) -> int:
+    paths, settings = _context(args)
+    with _locked(paths):
+        nb = _open(paths, settings, with_index=False).create_notebook(args.name)
+    print(f"created notebook '{nb.name}'")
+    return 0
+
+
+def cmd_notebook_list(args: argparse.Namespace) -> int:
+    paths, settings = _context(args)
+    with _locked(paths):
+        lib = _open(paths, settings, with_index=False)
+        rows = [(nb, lib.library.sources(nb.id)) for nb in lib.notebooks()]
+    if args.json:
+        print(json.dumps([{"id": nb.id, "name": nb.name, "sources": len(s)} for nb, s in rows], indent=2))
+    elif not rows:
+        print("no notebooks yet — create one with: notebooklm-local notebook create NAME")
+    for nb, srcs in rows if not args.json else []:
+        print(f"{nb.name}\t{len(srcs)} sources")
+    return 0
+
+
+def cmd_notebook_delete(args: argparse.Namespace) -> int:
+    paths, settings = _context(args)
+    with _locked(paths):
+        lib = _open(paths, settings)
+        nb = lib.notebook(args.name)
+        if not args.yes:
+            if not sys.stdin.isatty():
+                raise NotebookError("Refusing to delete without confirmation; pass --yes.")
+            answer = input(f"Delete notebook '{nb.name}' and its {len(lib.library.sources(nb.id))} sources? [y/N] ")
+            if answer.strip().lower() not in ("y", "yes"):
+                print("kept")
+                return 1
+        lib.delete_notebook(nb.id)
+    print(f"deleted notebook '{nb.name}'")
+    return 0
+
+
+def cmd_add(args: argparse.Namespace) -> int:
+    from notebooklm_local.core.documents import SourceRef
+
+    paths, settings = _context(args)
+    items: list[Any] = []
+    for item in args.items:
+        if item == "-":
+            items.append(SourceRef(text=sys.stdin.read(), title=args.title or "Pasted text"))
+        elif args.password and item.lower().endswith(".pdf"):
+            items.append(SourceRef(path=Path(item).expanduser().resolve(), password=args.password))
+        else:
+            items.append(item)
+    progress = _TerminalProgress()
+    with _locked(paths):
+        lib = _open(paths, settings, with_index=not args.lexical_only)
+        try:
+            report = lib.add(args.notebook, items, progress=progress)
+        finally:
+            progress.close()
+    for line in report.lines():
+        print(line)
+    return 1 if report.failed and not report.added else 0
+
+
+def _source_json(s: Any) -> dict[str, Any]:
+    return {"id": s.id, "title": s.title, "kind": s.kind, "status": s.status, "error": s.error, "flags": s.flags,
+            "chunks": s.n_chunks, "selected": s.selected, **{k: v for k, v in s.ref.items() if k in ("path", "url")}}
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    paths, settings = _context(args)
+    with _locked(paths):
+        srcs = _open(paths, settings, with_index=False).sources(args.notebook)
+    if args.json:
+        print(json.dumps([_source_json(s) for s in srcs], indent=2))
+        return 0
+    if not srcs:
+        print("no sources yet — add some with: notebooklm-local add PATH_OR_URL --notebook NAME")
+    for s in srcs:
+        extra = f" — {s.error}" if s.error else (f" — {'; '.join(s.flags)}" if s.flags else "")
+        print(f"{s.id[:8]}  {s.status:<9} {s.kind:<10} {s.n_chunks:>5} chunks  {s.title}{extra}")
+    return 0
+
+
+def _resolve_sources(lib: Any, notebook: str, wanted: Sequence[str]) -> list[str]:
+    srcs = lib.sources(notebook)
+    out = []
+    for w in wanted:
+        match = [s for s in srcs if s.id.startswith(w) or s.title.lower() == w.lower()]
+        if len(match) != 1:
+            raise NotebookError(f"'{w}' matches {len(match)} sources in '{notebook}'; use an id from `sources`.")
+        out.append(match[0].id)
+    return out
+
+
+def cmd_remove(args: argparse.Namespace) -> int:
+    paths, settings = _context(args)
+    with _locked(paths):
+        lib = _open(paths, settings)
+        (sid,) = _resolve_sources(lib, args.notebook, [args.source])
+        src = lib.remove_source(sid)
+    print(f"removed '{src.title}'")
+    return 0
+
+
+def cmd_search(args: argparse.Namespace) -> int:
+    paths, settings = _context(args)
+    with _locked(paths):
+        lib = _open(paths, settings, with_index=args.mode != "lexical")
+        ids = _resolve_sources(lib, args.notebook, args.sources) if args.sources else None
+        hits = lib.search(args.notebook, args.query, k=args.k, source_ids=ids, mode=args.mode)
+    if args.json:
+        print(json.dumps([h.to_json() for h in hits], indent=2, ensure_ascii=False))
+        return 0
+    if not hits:
+        print("no matching passages")
+    for n, h in enumerate(hits, 1):
+        loc = f", {h.location}" if h.location else ""
+        snippet = " ".join(h.chunk.text.split())[:240]
+        print(f"{n}. {h.source.title}{loc}  (score {h.score:.4f})\n   {snippet}")
+    return 0
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    paths, settings = _context(args)
+    progress = _TerminalProgress()
+    with _locked(paths):
+        lib = _open(paths, settings)
+        try:
+            messages = lib.resume(progress=progress)
+        finally:
+            progress.close()
+    for m in messages or ["nothing to resume"]:
+        print(m)
     return 0
 
 

@@ -119,8 +119,8 @@ def chunk_document(doc: LoadedDocument, options: ChunkingOptions | None = None) 
         t_starts = [u.block.t_start for u in current if u.block.t_start is not None]
         t_ends = [u.block.t_end for u in current if u.block.t_end is not None]
         heading = first.block.heading_path
-        if first.block.kind == "heading":
-            heading = (*first.block.heading_path, first.block.text)
+        if first.block.kind == "heading" and heading[-1:] != (first.block.text,):
+            heading = (*heading, first.block.text)
         chunks.append(
             Chunk(
                 ordinal=len(chunks),

@@ -344,11 +344,19 @@ class LlamaCppEngine:
 
 
 class LlamaCppEmbedder:
-    """Sentence embeddings from a GGUF model: mean pooling, L2-normalised, batched."""
+    """Sentence embeddings from a GGUF model: mean pooling, L2-normalised, batched.
 
-    def __init__(self, path: str | os.PathLike[str], *, n_ctx: int = 512, n_threads: int = 0, n_gpu_layers: int = -1) -> None:
+    ``n_ctx`` is the batch size in tokens (several texts are decoded together); each text is cut to
+    ``max_tokens`` (at most the model's trained context) before embedding.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], *, n_ctx: int = 2048, max_tokens: int = 512, n_threads: int = 0,
+        n_gpu_layers: int = -1,
+    ) -> None:
         self.path = Path(path)
         self.n_ctx = n_ctx
+        self.max_tokens = min(max_tokens, n_ctx)
         self.n_threads = n_threads
         self.requested_gpu_layers = n_gpu_layers
         self._llm: Any = None
@@ -357,7 +365,11 @@ class LlamaCppEmbedder:
 
     @property
     def model_id(self) -> str:
-        return f"llama.cpp:{self.path.name}"
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            size = 0
+        return f"llama.cpp:{self.path.name}:{size}"
 
     def load(self) -> Any:
         with self._lock:
@@ -374,6 +386,10 @@ class LlamaCppEmbedder:
                 if self.n_threads > 0:
                     kwargs["n_threads"] = self.n_threads
                 self._llm = _load_llama(self.path, **kwargs)
+                arch = self._llm.metadata.get("general.architecture", "")
+                train_ctx = int(self._llm.metadata.get(f"{arch}.context_length", 0) or 0)
+                if train_ctx:
+                    self.max_tokens = min(self.max_tokens, train_ctx)
             return self._llm
 
     @property
@@ -382,13 +398,24 @@ class LlamaCppEmbedder:
             self._dim = len(self.embed(["dimension probe"])[0])
         return self._dim
 
+    def _fit(self, llm: Any, text: str) -> str:
+        if not text.strip():
+            return " "
+        if len(text) < self.max_tokens * 2:  # cannot exceed the limit: at least 1 char per token... x2 margin
+            return text
+        tokens = llm.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+        limit = self.max_tokens - 4  # room for BOS/EOS/CLS/SEP
+        if len(tokens) <= limit:
+            return text
+        return llm.detokenize(tokens[:limit]).decode("utf-8", "ignore")
+
     def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        """Embed texts (each truncated to the context); returns unit vectors."""
+        """Embed texts (each cut to the model's context); returns unit vectors."""
         if not texts:
             return []
         with self._lock:
             llm = self.load()
-            vectors = llm.embed([t if t.strip() else " " for t in texts], normalize=True, truncate=True)
+            vectors = llm.embed([self._fit(llm, t) for t in texts], normalize=True, truncate=True)
         out = [list(map(float, v)) for v in vectors]
         if out:
             self._dim = len(out[0])

@@ -20,9 +20,37 @@ _HYPHEN_BREAK = re.compile(r"(\w)-\n(\w)")
 _PARA_SPLIT = re.compile(r"\n\s*\n")
 
 
+_SENTENCE_END = ('.', '!', '?', ':', ';', '"', '\u201d', ')')
+
+
 def _page_paragraphs(text: str) -> list[str]:
+    """Rebuild paragraphs from a page's extracted lines.
+
+    PDF text layers rarely keep blank lines between paragraphs. A line ends a paragraph when it
+    ends a sentence and is clearly shorter than the page's full lines (the ragged last line of a
+    paragraph), or when it is a short line without final punctuation followed by a capitalised line
+    (a heading). Lines inside a paragraph are joined with spaces; hyphenated breaks are undone.
+    """
     text = _HYPHEN_BREAK.sub(r"\1\2", text.replace("\r\n", "\n"))
-    return [p for p in _PARA_SPLIT.split(text) if p.strip()]
+    paragraphs: list[str] = []
+    for raw in _PARA_SPLIT.split(text):
+        lines = [ln.strip() for ln in raw.split("\n") if ln.strip()]
+        if not lines:
+            continue
+        full = max(len(ln) for ln in lines)
+        current: list[str] = []
+        for i, line in enumerate(lines):
+            current.append(line)
+            nxt = lines[i + 1] if i + 1 < len(lines) else ""
+            short = len(line) < 0.85 * full
+            ends = line.endswith(_SENTENCE_END)
+            heading = len(line) < 0.6 * full and not ends and nxt[:1].isupper()
+            if nxt and short and (ends or heading):
+                paragraphs.append(" ".join(current))
+                current = []
+        if current:
+            paragraphs.append(" ".join(current))
+    return paragraphs
 
 
 def _meta_str(value: object) -> str:

@@ -43,9 +43,16 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
         pass
     from charset_normalizer import from_bytes
 
-    best = from_bytes(data[:2_000_000]).best()
+    results = from_bytes(data[:2_000_000])
+    best = results.best()
     if best is None or best.encoding is None:
         raise SourceLoadError(f"{name} looks like a binary file or uses an unknown text encoding.")
+    # Short Western texts fit several Windows code pages equally well; on a tie prefer cp1252, by far
+    # the most common legacy encoding (charset_normalizer would pick the first, e.g. cp1250).
+    for match in results:
+        if match.encoding == "cp1252" and match.chaos <= best.chaos and match.coherence >= best.coherence:
+            best = match
+            break
     try:
         return data.decode(best.encoding, errors="replace"), best.encoding
     except LookupError as e:  # pragma: no cover - charset_normalizer only reports codecs Python has

@@ -1,0 +1,419 @@
+"""The library database (SQLite, WAL): notebooks -> sources -> chunks, with FTS5 (BM25) over chunks.
+
+Schema changes go through ``_MIGRATIONS`` (``PRAGMA user_version``). All writes run in transactions;
+foreign keys cascade a notebook's deletion to its sources and chunks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from notebooklm_local.core.chunking import Chunk
+from notebooklm_local.core.errors import NotebookError
+
+__all__ = ["Library", "Notebook", "Source", "StoredChunk", "SourceStatus"]
+
+
+class SourceStatus:
+    QUEUED = "queued"
+    EXTRACTED = "extracted"
+    CHUNKED = "chunked"
+    EMBEDDED = "embedded"
+    READY = "ready"
+    FAILED = "failed"
+    ORDER = (QUEUED, EXTRACTED, CHUNKED, EMBEDDED, READY)
+
+
+_MIGRATIONS: list[str] = [
+    # 1: initial schema
+    """
+    CREATE TABLE notebooks (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE TABLE sources (
+        id TEXT PRIMARY KEY,
+        notebook_id TEXT NOT NULL REFERENCES notebooks(id) ON DELETE CASCADE,
+        ref TEXT NOT NULL,            -- JSON SourceRef: path / url / title (pasted text lives in the blob)
+        kind TEXT NOT NULL DEFAULT '',
+        title TEXT NOT NULL DEFAULT '',
+        sha256 TEXT,
+        blob TEXT,                    -- content-addressed original, relative to the data dir
+        status TEXT NOT NULL,
+        error TEXT,
+        flags TEXT NOT NULL DEFAULT '[]',
+        meta TEXT NOT NULL DEFAULT '{}',
+        selected INTEGER NOT NULL DEFAULT 1,
+        n_chunks INTEGER NOT NULL DEFAULT 0,
+        created REAL NOT NULL,
+        updated REAL NOT NULL,
+        UNIQUE (notebook_id, sha256)
+    );
+    CREATE INDEX sources_notebook ON sources(notebook_id);
+    CREATE TABLE source_texts (
+        source_id TEXT PRIMARY KEY REFERENCES sources(id) ON DELETE CASCADE,
+        text TEXT NOT NULL,
+        blocks TEXT NOT NULL          -- JSON list of blocks with spans (structure for re-chunking)
+    );
+    CREATE TABLE chunks (
+        id INTEGER PRIMARY KEY,
+        source_id TEXT NOT NULL REFERENCES sources(id) ON DELETE CASCADE,
+        ordinal INTEGER NOT NULL,
+        text TEXT NOT NULL,
+        char_start INTEGER NOT NULL,
+        char_end INTEGER NOT NULL,
+        page INTEGER,
+        page_end INTEGER,
+        heading TEXT NOT NULL DEFAULT '',
+        t_start REAL,
+        t_end REAL,
+        n_tokens INTEGER NOT NULL,
+        embedded_model TEXT          -- the embedding model whose vector for this chunk is in the index
+    );
+    CREATE INDEX chunks_source ON chunks(source_id, ordinal);
+    CREATE INDEX chunks_unembedded ON chunks(source_id) WHERE embedded_model IS NULL;
+    CREATE VIRTUAL TABLE chunks_fts USING fts5(
+        text, heading, content='chunks', content_rowid='id', tokenize='unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER chunks_ai AFTER INSERT ON chunks BEGIN
+        INSERT INTO chunks_fts(rowid, text, heading) VALUES (new.id, new.text, new.heading);
+    END;
+    CREATE TRIGGER chunks_ad AFTER DELETE ON chunks BEGIN
+        INSERT INTO chunks_fts(chunks_fts, rowid, text, heading) VALUES ('delete', old.id, old.text, old.heading);
+    END;
+    """,
+]
+
+HEADING_SEP = " › "
+_FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class Notebook:
+    id: str
+    name: str
+    created: float
+    updated: float
+
+
+@dataclass
+class Source:
+    id: str
+    notebook_id: str
+    ref: dict[str, Any]
+    kind: str
+    title: str
+    sha256: str | None
+    blob: str | None
+    status: str
+    error: str | None
+    flags: list[str]
+    meta: dict[str, Any]
+    selected: bool
+    n_chunks: int
+    created: float
+    updated: float
+
+    @property
+    def display(self) -> str:
+        return self.title or self.ref.get("path") or self.ref.get("url") or self.id
+
+
+@dataclass
+class StoredChunk:
+    id: int
+    source_id: str
+    ordinal: int
+    text: str
+    char_start: int
+    char_end: int
+    page: int | None
+    page_end: int | None
+    heading: str
+    t_start: float | None
+    t_end: float | None
+    n_tokens: int
+    embedded_model: str | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _source(row: sqlite3.Row) -> Source:
+    return Source(
+        id=row["id"], notebook_id=row["notebook_id"], ref=json.loads(row["ref"]), kind=row["kind"],
+        title=row["title"], sha256=row["sha256"], blob=row["blob"], status=row["status"], error=row["error"],
+        flags=json.loads(row["flags"]), meta=json.loads(row["meta"]), selected=bool(row["selected"]),
+        n_chunks=row["n_chunks"], created=row["created"], updated=row["updated"],
+    )
+
+
+def _chunk(row: sqlite3.Row) -> StoredChunk:
+    return StoredChunk(**{k: row[k] for k in row.keys()})  # noqa: SIM118 - sqlite3.Row
+
+
+def fts_query(text: str) -> str:
+    """Turn free text into a safe FTS5 query: quoted terms OR-ed (BM25 ranks documents matching more)."""
+    terms = [t for t in _FTS_TOKEN.findall(text.lower()) if len(t) > 1 or t.isdigit()]
+    seen: dict[str, None] = dict.fromkeys(terms)
+    return " OR ".join(f'"{t}"' for t in list(seen)[:64])
+
+
+def _sort_key(name: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", name)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+
+
+class Library:
+    """Thread-safe access to the library database (one connection, one lock)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA foreign_keys=ON")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._migrate()
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _migrate(self) -> None:
+        with self._lock:
+            version = self._db.execute("PRAGMA user_version").fetchone()[0]
+            if version > len(_MIGRATIONS):
+                raise NotebookError(f"The library at {self.path} was written by a newer notebooklm-local.")
+            for i in range(version, len(_MIGRATIONS)):
+                with self.transaction() as db:
+                    db.executescript_in_tx(_MIGRATIONS[i])  # type: ignore[attr-defined]
+                    db.execute(f"PRAGMA user_version = {i + 1}")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Any]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield _Tx(self._db)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            else:
+                self._db.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    # -- notebooks ------------------------------------------------------------------------------
+    def create_notebook(self, name: str) -> Notebook:
+        name = name.strip()
+        if not name:
+            raise NotebookError("A notebook needs a name.")
+        if len(name) > 200:
+            raise NotebookError("Notebook names are limited to 200 characters.")
+        now = time.time()
+        nb = Notebook(uuid.uuid4().hex, name, now, now)
+        try:
+            with self.transaction() as db:
+                db.execute("INSERT INTO notebooks VALUES (?,?,?,?)", (nb.id, nb.name, now, now))
+        except sqlite3.IntegrityError:
+            raise NotebookError(f"A notebook named '{name}' already exists.") from None
+        return nb
+
+    def notebooks(self) -> list[Notebook]:
+        """All notebooks, sorted by name as people expect (case- and accent-insensitive)."""
+        nbs = [Notebook(**dict(r)) for r in self.query("SELECT * FROM notebooks")]
+        return sorted(nbs, key=lambda n: _sort_key(n.name))
+
+    def notebook(self, name_or_id: str) -> Notebook:
+        rows = self.query("SELECT * FROM notebooks WHERE id = ? OR name = ? COLLATE NOCASE", (name_or_id, name_or_id))
+        if not rows:
+            names = ", ".join(n.name for n in self.notebooks()) or "none yet"
+            raise NotebookError(f"No notebook named '{name_or_id}' (notebooks: {names}).")
+        return Notebook(**dict(rows[0]))
+
+    def delete_notebook(self, notebook_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM notebooks WHERE id = ?", (notebook_id,))
+
+    # -- sources --------------------------------------------------------------------------------
+    def add_source(self, notebook_id: str, ref: dict[str, Any], *, title: str = "") -> Source:
+        now = time.time()
+        sid = uuid.uuid4().hex
+        with self.transaction() as db:
+            db.execute(
+                "INSERT INTO sources (id, notebook_id, ref, title, status, created, updated) VALUES (?,?,?,?,?,?,?)",
+                (sid, notebook_id, json.dumps(ref), title, SourceStatus.QUEUED, now, now),
+            )
+        return self.source(sid)
+
+    def source(self, source_id: str) -> Source:
+        rows = self.query("SELECT * FROM sources WHERE id = ?", (source_id,))
+        if not rows:
+            raise NotebookError(f"No source with id {source_id}.")
+        return _source(rows[0])
+
+    def sources(self, notebook_id: str, *, status: Iterable[str] | None = None) -> list[Source]:
+        sql, params = "SELECT * FROM sources WHERE notebook_id = ?", [notebook_id]
+        if status is not None:
+            st = list(status)
+            sql += f" AND status IN ({','.join('?' * len(st))})"
+            params += st
+        return [_source(r) for r in self.query(sql + " ORDER BY created", params)]
+
+    def all_sources(self, *, status: Iterable[str]) -> list[Source]:
+        st = list(status)
+        return [_source(r) for r in self.query(
+            f"SELECT * FROM sources WHERE status IN ({','.join('?' * len(st))}) ORDER BY created", st)]
+
+    def find_duplicate(self, notebook_id: str, sha256: str, exclude: str) -> Source | None:
+        rows = self.query(
+            "SELECT * FROM sources WHERE notebook_id = ? AND sha256 = ? AND id != ?", (notebook_id, sha256, exclude)
+        )
+        return _source(rows[0]) if rows else None
+
+    def update_source(self, source_id: str, **fields: Any) -> None:
+        if not fields:
+            return
+        for k in ("flags", "meta", "ref"):
+            if k in fields:
+                fields[k] = json.dumps(fields[k])
+        fields["updated"] = time.time()
+        cols = ", ".join(f"{k} = ?" for k in fields)
+        with self.transaction() as db:
+            db.execute(f"UPDATE sources SET {cols} WHERE id = ?", (*fields.values(), source_id))
+
+    def store_extraction(
+        self, source_id: str, *, kind: str, title: str, sha256: str, blob: str | None, text: str,
+        blocks: list[dict[str, Any]], flags: list[str], meta: dict[str, Any],
+    ) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO source_texts VALUES (?,?,?)", (source_id, text, json.dumps(blocks)))
+            db.execute(
+                "UPDATE sources SET kind=?, title=?, sha256=?, blob=?, flags=?, meta=?, status=?, error=NULL, "
+                "updated=? WHERE id=?",
+                (kind, title, sha256, blob, json.dumps(flags), json.dumps(meta), SourceStatus.EXTRACTED,
+                 time.time(), source_id),
+            )
+
+    def source_text(self, source_id: str) -> tuple[str, list[dict[str, Any]]]:
+        rows = self.query("SELECT text, blocks FROM source_texts WHERE source_id = ?", (source_id,))
+        if not rows:
+            raise NotebookError(f"The text of source {source_id} is not stored.")
+        return rows[0]["text"], json.loads(rows[0]["blocks"])
+
+    def delete_source(self, source_id: str) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM sources WHERE id = ?", (source_id,))
+
+    # -- chunks ---------------------------------------------------------------------------------
+    def replace_chunks(self, source_id: str, chunks: Sequence[Chunk]) -> None:
+        with self.transaction() as db:
+            db.execute("DELETE FROM chunks WHERE source_id = ?", (source_id,))
+            db.executemany(
+                "INSERT INTO chunks (source_id, ordinal, text, char_start, char_end, page, page_end, heading, "
+                "t_start, t_end, n_tokens) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (source_id, c.ordinal, c.text, c.start, c.end, c.page, c.page_end,
+                     HEADING_SEP.join(c.heading_path), c.t_start, c.t_end, c.n_tokens)
+                    for c in chunks
+                ],
+            )
+            db.execute(
+                "UPDATE sources SET n_chunks = ?, status = ?, updated = ? WHERE id = ?",
+                (len(chunks), SourceStatus.CHUNKED, time.time(), source_id),
+            )
+
+    def chunks_to_embed(self, source_id: str, model_id: str, limit: int) -> list[StoredChunk]:
+        rows = self.query(
+            "SELECT * FROM chunks WHERE source_id = ? AND (embedded_model IS NULL OR embedded_model != ?) "
+            "ORDER BY ordinal LIMIT ?",
+            (source_id, model_id, limit),
+        )
+        return [_chunk(r) for r in rows]
+
+    def count_unembedded(self, source_id: str, model_id: str) -> int:
+        return self.query(
+            "SELECT count(*) FROM chunks WHERE source_id = ? AND (embedded_model IS NULL OR embedded_model != ?)",
+            (source_id, model_id),
+        )[0][0]
+
+    def mark_embedded(self, chunk_ids: Sequence[int], model_id: str | None) -> None:
+        with self.transaction() as db:
+            db.executemany("UPDATE chunks SET embedded_model = ? WHERE id = ?", [(model_id, i) for i in chunk_ids])
+
+    def chunk_ids(self, notebook_id: str, *, model_id: str | None = None) -> set[int]:
+        sql = "SELECT c.id FROM chunks c JOIN sources s ON s.id = c.source_id WHERE s.notebook_id = ?"
+        params: list[Any] = [notebook_id]
+        if model_id is not None:
+            sql += " AND c.embedded_model = ?"
+            params.append(model_id)
+        return {r[0] for r in self.query(sql, params)}
+
+    def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
+        out: dict[int, StoredChunk] = {}
+        for i in range(0, len(ids), 500):
+            part = list(ids[i : i + 500])
+            for r in self.query(f"SELECT * FROM chunks WHERE id IN ({','.join('?' * len(part))})", part):
+                out[r["id"]] = _chunk(r)
+        return out
+
+    def lexical_search(
+        self, notebook_id: str, query: str, *, source_ids: Sequence[str] | None = None, limit: int = 50
+    ) -> list[tuple[int, float]]:
+        """BM25 over FTS5; returns (chunk id, score) best first (higher is better)."""
+        q = fts_query(query)
+        if not q:
+            return []
+        sql = (
+            "SELECT c.id, bm25(chunks_fts) AS rank FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+            "JOIN sources s ON s.id = c.source_id WHERE chunks_fts MATCH ? AND s.notebook_id = ? "
+            "AND s.status = 'ready'"
+        )
+        params: list[Any] = [q, notebook_id]
+        if source_ids is not None:
+            sql += f" AND s.id IN ({','.join('?' * len(source_ids))})"
+            params += list(source_ids)
+        sql += " ORDER BY rank LIMIT ?"
+        params.append(limit)
+        return [(r[0], -float(r[1])) for r in self.query(sql, params)]
+
+
+class _Tx:
+    """The connection inside a transaction (adds a script runner that does not COMMIT)."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self._db = db
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> sqlite3.Cursor:
+        return self._db.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> sqlite3.Cursor:
+        return self._db.executemany(sql, rows)
+
+    def executescript_in_tx(self, script: str) -> None:
+        # sqlite3.executescript() would COMMIT first; run statement by statement instead.
+        buf = ""
+        for line in script.splitlines(keepends=True):
+            buf += line
+            if sqlite3.complete_statement(buf):
+                self._db.execute(buf)
+                buf = ""
+        if buf.strip():
+            self._db.execute(buf)

@@ -1,0 +1,468 @@
+"""The library: add sources (extract -> chunk -> embed -> ready), resume after a crash, hybrid search.
+
+Every step is persisted before the next starts, so a process killed at any point resumes where it
+stopped: ``queued`` (re-extract from the stored reference), ``extracted`` (re-chunk the stored text),
+``chunked`` (embed the chunks not yet in the index). ``reconcile`` removes vectors whose chunks are
+gone and re-queues chunks whose vectors are missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from notebooklm_local.core.chunking import ChunkingOptions, chunk_document
+from notebooklm_local.core.documents import Block, LoadedDocument, SourceLoader, SourceRef
+from notebooklm_local.core.errors import Cancelled, NotebookError, SourceLoadError
+from notebooklm_local.core.jobs import CancelToken, ProgressCallback, no_progress
+from notebooklm_local.core.library import Library, Notebook, Source, SourceStatus, StoredChunk
+from notebooklm_local.services.index import ChromaIndex
+
+__all__ = ["LibraryService", "AddReport", "Hit", "expand_inputs"]
+
+log = logging.getLogger(__name__)
+
+_URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
+EMBED_BATCH = 16  # one transaction + one Chroma upsert per batch: little work lost on a crash
+RRF_K = 60
+
+
+@dataclass
+class AddReport:
+    added: list[Source] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (input, existing source title)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason) from folders
+
+    def lines(self) -> list[str]:
+        out = [f"added: {s.title} ({s.kind}, {s.n_chunks} chunks){' — ' + '; '.join(s.flags) if s.flags else ''}"
+               for s in self.added]
+        out += [f"failed: {i}: {r}" for i, r in self.failed]
+        out += [f"duplicate: {i} is already in the notebook as '{t}'" for i, t in self.duplicates]
+        out += [f"skipped: {p}: {r}" for p, r in self.skipped]
+        return out
+
+
+@dataclass
+class Hit:
+    chunk: StoredChunk
+    source: Source
+    score: float
+    dense_rank: int | None = None
+    lexical_rank: int | None = None
+
+    @property
+    def location(self) -> str:
+        c = self.chunk
+        if c.page is not None:
+            return f"p. {c.page}" if c.page_end in (None, c.page) else f"pp. {c.page}-{c.page_end}"
+        if c.t_start is not None:
+            s = int(c.t_start)
+            return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:d}:{s % 60:02d}"
+        return c.heading or ""
+
+    def to_json(self) -> dict[str, Any]:
+        c = self.chunk
+        return {
+            "source": self.source.title, "source_id": self.source.id, "kind": self.source.kind,
+            "chunk_id": c.id, "page": c.page, "timestamp": c.t_start, "heading": c.heading,
+            "char_start": c.char_start, "char_end": c.char_end, "score": round(self.score, 6),
+            "dense_rank": self.dense_rank, "lexical_rank": self.lexical_rank, "snippet": c.text[:300],
+        }
+
+
+def expand_inputs(items: Iterable[str], extensions: set[str]) -> tuple[list[SourceRef], list[tuple[str, str]]]:
+    """Turn CLI/drop inputs into refs: URLs, bare YouTube ids, files; folders are walked recursively.
+
+    Returns (refs, skipped) where skipped lists unsupported or unreadable files with the reason.
+    """
+    refs: list[SourceRef] = []
+    skipped: list[tuple[str, str]] = []
+    for raw in items:
+        item = raw.strip()
+        if not item:
+            continue
+        if _URL.match(item) or item.startswith(("www.", "youtu.be/", "youtube.com/")):
+            refs.append(SourceRef(url=item if _URL.match(item) else "https://" + item))
+            continue
+        p = Path(item).expanduser()
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                    if f.suffix.lower() in extensions:
+                        refs.append(SourceRef(path=f.resolve()))
+                    else:
+                        skipped.append((str(f), f"unsupported file type '{f.suffix or 'no extension'}'"))
+        elif p.exists() or not _YT_ID.match(item):
+            refs.append(SourceRef(path=p.resolve() if p.exists() else p))
+        else:
+            refs.append(SourceRef(url=item))
+    return refs, skipped
+
+
+def _ref_to_json(ref: SourceRef) -> dict[str, Any]:
+    d: dict[str, Any] = {}
+    if ref.path is not None:
+        d["path"] = str(ref.path)
+    if ref.url is not None:
+        d["url"] = ref.url
+    if ref.title is not None:
+        d["title"] = ref.title
+    return d
+
+
+def _block_json(b: Block) -> dict[str, Any]:
+    d: dict[str, Any] = {"kind": b.kind, "start": b.start, "end": b.end}
+    if b.page is not None:
+        d["page"] = b.page
+    if b.heading_path:
+        d["heading_path"] = list(b.heading_path)
+    if b.t_start is not None:
+        d["t_start"], d["t_end"] = b.t_start, b.t_end
+    return d
+
+
+def _doc_from_stored(kind: str, title: str, text: str, blocks: list[dict[str, Any]]) -> LoadedDocument:
+    bl = [
+        Block(text[b["start"] : b["end"]], b["kind"], b.get("page"), tuple(b.get("heading_path", ())),
+              b.get("t_start"), b.get("t_end"), b["start"], b["end"])
+        for b in blocks
+    ]
+    return LoadedDocument(kind=kind, title=title, text=text, blocks=bl)
+
+
+class _Eta:
+    def __init__(self, total: int) -> None:
+        self.total, self.t0 = total, time.monotonic()
+
+    def message(self, done: int, what: str) -> str:
+        elapsed = time.monotonic() - self.t0
+        if done <= 0 or done >= self.total:
+            return what
+        eta = elapsed / done * (self.total - done)
+        return f"{what} — about {eta:.0f} s left"
+
+
+class LibraryService:
+    """Notebooks, sources and search over the library database and the vector index."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        library: Library,
+        loaders: Sequence[SourceLoader],
+        index: ChromaIndex | None = None,
+        chunking: ChunkingOptions | None = None,
+    ) -> None:
+        self.data_dir = data_dir
+        self.library = library
+        self.loaders = list(loaders)
+        self.index = index
+        self.chunking = chunking or ChunkingOptions()
+
+    # -- notebooks ------------------------------------------------------------------------------
+    def create_notebook(self, name: str) -> Notebook:
+        return self.library.create_notebook(name)
+
+    def notebooks(self) -> list[Notebook]:
+        return self.library.notebooks()
+
+    def notebook(self, name_or_id: str) -> Notebook:
+        return self.library.notebook(name_or_id)
+
+    def delete_notebook(self, name_or_id: str) -> Notebook:
+        nb = self.library.notebook(name_or_id)
+        blobs = [s.blob for s in self.library.sources(nb.id) if s.blob]
+        if self.index is not None:
+            self.index.delete_notebook(nb.id)
+        self.library.delete_notebook(nb.id)
+        for b in blobs:
+            self._gc_blob(b)
+        return nb
+
+    # -- loaders --------------------------------------------------------------------------------
+    @property
+    def file_extensions(self) -> set[str]:
+        return {e for ld in self.loaders for e in ld.extensions}
+
+    def loader_for(self, ref: SourceRef) -> SourceLoader:
+        for ld in self.loaders:
+            try:
+                if ld.can_load(ref):
+                    return ld
+            except Exception:  # noqa: BLE001 - a plugin loader's can_load must not break adding
+                log.exception("loader %s failed in can_load", getattr(ld, "name", ld))
+        if ref.path is not None:
+            if not ref.path.exists():
+                raise SourceLoadError(f"File not found: {ref.path}")
+            suffix = ref.path.suffix or "(no extension)"
+            supported = ", ".join(sorted(self.file_extensions))
+            raise SourceLoadError(f"{ref.path.name}: unsupported file type {suffix}. Supported: {supported}.")
+        if ref.url is not None:
+            raise SourceLoadError(f"Not a valid web or YouTube URL: {ref.url}")
+        raise SourceLoadError("Nothing to add.")
+
+    # -- adding ---------------------------------------------------------------------------------
+    def add(
+        self,
+        notebook: str,
+        items: Sequence[str | SourceRef],
+        *,
+        cancel: CancelToken | None = None,
+        progress: ProgressCallback = no_progress,
+    ) -> AddReport:
+        """Add files, folders, URLs or pasted-text refs to a notebook; failures are reported, not raised."""
+        cancel = cancel or CancelToken()
+        nb = self.library.notebook(notebook)
+        report = AddReport()
+        strs = [i for i in items if isinstance(i, str)]
+        refs, report.skipped = expand_inputs(strs, self.file_extensions)
+        refs += [i for i in items if isinstance(i, SourceRef)]
+        queued = [self.library.add_source(nb.id, _ref_to_json(r), title=r.title or "") for r in refs]
+        for n, (ref, src) in enumerate(zip(refs, queued, strict=True)):
+            cancel.raise_if_set()
+            progress(n, len(refs), f"adding {ref.display}")
+            try:
+                done = self.process(src.id, cancel=cancel, ref=ref,
+                                    progress=lambda d, t, m, n=n: progress(n, len(refs), m))
+            except Cancelled:
+                raise
+            except _Duplicate as d:
+                report.duplicates.append((ref.display, d.existing.title))
+                continue
+            except NotebookError as e:
+                report.failed.append((ref.display, str(e)))
+                continue
+            report.added.append(done)
+        progress(len(refs), len(refs), "done")
+        return report
+
+    def process(
+        self, source_id: str, *, cancel: CancelToken | None = None, ref: SourceRef | None = None,
+        progress: ProgressCallback = no_progress,
+    ) -> Source:
+        """Drive one source from its current state to ``ready`` (or ``failed``, re-raised)."""
+        cancel = cancel or CancelToken()
+        src = self.library.source(source_id)
+        try:
+            if src.status in (SourceStatus.QUEUED, SourceStatus.FAILED):
+                self._extract(src, ref or self._ref_of(src), cancel, progress)
+                src = self.library.source(source_id)
+            if src.status == SourceStatus.EXTRACTED:
+                text, blocks = self.library.source_text(src.id)
+                chunks = chunk_document(_doc_from_stored(src.kind, src.title, text, blocks), self.chunking)
+                self.library.replace_chunks(src.id, chunks)
+                src = self.library.source(source_id)
+            if src.status in (SourceStatus.CHUNKED, SourceStatus.EMBEDDED, SourceStatus.READY):
+                self._embed(src, cancel, progress)
+                self.library.update_source(src.id, status=SourceStatus.READY, error=None)
+        except (Cancelled, _Duplicate):
+            raise
+        except NotebookError as e:
+            self.library.update_source(source_id, status=SourceStatus.FAILED, error=str(e))
+            raise
+        except Exception as e:  # noqa: BLE001 - any loader/plugin bug becomes a failed source, not a crash
+            log.exception("unexpected error processing %s", source_id)
+            msg = f"Unexpected error: {type(e).__name__}: {e}"
+            self.library.update_source(source_id, status=SourceStatus.FAILED, error=msg)
+            raise NotebookError(msg) from e
+        return self.library.source(source_id)
+
+    def _ref_of(self, src: Source) -> SourceRef:
+        r = src.ref
+        if "path" in r:
+            return SourceRef(path=Path(r["path"]))
+        if "url" in r:
+            return SourceRef(url=r["url"])
+        if src.blob:  # pasted text: its original is the blob
+            return SourceRef(text=(self.data_dir / src.blob).read_text(encoding="utf-8"), title=r.get("title"))
+        raise SourceLoadError("This source's original is no longer available; remove it and add it again.")
+
+    def _extract(self, src: Source, ref: SourceRef, cancel: CancelToken, progress: ProgressCallback) -> None:
+        progress(0, 1, f"reading {ref.display}")
+        loader = self.loader_for(ref)
+        doc = loader.load(ref, cancel)
+        cancel.raise_if_set()
+        if not isinstance(doc, LoadedDocument):
+            raise SourceLoadError(f"loader {loader.name} returned {type(doc).__name__}, not a document")
+        original = doc.original if doc.original is not None else doc.text.encode("utf-8")
+        sha = hashlib.sha256(original).hexdigest()
+        dup = self.library.find_duplicate(src.notebook_id, sha, exclude=src.id)
+        if dup is not None:
+            self.library.delete_source(src.id)
+            raise _Duplicate(dup)
+        blob = self._store_blob(sha, original, doc.original_suffix or (".txt" if doc.original is None else ""))
+        meta = dict(doc.metadata)
+        meta["loader"] = loader.name
+        self.library.store_extraction(
+            src.id, kind=doc.kind, title=src.title or doc.title, sha256=sha, blob=blob, text=doc.text,
+            blocks=[_block_json(b) for b in doc.blocks], flags=list(doc.flags), meta=meta,
+        )
+
+    def _store_blob(self, sha: str, data: bytes, suffix: str) -> str:
+        rel = Path("blobs") / sha[:2] / f"{sha}{suffix}"
+        target = self.data_dir / rel
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+            tmp.write_bytes(data)
+            os.replace(tmp, target)
+        return str(rel)
+
+    def _gc_blob(self, rel: str) -> None:
+        if not self.library.query("SELECT 1 FROM sources WHERE blob = ? LIMIT 1", (rel,)):
+            (self.data_dir / rel).unlink(missing_ok=True)
+
+    def _embed(self, src: Source, cancel: CancelToken, progress: ProgressCallback) -> None:
+        if self.index is None:
+            return  # lexical-only library: chunks are searchable through FTS already
+        model = self.index.model_id
+        total = self.library.count_unembedded(src.id, model)
+        eta, done = _Eta(total), 0
+        while True:
+            cancel.raise_if_set()
+            batch = self.library.chunks_to_embed(src.id, model, EMBED_BATCH)
+            if not batch:
+                break
+            vectors = self.index.embedder.embed([c.text for c in batch])
+            self.index.add(
+                src.notebook_id,
+                [(c.id, src.id, {"page": c.page, "t_start": c.t_start, "ordinal": c.ordinal}) for c in batch],
+                vectors,
+            )
+            self.library.mark_embedded([c.id for c in batch], model)
+            done += len(batch)
+            progress(done, total, eta.message(done, f"embedding {src.title}: {done}/{total} chunks"))
+
+    # -- maintenance ----------------------------------------------------------------------------
+    def resume(self, *, cancel: CancelToken | None = None, progress: ProgressCallback = no_progress) -> list[str]:
+        """Reconcile, then finish every unfinished source (and re-embed for a new embedding model)."""
+        cancel = cancel or CancelToken()
+        self.reconcile()
+        pending = self.library.all_sources(status=[SourceStatus.QUEUED, SourceStatus.EXTRACTED, SourceStatus.CHUNKED,
+                                                   SourceStatus.EMBEDDED])
+        if self.index is not None:
+            model = self.index.model_id
+            pending += [s for s in self.library.all_sources(status=[SourceStatus.READY])
+                        if self.library.count_unembedded(s.id, model)]
+        messages = []
+        for n, src in enumerate(pending):
+            cancel.raise_if_set()
+            progress(n, len(pending), f"resuming {src.display}")
+            try:
+                self.process(src.id, cancel=cancel)
+                messages.append(f"resumed: {src.display}")
+            except _Duplicate as d:
+                messages.append(f"duplicate removed: {src.display} (already there as '{d.existing.title}')")
+            except NotebookError as e:
+                messages.append(f"failed: {src.display}: {e}")
+        for nb in self.library.notebooks():
+            self._drop_stale_collections(nb.id)
+        return messages
+
+    def reconcile(self) -> dict[str, int]:
+        """Make SQLite and the vector index agree (after a crash or an interrupted delete)."""
+        stats = {"orphan_vectors": 0, "missing_vectors": 0}
+        if self.index is None:
+            return stats
+        model = self.index.model_id
+        for nb in self.library.notebooks():
+            in_index = self.index.ids(nb.id)
+            all_chunks = self.library.chunk_ids(nb.id)
+            marked = self.library.chunk_ids(nb.id, model_id=model)
+            orphans = in_index - all_chunks
+            if orphans:
+                self.index.delete_ids(nb.id, sorted(orphans))
+            missing = marked - in_index
+            if missing:
+                self.library.mark_embedded(sorted(missing), None)
+                for sid in {r[0] for r in self.library.query(
+                        f"SELECT DISTINCT source_id FROM chunks WHERE id IN ({','.join(map(str, missing))})")}:
+                    self.library.update_source(sid, status=SourceStatus.CHUNKED)
+            stats["orphan_vectors"] += len(orphans)
+            stats["missing_vectors"] += len(missing)
+            self._drop_stale_collections(nb.id)
+        return stats
+
+    def _drop_stale_collections(self, notebook_id: str) -> None:
+        """Once every chunk has a vector of the current model, drop other models' collections."""
+        if self.index is None:
+            return
+        if not self.library.query(
+            "SELECT 1 FROM chunks c JOIN sources s ON s.id = c.source_id "
+            "WHERE s.notebook_id = ? AND (c.embedded_model IS NULL OR c.embedded_model != ?) LIMIT 1",
+            (notebook_id, self.index.model_id),
+        ):
+            self.index.drop_stale_models(notebook_id)
+
+    def remove_source(self, source_id: str) -> Source:
+        src = self.library.source(source_id)
+        if self.index is not None:
+            self.index.delete_source(src.notebook_id, src.id)
+        self.library.delete_source(src.id)
+        if src.blob:
+            self._gc_blob(src.blob)
+        return src
+
+    def sources(self, notebook: str) -> list[Source]:
+        return self.library.sources(self.library.notebook(notebook).id)
+
+    # -- search ---------------------------------------------------------------------------------
+    def search(
+        self,
+        notebook: str,
+        query: str,
+        *,
+        k: int = 8,
+        source_ids: Sequence[str] | None = None,
+        mode: str = "hybrid",
+        candidates: int = 40,
+    ) -> list[Hit]:
+        """Hybrid retrieval: dense (Chroma) and BM25 (FTS5) fused by reciprocal-rank fusion.
+
+        ``mode`` is "hybrid", "dense" or "lexical". Without an index, search is lexical only.
+        ``source_ids`` restricts the search to the user's selected sources.
+        """
+        if not query.strip():
+            raise NotebookError("The search query is empty.")
+        nb = self.library.notebook(notebook)
+        ready = {s.id: s for s in self.library.sources(nb.id, status=[SourceStatus.READY])}
+        allowed = [s for s in (source_ids if source_ids is not None else ready) if s in ready]
+        if not allowed:
+            return []
+        scores: dict[int, float] = {}
+        dense_rank: dict[int, int] = {}
+        lex_rank: dict[int, int] = {}
+        if mode in ("hybrid", "dense") and self.index is not None:
+            (vec,) = self.index.embedder.embed([query])
+            for r, (cid, _sim) in enumerate(self.index.query(nb.id, vec, candidates, allowed)):
+                dense_rank[cid] = r + 1
+        if mode in ("hybrid", "lexical") or self.index is None:
+            for r, (cid, _s) in enumerate(
+                self.library.lexical_search(nb.id, query, source_ids=allowed, limit=candidates)
+            ):
+                lex_rank[cid] = r + 1
+        for ranks in (dense_rank, lex_rank):
+            for cid, r in ranks.items():
+                scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + r)
+        best = sorted(scores, key=lambda c: (-scores[c], c))[:k]
+        chunks = self.library.chunks(best)
+        return [
+            Hit(chunks[c], ready[chunks[c].source_id], scores[c], dense_rank.get(c), lex_rank.get(c))
+            for c in best if c in chunks and chunks[c].source_id in ready
+        ]
+
+
+class _Duplicate(NotebookError):
+    def __init__(self, existing: Source) -> None:
+        super().__init__(f"already in the notebook as '{existing.title}'")
+        self.existing = existing
+

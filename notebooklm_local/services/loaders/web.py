@@ -1,0 +1,855 @@
+"""Web page and HTML file loaders: main-content extraction with trafilatura, fetching with httpx."""
+
+from __future__ import annotations
+
+import codecs
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
+
+from notebooklm_local import __version__
+from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
+from notebooklm_local.core.errors import SourceLoadError
+from notebooklm_local.core.jobs import CancelToken
+
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = [
+    "HtmlFileLoader",
+    "WebLoader",
+    "decode_html",
+    "html_to_document",
+    "markdown_to_blocks",
+    "clean_inline_markdown",
+    "is_youtube_url",
+]
+
+HTML_SUFFIXES = (".html", ".htm", ".xhtml")
+_YOUTUBE_HOSTS = ("youtube.com", "youtu.be", "youtube-nocookie.com")
+_MIN_TEXT_CHARS = 20  # fewer letters/digits than this on a page with scripts: "it needs JavaScript"
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Markdown -> blocks
+# ---------------------------------------------------------------------------------------------------------------------
+
+_ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
+_SETEXT_H1 = re.compile(r"^ {0,3}=+[ \t]*$")
+_SETEXT_H2 = re.compile(r"^ {0,3}-+[ \t]*$")
+_THEMATIC = re.compile(r"^ {0,3}([-*_])(?:[ \t]*\1){2,}[ \t]*$")
+_FENCE_OPEN = re.compile(r"^ {0,3}(`{3,}|~{3,})(.*)$")
+_LIST_ITEM = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])(?:[ \t]+|$)")
+_TABLE_ROW = re.compile(r"^[ \t]*\|")
+_TABLE_SEP = re.compile(r"^[ \t]*\|?[ \t]*:?-+:?[ \t]*(?:\|[ \t]*:?-+:?[ \t]*)*\|?[ \t]*$")
+_QUOTE = re.compile(r"^ {0,3}>[ \t]?")
+_YAML_KEY = re.compile(r"^[A-Za-z_][\w-]*[ \t]*:")
+
+_ESCAPE = re.compile(r"\\([!-/:-@\[-`{-~])")
+_CODE_SPAN = re.compile(r"(`+)(.+?)\1")
+_IMAGE = re.compile(r"!\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+(?:\"[^\"]*\"|'[^']*'))?\)")
+_LINK = re.compile(r"\[([^\]]+)\]\((?:[^()\s]|\([^()]*\))*(?:[ \t]+(?:\"[^\"]*\"|'[^']*'))?\)")
+_REF_LINK = re.compile(r"\[([^\]]+)\]\[[^\]]*\]")
+_AUTOLINK = re.compile(r"<((?:https?|ftp|mailto):[^\s<>]+)>")
+_STAR_EMPH = re.compile(r"(\*{1,3})(?=\S)(.+?)(?<=\S)\1")
+_UNDER_EMPH = re.compile(r"(?<!\w)(_{1,3})(?=\S)(.+?)(?<=\S)\1(?!\w)")
+_STRIKE = re.compile(r"~~(?=\S)(.+?)(?<=\S)~~")
+_PROTECTED = re.compile("[\U000f0000-\U000f007f]")
+
+
+def _protect(text: str) -> str:
+    """Map ASCII punctuation to private-use characters so emphasis stripping leaves it alone."""
+    return "".join(chr(0xF0000 + ord(c)) if c.isascii() and not c.isalnum() and not c.isspace() else c for c in text)
+
+
+def clean_inline_markdown(text: str) -> str:
+    """Inline Markdown -> plain search text: link/image text kept, URLs and emphasis markers dropped."""
+    text = _ESCAPE.sub(lambda m: chr(0xF0000 + ord(m.group(1))), text)
+    text = _CODE_SPAN.sub(lambda m: _protect(m.group(2).strip()), text)
+    text = _IMAGE.sub(r"\1", text)
+    text = _LINK.sub(r"\1", text)
+    text = _REF_LINK.sub(r"\1", text)
+    text = _AUTOLINK.sub(r"\1", text)
+    for _ in range(2):  # nested emphasis such as **bold _and italic_**
+        text = _STAR_EMPH.sub(r"\2", text)
+        text = _UNDER_EMPH.sub(r"\2", text)
+        text = _STRIKE.sub(r"\1", text)
+    return _PROTECTED.sub(lambda m: chr(ord(m.group(0)) - 0xF0000), text)
+
+
+class _HeadingStack:
+    """The enclosing headings at the current position, by level."""
+
+    def __init__(self) -> None:
+        self._stack: list[tuple[int, str]] = []
+
+    def push(self, level: int, text: str) -> tuple[str, ...]:
+        while self._stack and self._stack[-1][0] >= level:
+            self._stack.pop()
+        self._stack.append((level, text))
+        return self.path
+
+    @property
+    def path(self) -> tuple[str, ...]:
+        return tuple(t for _, t in self._stack)
+
+
+def _skip_front_matter(lines: list[str]) -> list[str]:
+    """Drop a leading YAML front-matter block (``---`` ... ``---``/``...``)."""
+    if len(lines) > 2 and lines[0].strip() == "---" and _YAML_KEY.match(lines[1]):
+        for i in range(2, min(len(lines), 500)):
+            if lines[i].strip() in ("---", "..."):
+                return lines[i + 1 :]
+    return lines
+
+
+def markdown_to_blocks(md: str) -> list[Block]:
+    """Split Markdown into heading and paragraph blocks with heading paths.
+
+    ATX (``#``..``######``) and setext (``===``/``---`` underlined) headings become ``heading`` blocks whose
+    ``heading_path`` includes the heading itself; every following block carries the path of its enclosing
+    headings. Paragraphs are split on blank lines (soft line breaks become spaces); consecutive list items
+    stay together in one block, one item per line; pipe tables become one block, one row per line. A fenced
+    code block is one paragraph block, verbatim, and a ``#`` inside it is never a heading. Inline Markdown is
+    reduced to plain text (link text kept, URLs and emphasis markers dropped). Thematic breaks and a leading
+    YAML front matter are dropped.
+
+    Args:
+        md: Markdown text.
+
+    Returns:
+        Blocks without offsets; pass them to :meth:`LoadedDocument.from_blocks`.
+    """
+    lines = _skip_front_matter(md.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
+    blocks: list[Block] = []
+    headings = _HeadingStack()
+    buf: list[str] = []
+    buf_kind = ""  # "para", "list" or "table"
+
+    def flush() -> None:
+        nonlocal buf, buf_kind
+        if buf:
+            if buf_kind == "para":
+                text = ""
+                for line in buf:
+                    hard = line.endswith(("  ", "\\"))
+                    text += clean_inline_markdown(line.rstrip("\\").strip()) + ("\n" if hard else " ")
+            else:
+                text = "\n".join(clean_inline_markdown(line) for line in buf)
+            if text.strip():
+                blocks.append(Block(text.strip(), "paragraph", heading_path=headings.path))
+        buf, buf_kind = [], ""
+
+    def heading(level: int, raw: str) -> None:
+        text = clean_inline_markdown(raw).strip()
+        if text:
+            blocks.append(Block(text, "heading", heading_path=headings.push(level, text)))
+
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        i += 1
+        fence = _FENCE_OPEN.match(line)
+        if fence and not (fence.group(1)[0] == "`" and "`" in fence.group(2)):
+            flush()
+            marker = fence.group(1)
+            closing = re.compile(rf"^ {{0,3}}{re.escape(marker[0])}{{{len(marker)},}}[ \t]*$")
+            code: list[str] = []
+            while i < len(lines) and not closing.match(lines[i]):
+                if lines[i].strip():
+                    code.append(lines[i])
+                i += 1
+            i += 1  # the closing fence (or the end of the text)
+            if code:
+                blocks.append(Block("\n".join(code), "paragraph", heading_path=headings.path))
+            continue
+        if not line.strip():
+            flush()
+            continue
+        atx = _ATX.match(line)
+        if atx:
+            flush()
+            heading(len(atx.group(1)), atx.group(2) or "")
+            continue
+        if buf_kind == "para" and (_SETEXT_H1.match(line) or _SETEXT_H2.match(line)):
+            raw = " ".join(part.strip() for part in buf)
+            buf, buf_kind = [], ""
+            heading(1 if "=" in line else 2, raw)
+            continue
+        if _THEMATIC.match(line):
+            flush()
+            continue
+        quote = _QUOTE.match(line)
+        if quote:
+            while quote:
+                line = line[quote.end() :]
+                quote = _QUOTE.match(line)
+            if not line.strip():
+                flush()
+                continue
+        if _TABLE_ROW.match(line):
+            if buf_kind != "table":
+                flush()
+                buf_kind = "table"
+            if not _TABLE_SEP.match(line):
+                buf.append(" | ".join(cell.strip() for cell in line.strip().strip("|").split("|")))
+            continue
+        if _LIST_ITEM.match(line):
+            if buf_kind != "list":
+                flush()
+                buf_kind = "list"
+            buf.append(line.strip())
+            continue
+        if buf_kind == "list":  # continuation of the last item
+            buf[-1] = f"{buf[-1]} {line.strip()}"
+            continue
+        if buf_kind == "table":
+            flush()
+        buf_kind = "para"
+        buf.append(line)
+    flush()
+    return blocks
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# HTML decoding and extraction
+# ---------------------------------------------------------------------------------------------------------------------
+
+_META_CHARSET = re.compile(rb"""<meta[^>]*?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_XML_ENCODING = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>", re.IGNORECASE)
+_NOSCRIPT = re.compile(r"<noscript\b.*?</noscript\s*>", re.IGNORECASE | re.DOTALL)
+_HAS_SCRIPT = re.compile(r"<script\b", re.IGNORECASE)
+_LATIN1_LABELS = {"latin-1", "iso8859-1", "ascii"}  # the HTML standard reads these as windows-1252
+
+
+def _codec(label: str | None) -> str | None:
+    """A Python codec name for a charset label, or None when unknown."""
+    if not label:
+        return None
+    try:
+        name = codecs.lookup(label.strip().strip("\"'")).name
+    except LookupError:
+        return None
+    return "cp1252" if name in _LATIN1_LABELS else name
+
+
+def _try_decode(data: bytes, codec: str | None) -> str | None:
+    if codec is None:
+        return None
+    try:
+        return data.decode(codec)
+    except UnicodeDecodeError:
+        if codec == "cp1252":  # five bytes are undefined in cp1252; latin-1 maps them to C1 controls
+            return data.decode("latin-1")
+        return None
+
+
+def decode_html(data: bytes, http_charset: str | None = None) -> str:
+    """Decode an HTML document's bytes like a browser would.
+
+    Order: byte-order mark, the HTTP ``charset`` parameter, ``<meta charset>`` (or ``http-equiv``) / the XML
+    declaration, strict UTF-8, then charset_normalizer's guess. A ``latin-1`` HTTP charset (a common server
+    default) loses to a ``<meta charset=utf-8>`` when the bytes are valid UTF-8.
+
+    Args:
+        data: The raw document.
+        http_charset: The ``charset`` parameter of the HTTP Content-Type header, if any.
+
+    Returns:
+        The document as text (never raises; undecodable bytes become U+FFFD).
+    """
+    for bom, codec in (
+        (codecs.BOM_UTF8, "utf-8"),
+        (codecs.BOM_UTF16_LE, "utf-16-le"),
+        (codecs.BOM_UTF16_BE, "utf-16-be"),
+    ):
+        if data.startswith(bom):
+            return data[len(bom) :].decode(codec, errors="replace")
+    head = data[:16384]
+    m = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
+    meta = _codec(m.group(1).decode("ascii")) if m else None
+    if meta is not None and meta.startswith(("utf-16", "utf-32")):
+        meta = "utf-8"  # a document that could be read to find this declaration is not UTF-16
+    header = _codec(http_charset)
+    candidates = [header, meta]
+    if header == "cp1252" and meta == "utf-8":
+        candidates = [meta, header]
+    for codec in candidates:
+        text = _try_decode(data, codec)
+        if text is not None:
+            return text
+    text = _try_decode(data, "utf-8")
+    if text is not None:
+        return text
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(data[:2_000_000]).best()
+    codec = _codec(best.encoding) if best is not None else None
+    return data.decode(codec or "cp1252", errors="replace")
+
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote body br dd details div dl dt fieldset figcaption figure footer form header hr "
+    "li main nav ol p pre section summary table tbody td tfoot th thead tr ul".split()
+)
+_SKIP_TAGS = ("script", "style", "noscript", "template", "svg", "head", "iframe", "object", "canvas", "math")
+_HEADING_TAGS = {f"h{n}": n for n in range(1, 7)}
+
+
+def _fallback_blocks(html: str) -> list[Block]:
+    """Plain text of ``<body>`` without scripts and styles, split at block-level elements."""
+    import lxml.etree
+    import lxml.html
+
+    try:
+        root = lxml.html.document_fromstring(_XML_DECL.sub("", html, count=1))
+    except (ValueError, lxml.etree.LxmlError):
+        return []
+    lxml.etree.strip_tags(root, lxml.etree.Comment, lxml.etree.ProcessingInstruction)
+    for el in [e for e in root.iter(*_SKIP_TAGS)]:
+        el.drop_tree()
+    body = root.find("body")
+    if body is None:
+        body = root
+    blocks: list[Block] = []
+    headings = _HeadingStack()
+    buf: list[str] = []
+    heading_level = 0
+
+    def flush() -> None:
+        text = " ".join("".join(buf).split())
+        buf.clear()
+        if text:
+            if heading_level:
+                blocks.append(Block(text, "heading", heading_path=headings.push(heading_level, text)))
+            else:
+                blocks.append(Block(text, "paragraph", heading_path=headings.path))
+
+    for event, el in lxml.etree.iterwalk(body, events=("start", "end")):
+        tag = el.tag.lower() if isinstance(el.tag, str) else ""
+        is_break = tag in _BLOCK_TAGS or tag in _HEADING_TAGS
+        if event == "start":
+            if is_break and el is not body:
+                flush()
+                if tag in _HEADING_TAGS and not heading_level:
+                    heading_level = _HEADING_TAGS[tag]
+            buf.append(el.text or "")
+        else:
+            if is_break:
+                flush()
+                if tag in _HEADING_TAGS:
+                    heading_level = 0
+            if el is not body:
+                buf.append(el.tail or "")
+    flush()
+    return blocks
+
+
+def _alnum_count(blocks: Iterable[Block]) -> int:
+    return sum(sum(c.isalnum() for c in b.text) for b in blocks)
+
+
+def _url_label(url: str | None) -> str:
+    """``host/path`` of a URL (for titles), or an empty string."""
+    if not url:
+        return ""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return ""
+    return unquote(f"{parts.hostname or ''}{parts.path.rstrip('/')}")
+
+
+def _metadata(html: str, url: str | None) -> dict[str, Any]:
+    import trafilatura
+
+    try:
+        meta = trafilatura.extract_metadata(html, default_url=url)
+    except Exception:  # noqa: BLE001 - metadata is best effort; a broken page still has text
+        return {}
+    if meta is None:
+        return {}
+    out: dict[str, Any] = {}
+    for key in ("title", "author", "date", "sitename", "description", "url", "language"):
+        value = getattr(meta, key, None)
+        if isinstance(value, str) and value.strip():
+            out[key] = value.strip()
+    return out
+
+
+def html_to_document(
+    html: str | bytes, *, url: str | None, kind: str, fallback_title: str | None = None
+) -> LoadedDocument:
+    """Extract an HTML page's main content (no navigation, footers, comments, banners) as a document.
+
+    Trafilatura finds the main content and renders it as Markdown, which :func:`markdown_to_blocks` turns into
+    heading and paragraph blocks. Without a recognizable main content, the whole ``<body>`` text (no scripts or
+    styles) is used and the document is flagged.
+
+    Args:
+        html: The page, as text or bytes (bytes are decoded with :func:`decode_html`).
+        url: The page's address (used for relative links, the metadata and a missing title), if any.
+        kind: The document kind, ``"web"`` or ``"html"``.
+        fallback_title: Title used when the page has neither a title nor a heading nor a URL (e.g. a file name).
+
+    Returns:
+        The document; ``metadata`` holds the url, title, author, date, sitename and description found.
+
+    Raises:
+        SourceLoadError: The page has no readable text (e.g. it is rendered by JavaScript).
+    """
+    import trafilatura
+
+    if isinstance(html, bytes):
+        html = decode_html(html)
+    where = url or fallback_title or "The page"
+    if not html.strip():
+        raise SourceLoadError(f"{where} is empty; nothing was added.")
+    cleaned = _NOSCRIPT.sub(" ", html)  # "please enable JavaScript" is not the page's content
+    try:
+        md = trafilatura.extract(
+            cleaned,
+            url=url,
+            output_format="markdown",
+            include_comments=False,
+            include_tables=True,
+            include_images=False,
+            include_links=False,
+            favor_recall=True,
+        )
+    except Exception:  # noqa: BLE001 - trafilatura/lxml can fail on pathological markup; fall back below
+        md = None
+    blocks = markdown_to_blocks(md) if md else []
+    flags: list[str] = []
+    if _alnum_count(blocks) == 0:
+        blocks = _fallback_blocks(html)
+        if blocks:
+            flags.append("main content not recognized; the whole page text was used")
+    count = _alnum_count(blocks)
+    if count == 0 or (count < _MIN_TEXT_CHARS and _HAS_SCRIPT.search(html)):
+        raise SourceLoadError(
+            f"There is no readable text on {where} (it may need JavaScript to show its content, which this app "
+            "does not run). Nothing was added; save the page from your browser, or copy its text and add it as "
+            "pasted text."
+        )
+    meta = _metadata(html, url)
+    if url:
+        meta["url"] = url
+    first_heading = next((b.text for b in blocks if b.kind == "heading"), "")
+    title = meta.pop("title", "") or first_heading or _url_label(url) or fallback_title or "Untitled"
+    return LoadedDocument.from_blocks(kind, title, blocks, metadata=meta, flags=flags)
+
+
+def _read_file(path: Path, cancel: CancelToken) -> bytes:
+    cancel.raise_if_set()
+    try:
+        return path.read_bytes()
+    except FileNotFoundError as e:
+        raise SourceLoadError(f"{path} does not exist.") from e
+    except IsADirectoryError as e:
+        raise SourceLoadError(f"{path} is a folder, not an HTML file.") from e
+    except PermissionError as e:
+        raise SourceLoadError(f"{path} cannot be read: permission denied.") from e
+    except OSError as e:
+        raise SourceLoadError(f"{path} cannot be read ({e.strerror or e}).") from e
+
+
+class HtmlFileLoader:
+    """Loads a saved web page / HTML file from disk (main content only)."""
+
+    name = "html"
+    extensions = HTML_SUFFIXES
+
+    def can_load(self, ref: SourceRef) -> bool:
+        return ref.path is not None and ref.path.suffix.lower() in self.extensions
+
+    def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
+        """Read, decode and extract the file.
+
+        Raises:
+            SourceLoadError: unreadable file or no readable text.
+            Cancelled: ``cancel`` was set.
+        """
+        if ref.path is None:
+            raise SourceLoadError("The HTML loader needs a file path.")
+        path = Path(ref.path)
+        data = _read_file(path, cancel)
+        if not data.strip():
+            raise SourceLoadError(f"{path.name} is empty (0 bytes).")
+        text = decode_html(data)
+        cancel.raise_if_set()
+        doc = html_to_document(text, url=None, kind="html", fallback_title=path.stem)
+        doc.original = data
+        doc.original_suffix = path.suffix.lower()
+        return doc
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# Fetching web pages
+# ---------------------------------------------------------------------------------------------------------------------
+
+_HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_XML_TYPES = frozenset({"application/xml", "text/xml"})
+_PDF_TYPES = frozenset({"application/pdf", "application/x-pdf", "application/acrobat"})
+_TEXT_TYPES = frozenset({"text/plain"})
+_MARKDOWN_TYPES = frozenset({"text/markdown", "text/x-markdown"})
+_UNKNOWN_TYPES = frozenset({"", "application/octet-stream", "binary/octet-stream", "application/unknown"})
+_MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
+_HTML_START = re.compile(
+    rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|\?xml)\b", re.IGNORECASE | re.DOTALL
+)
+_TYPE_NAMES = {
+    "application/zip": "a ZIP archive",
+    "application/json": "JSON data",
+    "application/gzip": "a compressed archive",
+    "application/x-tar": "an archive",
+    "application/msword": "a Word document",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": "a Word document",
+    "application/epub+zip": "an e-book",
+    "application/javascript": "a script",
+    "text/javascript": "a script",
+    "text/css": "a style sheet",
+    "application/rss+xml": "a news feed",
+    "application/atom+xml": "a news feed",
+}
+
+
+def is_youtube_url(url: str) -> bool:
+    """Whether ``url`` points at YouTube (youtube.com, youtu.be, youtube-nocookie.com or a subdomain)."""
+    try:
+        host = (urlsplit(url.strip()).hostname or "").lower().rstrip(".")
+    except ValueError:
+        return False
+    return any(host == h or host.endswith("." + h) for h in _YOUTUBE_HOSTS)
+
+
+def _invalid_url(url: str) -> SourceLoadError:
+    return SourceLoadError(
+        f"{url!r} is not a valid URL. Enter a full web address starting with http:// or https://, "
+        "such as https://example.com/article."
+    )
+
+
+def _validate_url(url: str) -> str:
+    """The stripped URL, or SourceLoadError "not a valid URL"."""
+    import httpx
+
+    u = url.strip()
+    if not u or any(c.isspace() for c in u):
+        raise _invalid_url(url)
+    try:
+        parts = urlsplit(u)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError as e:
+        raise _invalid_url(url) from e
+    host = parts.hostname or ""
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        raise _invalid_url(url)
+    if ":" in host:
+        try:
+            ipaddress.ip_address(host)
+        except ValueError as e:
+            raise _invalid_url(url) from e
+    elif re.search(r"[/?#@<>\"'`{}|\\^%\[\]]", host) or not all(host.removesuffix(".").split(".")):
+        raise _invalid_url(url)
+    try:
+        httpx.URL(u)
+    except (httpx.InvalidURL, ValueError) as e:
+        raise _invalid_url(url) from e
+    return u
+
+
+def _host(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or url
+        return f"{host}:{parts.port}" if parts.port else host
+    except ValueError:
+        return url
+
+
+def _size(n: int) -> str:
+    if n >= 1_000_000:
+        return f"{n / 1_000_000:.3g} MB"
+    if n >= 1_000:
+        return f"{n / 1_000:.3g} KB"
+    return f"{n} bytes"
+
+
+def _url_suffix(url: str) -> str:
+    try:
+        return PurePosixPath(unquote(urlsplit(url).path)).suffix.lower()
+    except ValueError:
+        return ""
+
+
+def _url_name(url: str) -> str:
+    """A file-like name for a download: the last path segment, else the host."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return url
+    name = PurePosixPath(unquote(parts.path)).name
+    return name or parts.hostname or url
+
+
+def _type_description(mime: str) -> str:
+    if mime in _TYPE_NAMES:
+        return _TYPE_NAMES[mime]
+    major = mime.split("/", 1)[0]
+    return {
+        "image": "an image",
+        "video": "a video",
+        "audio": "an audio file",
+        "font": "a font",
+    }.get(major, "a file")
+
+
+def _unsupported(url: str, mime: str) -> SourceLoadError:
+    what = f"{_type_description(mime)} ({mime})" if mime else "a file of unknown type"
+    return SourceLoadError(
+        f"{url} is {what}, not a web page, PDF or text, so it cannot be added as a web source. Nothing was added."
+    )
+
+
+def _classify(mime: str, url: str, head: bytes | None) -> str | None:
+    """Kind: "html", "pdf", "text", "markdown", or None (unsupported). ``head`` is None before the body is read."""
+    if head is not None and head.startswith(b"%PDF-"):
+        return "pdf"
+    if mime in _HTML_TYPES:
+        return "html"
+    if mime in _PDF_TYPES:
+        return "pdf"
+    if mime in _MARKDOWN_TYPES:
+        return "markdown"
+    if mime in _TEXT_TYPES:
+        return "markdown" if _url_suffix(url) in _MARKDOWN_SUFFIXES else "text"
+    if mime in _XML_TYPES:  # XHTML is sometimes served as plain XML
+        if head is None:
+            return "html"  # decided once the body is there
+        return "html" if re.search(rb"<html\b", head[:4096], re.IGNORECASE) else None
+    if mime not in _UNKNOWN_TYPES:
+        return None
+    if head is None:
+        return "html"  # unknown until the body is there
+    suffix = _url_suffix(url)
+    if _HTML_START.match(head[:4096]) or suffix in HTML_SUFFIXES:
+        return "html"
+    if suffix in _MARKDOWN_SUFFIXES:
+        return "markdown"
+    if suffix == ".txt":
+        return "text"
+    return None
+
+
+@dataclass
+class _Download:
+    url: str  # after redirects
+    mime: str
+    charset: str | None
+    data: bytes
+
+
+class WebLoader:
+    """Fetches an http(s) URL (not YouTube) and loads a web page, PDF or text file from it."""
+
+    name = "web"
+    extensions: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        *,
+        timeout: float = 20.0,
+        max_bytes: int = 25_000_000,
+        user_agent: str = f"notebooklm-local/{__version__}",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """Configure fetching.
+
+        Args:
+            timeout: Seconds to wait for connecting and for each read.
+            max_bytes: Largest accepted download (after decompression).
+            user_agent: The User-Agent header.
+            transport: An ``httpx.BaseTransport`` to use instead of the network (tests).
+        """
+        self.timeout = timeout
+        self.max_bytes = max_bytes
+        self.user_agent = user_agent
+        self._transport = transport
+
+    def can_load(self, ref: SourceRef) -> bool:
+        if ref.url is None:
+            return False
+        try:
+            scheme = urlsplit(ref.url.strip()).scheme.lower()
+        except ValueError:
+            return False
+        return scheme in ("http", "https") and not is_youtube_url(ref.url)
+
+    def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
+        """Download ``ref.url`` and extract it.
+
+        Raises:
+            SourceLoadError: invalid URL, unreachable host, HTTP error, too large, unsupported content type,
+                no readable text.
+            Cancelled: ``cancel`` was set.
+        """
+        if ref.url is None:
+            raise SourceLoadError("The web loader needs a URL.")
+        url = _validate_url(ref.url)
+        cancel.raise_if_set()
+        dl = self._fetch(url, cancel)
+        cancel.raise_if_set()
+        kind = _classify(dl.mime, dl.url, dl.data[:8192])
+        if kind is None:
+            raise _unsupported(dl.url, dl.mime)
+        if kind == "html":
+            doc = html_to_document(decode_html(dl.data, dl.charset), url=dl.url, kind="web")
+            suffix = ".html"
+        elif kind == "pdf":
+            from notebooklm_local.services.loaders.pdf import load_pdf_bytes
+
+            doc = load_pdf_bytes(dl.data, _url_name(dl.url), password=ref.password, cancel=cancel)
+            suffix = ".pdf"
+        else:
+            from notebooklm_local.services.loaders.text import load_text_bytes
+
+            markdown = kind == "markdown"
+            doc = load_text_bytes(dl.data, _url_name(dl.url), markdown=markdown)
+            suffix = ".md" if markdown else ".txt"
+        doc.metadata["url"] = dl.url
+        if dl.url != url:
+            doc.metadata["requested_url"] = url
+        doc.original = dl.data
+        doc.original_suffix = suffix
+        return doc
+
+    def _fetch(self, url: str, cancel: CancelToken) -> _Download:
+        """GET with redirects, streaming, size limit and cancellation; every failure is a SourceLoadError."""
+        import httpx
+
+        host = _host(url)
+        nothing = "Nothing was added."
+        headers = {
+            "User-Agent": self.user_agent,
+            "Accept": "text/html,application/xhtml+xml,application/pdf;q=0.9,text/plain;q=0.8,*/*;q=0.5",
+        }
+        try:
+            with (
+                httpx.Client(
+                    follow_redirects=True,
+                    max_redirects=10,
+                    timeout=httpx.Timeout(self.timeout),
+                    headers=headers,
+                    transport=self._transport,
+                ) as client,
+                client.stream("GET", url) as resp,
+            ):
+                final = str(resp.url)
+                _check_status(resp.status_code, resp.reason_phrase, final, host)
+                ctype = resp.headers.get("content-type", "")
+                mime = ctype.split(";", 1)[0].strip().lower()
+                charset = resp.charset_encoding
+                if _classify(mime, final, None) is None:
+                    raise _unsupported(final, mime)  # don't download a video to reject it
+                length = resp.headers.get("content-length", "")
+                if length.isdigit() and int(length) > self.max_bytes:
+                    raise self._too_large(final, int(length), exact=True)
+                chunks: list[bytes] = []
+                total = 0
+                for chunk in resp.iter_bytes():
+                    cancel.raise_if_set()
+                    total += len(chunk)
+                    if total > self.max_bytes:
+                        raise self._too_large(final, total, exact=False)
+                    chunks.append(chunk)
+                return _Download(final, mime, charset, b"".join(chunks))
+        except httpx.TimeoutException as e:
+            raise SourceLoadError(
+                f"{host} is unreachable: it did not respond within {self.timeout:g} seconds (timed out). "
+                f"Check your internet connection (are you offline?) or try again later. {nothing}"
+            ) from e
+        except httpx.ConnectError as e:
+            raise SourceLoadError(
+                f"{host} is unreachable: {_connect_reason(e)}. Check the address and your internet connection "
+                f"(are you offline?). {nothing}"
+            ) from e
+        except httpx.TooManyRedirects as e:
+            raise SourceLoadError(f"{url} redirects too many times (more than 10 redirects). {nothing}") from e
+        except httpx.UnsupportedProtocol as e:
+            raise SourceLoadError(
+                f"{url} redirects to an address that is not http:// or https:// ({e}). {nothing}"
+            ) from e
+        except httpx.InvalidURL as e:
+            raise SourceLoadError(f"{url} leads to an address that is not a valid URL ({e}). {nothing}") from e
+        except (httpx.HTTPError, httpx.StreamError) as e:
+            raise SourceLoadError(
+                f"The connection to {host} failed while downloading {url} ({type(e).__name__}: {e or 'no details'}). "
+                f"Try again later. {nothing}"
+            ) from e
+
+    def _too_large(self, url: str, size: int, *, exact: bool) -> SourceLoadError:
+        got = _size(size) if exact else f"more than {_size(self.max_bytes)}"
+        return SourceLoadError(
+            f"{url} is too large: {got}, over the {_size(self.max_bytes)} limit for web sources. Nothing was "
+            "added; download the file yourself and add it from disk."
+        )
+
+
+def _check_status(code: int, reason: str, url: str, host: str) -> None:
+    """Raise a SourceLoadError for a non-2xx HTTP status."""
+    if 200 <= code < 300:
+        return
+    status = f"HTTP {code}{' ' + reason if reason else ''}"
+    nothing = "Nothing was added."
+    if code in (404, 410):
+        msg = f"{url} was not found ({status}). Check the address. {nothing}"
+    elif code in (401, 403):
+        msg = (
+            f"{url} needs a login or refused access ({status}). Pages behind a login cannot be fetched; save the "
+            f"page from your browser and add the file instead. {nothing}"
+        )
+    elif code == 407:
+        msg = f"The proxy server needs a login ({status}). {nothing}"
+    elif code == 429:
+        msg = (
+            f"{host} refused the request because of too many requests ({status}). Wait a while and try again. {nothing}"
+        )
+    elif code >= 500:
+        msg = f"The server at {host} had an error ({status}). Try again later. {nothing}"
+    elif 300 <= code < 400:
+        msg = f"{url} redirects without saying where to ({status}). {nothing}"
+    else:
+        msg = f"{url} could not be fetched ({status}). {nothing}"
+    raise SourceLoadError(msg)
+
+
+def _connect_reason(exc: Exception) -> str:
+    text = str(exc)
+    low = text.lower()
+    if any(
+        s in low
+        for s in (
+            "name or service not known",
+            "nodename nor servname",
+            "getaddrinfo",
+            "name resolution",
+            "no address associated",
+            "errno -2",
+            "errno -3",
+            "errno -5",
+            "errno 11001",
+        )
+    ):
+        return "its name could not be looked up (DNS failure)"
+    if "refused" in low or "errno 111" in low or "errno 61" in low or "10061" in low:
+        return "the connection was refused"
+    if "certificate" in low or "ssl" in low:
+        return f"a secure connection could not be established ({text})"
+    if "unreachable" in low:
+        return "the network is unreachable"
+    return f"the connection failed ({text or type(exc).__name__})"
