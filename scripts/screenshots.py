@@ -25,9 +25,18 @@ def main() -> int:
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.main_window import MainWindow
 
+    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.extensions.sample import ensure_sample_notebook
+    from notebooklm_local.services.models import ensure_default_model
+
     app = create_application()
     paths = app_paths().ensure()
-    ctx = AppContext(paths, load_settings(paths.settings_file))
+    settings = load_settings(paths.settings_file)
+    ensure_default_model(paths)
+    lib = open_library(paths, settings)
+    ensure_sample_notebook(lib)
+    lib.library.close()
+    ctx = AppContext(paths, settings)
     win = MainWindow(ctx)
     win.resize(1280, 800)
     win.move(0, 0)

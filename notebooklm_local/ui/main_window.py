@@ -7,6 +7,7 @@ import logging
 from PySide6.QtCore import QSettings, Qt, Slot
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QComboBox,
     QFrame,
     QLabel,
     QMainWindow,
@@ -17,6 +18,8 @@ from PySide6.QtWidgets import (
 
 from notebooklm_local import APP_DISPLAY_NAME, __version__
 from notebooklm_local.core.context import AppContext
+from notebooklm_local.core.library import Library
+from notebooklm_local.ui.sources_pane import SourcesPane
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["MainWindow"]
@@ -52,9 +55,8 @@ class MainWindow(QMainWindow):
         self.setObjectName("main-window")
         self.resize(1280, 800)
 
-        self.sources_pane = _pane(
-            "Sources", "Your library: papers, articles and transcripts of this notebook.", "sources-pane"
-        )
+        self.library: Library | None = None
+        self.sources_pane = SourcesPane()
         self.studio_pane = _pane(
             "Notebook", "Summaries, chain-of-density, podcasts and notes made from your sources.", "studio-pane"
         )
@@ -73,11 +75,22 @@ class MainWindow(QMainWindow):
         self.backend_label.setObjectName("status-backend")
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.backend_label)
+        self.notebook_box = QComboBox()
+        self.notebook_box.setObjectName("notebook-switcher")
+        self.notebook_box.setAccessibleName("Notebook")
+        self.notebook_box.setMinimumWidth(220)
+        self.notebook_box.currentIndexChanged.connect(self._on_notebook_box_changed)
+        toolbar = self.addToolBar("Notebook")
+        toolbar.setObjectName("notebook-toolbar")
+        toolbar.setMovable(False)
+        toolbar.addWidget(QLabel(" Notebook: "))
+        toolbar.addWidget(self.notebook_box)
         self._build_menus()
         self._restore_state()
         for notice in ctx.notices:
             self.statusBar().showMessage(notice, 15000)
         self._probe_backend()
+        self._load_library()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
@@ -102,6 +115,44 @@ class MainWindow(QMainWindow):
         worker.signals.succeeded.connect(self._on_backend_probed)
         worker.signals.failed.connect(self._on_backend_failed)
         self.lanes.submit(self.lanes.io, worker)
+
+    def _load_library(self) -> None:
+        db = self.ctx.paths.data / "library.db"
+
+        def load() -> tuple[Library, list]:
+            lib = Library(db)
+            return lib, lib.notebooks()
+
+        worker = FunctionWorker(load)
+        worker.signals.succeeded.connect(self._on_library_loaded)
+        worker.signals.failed.connect(self._on_library_failed)
+        self.lanes.submit(self.lanes.store, worker)
+
+    @Slot(object)
+    def _on_library_loaded(self, result: object) -> None:
+        lib, notebooks = result  # type: ignore[misc]
+        self.library = lib
+        self.notebook_box.blockSignals(True)
+        self.notebook_box.clear()
+        for nb in notebooks:
+            self.notebook_box.addItem(nb.name, nb.id)
+        self.notebook_box.blockSignals(False)
+        if notebooks:
+            self._on_notebook_box_changed(0)
+        else:
+            self.sources_pane.show_empty("No notebooks yet. Create one with `notebooklm-local notebook create NAME`.")
+
+    @Slot(object)
+    def _on_library_failed(self, exc: object) -> None:
+        log.warning("could not open the library: %s", exc)
+        self.sources_pane.show_empty(f"The library could not be opened: {exc}")
+
+    @Slot(int)
+    def _on_notebook_box_changed(self, index: int) -> None:
+        nb_id = self.notebook_box.itemData(index)
+        if self.library is not None and nb_id:
+            self.sources_pane.set_sources(self.library, self.library.sources(nb_id))
+            self.setWindowTitle(f"{self.notebook_box.itemText(index)} — {APP_DISPLAY_NAME}")
 
     @Slot(object)
     def _on_backend_probed(self, info: object) -> None:
@@ -140,4 +191,6 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self._save_state()
         self.lanes.shutdown(3000)
+        if self.library is not None:
+            self.library.close()
         super().closeEvent(event)

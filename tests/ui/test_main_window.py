@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import Qt
 
 from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.paths import app_paths
@@ -80,3 +81,32 @@ def test_previous_crash_is_reported_on_next_start(app_home: Path) -> None:
     kept = list(logs.glob("crash-*.log"))
     assert len(kept) == 1 and "Segmentation fault" in kept[0].read_text()
     assert "previous session crashed" in out.stderr
+
+
+def test_sources_pane_lists_the_notebook_and_persists_selection(qtbot, ctx: AppContext, tmp_path: Path) -> None:
+    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.ui.main_window import MainWindow
+
+    (tmp_path / "a.md").write_text("# Alpha\n\nFirst source.", encoding="utf-8")
+    (tmp_path / "b.txt").write_text("Second source.", encoding="utf-8")
+    lib = open_library(ctx.paths, ctx.settings, with_index=False)
+    lib.create_notebook("Reading")
+    lib.add("Reading", [str(tmp_path / "a.md"), str(tmp_path / "b.txt"), str(tmp_path / "missing.pdf")])
+    lib.library.close()
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.sources_pane.list.count() == 3, timeout=10000)
+    assert win.notebook_box.currentText() == "Reading"
+    texts = [win.sources_pane.list.item(i).text() for i in range(3)]
+    assert texts[0].startswith("Alpha") and "Markdown" in texts[0]
+    assert texts[2].startswith("⚠") and "failed" in texts[2]
+    assert "File not found" in win.sources_pane.list.item(2).toolTip()
+    with qtbot.waitSignal(win.sources_pane.selection_changed) as sig:
+        win.sources_pane.list.item(1).setCheckState(Qt.CheckState.Unchecked)
+    assert len(sig.args[0]) == 2
+    assert win.library is not None
+    b_id = win.sources_pane.list.item(1).data(Qt.ItemDataRole.UserRole)
+    assert win.library.source(b_id).selected is False
+    win.close()
