@@ -1,0 +1,141 @@
+"""Shared helpers for the benchmark scripts (not part of the application).
+
+Paths of the shared model/corpus (beside development checkouts only), result files, statistics,
+and a timing proxy around an embedder.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+SHARED = Path(os.environ.get("NOTEBOOKLM_BENCH_SHARED", REPO.parent / "shared"))
+MODEL = SHARED / "models" / "all-minilm-l6-v2-f16.gguf"
+CORPUS = SHARED / "corpus"
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def require_model() -> Path:
+    """The MiniLM GGUF, or a clean exit (it only sits beside development checkouts)."""
+    if not MODEL.is_file():
+        print(f"SKIP: benchmark embedder not found at {MODEL} (it sits beside development checkouts "
+              "only; set NOTEBOOKLM_BENCH_SHARED to the folder holding models/ and corpus/).")
+        sys.exit(0)
+    return MODEL
+
+
+def corpus_files() -> list[Path]:
+    files = sorted(CORPUS.glob("*.txt"))
+    if not files:
+        print(f"SKIP: sample corpus not found at {CORPUS}.")
+        sys.exit(0)
+    return files
+
+
+def load_embedder() -> Any:
+    """One warm LlamaCppEmbedder (model load and first-call warm-up excluded from timings)."""
+    from notebooklm_local.services.llama_runtime import LlamaCppEmbedder
+
+    emb = LlamaCppEmbedder(require_model())
+    t0 = time.perf_counter()
+    emb.load()
+    emb.embed(["warm-up sentence for the benchmark embedder"] * 4)
+    print(f"embedder loaded and warmed in {time.perf_counter() - t0:.2f} s ({emb.model_id})")
+    return emb
+
+
+class TimedEmbedder:
+    """Wraps an embedder; accumulates seconds, calls, texts and characters embedded."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.path = getattr(inner, "path", None)
+        self.reset()
+
+    def reset(self) -> None:
+        self.seconds = 0.0
+        self.calls = 0
+        self.texts = 0
+        self.chars = 0
+
+    @property
+    def model_id(self) -> str:
+        return self.inner.model_id
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        t0 = time.perf_counter()
+        out = self.inner.embed(texts)
+        self.seconds += time.perf_counter() - t0
+        self.calls += 1
+        self.texts += len(texts)
+        self.chars += sum(len(t) for t in texts)
+        return out
+
+
+def pct(values: Sequence[float], p: float) -> float:
+    """Percentile with linear interpolation (p in 0..100)."""
+    xs = sorted(values)
+    if not xs:
+        return float("nan")
+    if len(xs) == 1:
+        return xs[0]
+    k = (len(xs) - 1) * p / 100.0
+    lo = int(k)
+    hi = min(lo + 1, len(xs) - 1)
+    return xs[lo] + (xs[hi] - xs[lo]) * (k - lo)
+
+
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def machine() -> dict[str, Any]:
+    info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
+                            "cpus": os.cpu_count()}
+    try:
+        info["loadavg_at_start"] = os.getloadavg()
+    except OSError:
+        pass
+    try:
+        import llama_cpp
+
+        info["llama_cpp_python"] = llama_cpp.__version__
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        import chromadb
+
+        info["chromadb"] = chromadb.__version__
+    except Exception:  # noqa: BLE001
+        pass
+    return info
+
+
+def write_results(name: str, data: dict[str, Any]) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    out = RESULTS / f"{name}.json"
+    payload = {"benchmark": name, "when": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "machine": machine(), **data}
+    out.write_text(json.dumps(payload, indent=2, default=float) + "\n", encoding="utf-8")
+    print(f"results written to {out}")
+    return out
+
+
+def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
+    cells = [[str(h) for h in header]] + [[c if isinstance(c, str) else f"{c:,.3g}" if isinstance(c, float) else str(c)
+                                            for c in r] for r in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
+    lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
+             for r in cells]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    return "\n".join(lines)
