@@ -146,14 +146,18 @@ class ChromaIndex:
     ) -> list[tuple[int, float]]:
         """Nearest chunks: (chunk id, cosine similarity), best first."""
         col = self.collection(notebook_id)
-        if col.count() == 0:
-            return []
         where = None
         if source_ids is not None:
             if not source_ids:
                 return []
             where = {"source_id": {"$in": list(source_ids)}} if len(source_ids) > 1 else {"source_id": source_ids[0]}
-        res = col.query(query_embeddings=[list(vector)], n_results=min(k, col.count()), where=where, include=["distances"])
+        # no count() first: it costs more than the query itself on a large collection
+        try:
+            res = col.query(query_embeddings=[list(vector)], n_results=k, where=where, include=["distances"])
+        except Exception as e:  # noqa: BLE001 - an empty collection or a too-large k on old Chroma versions
+            if col.count() == 0:
+                return []
+            raise IndexingError(f"vector search failed: {e}") from e
         return [(int(i[1:]), 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def ids(self, notebook_id: str) -> set[int]:
