@@ -24,6 +24,15 @@ SHARED = Path(os.environ.get("NOTEBOOKLM_BENCH_SHARED", REPO.parent / "shared"))
 MODEL = SHARED / "models" / "all-minilm-l6-v2-f16.gguf"
 CORPUS = SHARED / "corpus"
 RESULTS = Path(__file__).resolve().parent / "results"
+GIT_AT_START: dict[str, Any] = {}
+
+
+def start(name: str) -> None:
+    """Record and print the commit the run starts on."""
+    GIT_AT_START.update(git_state())
+    g = GIT_AT_START
+    print(f"{name}: code at {g['commit']} ({g['subject'][:70]})"
+          + (f"; uncommitted changes in {', '.join(g['dirty_outside_bench'])}" if g["dirty_outside_bench"] else ""))
 
 
 def require_model() -> Path:
@@ -43,16 +52,36 @@ def corpus_files() -> list[Path]:
     return files
 
 
-def load_embedder() -> Any:
-    """One warm LlamaCppEmbedder (model load and first-call warm-up excluded from timings)."""
+def load_embedder(n_ctx: int | None = None) -> Any:
+    """One warm LlamaCppEmbedder (model load and first-call warm-up excluded from timings).
+
+    ``n_ctx`` None keeps the class default, which is what the application uses (open_library passes
+    no n_ctx).
+    """
     from notebooklm_local.services.llama_runtime import LlamaCppEmbedder
 
-    emb = LlamaCppEmbedder(require_model())
+    emb = LlamaCppEmbedder(require_model()) if n_ctx is None else LlamaCppEmbedder(require_model(), n_ctx=n_ctx)
     t0 = time.perf_counter()
     emb.load()
     emb.embed(["warm-up sentence for the benchmark embedder"] * 4)
-    print(f"embedder loaded and warmed in {time.perf_counter() - t0:.2f} s ({emb.model_id})")
+    print(f"embedder loaded and warmed in {time.perf_counter() - t0:.2f} s ({emb.model_id}, n_ctx={emb.n_ctx})")
     return emb
+
+
+def git_state() -> dict[str, Any]:
+    """The commit the benchmark ran on (the code changes; figures belong to a commit)."""
+    import subprocess
+
+    def git(*a: str) -> str:
+        try:
+            return subprocess.run(["git", *a], cwd=REPO, capture_output=True, text=True, timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+
+    changed = [ln.split(maxsplit=1)[-1] for ln in git("status", "--porcelain").splitlines() if ln.strip()]
+    dirty = [p for p in changed if not p.startswith("bench/")]
+    return {"commit": git("rev-parse", "--short", "HEAD"), "subject": git("log", "-1", "--format=%s"),
+            "dirty_outside_bench": dirty}
 
 
 class TimedEmbedder:
@@ -102,7 +131,7 @@ def median(values: Sequence[float]) -> float:
 
 def machine() -> dict[str, Any]:
     info: dict[str, Any] = {"python": platform.python_version(), "platform": platform.platform(),
-                            "cpus": os.cpu_count()}
+                            "cpus": os.cpu_count(), "git": GIT_AT_START}
     try:
         info["loadavg_at_start"] = os.getloadavg()
     except OSError:
@@ -131,9 +160,18 @@ def write_results(name: str, data: dict[str, Any]) -> Path:
     return out
 
 
+def fmt(x: Any) -> str:
+    if x is None:
+        return "-"
+    if isinstance(x, float):
+        if x != x:
+            return "nan"
+        return f"{x:,.0f}" if abs(x) >= 100 else f"{x:.1f}" if abs(x) >= 10 else f"{x:.2f}"
+    return f"{x:,}" if isinstance(x, int) else str(x)
+
+
 def table(rows: Sequence[Sequence[Any]], header: Sequence[str]) -> str:
-    cells = [[str(h) for h in header]] + [[c if isinstance(c, str) else f"{c:,.3g}" if isinstance(c, float) else str(c)
-                                            for c in r] for r in rows]
+    cells = [[str(h) for h in header]] + [[fmt(c) for c in r] for r in rows]
     widths = [max(len(r[i]) for r in cells) for i in range(len(header))]
     lines = ["  ".join(c.rjust(w) if i else c.ljust(w) for i, (c, w) in enumerate(zip(r, widths, strict=True)))
              for r in cells]
