@@ -303,7 +303,7 @@ def test_binary_garbage(tmp_path: Path) -> None:
 
 
 def test_missing_file_and_folder(tmp_path: Path) -> None:
-    with pytest.raises(SourceLoadError, match=r'"nope\.srt" was not found'):
+    with pytest.raises(SourceLoadError, match=r'File not found: "nope\.srt"'):
         _load(tmp_path / "nope.srt")
     (tmp_path / "dir.vtt").mkdir()
     with pytest.raises(SourceLoadError, match=r'"dir\.vtt" is a folder'):

@@ -455,7 +455,7 @@ def test_html_file_latin1_and_errors(tmp_path: Path) -> None:
     loader = HtmlFileLoader()
     doc = loader.load(SourceRef(path=FIXTURES / "latin1.html"), CancelToken())
     assert "Même à Noël, c'est très apprécié" in doc.text
-    with pytest.raises(SourceLoadError, match="does not exist"):
+    with pytest.raises(SourceLoadError, match=r'File not found: "gone\.html"'):
         loader.load(SourceRef(path=tmp_path / "gone.html"), CancelToken())
     empty = tmp_path / "empty.html"
     empty.write_bytes(b"")

@@ -10,6 +10,7 @@ from pathlib import Path
 from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.services.loaders.files import read_file_bytes
 
 __all__ = ["PdfLoader", "load_pdf_bytes", "MAX_PDF_BYTES"]
 
@@ -155,21 +156,3 @@ class PdfLoader:
         data = read_file_bytes(ref.path, MAX_PDF_BYTES)
         return load_pdf_bytes(data, ref.path.name, password=ref.password, cancel=cancel)
 
-
-def read_file_bytes(path: Path, limit: int) -> bytes:
-    """Read a local file with clear errors for missing, unreadable, folder and oversize."""
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise SourceLoadError(f"{path} is a folder, not a file.")
-        if size > limit:
-            raise SourceLoadError(f"{path.name} is {size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB.")
-        return path.read_bytes()
-    except FileNotFoundError as e:
-        raise SourceLoadError(f"File not found: {path}") from e
-    except PermissionError as e:
-        raise SourceLoadError(f"No permission to read {path}") from e
-    except IsADirectoryError as e:
-        raise SourceLoadError(f"{path} is a folder, not a file.") from e
-    except OSError as e:
-        raise SourceLoadError(f"Cannot read {path}: {e.strerror or e}") from e

@@ -9,7 +9,7 @@ from pathlib import Path
 from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
-from notebooklm_local.services.loaders.pdf import read_file_bytes
+from notebooklm_local.services.loaders.files import read_file_bytes
 
 __all__ = ["TextLoader", "PastedTextLoader", "decode_text", "load_text_bytes", "MAX_TEXT_BYTES"]
 

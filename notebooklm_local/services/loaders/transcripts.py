@@ -13,6 +13,7 @@ from typing import Any
 from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.services.loaders.files import read_file_bytes
 
 __all__ = [
     "Cue",
@@ -340,14 +341,7 @@ class TranscriptFileLoader:
         path = ref.path
         name = path.name
         cancel.raise_if_set()
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise SourceLoadError(f'Transcript file "{name}" was not found.') from None
-        except IsADirectoryError:
-            raise SourceLoadError(f'"{name}" is a folder, not a transcript file.') from None
-        except OSError as exc:
-            raise SourceLoadError(f'Could not read transcript file "{name}": {exc.strerror or exc}.') from None
+        data = read_file_bytes(path)
         if not data:
             raise SourceLoadError(f'Transcript file "{name}" is empty (0 bytes).')
         text = decode_subtitle_bytes(data)

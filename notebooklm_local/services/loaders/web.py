@@ -15,6 +15,7 @@ from notebooklm_local import __version__
 from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.services.loaders.files import read_file_bytes
 
 if TYPE_CHECKING:
     import httpx
@@ -444,20 +445,6 @@ def html_to_document(
     return LoadedDocument.from_blocks(kind, title, blocks, metadata=meta, flags=flags)
 
 
-def _read_file(path: Path, cancel: CancelToken) -> bytes:
-    cancel.raise_if_set()
-    try:
-        return path.read_bytes()
-    except FileNotFoundError as e:
-        raise SourceLoadError(f"{path} does not exist.") from e
-    except IsADirectoryError as e:
-        raise SourceLoadError(f"{path} is a folder, not an HTML file.") from e
-    except PermissionError as e:
-        raise SourceLoadError(f"{path} cannot be read: permission denied.") from e
-    except OSError as e:
-        raise SourceLoadError(f"{path} cannot be read ({e.strerror or e}).") from e
-
-
 class HtmlFileLoader:
     """Loads a saved web page / HTML file from disk (main content only)."""
 
@@ -477,7 +464,8 @@ class HtmlFileLoader:
         if ref.path is None:
             raise SourceLoadError("The HTML loader needs a file path.")
         path = Path(ref.path)
-        data = _read_file(path, cancel)
+        cancel.raise_if_set()
+        data = read_file_bytes(path)
         if not data.strip():
             raise SourceLoadError(f"{path.name} is empty (0 bytes).")
         text = decode_html(data)
