@@ -22,7 +22,7 @@ import tomli_w
 
 from notebooklm_local.core.errors import ConfigError
 
-__all__ = ["Settings", "ModelSettings", "IndexSettings", "SCHEMA_VERSION", "load_settings", "save_settings"]
+__all__ = ["Settings", "ModelSettings", "ServerSettings", "ChatSettings", "IndexSettings", "SCHEMA_VERSION", "load_settings", "save_settings"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,33 @@ class ModelSettings:
     n_gpu_layers: int = -1  # -1: all layers when the llama.cpp build has a GPU backend, else 0
     n_threads: int = 0  # 0: llama.cpp's choice
     embedding_path: str = ""  # empty: the default embedder (the embedded model in embedding mode)
+    flash_attn: str = "auto"  # auto (on when the backend offloads to a GPU) | on | off
+    chat_format: str = "auto"  # auto (GGUF template, else family fallback, else raw) | raw | <family>
+    extra_paths: list[str] = field(default_factory=list)  # GGUFs the user added from elsewhere
+    hub_endpoint: str = ""  # Hugging Face endpoint for downloads; empty: $HF_ENDPOINT or the hub
+
+
+@dataclass
+class ServerSettings:
+    """An OpenAI-compatible model server (llama-server, Ollama, LM Studio, vLLM) instead of llama.cpp."""
+
+    enabled: bool = False
+    base_url: str = "http://127.0.0.1:8080/v1"
+    model: str = ""  # the server's model id; empty: the first one /models lists
+    api_key_env: str = "OPENAI_API_KEY"  # name of the environment variable holding the key (never stored)
+    n_ctx: int = 8192  # the server's context size (servers rarely report it)
+    timeout_s: float = 120.0
+
+
+@dataclass
+class ChatSettings:
+    """How answers are made."""
+
+    top_k: int = 8  # passages retrieved per question
+    answer_tokens: int = 512  # room kept for the answer
+    temperature: float = 0.2
+    structured: str = "auto"  # auto (on for raw-completion models) | on | off: JSON-schema answers
+    rewrite_followups: bool = True
 
 
 @dataclass
@@ -62,6 +89,8 @@ class Settings:
     tts_engine: str = "espeak-ng"
     disabled_plugins: list[str] = field(default_factory=list)
     model: ModelSettings = field(default_factory=ModelSettings)
+    server: ServerSettings = field(default_factory=ServerSettings)
+    chat: ChatSettings = field(default_factory=ChatSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
     ui: UiSettings = field(default_factory=UiSettings)
 
@@ -88,7 +117,9 @@ def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:
             kwargs[f.name] = _from_dict(typ, value, key)  # type: ignore[arg-type]
             continue
         expected = getattr(typ, "__origin__", typ)
-        ok = isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+        if expected is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        ok = isinstance(value, expected) and not (expected in (int, float) and isinstance(value, bool))
         if expected is list and ok:
             ok = all(isinstance(v, str) for v in value)
         if not ok:
