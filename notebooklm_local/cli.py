@@ -87,6 +87,28 @@ def build_parser() -> argparse.ArgumentParser:
 
     re_ = sub.add_parser("resume", help="finish interrupted ingestion and reconcile the index")
     re_.set_defaults(func=cmd_resume)
+
+    for name, helptext in (("ask", "answer a question from a notebook's sources, with citations"),
+                           ("chat", "interactive cited chat with a notebook (/new starts a new session, /quit ends)")):
+        q = sub.add_parser(name, help=helptext)
+        if name == "ask":
+            q.add_argument("question", help="the question ('-' reads it from stdin)")
+        q.add_argument("--notebook", "-n", required=True)
+        q.add_argument("--sources", nargs="+", metavar="SOURCE", help="use only these sources (ids or titles)")
+        q.add_argument("--session", metavar="ID", help="continue this chat session (default: the latest)")
+        q.add_argument("--new-session", action="store_true", help="start a new chat session")
+        q.add_argument("--structured", action=argparse.BooleanOptionalAction, default=None,
+                       help="JSON-schema answers (default: settings; on for base models)")
+        q.add_argument("--language", default="", help="answer in this language")
+        q.add_argument("--json", action="store_true", help="print one JSON object per answer (no streaming)")
+        q.set_defaults(func=cmd_ask if name == "ask" else cmd_chat)
+
+    try:  # TEMP until cli_models lands
+        from notebooklm_local.cli_models import add_models_parser
+
+        add_models_parser(sub)
+    except ImportError:
+        pass
     return p
 
 
@@ -292,6 +314,135 @@ def cmd_resume(args: argparse.Namespace) -> int:
             progress.close()
     for m in messages or ["nothing to resume"]:
         print(m)
+    return 0
+
+
+@contextlib.contextmanager
+def _sigint_cancels(token: Any) -> Iterator[None]:
+    """Ctrl-C stops the running generation at the next token instead of killing the process."""
+    import signal
+
+    def handler(_sig: int, _frame: Any) -> None:
+        token.cancel()
+
+    try:
+        old = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def _print_answer(result: Any, *, streamed: bool) -> None:
+    ans = result.answer
+    if not streamed:
+        print(ans.text)
+    print()
+    if ans.citations:
+        print("Citations:")
+        for c in ans.citations:
+            loc = f", {c.location}" if c.location else ""
+            quote = " ".join(c.quote.split())
+            quote = quote if len(quote) <= 200 else quote[:199] + "\u2026"
+            print(f"  [{c.passage_id}] {c.source_title}{loc} — \u201c{quote}\u201d")
+    flagged = [s for s in ans.sentences if not s.supported]
+    if flagged:
+        print("Not supported by the sources (flagged):")
+        for s_ in flagged:
+            print(f"  ! {' '.join(s_.text.split())[:160]} — {s_.flag}")
+    for m in ans.removed_markers:
+        print(f"  ! removed citation {m}: no passage has that id")
+    if result.sources:
+        print("Sources: " + "; ".join(s["title"] for s in result.sources))
+    for note in ans.notes:
+        print(f"Note: {note}")
+    g = result.generation
+    if g is not None:
+        e = result.engine
+        print(
+            f"[{e.model} · {e.backend}{f', {e.gpu_layers} layers on GPU' if e.gpu_layers else ''} · {e.chat_format} · "
+            f"prompt {g.prompt_tokens} tok ({g.cached_prompt_tokens} cached) {g.prompt_eval_s:.2f}s · "
+            f"{g.completion_tokens} tok at {g.tokens_per_s:.1f} tok/s]",
+            file=sys.stderr,
+        )
+
+
+def _ask_once(chat: Any, args: argparse.Namespace, question: str, *, new_session: bool, session: str | None) -> Any:
+    from notebooklm_local.core.jobs import CancelToken
+
+    token = CancelToken()
+    streamed = not args.json
+
+    def on_token(piece: str) -> None:
+        print(piece, end="", flush=True)
+
+    ids = _resolve_sources(chat.library, args.notebook, args.sources) if args.sources else None
+    with _sigint_cancels(token):
+        result = chat.ask(
+            args.notebook, question, source_ids=ids, session_id=session, new_session=new_session,
+            structured=args.structured, language=args.language, on_token=on_token if streamed else None,
+            cancel=token,
+        )
+    if args.json:
+        print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
+    else:
+        print()
+        _print_answer(result, streamed=True)
+    return result
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from notebooklm_local.extensions.runtime import open_chat
+
+    question = sys.stdin.read() if args.question == "-" else args.question
+    paths, settings = _context(args)
+    with _locked(paths):
+        chat = open_chat(paths, settings)
+        try:
+            result = _ask_once(chat, args, question, new_session=args.new_session, session=args.session)
+        finally:
+            chat.engine.close()
+    return 130 if result.cancelled else 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    from notebooklm_local.extensions.runtime import open_chat
+
+    paths, settings = _context(args)
+    tty = sys.stdin.isatty()
+    with _locked(paths):
+        chat = open_chat(paths, settings)
+        session, new = args.session, args.new_session
+        try:
+            if tty:
+                print(f"Chatting with '{args.notebook}'. /new starts a new session, /quit (or Ctrl-D) ends.")
+            while True:
+                try:
+                    line = input("> " if tty else "")
+                except EOFError:
+                    break
+                line = line.strip()
+                if not line:
+                    continue
+                if line in ("/quit", "/exit", "/q"):
+                    break
+                if line == "/new":
+                    session, new = None, True
+                    print("(new session)")
+                    continue
+                try:
+                    result = _ask_once(chat, args, line, new_session=new, session=session)
+                except NotebookError as e:
+                    print(f"error: {e}", file=sys.stderr)
+                    continue
+                session, new = result.session_id, False
+        except KeyboardInterrupt:
+            print()
+        finally:
+            chat.engine.close()
     return 0
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 from notebooklm_local.core.chunking import Chunk
 from notebooklm_local.core.errors import NotebookError
+from notebooklm_local.core.textutil import STOPWORDS
 
 __all__ = ["Library", "Notebook", "Source", "StoredChunk", "SourceStatus"]
 
@@ -117,17 +118,27 @@ _MIGRATIONS: list[str] = [
     END;
     INSERT INTO chunks_fts(chunks_fts) VALUES ('rebuild');
     """,
+    # 3: chat sessions per notebook; a message's payload holds citations, flags and timings as JSON
+    """
+    CREATE TABLE chat_sessions (
+        id TEXT PRIMARY KEY,
+        notebook_id TEXT NOT NULL REFERENCES notebooks(id) ON DELETE CASCADE,
+        title TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE INDEX chat_sessions_nb ON chat_sessions(notebook_id, updated);
+    CREATE TABLE chat_messages (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        session_id TEXT NOT NULL REFERENCES chat_sessions(id) ON DELETE CASCADE,
+        role TEXT NOT NULL CHECK (role IN ('user', 'assistant')),
+        content TEXT NOT NULL,
+        payload TEXT NOT NULL DEFAULT '{}',
+        created REAL NOT NULL
+    );
+    CREATE INDEX chat_messages_session ON chat_messages(session_id, id);
+    """,
 ]
-
-# Words that match nearly every chunk: they cost BM25 time and add nothing to the ranking.
-_STOPWORDS = frozenset(
-    """a about above after again against all am an and any are as at be because been before being below
-    between both but by can could did do does doing down during each few for from further had has have
-    having he her here hers him his how i if in into is it its itself just me more most my no nor not of
-    off on once only or other our ours out over own same she should so some such than that the their
-    theirs them then there these they this those through to too under until up very was we were what
-    when where which while who whom why will with would you your yours""".split()
-)
 
 HEADING_SEP = " › "
 _FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
@@ -204,7 +215,7 @@ def fts_query(text: str) -> str:
     Stop words are dropped unless the query has nothing else.
     """
     terms = [t for t in _FTS_TOKEN.findall(text.lower()) if len(t) > 1 or t.isdigit()]
-    content = [t for t in terms if t not in _STOPWORDS] or terms
+    content = [t for t in terms if t not in STOPWORDS] or terms
     seen: dict[str, None] = dict.fromkeys(content)
     return " OR ".join(f'"{t}"' for t in list(seen)[:64])
 

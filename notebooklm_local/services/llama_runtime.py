@@ -9,18 +9,21 @@ from __future__ import annotations
 import collections
 import contextlib
 import importlib.metadata
+import json
 import logging
 import os
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from notebooklm_local.core.errors import Cancelled, ModelLoadError
 from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.core.llm import ChatMessage, EngineInfo, GenerationResult
+from notebooklm_local.services.chat_format import ChatFormat, choose_chat_format
 from notebooklm_local.services.gguf import check_gguf_file
 
 __all__ = [
@@ -124,50 +127,50 @@ def resolve_gpu_layers(requested: int, info: BuildInfo | None = None) -> int:
     return -1 if info.gpu_offload else 0
 
 
-@dataclass
-class GenerationResult:
-    """The text of one generation and how it ran."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    prompt_eval_s: float  # time to first token (prompt evaluation)
-    generation_s: float  # time from first to last token
-    finish_reason: str  # "stop", "length", "cancelled"
-    backend: str = "CPU"
-    gpu_layers: int = 0
-    n_ctx: int = 0
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def prompt_tokens_per_s(self) -> float:
-        return self.prompt_tokens / self.prompt_eval_s if self.prompt_eval_s > 0 else 0.0
-
-    @property
-    def tokens_per_s(self) -> float:
-        # the first token is produced by prompt eval; the rest by generation
-        n = max(self.completion_tokens - 1, 0)
-        return n / self.generation_s if self.generation_s > 0 else 0.0
-
-
 def _load_llama(path: Path, **kwargs: Any) -> Any:
     llama_cpp = _quiet_import_llama_cpp()
     check_gguf_file(path)
     _native_errors.clear()
     try:
         return llama_cpp.Llama(model_path=str(path), verbose=False, **kwargs)
-    except (ValueError, RuntimeError, OSError) as e:
-        native = "; ".join(_native_errors)
-        raise ModelLoadError(
-            f"llama.cpp could not load {path.name}: {e}{f' ({native})' if native else ''}. "
-            "The file may be corrupt or truncated, its "
-            "architecture unsupported by this llama.cpp build, or memory insufficient for "
-            f"n_ctx={kwargs.get('n_ctx')}."
-        ) from e
+    except (ValueError, RuntimeError, OSError, MemoryError) as e:
+        raise ModelLoadError(_explain_load_failure(path, e, kwargs.get("n_ctx"))) from e
+
+
+def _explain_load_failure(path: Path, error: BaseException, n_ctx: Any) -> str:
+    """Turn llama.cpp's native error lines into one message a user can act on."""
+    native = " ".join(_native_errors)
+    low = native.lower()
+    if "unknown model architecture" in low or "unsupported model architecture" in low:
+        arch = native.split("architecture", 1)[1].strip(" :'\"").split("'")[0] if "architecture" in native else "?"
+        return (
+            f"{path.name} uses the model architecture '{arch}', which this llama.cpp build does not support. "
+            "Update llama-cpp-python (scripts/bootstrap.sh) or choose another model."
+        )
+    if any(k in low for k in ("failed to allocate", "out of memory", "unable to allocate", "cudamalloc failed")) or isinstance(
+        error, MemoryError
+    ):
+        return (
+            f"Not enough memory to load {path.name} with a context of {n_ctx} tokens. "
+            "Lower the context size or GPU layers in Settings, or choose a smaller (more quantized) model."
+        )
+    if any(k in low for k in ("tensor", "data is not within the file bounds", "failed to read", "invalid magic", "gguf")):
+        return f"{path.name} is corrupt or truncated: llama.cpp could not read it ({native or error}). Download it again."
+    return (
+        f"llama.cpp could not load {path.name}: {error}{f' ({native})' if native else ''}. The file may be "
+        f"corrupt or truncated, its architecture unsupported by this llama.cpp build, or memory insufficient "
+        f"for n_ctx={n_ctx}."
+    )
 
 
 class LlamaCppEngine:
-    """A lazily loaded GGUF model for text generation (raw completion)."""
+    """A lazily loaded GGUF chat model (implements :class:`notebooklm_local.core.llm.Engine`).
+
+    One generation at a time: every call holds the engine's lock. Prompts are written by the
+    model's chat format (GGUF template, family fallback or raw completion, see ``chat_format.py``).
+    The KV state after the static prompt prefix (the system prompt) is kept, so that the next turn
+    evaluates only what changed.
+    """
 
     def __init__(
         self,
@@ -177,15 +180,31 @@ class LlamaCppEngine:
         n_gpu_layers: int = -1,
         n_threads: int = 0,
         seed: int = 0,
+        flash_attn: str = "auto",
+        chat_format: str = "auto",
     ) -> None:
         self.path = Path(path)
-        self.n_ctx = n_ctx
+        self._n_ctx = n_ctx
         self.requested_gpu_layers = n_gpu_layers
+        self.gpu_layers = 0
         self.n_threads = n_threads
         self.seed = seed
+        self.flash_attn_setting = flash_attn
+        self.flash_attn = False
+        self.chat_format_setting = chat_format
+        self._format: ChatFormat | None = None
         self._llm: Any = None
         self._lock = threading.RLock()
         self._info: BuildInfo | None = None
+        self._prefix: _PrefixState | None = None
+        self._grammars: dict[str, Any] = {}
+        self.train_ctx = 0
+
+    # -- loading -----------------------------------------------------------------------------
+
+    @property
+    def n_ctx(self) -> int:
+        return self._n_ctx
 
     @property
     def loaded(self) -> bool:
@@ -198,21 +217,48 @@ class LlamaCppEngine:
     def load(self) -> Any:
         with self._lock:
             if self._llm is None:
-                self._info = build_info()
-                self.gpu_layers = resolve_gpu_layers(self.requested_gpu_layers, self._info)
-                t0 = time.perf_counter()
-                kwargs: dict[str, Any] = {"n_ctx": self.n_ctx, "n_gpu_layers": self.gpu_layers, "seed": self.seed}
-                if self.n_threads > 0:
-                    kwargs["n_threads"] = self.n_threads
-                self._llm = _load_llama(self.path, **kwargs)
-                train_ctx = int(self._llm.metadata.get(f"{self.architecture}.context_length", 0) or 0)
-                if train_ctx and self.n_ctx > train_ctx:
-                    log.warning("n_ctx %d exceeds the model's trained context %d", self.n_ctx, train_ctx)
-                log.info(
-                    "loaded %s in %.2fs (backend %s, gpu layers %s, n_ctx %d)",
-                    self.path.name, time.perf_counter() - t0, self._info.backend, self.gpu_layers, self.n_ctx,
-                )
+                self._load()
             return self._llm
+
+    def _load(self) -> None:
+        self._info = build_info()
+        self.gpu_layers = resolve_gpu_layers(self.requested_gpu_layers, self._info)
+        fa = self.flash_attn_setting.lower()
+        self.flash_attn = fa in ("on", "true", "1") or (fa == "auto" and self._info.gpu_offload)
+        t0 = time.perf_counter()
+        kwargs: dict[str, Any] = {
+            "n_ctx": self._n_ctx, "n_gpu_layers": self.gpu_layers, "seed": self.seed, "flash_attn": self.flash_attn,
+        }
+        if self.n_threads > 0:
+            kwargs["n_threads"] = self.n_threads
+            kwargs["n_threads_batch"] = self.n_threads
+        llm = _load_llama(self.path, **kwargs)
+        arch = str(llm.metadata.get("general.architecture", "unknown"))
+        self.train_ctx = int(llm.metadata.get(f"{arch}.context_length", 0) or 0)
+        if self.train_ctx and self._n_ctx > self.train_ctx:
+            with contextlib.suppress(Exception):
+                llm.close()
+            raise ModelLoadError(
+                f"The context size {self._n_ctx} is larger than {self.path.name} supports ({self.train_ctx} "
+                f"tokens). Set the context size to {self.train_ctx} or less in Settings."
+            )
+        meta = dict(llm.metadata)
+        with contextlib.suppress(Exception):
+            meta["_eos_text"] = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "ignore")
+            meta["_bos_text"] = llm.detokenize([llm.token_bos()], special=True).decode("utf-8", "ignore")
+        try:
+            self._format = choose_chat_format(self.chat_format_setting, meta, self.path.name)
+        except ModelLoadError:
+            with contextlib.suppress(Exception):
+                llm.close()
+            raise
+        self._llm = llm
+        self._prefix = None
+        log.info(
+            "loaded %s in %.2fs (backend %s, gpu layers %s, n_ctx %d, flash attention %s, chat format %s)",
+            self.path.name, time.perf_counter() - t0, self._info.backend, self.gpu_layers, self._n_ctx,
+            self.flash_attn, self._format.name,
+        )
 
     @property
     def metadata(self) -> dict[str, str]:
@@ -223,9 +269,71 @@ class LlamaCppEngine:
         llm = self._llm
         return str(llm.metadata.get("general.architecture", "unknown")) if llm is not None else "unknown"
 
-    def tokenize(self, text: str) -> list[int]:
+    @property
+    def chat_format(self) -> ChatFormat:
+        self.load()
+        assert self._format is not None
+        return self._format
+
+    def info(self) -> EngineInfo:
+        """How the model runs (loads it first: the chat format and layer count need the model)."""
+        self.load()
+        info = self._info or build_info()
+        offloaded = 0
+        if self._llm is not None and self.gpu_layers:
+            n_layer = int(self._llm.metadata.get(f"{self.architecture}.block_count", 0) or 0)
+            offloaded = n_layer + 1 if self.gpu_layers < 0 else min(self.gpu_layers, n_layer + 1)
+        return EngineInfo(
+            kind="llama.cpp",
+            model=self.path.name,
+            backend=info.backend,
+            gpu_layers=offloaded,
+            n_ctx=self._n_ctx,
+            chat_format=self._format.name if self._format else "",
+            flash_attn=self.flash_attn,
+            extra={"train_ctx": self.train_ctx, "reason": info.reason},
+        )
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    def tokenize(self, text: str, *, add_bos: bool = False, special: bool = False) -> list[int]:
         with self._lock:
-            return list(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=False))
+            return list(self.load().tokenize(text.encode("utf-8"), add_bos=add_bos, special=special))
+
+    def count_tokens(self, text: str) -> int:
+        return len(self.tokenize(text))
+
+    def format_chat(self, messages: Sequence[ChatMessage]) -> str:
+        return self.chat_format(messages)
+
+    def count_chat_tokens(self, messages: Sequence[ChatMessage]) -> int:
+        fmt = self.chat_format
+        return len(self.tokenize(fmt(messages), add_bos=fmt.add_bos, special=True))
+
+    # -- generation ----------------------------------------------------------------------------
+
+    def stream_chat(
+        self,
+        messages: Sequence[ChatMessage],
+        *,
+        max_tokens: int = 512,
+        temperature: float = 0.0,
+        stop: Sequence[str] = (),
+        cancel: CancelToken | None = None,
+        json_schema: dict[str, Any] | None = None,
+        static_prefix: int = 0,
+        result: list[GenerationResult] | None = None,
+    ) -> Iterator[str]:
+        with self._lock:
+            fmt = self.chat_format
+            prompt = fmt(messages)
+            prefix_text = _static_prefix_text(fmt, messages, static_prefix, prompt) if static_prefix else ""
+            grammar = self._grammar(json_schema) if json_schema else None
+            stops = list(dict.fromkeys([*fmt.stop, *stop])) if not json_schema else list(stop)
+            yield from self._stream_tokens(
+                prompt, add_bos=fmt.add_bos, max_tokens=max_tokens, temperature=temperature, stop=stops,
+                cancel=cancel, grammar=grammar, result=result, prefix_text=prefix_text,
+            )
 
     def stream(
         self,
@@ -238,94 +346,147 @@ class LlamaCppEngine:
         grammar: Any = None,
         result: list[GenerationResult] | None = None,
     ) -> Iterator[str]:
+        """Raw completion of ``prompt`` (no chat format), yielding text pieces."""
+        with self._lock:
+            yield from self._stream_tokens(
+                prompt, add_bos=True, max_tokens=max_tokens, temperature=temperature, stop=list(stop),
+                cancel=cancel, grammar=grammar, result=result, prefix_text="",
+            )
+
+    def _grammar(self, schema: dict[str, Any]) -> Any:
+        key = json.dumps(schema, sort_keys=True)
+        if key not in self._grammars:
+            llama_cpp = _quiet_import_llama_cpp()
+            try:
+                self._grammars[key] = llama_cpp.LlamaGrammar.from_json_schema(key, verbose=False)
+            except Exception as e:  # noqa: BLE001 - llama.cpp's converter raises assorted errors
+                raise ModelLoadError(f"The JSON schema could not be turned into a grammar: {e}") from e
+        return self._grammars[key]
+
+    def _stream_tokens(
+        self,
+        prompt: str,
+        *,
+        add_bos: bool,
+        max_tokens: int,
+        temperature: float,
+        stop: list[str],
+        cancel: CancelToken | None,
+        grammar: Any,
+        result: list[GenerationResult] | None,
+        prefix_text: str,
+    ) -> Iterator[str]:
         """Yield text pieces as llama.cpp produces them.
 
         Cancellation takes effect at the next token (llama.cpp's StoppingCriteria is checked once
-        per token; prompt evaluation itself cannot be interrupted, llama-cpp-python #599). When
-        ``result`` is given, a :class:`GenerationResult` is appended to it at the end.
+        per token); a cancel set before the call returns before prompt evaluation.
         """
         llama_cpp = _quiet_import_llama_cpp()
-        if cancel is None:
-            cancel = CancelToken()
-        with self._lock:
-            llm = self.load()
-            criteria = llama_cpp.StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
-            tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=True, special=True)
-            prompt_tokens = len(tokens)
-            self._prepare_kv_cache(llm, tokens)
-            if prompt_tokens + 1 > self.n_ctx:
-                raise ModelLoadError(
-                    f"The prompt has {prompt_tokens} tokens but the context holds {self.n_ctx}; shorten it "
-                    "or raise the context size in Settings."
-                )
-            max_tokens = max(1, min(max_tokens, self.n_ctx - prompt_tokens))
-            t0 = time.perf_counter()
-            t_first: float | None = None
-            pieces: list[str] = []
-            finish = "stop"
-            n_completion = 0
-            for chunk in llm.create_completion(
-                prompt,
-                max_tokens=max_tokens,
-                temperature=temperature,
-                stop=list(stop) or None,
-                stream=True,
-                stopping_criteria=criteria,
-                grammar=grammar,
-            ):
-                if t_first is None:
-                    t_first = time.perf_counter()
-                choice = chunk["choices"][0]
-                piece = choice.get("text") or ""
-                if piece or not choice.get("finish_reason"):
-                    n_completion += 1  # the closing chunk carries only the finish reason
-                if piece:
-                    pieces.append(piece)
-                    yield piece
-                if choice.get("finish_reason"):
-                    finish = choice["finish_reason"]
-                if cancel.is_set():
-                    finish = "cancelled"
-                    break
-            t_end = time.perf_counter()
+        cancel = cancel or CancelToken()
+        llm = self.load()
+        t0 = time.perf_counter()
+        tokens = llm.tokenize(prompt.encode("utf-8"), add_bos=add_bos, special=True)
+        prompt_tokens = len(tokens)
+        if prompt_tokens + 1 > self._n_ctx:
+            raise ModelLoadError(
+                f"The prompt has {prompt_tokens} tokens but the context holds {self._n_ctx}; shorten it "
+                "or raise the context size in Settings."
+            )
+        if cancel.is_set():
+            self._report(result, "", prompt_tokens, 0, 0.0, 0.0, "cancelled", 0)
+            return
+        cached = self._prepare_cache(llm, tokens, prefix_text, add_bos)
+        criteria = llama_cpp.StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
+        max_tokens = max(1, min(max_tokens, self._n_ctx - prompt_tokens))
+        t_first: float | None = None
+        pieces: list[str] = []
+        finish = "stop"
+        n_completion = 0
+        for chunk in llm.create_completion(
+            tokens,
+            max_tokens=max_tokens,
+            temperature=temperature,
+            stop=stop or None,
+            stream=True,
+            stopping_criteria=criteria,
+            grammar=grammar,
+        ):
+            if t_first is None:
+                t_first = time.perf_counter()
+            choice = chunk["choices"][0]
+            piece = choice.get("text") or ""
+            if piece or not choice.get("finish_reason"):
+                n_completion += 1  # the closing chunk carries only the finish reason
+            if piece:
+                pieces.append(piece)
+                yield piece
+            if choice.get("finish_reason"):
+                finish = choice["finish_reason"]
             if cancel.is_set():
                 finish = "cancelled"
-            if result is not None:
-                result.append(
-                    GenerationResult(
-                        text="".join(pieces),
-                        prompt_tokens=prompt_tokens,
-                        completion_tokens=n_completion,
-                        prompt_eval_s=(t_first or t_end) - t0,
-                        generation_s=t_end - (t_first or t_end),
-                        finish_reason=finish,
-                        backend=self.backend,
-                        gpu_layers=self.gpu_layers,
-                        n_ctx=self.n_ctx,
-                    )
-                )
+                break
+        t_end = time.perf_counter()
+        if cancel.is_set():
+            finish = "cancelled"
+        self._report(
+            result, "".join(pieces), prompt_tokens, n_completion, (t_first or t_end) - t0, t_end - (t_first or t_end),
+            finish, cached,
+        )
 
-    @staticmethod
-    def _prepare_kv_cache(llm: Any, tokens: Sequence[int]) -> None:
-        """Keep the KV cache only when the new prompt extends what it holds; else clear it.
+    def _report(
+        self, result: list[GenerationResult] | None, text: str, prompt_tokens: int, completion_tokens: int,
+        prompt_eval_s: float, generation_s: float, finish: str, cached: int,
+    ) -> None:
+        if result is None:
+            return
+        result.append(
+            GenerationResult(
+                text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                prompt_eval_s=prompt_eval_s, generation_s=generation_s, finish_reason=finish,
+                backend=self.backend, gpu_layers=self.info().gpu_layers, n_ctx=self._n_ctx,
+                cached_prompt_tokens=cached,
+            )
+        )
 
-        llama-cpp-python truncates the cache to the longest common prefix with
-        ``llama_memory_seq_rm``; on models with a sliding-window (iSWA) cache such as Gemma 3 this
-        leaves stale state behind, and the same prompt then gives a different greedy answer
-        depending on what ran before (measured on the embedded model). Clearing costs one full
-        prompt evaluation; a true extension (the next chat turn) still reuses the prefix.
+    def _prepare_cache(self, llm: Any, tokens: Sequence[int], prefix_text: str, add_bos: bool) -> int:
+        """Set the KV cache up for ``tokens``; return how many prompt tokens it already holds.
+
+        1. The cache holds a prefix of the new prompt (a continuation): keep it.
+        2. The prompt starts with the saved static prefix (the system prompt): restore that state.
+        3. Else clear the cache; when a static prefix is named, evaluate it first and save the state.
+
+        llama-cpp-python would truncate the cache to the longest common prefix instead; on models
+        with a sliding-window (iSWA) cache such as Gemma 3 that leaves stale state behind (the same
+        greedy prompt then answered differently depending on what ran before — measured on the
+        embedded model), so a cache is only ever reused whole, or restored from a snapshot.
         """
         n = int(getattr(llm, "n_tokens", 0))
-        if n == 0:
-            return
-        cached = getattr(llm, "_input_ids", None)
-        if cached is not None and n <= len(tokens) and list(cached[:n]) == list(tokens[:n]):
-            return
+        if n and n < len(tokens) and list(llm.input_ids[:n]) == list(tokens[:n]):
+            return n
+        prefix_tokens: list[int] = []
+        if prefix_text:
+            pt = llm.tokenize(prefix_text.encode("utf-8"), add_bos=add_bos, special=True)
+            # tokenization can differ at the seam: keep the part both tokenizations share, minus one token
+            k = 0
+            for a, b in zip(pt, tokens, strict=False):
+                if a != b:
+                    break
+                k += 1
+            k -= 1
+            if k >= _MIN_PREFIX_TOKENS and k < len(tokens) - 1:
+                prefix_tokens = list(tokens[:k])
+        if prefix_tokens and self._prefix is not None and self._prefix.tokens == prefix_tokens:
+            if self._prefix.restore(llm):
+                return len(prefix_tokens)
         llm.reset()
         llm._ctx.kv_cache_clear()
+        if prefix_tokens:
+            llm.eval(prefix_tokens)
+            self._prefix = _PrefixState.save(llm, prefix_tokens)
+        return 0
 
     def generate(self, prompt: str, *, on_token: Callable[[str], None] | None = None, **kwargs: Any) -> GenerationResult:
-        """Run a whole generation; raise :class:`Cancelled` if the token was cancelled."""
+        """Run a whole raw completion; raise :class:`Cancelled` if the token was cancelled."""
         result: list[GenerationResult] = []
         for piece in self.stream(prompt, result=result, **kwargs):
             if on_token is not None:
@@ -341,7 +502,66 @@ class LlamaCppEngine:
                 with contextlib.suppress(Exception):
                     self._llm.close()
                 self._llm = None
+                self._prefix = None
 
+
+_MIN_PREFIX_TOKENS = 16
+
+
+def _static_prefix_text(fmt: ChatFormat, messages: Sequence[ChatMessage], n_static: int, prompt: str) -> str:
+    """The part of ``prompt`` written by the first ``n_static`` messages and nothing after them.
+
+    Rendered twice with two different probe messages after the static ones; the text both renders
+    share (and the real prompt starts with) cannot depend on anything but the static messages.
+    """
+    static = list(messages[:n_static])
+    if not static:
+        return ""
+    try:
+        a = fmt([*static, ChatMessage("user", "\x01probe-a")])
+        b = fmt([*static, ChatMessage("user", "\x02probe-b")])
+    except Exception:  # noqa: BLE001 - a template that refuses the probe: no prefix reuse
+        return ""
+    common = os.path.commonprefix([a, b, prompt])
+    return common
+
+
+@dataclass
+class _PrefixState:
+    """A snapshot of the llama.cpp context right after the static prompt prefix.
+
+    llama-cpp-python's own ``save_state`` also copies the logits of every cached token (262k floats
+    per token for Gemma 3: half a gigabyte for a 500-token prefix); only the KV state is needed here,
+    since the prompt's last token is always evaluated again.
+    """
+
+    tokens: list[int]
+    data: bytes
+
+    @classmethod
+    def save(cls, llm: Any, tokens: list[int]) -> _PrefixState | None:
+        llama_cpp = _quiet_import_llama_cpp()
+        import ctypes
+
+        size = llama_cpp.llama_state_get_size(llm._ctx.ctx)
+        buf = (ctypes.c_uint8 * int(size))()
+        n = llama_cpp.llama_state_get_data(llm._ctx.ctx, buf, size)
+        if not n or int(n) > int(size):
+            return None
+        return cls(tokens, bytes(memoryview(buf)[: int(n)]))
+
+    def restore(self, llm: Any) -> bool:
+        llama_cpp = _quiet_import_llama_cpp()
+        import ctypes
+
+        buf = (ctypes.c_uint8 * len(self.data)).from_buffer_copy(self.data)
+        if llama_cpp.llama_state_set_data(llm._ctx.ctx, buf, len(self.data)) != len(self.data):
+            return False
+        n = len(self.tokens)
+        llm.input_ids[:n] = self.tokens
+        llm.n_tokens = n
+        llm._requires_eval = True
+        return True
 
 class LlamaCppEmbedder:
     """Sentence embeddings from a GGUF model: mean pooling, L2-normalised.

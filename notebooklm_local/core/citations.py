@@ -1,0 +1,478 @@
+"""Cited answers: passages in demarcation tags, citation markers parsed, every sentence checked.
+
+The model sees passages as ``<passage id="3" ...>text</passage>`` and is asked to cite ids like
+``[3]``. What it writes is never trusted:
+
+* markers naming no provided passage are removed and reported;
+* each sentence is checked against the passages it cites (a quote check when the model gave a
+  quote, else content-word overlap, and every number in the sentence must occur in a cited passage);
+  unsupported or uncited sentences are flagged, never hidden or "fixed" with invented citations;
+* each citation resolves to (source, page or timestamp, char span in the source text, quote);
+* passages that were retrieved but not cited are never shown as citations.
+
+Pure Python; see ``services/chat.py`` for the pipeline that calls it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from notebooklm_local.core.textutil import content_words, normalize_for_match, split_sentences
+
+__all__ = [
+    "Passage",
+    "Citation",
+    "AnswerSentence",
+    "CitedAnswer",
+    "format_passages",
+    "parse_markers",
+    "build_answer",
+    "build_structured_answer",
+    "answer_schema",
+    "repair_json",
+    "says_not_found",
+    "NOT_FOUND_TEXT",
+]
+
+NOT_FOUND_TEXT = "The selected sources don't contain an answer to this question."
+
+SUPPORT_THRESHOLD = 0.5  # share of a sentence's content words found in its best cited passage
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk as shown to the model."""
+
+    pid: int  # the short id the model cites (1-based)
+    chunk_id: int
+    source_id: str
+    source_title: str
+    text: str
+    start: int  # char span of the chunk in the source's normalized text
+    end: int
+    page: int | None = None
+    page_end: int | None = None
+    t_start: float | None = None
+    heading: str = ""
+    url: str | None = None
+    score: float = 0.0
+
+    @property
+    def location(self) -> str:
+        return format_location(self.page, self.page_end, self.t_start, self.heading)
+
+
+def format_location(page: int | None, page_end: int | None, t_start: float | None, heading: str = "") -> str:
+    if page is not None:
+        return f"p. {page}" if page_end in (None, page) else f"pp. {page}-{page_end}"
+    if t_start is not None:
+        s = int(t_start)
+        return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:d}:{s % 60:02d}"
+    return heading
+
+
+@dataclass
+class Citation:
+    """One cited passage, resolved to a place the user can open and check."""
+
+    passage_id: int
+    chunk_id: int
+    source_id: str
+    source_title: str
+    page: int | None
+    t_start: float | None
+    start: int  # char span of the quote in the source text
+    end: int
+    quote: str
+    location: str = ""
+    url: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class AnswerSentence:
+    text: str
+    citations: list[int] = field(default_factory=list)  # passage ids, valid ones only
+    supported: bool = False
+    support: float = 0.0  # best overlap with a cited passage (0..1)
+    flag: str = ""  # why it is not supported ("" when it is)
+    quotes: dict[int, tuple[int, int]] = field(default_factory=dict)  # passage id -> quote span in the source
+
+    def to_json(self) -> dict[str, Any]:
+        return {"text": self.text, "citations": self.citations, "supported": self.supported,
+                "support": round(self.support, 3), "flag": self.flag}
+
+
+@dataclass
+class CitedAnswer:
+    text: str  # the answer as shown: markers normalised to [n]
+    sentences: list[AnswerSentence]
+    citations: list[Citation]  # unique, in order of first use
+    removed_markers: list[str] = field(default_factory=list)
+    not_found: bool = False
+    notes: list[str] = field(default_factory=list)  # e.g. "2 passages left out to fit the context"
+
+    @property
+    def flags(self) -> list[str]:
+        out = [f"Removed citation {m}: no passage has that id." for m in self.removed_markers]
+        out += [f"Unsupported: \u201c{_short(s.text)}\u201d ({s.flag})" for s in self.sentences if not s.supported]
+        return out
+
+    @property
+    def unsupported(self) -> list[AnswerSentence]:
+        return [s for s in self.sentences if not s.supported]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "answer": self.text,
+            "not_found": self.not_found,
+            "sentences": [s.to_json() for s in self.sentences],
+            "citations": [c.to_json() for c in self.citations],
+            "removed_markers": self.removed_markers,
+            "flags": self.flags,
+            "notes": self.notes,
+        }
+
+
+def _short(text: str, n: int = 80) -> str:
+    return text if len(text) <= n else text[: n - 1] + "\u2026"
+
+
+# ---------------------------------------------------------------------------------------------
+# Prompt side
+
+
+def _attr(value: str) -> str:
+    return re.sub(r"[\"<>\n\r\t]", " ", value)[:120].strip()
+
+
+def _neutralise(text: str) -> str:
+    """A source must not be able to close its own tag or open a new one (it is data, not prompt)."""
+    return re.sub(r"<\s*(/?)\s*(passages?)\b", lambda m: f"\u2039{m.group(1)}{m.group(2)}", text, flags=re.IGNORECASE)
+
+
+def format_passages(passages: Sequence[Passage]) -> str:
+    """The passages block of a prompt: one demarcated, attributed element per passage."""
+    parts = []
+    for p in passages:
+        loc = f' location="{_attr(p.location)}"' if p.location else ""
+        parts.append(f'<passage id="{p.pid}" source="{_attr(p.source_title)}"{loc}>\n{_neutralise(p.text.strip())}\n'
+                     "</passage>")
+    return "<passages>\n" + "\n".join(parts) + "\n</passages>"
+
+
+def answer_schema(n_passages: int, max_sentences: int = 6) -> dict[str, Any]:
+    """JSON schema of a structured answer (used as a llama.cpp grammar)."""
+    cite: dict[str, Any] = {"type": "integer", "minimum": 1, "maximum": max(1, n_passages)}
+    return {
+        "type": "object",
+        "properties": {
+            "answerable": {"type": "boolean"},
+            "sentences": {
+                "type": "array",
+                "maxItems": max_sentences,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "text": {"type": "string", "maxLength": 400},
+                        "citations": {"type": "array", "items": cite, "maxItems": 3},
+                        "quote": {"type": "string", "maxLength": 300},
+                    },
+                    "required": ["text", "citations", "quote"],
+                },
+            },
+        },
+        "required": ["answerable", "sentences"],
+    }
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsing markers
+
+_ID = r"(?:(?:passages?|sources?|ids?|refs?|doc|s|p)\s*#?\s*)?(\d{1,6})"
+_MARKER = re.compile(
+    r"\[\s*" + _ID + r"((?:\s*(?:,|;|\band\b|-|\u2013)\s*" + _ID.replace("(\\d{1,6})", "\\d{1,6}") + r")*)\s*\]",
+    re.IGNORECASE,
+)
+_NUM = re.compile(r"\d{1,6}")
+_DANGLING = re.compile(r"\[[^\]\n]{0,20}$")  # a marker cut off by the end of the generation
+
+
+def parse_markers(text: str) -> list[tuple[int, int, list[int]]]:
+    """Citation markers in ``text``: ``(start, end, ids)``; ranges like [2-4] are expanded."""
+    out = []
+    for m in _MARKER.finditer(text):
+        inner = text[m.start() : m.end()]
+        nums = [int(x) for x in _NUM.findall(inner)]
+        ids: list[int] = []
+        if re.search(r"\d\s*[-\u2013]\s*(?:[a-z]+\s*)?\d", inner, re.IGNORECASE) and len(nums) == 2 and 0 < nums[1] - nums[0] < 20:
+            ids = list(range(nums[0], nums[1] + 1))
+        else:
+            ids = nums
+        out.append((m.start(), m.end(), ids))
+    return out
+
+
+def _strip_markers(text: str) -> str:
+    t = _MARKER.sub("", text)
+    return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", t)).strip()
+
+
+# ---------------------------------------------------------------------------------------------
+# Checking support
+
+
+def _best_quote(claim: str, passage: Passage) -> tuple[float, int, int]:
+    """The passage sentence that best supports ``claim``: (overlap, start, end) in passage-text offsets."""
+    claim_words = set(content_words(claim))
+    best = (0.0, 0, min(len(passage.text), 300))
+    if not claim_words:
+        return best
+    for a, b in split_sentences(passage.text) or [(0, len(passage.text))]:
+        sw = set(content_words(passage.text[a:b]))
+        score = len(claim_words & sw) / len(claim_words)
+        if score > best[0]:
+            best = (score, a, b)
+    return best
+
+
+def _numbers(text: str) -> set[str]:
+    return {n.replace(",", "") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
+
+
+def _check(sentence: AnswerSentence, by_id: dict[int, Passage], quote: str = "") -> None:
+    claim_words = set(content_words(sentence.text))
+    if not sentence.citations:
+        sentence.supported = not claim_words  # "Here is what I found:" needs no source
+        sentence.flag = "" if sentence.supported else "no citation"
+        return
+    best_overlap = 0.0
+    quoted_ok = False
+    for pid in sentence.citations:
+        p = by_id[pid]
+        if quote:
+            nq, np_ = normalize_for_match(quote), normalize_for_match(p.text)
+            if len(nq) >= 12 and nq in np_:
+                quoted_ok = True
+                span = _locate(p.text, quote)
+                sentence.quotes[pid] = (p.start + span[0], p.start + span[1])
+        overlap, a, b = _best_quote(sentence.text, p)
+        sentence.quotes.setdefault(pid, (p.start + a, p.start + b))
+        all_words = set(content_words(p.text))
+        whole = len(claim_words & all_words) / len(claim_words) if claim_words else 1.0
+        best_overlap = max(best_overlap, overlap, whole * 0.9)
+    sentence.support = best_overlap
+    cited_text = " ".join(by_id[pid].text for pid in sentence.citations)
+    missing_numbers = _numbers(sentence.text) - _numbers(cited_text) - _numbers(_marker_free(sentence.text, True))
+    if missing_numbers:
+        sentence.supported = False
+        sentence.flag = f"the number(s) {', '.join(sorted(missing_numbers))} do not occur in the cited passage"
+    elif quote and not quoted_ok:
+        sentence.supported = best_overlap >= SUPPORT_THRESHOLD
+        sentence.flag = "" if sentence.supported else "its quote does not occur in the cited passage"
+    elif quoted_ok:
+        sentence.supported = best_overlap >= SUPPORT_THRESHOLD * 0.6
+        sentence.flag = "" if sentence.supported else "the sentence says more than its quote"
+    else:
+        sentence.supported = best_overlap >= SUPPORT_THRESHOLD
+        sentence.flag = "" if sentence.supported else (
+            f"the cited passage{'s' if len(sentence.citations) > 1 else ''} "
+            f"{', '.join(f'[{c}]' for c in sentence.citations)} do{'' if len(sentence.citations) > 1 else 'es'} "
+            "not support it"
+        )
+
+
+def _marker_free(text: str, ids_only: bool = False) -> str:
+    """With ``ids_only``: the marker text itself (so '[2]' never counts as an unsupported number)."""
+    if ids_only:
+        return " ".join(text[a:b] for a, b, _ in parse_markers(text))
+    return _strip_markers(text)
+
+
+def _locate(haystack: str, quote: str) -> tuple[int, int]:
+    """Span of ``quote`` in ``haystack`` matching case- and space-insensitively."""
+    words_ = [re.escape(w) for w in quote.split()]
+    if words_:
+        m = re.search(r"\s+".join(words_), haystack, re.IGNORECASE)
+        if m:
+            return m.start(), m.end()
+    return 0, min(len(haystack), len(quote))
+
+
+def _resolve(answer_sentences: list[AnswerSentence], by_id: dict[int, Passage]) -> list[Citation]:
+    cits: dict[int, Citation] = {}
+    for s in answer_sentences:
+        for pid in s.citations:
+            if pid in cits:
+                continue
+            p = by_id[pid]
+            a, b = s.quotes.get(pid, (p.start, p.end))
+            rel_a, rel_b = max(0, a - p.start), max(0, b - p.start)
+            quote = p.text[rel_a:rel_b].strip() or p.text[:300].strip()
+            cits[pid] = Citation(pid, p.chunk_id, p.source_id, p.source_title, p.page, p.t_start, a, b, quote,
+                                 p.location, p.url)
+    return list(cits.values())
+
+
+# ---------------------------------------------------------------------------------------------
+# Building answers
+
+_NOT_FOUND = re.compile(
+    r"\b(?:(?:do|does|did)\s*(?:n['\u2019]t|not)\s+(?:contain|mention|say|include|provide|cover|address|discuss)"
+    r"|(?:no|not enough)\s+(?:relevant\s+)?information"
+    r"|not\s+(?:mentioned|found|covered|provided|addressed|discussed)\s+in\s+the"
+    r"|(?:cannot|can['\u2019]t|unable\s+to)\s+(?:answer|find|determine))",
+    re.IGNORECASE,
+)
+
+
+def says_not_found(text: str) -> bool:
+    """The model said the sources don't have the answer (short answers only: not a caveat in a long one)."""
+    return bool(_NOT_FOUND.search(text)) and len(split_sentences(text)) <= 2
+
+
+def not_found_answer(notes: Sequence[str] = ()) -> CitedAnswer:
+    return CitedAnswer(NOT_FOUND_TEXT, [AnswerSentence(NOT_FOUND_TEXT, supported=True)], [], not_found=True,
+                       notes=list(notes))
+
+
+def build_answer(raw: str, passages: Sequence[Passage]) -> CitedAnswer:
+    """Check a free-text answer with ``[n]`` markers against the passages it was given."""
+    by_id = {p.pid: p for p in passages}
+    text = _DANGLING.sub("", raw.strip()).strip()
+    removed: list[str] = []
+    # normalise every marker to [a][b]; drop ids that name no passage
+    pieces: list[str] = []
+    last = 0
+    for a, b, ids in parse_markers(text):
+        pieces.append(text[last:a])
+        valid = [i for i in dict.fromkeys(ids) if i in by_id]
+        removed += [f"[{i}]" for i in dict.fromkeys(ids) if i not in by_id]
+        pieces.append("".join(f"[{i}]" for i in valid))
+        last = b
+    pieces.append(text[last:])
+    text = "".join(pieces)
+    text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)  # [1][1] -> [1]
+    if not _strip_markers(text) or (says_not_found(_strip_markers(text)) and not parse_markers(text)):
+        ans = not_found_answer()
+        ans.removed_markers = removed
+        return ans
+    sentences: list[AnswerSentence] = []
+    for a, b in split_sentences(text):
+        seg = text[a:b]
+        ids = [i for _, _, mids in parse_markers(seg) for i in mids if i in by_id]
+        clean = _strip_markers(seg)
+        if not clean and sentences:  # a sentence of markers only belongs to the one before
+            sentences[-1].citations += [i for i in ids if i not in sentences[-1].citations]
+            continue
+        if not clean:
+            continue
+        sentences.append(AnswerSentence(seg, list(dict.fromkeys(ids))))
+    for s in sentences:
+        _check(s, by_id)
+    return CitedAnswer(text, sentences, _resolve(sentences, by_id), removed)
+
+
+def build_structured_answer(data: Any, passages: Sequence[Passage]) -> CitedAnswer:
+    """Check a structured answer ``{"answerable", "sentences": [{text, citations, quote}]}``."""
+    by_id = {p.pid: p for p in passages}
+    if not isinstance(data, dict):
+        raise ValueError("the structured answer is not a JSON object")
+    items = data.get("sentences")
+    if not isinstance(items, list):
+        raise ValueError("the structured answer has no list of sentences")
+    removed: list[str] = []
+    sentences: list[AnswerSentence] = []
+    quotes: list[str] = []
+    for item in items:
+        if not isinstance(item, dict):
+            continue
+        text = str(item.get("text", "")).strip()
+        if not text:
+            continue
+        raw_ids = item.get("citations") or []
+        ids: list[int] = []
+        for r in raw_ids if isinstance(raw_ids, list) else [raw_ids]:
+            try:
+                i = int(r)
+            except (TypeError, ValueError):
+                removed.append(f"[{r}]")
+                continue
+            if i in by_id:
+                if i not in ids:
+                    ids.append(i)
+            else:
+                removed.append(f"[{i}]")
+        # markers written inside the text are handled like free text
+        for _, _, mids in parse_markers(text):
+            for i in mids:
+                if i in by_id and i not in ids:
+                    ids.append(i)
+                elif i not in by_id:
+                    removed.append(f"[{i}]")
+        clean = _strip_markers(text)
+        if not clean:
+            continue
+        sentences.append(AnswerSentence(clean + "".join(f" [{i}]" for i in ids), ids))
+        quotes.append(str(item.get("quote", "") or ""))
+    answerable = data.get("answerable", True)
+    joined = " ".join(_strip_markers(s.text) for s in sentences)
+    if not sentences or (answerable is False and not any(s.citations for s in sentences)) or says_not_found(joined):
+        ans = not_found_answer()
+        ans.removed_markers = removed
+        return ans
+    for s, q in zip(sentences, quotes, strict=True):
+        _check(s, by_id, q)
+    text = " ".join(s.text for s in sentences)
+    return CitedAnswer(text, sentences, _resolve(sentences, by_id), removed)
+
+
+def repair_json(text: str) -> Any:
+    """Parse JSON that a generation may have cut short: close open strings, arrays and objects.
+
+    Returns the parsed value, or raises ValueError when nothing sensible can be recovered.
+    """
+    t = text.strip()
+    if not t:
+        raise ValueError("empty output")
+    try:
+        return json.loads(t)
+    except json.JSONDecodeError:
+        pass
+    start = t.find("{")
+    if start < 0:
+        raise ValueError("no JSON object in the output")
+    t = t[start:]
+    stack: list[str] = []
+    in_str = esc = False
+    for ch in t:
+        if in_str:
+            if esc:
+                esc = False
+            elif ch == "\\":
+                esc = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "{[":
+            stack.append("}" if ch == "{" else "]")
+        elif ch in "}]" and stack:
+            stack.pop()
+    candidate = t + ('"' if in_str else "")
+    # drop a trailing partial key/value that cannot be closed ("a": or ,)
+    for _ in range(3):
+        tail = candidate.rstrip()
+        tail = re.sub(r",\s*$", "", tail)
+        tail = re.sub(r',?\s*"[^"]*"\s*:\s*$', "", tail)
+        try:
+            return json.loads(tail + "".join(reversed(stack)))
+        except json.JSONDecodeError:
+            candidate = re.sub(r',?\s*"[^"]*"\s*:\s*"[^"]*"?$', "", tail)
+    raise ValueError("the output is not valid JSON")

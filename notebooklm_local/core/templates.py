@@ -1,0 +1,221 @@
+"""Prompt templates: TOML files with a system and a user part written in (sandboxed) Jinja2.
+
+A template file::
+
+    name = "chat_answer"
+    description = "Answer a question from the retrieved passages, citing them"
+    required = ["passages", "question"]       # variables the template must use
+
+    [variables]                                # every variable it may use, with a description
+    passages = "The retrieved passages, each inside <passage id=N> tags"
+    question = "The user's question"
+
+    [sample]                                   # sample values for the preview
+    question = "What is quantization?"
+
+    system = '''...'''
+    user = '''...'''
+    schema = '''{...}'''                       # optional JSON schema for structured output
+
+Defaults ship in ``resources/templates``; the user's edited copies live in the data dir and win.
+A user copy that no longer validates is skipped (with a notice) and the default is used, so an
+edit can never break chat. Rendering uses Jinja2's sandbox with ``StrictUndefined``: values are
+inserted as data (a source containing ``{{ ... }}`` is not evaluated), a missing value is an error.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import jinja2.meta
+import jinja2.sandbox
+
+from notebooklm_local.core.errors import TemplateError
+
+__all__ = ["PromptTemplate", "TemplateStore", "parse_template", "RenderedPrompt"]
+
+log = logging.getLogger(__name__)
+
+_ENV = jinja2.sandbox.ImmutableSandboxedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+@dataclass
+class RenderedPrompt:
+    system: str
+    user: str
+    schema: dict[str, Any] | None = None
+
+
+@dataclass
+class PromptTemplate:
+    name: str
+    description: str
+    system: str
+    user: str
+    variables: dict[str, str] = field(default_factory=dict)
+    required: list[str] = field(default_factory=list)
+    sample: dict[str, Any] = field(default_factory=dict)
+    schema: dict[str, Any] | None = None
+    origin: str = "default"  # "default", "user", "plugin:<id>"
+    path: Path | None = None
+    text: str = ""  # the file's text (for the editor)
+
+    def render(self, values: Mapping[str, Any]) -> RenderedPrompt:
+        missing = [v for v in self.required if v not in values]
+        if missing:
+            raise TemplateError(f"Template '{self.name}' needs values for: {', '.join(missing)}")
+        try:
+            system = _ENV.from_string(self.system).render(**values).strip()
+            user = _ENV.from_string(self.user).render(**values).strip()
+        except jinja2.UndefinedError as e:
+            raise TemplateError(f"Template '{self.name}': {e.message}") from e
+        except jinja2.TemplateError as e:
+            raise TemplateError(f"Template '{self.name}' could not be rendered: {e}") from e
+        return RenderedPrompt(system, user, self.schema)
+
+    def preview(self, values: Mapping[str, Any] | None = None) -> RenderedPrompt:
+        """Render with the template's sample values (overridden by ``values``); unknown ones get a placeholder."""
+        merged: dict[str, Any] = {v: f"<{v}>" for v in self.variables}
+        merged.update(self.sample)
+        merged.update(values or {})
+        return self.render(merged)
+
+
+def parse_template(text: str, *, origin: str = "default", path: Path | None = None,
+                   expected_name: str | None = None) -> PromptTemplate:
+    """Parse and validate a template file's text. Raises TemplateError with every problem found."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise TemplateError(f"Not valid TOML: {e}") from e
+    problems: list[str] = []
+
+    def get_str(key: str, required: bool = True) -> str:
+        v = data.get(key, "")
+        if not isinstance(v, str):
+            problems.append(f"'{key}' must be text")
+            return ""
+        if required and not v.strip():
+            problems.append(f"'{key}' is missing or empty")
+        return v
+
+    name = get_str("name")
+    description = get_str("description", required=False)
+    system = get_str("system", required=False)
+    user = get_str("user")
+    variables = data.get("variables", {})
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        problems.append("[variables] must map each variable name to a description")
+        variables = {}
+    required = data.get("required", [])
+    if not isinstance(required, list) or not all(isinstance(v, str) for v in required):
+        problems.append("'required' must be a list of variable names")
+        required = []
+    sample = data.get("sample", {})
+    if not isinstance(sample, dict):
+        problems.append("[sample] must be a table")
+        sample = {}
+    if expected_name and name and name != expected_name:
+        problems.append(f"'name' is '{name}' but this template is '{expected_name}'")
+    used: set[str] = set()
+    for part, src in (("system", system), ("user", user)):
+        try:
+            used |= jinja2.meta.find_undeclared_variables(_ENV.parse(src))
+        except jinja2.TemplateSyntaxError as e:
+            problems.append(f"{part}: syntax error on line {e.lineno}: {e.message}")
+    unknown = sorted(used - set(variables))
+    if unknown:
+        problems.append(f"unknown variable(s): {', '.join(unknown)} (known: {', '.join(sorted(variables)) or 'none'})")
+    missing = sorted(set(required) - used)
+    if missing:
+        problems.append(f"missing variable(s): {', '.join(missing)} must appear in the system or user part")
+    schema = None
+    raw_schema = data.get("schema")
+    if raw_schema is not None:
+        try:
+            schema = json.loads(raw_schema) if isinstance(raw_schema, str) else raw_schema
+            if not isinstance(schema, dict):
+                raise ValueError("it is not a JSON object")
+        except (ValueError, TypeError) as e:
+            problems.append(f"'schema' is not a valid JSON schema: {e}")
+    if problems:
+        raise TemplateError("; ".join(problems))
+    return PromptTemplate(name, description, system, user, dict(variables), list(required), dict(sample), schema,
+                          origin, path, text)
+
+
+class TemplateStore:
+    """Default templates (read-only, from resources) with user overrides (in the data dir) on top."""
+
+    def __init__(self, default_dir: Path, user_dir: Path) -> None:
+        self.default_dir = default_dir
+        self.user_dir = user_dir
+        self.extra: dict[str, PromptTemplate] = {}  # registered by plugins
+        self.notices: list[str] = []
+
+    def names(self) -> list[str]:
+        names = {p.stem for p in self.default_dir.glob("*.toml")} | set(self.extra)
+        if self.user_dir.is_dir():
+            names |= {p.stem for p in self.user_dir.glob("*.toml")}
+        return sorted(names)
+
+    def default(self, name: str) -> PromptTemplate:
+        p = self.default_dir / f"{name}.toml"
+        if p.is_file():
+            return parse_template(p.read_text(encoding="utf-8"), origin="default", path=p, expected_name=name)
+        if name in self.extra:
+            return self.extra[name]
+        raise TemplateError(f"No template named '{name}'. Known: {', '.join(self.names())}")
+
+    def get(self, name: str) -> PromptTemplate:
+        """The user's version when it exists and validates, else the default."""
+        up = self.user_dir / f"{name}.toml"
+        if up.is_file():
+            try:
+                return parse_template(up.read_text(encoding="utf-8"), origin="user", path=up, expected_name=name)
+            except (TemplateError, OSError, UnicodeDecodeError) as e:
+                note = f"Your edited template '{name}' is invalid and was not used ({e}); using the default."
+                if note not in self.notices:
+                    self.notices.append(note)
+                log.warning("%s", note)
+        return self.default(name)
+
+    def is_overridden(self, name: str) -> bool:
+        return (self.user_dir / f"{name}.toml").is_file()
+
+    def validate(self, name: str, text: str) -> PromptTemplate:
+        return parse_template(text, origin="user", expected_name=name)
+
+    def save(self, name: str, text: str) -> PromptTemplate:
+        """Validate, then write the user's version atomically. Invalid text is not saved."""
+        tpl = self.validate(name, text)
+        self.default(name)  # only known templates can be overridden
+        self.user_dir.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{name}-", suffix=".toml", dir=self.user_dir)
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(text)
+            os.replace(tmp, self.user_dir / f"{name}.toml")
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        tpl.path = self.user_dir / f"{name}.toml"
+        return tpl
+
+    def reset(self, name: str) -> PromptTemplate:
+        """Drop the user's version; the default applies again."""
+        default = self.default(name)
+        (self.user_dir / f"{name}.toml").unlink(missing_ok=True)
+        return default

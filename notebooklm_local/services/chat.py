@@ -1,0 +1,350 @@
+"""Cited chat: retrieve, budget, prompt (a template), generate, verify, persist.
+
+One ``ask`` is: question (+ history) -> standalone retrieval query -> hybrid search over the selected
+sources -> passages with short ids -> messages fitted into the context -> streaming generation ->
+markers parsed and every sentence checked (``core/citations.py``) -> stored in the chat session.
+The GUI and the CLI both call this; neither has its own pipeline.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from notebooklm_local.core.budget import BudgetPlan, Turn, fit_context
+from notebooklm_local.core.chat_store import ChatStore
+from notebooklm_local.core.citations import (
+    AnswerSentence,
+    CitedAnswer,
+    Passage,
+    answer_schema,
+    build_answer,
+    build_structured_answer,
+    format_passages,
+    not_found_answer,
+    repair_json,
+)
+from notebooklm_local.core.errors import Cancelled, NotebookError
+from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.core.llm import ChatMessage, Engine, EngineInfo, GenerationResult
+from notebooklm_local.core.settings import ChatSettings
+from notebooklm_local.core.templates import TemplateStore
+from notebooklm_local.core.textutil import content_words, words
+from notebooklm_local.services.library_service import Hit, LibraryService
+
+__all__ = ["ChatService", "AskResult", "standalone_query"]
+
+log = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2000  # retrieval query cap (a 100 kB question still searches on its start)
+HISTORY_TURNS = 6
+_ANAPHORA = frozenset(
+    "it its this that these those they them their he she him her his there such former latter same "
+    "above one ones ça cela il elle ils elles es das dies sie".split()
+)
+
+
+@dataclass
+class AskResult:
+    question: str
+    answer: CitedAnswer
+    session_id: str
+    retrieval_query: str
+    passages: list[Passage]
+    engine: EngineInfo
+    generation: GenerationResult | None
+    structured: bool
+    template: str
+    timings: dict[str, float] = field(default_factory=dict)
+    cancelled: bool = False
+    raw_output: str = ""
+
+    @property
+    def sources(self) -> list[dict[str, Any]]:
+        """The sources the answer cites, each once, in order of first citation."""
+        seen: dict[str, dict[str, Any]] = {}
+        for c in self.answer.citations:
+            seen.setdefault(c.source_id, {"source_id": c.source_id, "title": c.source_title})
+        return list(seen.values())
+
+    def to_json(self) -> dict[str, Any]:
+        d = self.answer.to_json()
+        d.update({
+            "question": self.question,
+            "session_id": self.session_id,
+            "retrieval_query": self.retrieval_query,
+            "sources": self.sources,
+            "structured": self.structured,
+            "template": self.template,
+            "cancelled": self.cancelled,
+            "model": {"name": self.engine.model, "kind": self.engine.kind, "backend": self.engine.backend,
+                      "gpu_layers": self.engine.gpu_layers, "n_ctx": self.engine.n_ctx,
+                      "chat_format": self.engine.chat_format},
+            "timings": {**self.timings, **(self.generation.timings() if self.generation else {})},
+            "passages_given": [{"id": p.pid, "source": p.source_title, "location": p.location, "chunk_id": p.chunk_id}
+                               for p in self.passages],
+        })
+        return d
+
+
+def standalone_query(question: str, history: Sequence[Turn]) -> str:
+    """A follow-up ("and how big is it?") made searchable with the previous question's key words."""
+    q = question.strip()[:MAX_QUERY_CHARS]
+    if not history:
+        return q
+    toks = words(q)
+    if not (set(toks) & _ANAPHORA) and len(content_words(q)) >= 3:
+        return q
+    prev = " ".join(t.question for t in history[-2:])
+    extra = [w for w in dict.fromkeys(words(prev)) if w not in toks and content_words(w)]
+    return f"{q} {' '.join(extra[:12])}".strip() if extra else q
+
+
+def _passage(pid: int, hit: Hit) -> Passage:
+    c, s = hit.chunk, hit.source
+    url = s.ref.get("url") if isinstance(s.ref, dict) else None
+    return Passage(pid, c.id, s.id, s.display, c.text, c.char_start, c.char_end, c.page, c.page_end, c.t_start,
+                   c.heading, url, hit.score)
+
+
+def _shorten(p: Passage, keep: float) -> Passage:
+    n = max(80, int(len(p.text) * keep))
+    return replace(p, text=p.text[:n], end=p.start + n)
+
+
+class _StructuredDisplay:
+    """Turns a streaming JSON answer into readable text as it arrives (sentences with [n] markers)."""
+
+    def __init__(self, emit: Callable[[str], None]) -> None:
+        self.buf = ""
+        self.shown = ""
+        self.emit = emit
+
+    def feed(self, piece: str) -> None:
+        self.buf += piece
+        try:
+            data = repair_json(self.buf)
+        except ValueError:
+            return
+        items = data.get("sentences") if isinstance(data, dict) else None
+        if not isinstance(items, list):
+            return
+        parts = []
+        for it in items:
+            if isinstance(it, dict) and isinstance(it.get("text"), str):
+                cites = it.get("citations") if isinstance(it.get("citations"), list) else []
+                parts.append(it["text"].strip() + "".join(f" [{c}]" for c in cites if isinstance(c, int)))
+        text = " ".join(p for p in parts if p)
+        if text.startswith(self.shown) and len(text) > len(self.shown):
+            self.emit(text[len(self.shown) :])
+            self.shown = text
+
+
+class ChatService:
+    """Cited answers over one library, with one engine. One generation at a time (the engine's lock)."""
+
+    def __init__(
+        self,
+        library: LibraryService,
+        engine: Engine,
+        templates: TemplateStore,
+        settings: ChatSettings | None = None,
+    ) -> None:
+        self.library = library
+        self.engine = engine
+        self.templates = templates
+        self.settings = settings or ChatSettings()
+        self.store = ChatStore(library.library)
+        self._busy = threading.Lock()
+
+    # -- decisions ---------------------------------------------------------------------------
+
+    def use_structured(self, override: bool | None = None) -> bool:
+        if override is not None:
+            return override
+        mode = self.settings.structured.lower()
+        if mode in ("on", "true", "always"):
+            return True
+        if mode in ("off", "false", "never"):
+            return False
+        info = self.engine.info()
+        return info.chat_format == "raw"  # base models cannot follow citation instructions; a grammar can
+
+    def history(self, session_id: str | None) -> list[Turn]:
+        if not session_id:
+            return []
+        recs = self.store.messages(session_id, limit=HISTORY_TURNS * 2 + 2)
+        turns: list[Turn] = []
+        pending: str | None = None
+        for r in recs:
+            if r.role == "user":
+                pending = r.content
+            elif pending is not None:
+                turns.append(Turn(pending, r.content))
+                pending = None
+        return turns[-HISTORY_TURNS:]
+
+    def retrieval_query(self, question: str, history: Sequence[Turn], cancel: CancelToken | None = None) -> str:
+        heuristic = standalone_query(question, history)
+        if not history or not self.settings.rewrite_followups or self.engine.info().chat_format in ("raw", ""):
+            return heuristic
+        try:
+            tpl = self.templates.get("rewrite_query")
+            hist = "\n".join(f"User: {t.question}\nAssistant: {t.answer[:300]}" for t in history[-3:])
+            r = tpl.render({"history": hist, "question": question[:MAX_QUERY_CHARS]})
+            msgs = [ChatMessage("system", r.system), ChatMessage("user", r.user)] if r.system else [
+                ChatMessage("user", r.user)]
+            out = "".join(self.engine.stream_chat(msgs, max_tokens=48, temperature=0.0, stop=["\n"], cancel=cancel))
+        except Cancelled:
+            raise
+        except NotebookError as e:
+            log.info("query rewrite failed (%s); using the heuristic query", e)
+            return heuristic
+        line = out.strip().strip('"\u201c\u201d').strip()
+        known = set(content_words(question + " " + " ".join(t.question + " " + t.answer for t in history)))
+        if 3 <= len(line) <= 300 and set(content_words(line)) & known:
+            return line
+        return heuristic
+
+    def _relevant(self, hits: Sequence[Hit]) -> bool:
+        return any(h.lexical_rank is not None or (h.similarity or 0.0) >= self.settings.min_similarity for h in hits)
+
+    # -- ask -----------------------------------------------------------------------------------
+
+    def ask(
+        self,
+        notebook: str,
+        question: str,
+        *,
+        source_ids: Sequence[str] | None = None,
+        session_id: str | None = None,
+        new_session: bool = False,
+        structured: bool | None = None,
+        language: str = "",
+        on_token: Callable[[str], None] | None = None,
+        cancel: CancelToken | None = None,
+    ) -> AskResult:
+        """Answer ``question`` from the notebook's (selected) sources. Raises NotebookError on bad input."""
+        question = (question or "").strip()
+        if not question:
+            raise NotebookError("The question is empty.")
+        cancel = cancel or CancelToken()
+        t0 = time.perf_counter()
+        nb = self.library.library.notebook(notebook)
+        if session_id:
+            session = self.store.session(session_id)
+            if session.notebook_id != nb.id:
+                raise NotebookError("That chat session belongs to another notebook.")
+        elif not new_session and (latest := self.store.latest_session(nb.id)) is not None:
+            session = latest
+        else:
+            session = self.store.create_session(nb.id)
+        history = self.history(session.id)
+        if source_ids is None:
+            source_ids = [s.id for s in self.library.library.sources(nb.id) if s.selected]
+        use_structured = self.use_structured(structured)
+        tpl_name = "chat_answer_structured" if use_structured else "chat_answer"
+        timings: dict[str, float] = {}
+
+        with self._busy:
+            cancel.raise_if_set()
+            query = self.retrieval_query(question, history, cancel)
+            t1 = time.perf_counter()
+            hits = self.library.search(nb.id, query[:MAX_QUERY_CHARS], k=self.settings.top_k, source_ids=source_ids)
+            t2 = time.perf_counter()
+            timings["rewrite_s"] = round(t1 - t0, 4)
+            timings["retrieval_s"] = round(t2 - t1, 4)
+            info = self.engine.info()
+            if not hits or not self._relevant(hits):
+                answer = not_found_answer(
+                    ["No passage in the selected sources matches the question."] if hits or source_ids else
+                    ["No sources are selected (or none is ready)."]
+                )
+                if on_token:
+                    on_token(answer.text)
+                result = AskResult(question, answer, session.id, query, [], info, None, use_structured, tpl_name,
+                                   timings)
+                self._persist(session.id, result)
+                return result
+            passages = [_passage(i + 1, h) for i, h in enumerate(hits)]
+            plan = self._plan(tpl_name, passages, history, question, language)
+            t3 = time.perf_counter()
+            timings["prompt_build_s"] = round(t3 - t2, 4)
+            gen: list[GenerationResult] = []
+            display = _StructuredDisplay(on_token) if (use_structured and on_token) else None
+            pieces: list[str] = []
+            t_first: list[float] = []
+            schema = answer_schema(len(plan.passages)) if use_structured else None
+            for piece in self.engine.stream_chat(
+                plan.messages, max_tokens=plan.answer_tokens, temperature=self.settings.temperature,
+                cancel=cancel, json_schema=schema, static_prefix=1, result=gen,
+            ):
+                if not t_first:
+                    t_first.append(time.perf_counter())
+                pieces.append(piece)
+                if display is not None:
+                    display.feed(piece)
+                elif on_token is not None:
+                    on_token(piece)
+            t4 = time.perf_counter()
+            raw = "".join(pieces)
+            timings["first_token_s"] = round((t_first[0] if t_first else t4) - t0, 4)
+            generation = gen[0] if gen else None
+            cancelled = bool(generation and generation.finish_reason == "cancelled") or cancel.is_set()
+            answer = self._verify(raw, plan.passages, use_structured)
+            timings["verify_s"] = round(time.perf_counter() - t4, 4)
+            timings["total_s"] = round(time.perf_counter() - t0, 4)
+            answer.notes = plan.notes + answer.notes
+            if cancelled:
+                answer.notes.append("Stopped before the answer was complete.")
+            if generation is not None and generation.finish_reason == "length" and not cancelled:
+                answer.notes.append("The answer reached its length limit and may be cut short.")
+            result = AskResult(question, answer, session.id, query, plan.passages, info, generation, use_structured,
+                               tpl_name, timings, cancelled, raw)
+            self._persist(session.id, result)
+            return result
+
+    def _plan(self, tpl_name: str, passages: list[Passage], history: list[Turn], question: str,
+              language: str) -> BudgetPlan[Passage]:
+        tpl = self.templates.get(tpl_name)
+
+        def build(ps: Sequence[Passage], hist: Sequence[Turn], q: str) -> list[ChatMessage]:
+            r = tpl.render({"passages": format_passages(ps), "question": q, "language": language})
+            msgs = [ChatMessage("system", r.system)] if r.system else []
+            for t in hist:
+                msgs += [ChatMessage("user", t.question), ChatMessage("assistant", _strip_citations(t.answer))]
+            msgs.append(ChatMessage("user", r.user))
+            return msgs
+
+        return fit_context(
+            build=build, count=self.engine.count_chat_tokens, n_ctx=self.engine.n_ctx,
+            answer_tokens=self.settings.answer_tokens, passages=passages, history=history, question=question,
+            shorten_passage=_shorten,
+        )
+
+    def _verify(self, raw: str, passages: list[Passage], structured: bool) -> CitedAnswer:
+        if not structured:
+            return build_answer(raw, passages)
+        try:
+            return build_structured_answer(repair_json(raw), passages)
+        except ValueError as e:
+            log.info("structured answer unusable (%s): %r", e, raw[:200])
+            text = "The model did not produce a usable answer."
+            return CitedAnswer(text, [AnswerSentence(text, supported=False, flag="no usable output")], [],
+                               notes=[f"The model's structured answer was not usable ({e}). Try again, or use a "
+                                      "larger model."])
+
+    def _persist(self, session_id: str, result: AskResult) -> None:
+        self.store.add_message(session_id, "user", result.question)
+        payload = result.to_json()
+        payload.pop("question", None)
+        self.store.add_message(session_id, "assistant", result.answer.text, payload)
+
+
+def _strip_citations(text: str) -> str:
+    return re.sub(r"\s*\[\d+\]", "", text)
