@@ -65,7 +65,7 @@ class ChatSettings:
     temperature: float = 0.2
     structured: str = "auto"  # auto (on for raw-completion models) | on | off: JSON-schema answers
     rewrite_followups: bool = True
-    min_similarity: float = 0.5  # below this (and without a keyword match) a passage is "not relevant"
+    min_similarity: float = 0.4  # below this (and without a keyword match) a passage is "not relevant"
 
 
 @dataclass
