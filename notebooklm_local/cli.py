@@ -95,8 +95,12 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("question", help="the question ('-' reads it from stdin)")
         q.add_argument("--notebook", "-n", required=True)
         q.add_argument("--sources", nargs="+", metavar="SOURCE", help="use only these sources (ids or titles)")
-        q.add_argument("--session", metavar="ID", help="continue this chat session (default: the latest)")
-        q.add_argument("--new-session", action="store_true", help="start a new chat session")
+        q.add_argument("--session", metavar="ID", help="continue this chat session")
+        if name == "ask":
+            q.add_argument("--continue", dest="continue_", action="store_true",
+                           help="continue the notebook's latest chat session (default: a new one)")
+        else:
+            q.add_argument("--new-session", action="store_true", help="start a new session (default: the latest)")
         q.add_argument("--structured", action=argparse.BooleanOptionalAction, default=None,
                        help="JSON-schema answers (default: settings; on for base models)")
         q.add_argument("--language", default="", help="answer in this language")
@@ -338,7 +342,10 @@ def _sigint_cancels(token: Any) -> Iterator[None]:
 
 def _print_answer(result: Any, *, streamed: bool) -> None:
     ans = result.answer
-    if not streamed:
+    shown = " ".join(result.shown_text.split()) if streamed else ""
+    if not streamed or " ".join(ans.text.split()) != shown:
+        if streamed and shown:
+            print("\nChecked answer:")
         print(ans.text)
     print()
     if ans.citations:
@@ -402,7 +409,8 @@ def cmd_ask(args: argparse.Namespace) -> int:
     with _locked(paths):
         chat = open_chat(paths, settings)
         try:
-            result = _ask_once(chat, args, question, new_session=args.new_session, session=args.session)
+            result = _ask_once(chat, args, question, new_session=not (args.session or args.continue_),
+                               session=args.session)
         finally:
             chat.engine.close()
     return 130 if result.cancelled else 0
@@ -431,7 +439,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
                     break
                 if line == "/new":
                     session, new = None, True
-                    print("(new session)")
+                    print("(new session)", file=sys.stderr)
                     continue
                 try:
                     result = _ask_once(chat, args, line, new_session=new, session=session)

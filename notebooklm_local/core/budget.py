@@ -52,7 +52,9 @@ class BudgetPlan(Generic[P]):
     @property
     def notes(self) -> list[str]:
         out = []
-        if self.dropped_passages:
+        if self.dropped_passages and not self.passages:
+            out.append("No passage fitted into the model's context: the answer cannot cite the sources.")
+        elif self.dropped_passages:
             n = len(self.dropped_passages)
             out.append(f"{n} lower-ranked passage{'s' if n > 1 else ''} left out to fit the model's context.")
         if self.dropped_turns:
@@ -132,10 +134,10 @@ def fit_context(
         plan.history = []
         if measure() <= limit:
             return plan
-    # 5. cut the best passage, then the question
-    if plan.passages and shorten_passage is not None:
+    # 5. cut the best passage (or drop it when it cannot be cut), then the question
+    if plan.passages:
         original = plan.passages[0]
-        for keep in (0.5, 0.25, 0.1):
+        for keep in (0.5, 0.25, 0.1) if shorten_passage is not None else ():
             plan.passages[0] = shorten_passage(original, keep)
             plan.cut_passage = True
             if measure() <= limit:
@@ -146,12 +148,11 @@ def fit_context(
         if measure() <= limit:
             return plan
     _cut_question(plan, plan.question, lambda: measure() <= limit)
-    if len(plan.question) < min(20, len(question)):
+    if measure() > limit or len(plan.question) < min(20, len(question)):
         raise NotebookError(
             f"The model's context ({n_ctx} tokens) is too small for the instructions and an answer of "
             f"{answer_tokens} tokens. Raise the context size in Settings."
         )
-    measure()
     return plan
 
 

@@ -36,9 +36,11 @@ __all__ = [
     "repair_json",
     "says_not_found",
     "NOT_FOUND_TEXT",
+    "NO_ANSWER_TEXT",
 ]
 
 NOT_FOUND_TEXT = "The selected sources don't contain an answer to this question."
+NO_ANSWER_TEXT = "The model returned no answer. Try again, rephrase the question, or use a larger model."
 
 SUPPORT_THRESHOLD = 0.5  # share of a sentence's content words found in its best cited passage
 
@@ -261,7 +263,8 @@ def _check(sentence: AnswerSentence, by_id: dict[int, Passage], quote: str = "")
             if len(nq) >= 12 and nq in np_:
                 quoted_ok = True
                 span = _locate(p.text, quote)
-                sentence.quotes[pid] = (p.start + span[0], p.start + span[1])
+                if span is not None:
+                    sentence.quotes[pid] = (p.start + span[0], p.start + span[1])
         overlap, a, b = _best_quote(sentence.text, p)
         sentence.quotes.setdefault(pid, (p.start + a, p.start + b))
         all_words = set(content_words(p.text))
@@ -295,14 +298,19 @@ def _marker_free(text: str, ids_only: bool = False) -> str:
     return _strip_markers(text)
 
 
-def _locate(haystack: str, quote: str) -> tuple[int, int]:
-    """Span of ``quote`` in ``haystack`` matching case- and space-insensitively."""
-    words_ = [re.escape(w) for w in quote.split()]
+_SAME_CHAR = {"'": "['\u2018\u2019]", "\u2018": "['\u2018\u2019]", "\u2019": "['\u2018\u2019]",
+              '"': '["\u201c\u201d]', "\u201c": '["\u201c\u201d]', "\u201d": '["\u201c\u201d]',
+              "-": "[-\u2013\u2014]", "\u2013": "[-\u2013\u2014]", "\u2014": "[-\u2013\u2014]"}
+
+
+def _locate(haystack: str, quote: str) -> tuple[int, int] | None:
+    """Span of ``quote`` in ``haystack`` matching case-, space- and quote-style-insensitively (None: not found)."""
+    words_ = ["".join(_SAME_CHAR.get(ch, re.escape(ch)) for ch in w) for w in quote.split()]
     if words_:
         m = re.search(r"\s+".join(words_), haystack, re.IGNORECASE)
         if m:
             return m.start(), m.end()
-    return 0, min(len(haystack), len(quote))
+    return None
 
 
 def _resolve(answer_sentences: list[AnswerSentence], by_id: dict[int, Passage]) -> list[Citation]:
@@ -354,12 +362,16 @@ def build_answer(raw: str, passages: Sequence[Passage]) -> CitedAnswer:
         pieces.append(text[last:a])
         valid = [i for i in dict.fromkeys(ids) if i in by_id]
         removed += [f"[{i}]" for i in dict.fromkeys(ids) if i not in by_id]
+        if not valid:  # "France [7]." -> "France." (not "France .")
+            pieces[-1] = pieces[-1].rstrip(" \t")
         pieces.append("".join(f"[{i}]" for i in valid))
         last = b
     pieces.append(text[last:])
     text = "".join(pieces)
     text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)  # [1][1] -> [1]
-    if not _strip_markers(text) or (says_not_found(_strip_markers(text)) and not parse_markers(text)):
+    if not _strip_markers(text):
+        return CitedAnswer(NO_ANSWER_TEXT, [AnswerSentence(NO_ANSWER_TEXT, flag="the model wrote nothing")], [], removed)
+    if says_not_found(_strip_markers(text)) and not parse_markers(text):
         ans = not_found_answer()
         ans.removed_markers = removed
         return ans
@@ -423,6 +435,9 @@ def build_structured_answer(data: Any, passages: Sequence[Passage]) -> CitedAnsw
         quotes.append(str(item.get("quote", "") or ""))
     answerable = data.get("answerable", True)
     joined = " ".join(_strip_markers(s.text) for s in sentences)
+    if not sentences and answerable is not False:
+        return CitedAnswer(NO_ANSWER_TEXT, [AnswerSentence(NO_ANSWER_TEXT, flag="the model wrote nothing")], [],
+                           removed)
     if not sentences or (answerable is False and not any(s.citations for s in sentences)) or says_not_found(joined):
         ans = not_found_answer()
         ans.removed_markers = removed
@@ -449,6 +464,10 @@ def repair_json(text: str) -> Any:
     if start < 0:
         raise ValueError("no JSON object in the output")
     t = t[start:]
+    try:  # a complete object followed by chatter ("``` thanks")
+        return json.JSONDecoder().raw_decode(t)[0]
+    except json.JSONDecodeError:
+        pass
     stack: list[str] = []
     in_str = esc = False
     for ch in t:
@@ -465,14 +484,19 @@ def repair_json(text: str) -> Any:
             stack.append("}" if ch == "{" else "]")
         elif ch in "}]" and stack:
             stack.pop()
-    candidate = t + ('"' if in_str else "")
-    # drop a trailing partial key/value that cannot be closed ("a": or ,)
-    for _ in range(3):
+    candidate = (t[:-1] if esc else t) + ('"' if in_str else "")  # (a cut escape is dropped)
+    # drop a trailing partial key/value that cannot be closed ("a": or , or a cut key or literal)
+    for _ in range(4):
         tail = candidate.rstrip()
         tail = re.sub(r",\s*$", "", tail)
         tail = re.sub(r',?\s*"[^"]*"\s*:\s*$', "", tail)
         try:
             return json.loads(tail + "".join(reversed(stack)))
         except json.JSONDecodeError:
-            candidate = re.sub(r',?\s*"[^"]*"\s*:\s*"[^"]*"?$', "", tail)
+            candidate = _UNFINISHED.sub("", tail, count=1)
     raise ValueError("the output is not valid JSON")
+
+
+# what a cut can leave that closing brackets cannot fix: a key/value pair, a key without its colon
+# ({"a": 1, "b"), a cut literal or number ("a": tru, "a": 1.)
+_UNFINISHED = re.compile(r'(?:,?\s*"[^"]*"\s*:\s*"[^"]*"?|(?<=[{,])\s*"[^"]*"|(?<=[:\[,])\s*(?:[a-zA-Z]+|-?\d+\.|-))\s*$')

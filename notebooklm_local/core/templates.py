@@ -83,6 +83,9 @@ class PromptTemplate:
             raise TemplateError(f"Template '{self.name}': {e.message}") from e
         except jinja2.TemplateError as e:
             raise TemplateError(f"Template '{self.name}' could not be rendered: {e}") from e
+        except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as e:
+            # runtime errors raised by the template's own expressions ({{ 1/0 }}, a huge range())
+            raise TemplateError(f"Template '{self.name}' could not be rendered: {e}") from e
         return RenderedPrompt(system, user, self.schema)
 
     def preview(self, values: Mapping[str, Any] | None = None) -> RenderedPrompt:

@@ -53,9 +53,13 @@ def normalize_for_match(text: str) -> str:
 _ABBREV = frozenset(
     "e.g i.e etc vs cf fig figs eq eqs no al dr mr mrs ms prof st approx ca sec ch vol pp p ed eds resp".split()
 )
-# a sentence ends at . ! ? (and CJK full stops) followed by space/end, optionally after closing quotes,
-# brackets or citation markers like [1]
-_END = re.compile(r"([.!?\u3002\uff01\uff1f]+[\"'\u201d\u2019)\]]*(?:\s*\[[^\[\]\n]{1,40}\])*)(\s+|$)")
+# a sentence ends at . ! ? followed by space/end, or at a CJK full stop (no space needed: CJK text
+# has none), optionally after closing quotes, brackets or citation markers like [1]
+_END = re.compile(
+    r"((?:[.!?]+[\"'\u201d\u2019)\]]*(?:\s*\[[^\[\]\n]{1,40}\])*(?=\s|$)"
+    r"|[.!?]*[\u3002\uff01\uff1f][.!?\u3002\uff01\uff1f]*[\"'\u201d\u2019)\]\u300d\u300f]*(?:\s*\[[^\[\]\n]{1,40}\])*))"
+    r"(\s*)"
+)
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:

@@ -63,6 +63,7 @@ class AskResult:
     timings: dict[str, float] = field(default_factory=dict)
     cancelled: bool = False
     raw_output: str = ""
+    shown_text: str = ""  # what was streamed to on_token (for structured answers: the readable sentences)
 
     @property
     def sources(self) -> list[dict[str, Any]]:
@@ -234,6 +235,14 @@ class ChatService:
         if not question:
             raise NotebookError("The question is empty.")
         cancel = cancel or CancelToken()
+        shown: list[str] = []
+        if on_token is not None:
+            user_cb = on_token
+
+            def on_token(piece: str) -> None:
+                shown.append(piece)
+                user_cb(piece)
+
         t0 = time.perf_counter()
         nb = self.library.library.notebook(notebook)
         if session_id:
@@ -268,7 +277,7 @@ class ChatService:
                 if on_token:
                     on_token(answer.text)
                 result = AskResult(question, answer, session.id, query, [], info, None, use_structured, tpl_name,
-                                   timings)
+                                   timings, shown_text="".join(shown))
                 self._persist(session.id, result)
                 return result
             passages = [_passage(i + 1, h) for i, h in enumerate(hits)]
@@ -305,7 +314,7 @@ class ChatService:
             if generation is not None and generation.finish_reason == "length" and not cancelled:
                 answer.notes.append("The answer reached its length limit and may be cut short.")
             result = AskResult(question, answer, session.id, query, plan.passages, info, generation, use_structured,
-                               tpl_name, timings, cancelled, raw)
+                               tpl_name, timings, cancelled, raw, "".join(shown))
             self._persist(session.id, result)
             return result
 

@@ -1,0 +1,79 @@
+"""`ask` and `chat` through the console entry point on the real tiny model (subprocesses)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import cli_exe
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+def run(*args: str, stdin: str | None = None, timeout: int = 400) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*cli_exe(), *args], capture_output=True, text=True, input=stdin, timeout=timeout,
+                          env=os.environ.copy())
+
+
+@pytest.fixture
+def garden(tmp_path: Path, installed_model: Path) -> str:
+    (tmp_path / "roses.md").write_text(
+        "# Roses\n\nPrune roses in late winter, above an outward-facing bud. Remove dead wood first.\n\n"
+        "# Soil\n\nClay soil holds water; add compost to improve drainage.", encoding="utf-8")
+    assert run("notebook", "create", "Garden").returncode == 0
+    out = run("add", str(tmp_path / "roses.md"), "-n", "Garden")
+    assert out.returncode == 0, out.stderr
+    return "Garden"
+
+
+def test_ask_json_carries_answer_sentences_citations_flags_timings(garden: str) -> None:
+    out = run("ask", "When should roses be pruned?", "-n", garden, "--json")
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    for key in ("answer", "sentences", "citations", "flags", "timings", "sources", "model", "session_id"):
+        assert key in data
+    assert data["model"]["name"] == "gemma-3-270m-q4_k_m.gguf" and data["model"]["chat_format"] == "raw"
+    assert data["timings"]["completion_tokens"] >= 1 and data["timings"]["prompt_tokens"] > 50
+    given = {p["id"] for p in data["passages_given"]}
+    for c in data["citations"]:
+        assert c["passage_id"] in given and c["source_title"] == "Roses" and c["quote"]
+        assert c["start"] <= c["end"]
+    for s in data["sentences"]:
+        assert s["supported"] or s["flag"]
+
+
+def test_ask_streams_text_then_lists_citations(garden: str) -> None:
+    out = run("ask", "What improves drainage in clay soil?", "-n", garden, "--no-structured")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip()
+    assert "tok/s" in out.stderr and "raw" in out.stderr  # the run report: model, backend, speeds
+
+
+def test_ask_bad_inputs(garden: str) -> None:
+    empty = run("ask", "  ", "-n", garden)
+    assert empty.returncode == 1 and "question is empty" in empty.stderr
+    missing = run("ask", "hello?", "-n", "Nope")
+    assert missing.returncode == 1 and "No notebook named 'Nope'" in missing.stderr
+    src = run("ask", "hello?", "-n", garden, "--sources", "not-a-source")
+    assert src.returncode == 1 and "matches 0 sources" in src.stderr
+
+
+def test_chat_session_over_stdin(garden: str) -> None:
+    out = run("chat", "-n", garden, "--json", stdin="When should roses be pruned?\nAnd what comes first?\n/new\nWhat about soil?\n/quit\n")
+    assert out.returncode == 0, out.stderr
+    decoder = json.JSONDecoder()
+    answers, pos, text = [], 0, out.stdout
+    while pos < len(text):
+        while pos < len(text) and text[pos].isspace():
+            pos += 1
+        if pos >= len(text):
+            break
+        obj, pos = decoder.raw_decode(text, pos)
+        answers.append(obj)
+    assert len(answers) == 3
+    assert answers[0]["session_id"] == answers[1]["session_id"] != answers[2]["session_id"]
+    assert "roses" in answers[1]["retrieval_query"].lower() or "pruned" in answers[1]["retrieval_query"].lower()
