@@ -291,7 +291,7 @@ class ChatService:
             schema = answer_schema(len(plan.passages)) if use_structured else None
             for piece in self.engine.stream_chat(
                 plan.messages, max_tokens=plan.answer_tokens, temperature=self.settings.temperature,
-                cancel=cancel, json_schema=schema, static_prefix=1, result=gen,
+                cancel=cancel, json_schema=schema, static_prefix=len(plan.messages) - 1, result=gen,
             ):
                 if not t_first:
                     t_first.append(time.perf_counter())

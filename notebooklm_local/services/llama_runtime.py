@@ -196,7 +196,7 @@ class LlamaCppEngine:
         self._llm: Any = None
         self._lock = threading.RLock()
         self._info: BuildInfo | None = None
-        self._prefix: _PrefixState | None = None
+        self._snapshots: list[_PrefixState] = []  # KV states after static prompt prefixes, newest last
         self._grammars: dict[str, Any] = {}
         self.train_ctx = 0
 
@@ -253,7 +253,7 @@ class LlamaCppEngine:
                 llm.close()
             raise
         self._llm = llm
-        self._prefix = None
+        self._snapshots = []
         log.info(
             "loaded %s in %.2fs (backend %s, gpu layers %s, n_ctx %d, flash attention %s, chat format %s)",
             self.path.name, time.perf_counter() - t0, self._info.backend, self.gpu_layers, self._n_ctx,
@@ -452,8 +452,9 @@ class LlamaCppEngine:
         """Set the KV cache up for ``tokens``; return how many prompt tokens it already holds.
 
         1. The cache holds a prefix of the new prompt (a continuation): keep it.
-        2. The prompt starts with the saved static prefix (the system prompt): restore that state.
-        3. Else clear the cache; when a static prefix is named, evaluate it first and save the state.
+        2. The static prefix (system prompt, then the chat's earlier turns) starts with a saved
+           snapshot: restore the longest such snapshot, evaluate the rest of the prefix, snapshot it.
+        3. Else clear the cache; when a static prefix is named, evaluate it first and snapshot it.
 
         llama-cpp-python would truncate the cache to the longest common prefix instead; on models
         with a sliding-window (iSWA) cache such as Gemma 3 that leaves stale state behind (the same
@@ -475,15 +476,30 @@ class LlamaCppEngine:
             k -= 1
             if k >= _MIN_PREFIX_TOKENS and k < len(tokens) - 1:
                 prefix_tokens = list(tokens[:k])
-        if prefix_tokens and self._prefix is not None and self._prefix.tokens == prefix_tokens:
-            if self._prefix.restore(llm):
-                return len(prefix_tokens)
+        best = None
+        if prefix_tokens:
+            for snap in self._snapshots:  # the longest snapshot the new prefix starts with
+                n_snap = len(snap.tokens)
+                if n_snap <= len(prefix_tokens) and prefix_tokens[:n_snap] == snap.tokens:
+                    if best is None or n_snap > len(best.tokens):
+                        best = snap
+        if best is not None and best.restore(llm):
+            restored = len(best.tokens)
+            if restored < len(prefix_tokens):
+                llm.eval(prefix_tokens[restored:])
+                self._remember(_PrefixState.save(llm, prefix_tokens))
+            return restored
         llm.reset()
         llm._ctx.kv_cache_clear()
         if prefix_tokens:
             llm.eval(prefix_tokens)
-            self._prefix = _PrefixState.save(llm, prefix_tokens)
+            self._remember(_PrefixState.save(llm, prefix_tokens))
         return 0
+
+    def _remember(self, snap: _PrefixState | None) -> None:
+        if snap is None:
+            return
+        self._snapshots = [s for s in self._snapshots if s.tokens != snap.tokens][-(_MAX_SNAPSHOTS - 1):] + [snap]
 
     def generate(self, prompt: str, *, on_token: Callable[[str], None] | None = None, **kwargs: Any) -> GenerationResult:
         """Run a whole raw completion; raise :class:`Cancelled` if the token was cancelled."""
@@ -502,10 +518,11 @@ class LlamaCppEngine:
                 with contextlib.suppress(Exception):
                     self._llm.close()
                 self._llm = None
-                self._prefix = None
+                self._snapshots = []
 
 
 _MIN_PREFIX_TOKENS = 16
+_MAX_SNAPSHOTS = 2  # e.g. the bare system prompt (new sessions) and system + history (the current chat)
 
 
 def _static_prefix_text(fmt: ChatFormat, messages: Sequence[ChatMessage], n_static: int, prompt: str) -> str:
