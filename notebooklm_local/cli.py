@@ -107,12 +107,31 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--json", action="store_true", help="print one JSON object per answer (no streaming)")
         q.set_defaults(func=cmd_ask if name == "ask" else cmd_chat)
 
-    try:  # TEMP until cli_models lands
-        from notebooklm_local.cli_models import add_models_parser
+    tp = sub.add_parser("templates", help="list, show, edit, validate or reset prompt templates")
+    tps = tp.add_subparsers(dest="tpl_command", metavar="ACTION", required=True)
+    t = tps.add_parser("list", help="templates with their origin (default or edited)")
+    t.add_argument("--json", action="store_true")
+    t.set_defaults(func=cmd_templates_list)
+    t = tps.add_parser("show", help="print a template's file (the edited one when it exists)")
+    t.add_argument("name")
+    t.add_argument("--default", action="store_true", help="show the shipped default")
+    t.add_argument("--preview", action="store_true", help="render it with its sample values")
+    t.set_defaults(func=cmd_templates_show)
+    t = tps.add_parser("edit", help="open the template in $EDITOR; saved only if it validates")
+    t.add_argument("name")
+    t.add_argument("--from-file", metavar="FILE", help="take the new text from FILE instead of an editor")
+    t.set_defaults(func=cmd_templates_edit)
+    t = tps.add_parser("validate", help="check a template file (syntax, unknown or missing variables)")
+    t.add_argument("name")
+    t.add_argument("file", nargs="?", help="file to check (default: the current template)")
+    t.set_defaults(func=cmd_templates_validate)
+    t = tps.add_parser("reset", help="drop your edits; the default applies again")
+    t.add_argument("name")
+    t.set_defaults(func=cmd_templates_reset)
 
-        add_models_parser(sub)
-    except ImportError:
-        pass
+    from notebooklm_local.cli_models import add_models_parser
+
+    add_models_parser(sub)
     return p
 
 
@@ -318,6 +337,100 @@ def cmd_resume(args: argparse.Namespace) -> int:
             progress.close()
     for m in messages or ["nothing to resume"]:
         print(m)
+    return 0
+
+
+def _templates(args: argparse.Namespace) -> Any:
+    from notebooklm_local.extensions.runtime import template_store
+
+    paths, _settings = _context(args)
+    return template_store(paths)
+
+
+def cmd_templates_list(args: argparse.Namespace) -> int:
+    store = _templates(args)
+    rows = []
+    for name in store.names():
+        tpl = store.get(name)
+        rows.append({"name": name, "origin": tpl.origin, "edited": store.is_overridden(name),
+                     "description": tpl.description, "variables": sorted(tpl.variables),
+                     "structured": tpl.schema is not None})
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    else:
+        for r in rows:
+            print(f"{r['name']:<26} {'edited' if r['edited'] else 'default':<8} {r['description']}")
+    for note in store.notices:
+        print(f"warning: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_templates_show(args: argparse.Namespace) -> int:
+    store = _templates(args)
+    tpl = store.default(args.name) if args.default else store.get(args.name)
+    if args.preview:
+        r = tpl.preview()
+        print(f"--- system ---\n{r.system}\n--- user ---\n{r.user}")
+    else:
+        print(tpl.text or (tpl.path.read_text(encoding="utf-8") if tpl.path else ""), end="")
+    for note in store.notices:
+        print(f"warning: {note}", file=sys.stderr)
+    return 0
+
+
+def cmd_templates_edit(args: argparse.Namespace) -> int:
+    import os
+    import shlex
+    import subprocess
+    import tempfile
+
+    store = _templates(args)
+    current = store.get(args.name)
+    if args.from_file:
+        try:
+            text = Path(args.from_file).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise NotebookError(f"Cannot read {args.from_file}: {e}") from e
+    else:
+        editor = os.environ.get("VISUAL") or os.environ.get("EDITOR")
+        if not editor:
+            raise NotebookError("Set $EDITOR (or use --from-file FILE).")
+        with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False, encoding="utf-8") as f:
+            f.write(current.text)
+        try:
+            subprocess.run([*shlex.split(editor), f.name], check=False)
+            text = Path(f.name).read_text(encoding="utf-8")
+        finally:
+            Path(f.name).unlink(missing_ok=True)
+    if text == current.text:
+        print("unchanged")
+        return 0
+    store.save(args.name, text)  # raises TemplateError (nothing saved) when invalid
+    print(f"saved your version of '{args.name}' (reset with: notebooklm-local templates reset {args.name})")
+    return 0
+
+
+def cmd_templates_validate(args: argparse.Namespace) -> int:
+    store = _templates(args)
+    if args.file:
+        try:
+            text = Path(args.file).expanduser().read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            raise NotebookError(f"Cannot read {args.file}: {e}") from e
+        store.validate(args.name, text)
+    else:
+        store.get(args.name)
+        if store.notices:
+            raise NotebookError(store.notices[0])
+    print("valid")
+    return 0
+
+
+def cmd_templates_reset(args: argparse.Namespace) -> int:
+    store = _templates(args)
+    was = store.is_overridden(args.name)
+    store.reset(args.name)
+    print(f"'{args.name}' reset to the default" if was else f"'{args.name}' already is the default")
     return 0
 
 

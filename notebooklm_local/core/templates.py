@@ -97,8 +97,12 @@ class PromptTemplate:
 
 
 def parse_template(text: str, *, origin: str = "default", path: Path | None = None,
-                   expected_name: str | None = None) -> PromptTemplate:
-    """Parse and validate a template file's text. Raises TemplateError with every problem found."""
+                   expected_name: str | None = None, base: PromptTemplate | None = None) -> PromptTemplate:
+    """Parse and validate a template file's text. Raises TemplateError with every problem found.
+
+    ``base`` (the shipped default, for a user's edited copy): the app supplies exactly the default's
+    variables, so those are the ones allowed, and the default's required ones stay required.
+    """
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -130,6 +134,9 @@ def parse_template(text: str, *, origin: str = "default", path: Path | None = No
     if not isinstance(sample, dict):
         problems.append("[sample] must be a table")
         sample = {}
+    if base is not None:
+        variables = {**base.variables, **{k: v for k, v in variables.items() if k in base.variables}}
+        required = sorted(set(required) | set(base.required))
     if expected_name and name and name != expected_name:
         problems.append(f"'name' is '{name}' but this template is '{expected_name}'")
     used: set[str] = set()
@@ -187,7 +194,8 @@ class TemplateStore:
         up = self.user_dir / f"{name}.toml"
         if up.is_file():
             try:
-                return parse_template(up.read_text(encoding="utf-8"), origin="user", path=up, expected_name=name)
+                return parse_template(up.read_text(encoding="utf-8"), origin="user", path=up, expected_name=name,
+                                      base=self._base(name))
             except (TemplateError, OSError, UnicodeDecodeError) as e:
                 note = f"Your edited template '{name}' is invalid and was not used ({e}); using the default."
                 if note not in self.notices:
@@ -198,8 +206,14 @@ class TemplateStore:
     def is_overridden(self, name: str) -> bool:
         return (self.user_dir / f"{name}.toml").is_file()
 
+    def _base(self, name: str) -> PromptTemplate | None:
+        try:
+            return self.default(name)
+        except TemplateError:
+            return None
+
     def validate(self, name: str, text: str) -> PromptTemplate:
-        return parse_template(text, origin="user", expected_name=name)
+        return parse_template(text, origin="user", expected_name=name, base=self._base(name))
 
     def save(self, name: str, text: str) -> PromptTemplate:
         """Validate, then write the user's version atomically. Invalid text is not saved."""
