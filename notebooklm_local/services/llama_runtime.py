@@ -225,6 +225,7 @@ class LlamaCppEngine:
         self.gpu_layers = resolve_gpu_layers(self.requested_gpu_layers, self._info)
         fa = self.flash_attn_setting.lower()
         self.flash_attn = fa in ("on", "true", "1") or (fa == "auto" and self._info.gpu_offload)
+        self._check_context_before_load()
         t0 = time.perf_counter()
         kwargs: dict[str, Any] = {
             "n_ctx": self._n_ctx, "n_gpu_layers": self.gpu_layers, "seed": self.seed, "flash_attn": self.flash_attn,
@@ -259,6 +260,23 @@ class LlamaCppEngine:
             self.path.name, time.perf_counter() - t0, self._info.backend, self.gpu_layers, self._n_ctx,
             self.flash_attn, self._format.name,
         )
+
+    def _check_context_before_load(self) -> None:
+        """Refuse a context the model does not support before llama.cpp allocates it (GGUF header: ~ms)."""
+        from notebooklm_local.services.model_manager import read_model_info
+
+        check_gguf_file(self.path)
+        try:
+            train_ctx = read_model_info(self.path).context_length or 0
+        except ModelLoadError:
+            raise
+        except Exception:  # noqa: BLE001 - the load itself will report what is wrong
+            return
+        if train_ctx and self._n_ctx > train_ctx:
+            raise ModelLoadError(
+                f"The context size {self._n_ctx} is larger than {self.path.name} supports ({train_ctx} "
+                f"tokens). Set the context size to {train_ctx} or less in Settings."
+            )
 
     @property
     def metadata(self) -> dict[str, str]:
