@@ -61,3 +61,30 @@ def test_doctor_survives_a_corrupt_settings_file(app_home: Path) -> None:
     assert out.returncode == 0, out.stderr
     assert "started from defaults" in out.stderr
     assert list(cfg.glob("settings.toml.bad-*"))
+
+
+def test_templates_cli_list_show_edit_validate_reset(tmp_path: Path) -> None:
+    def run(*a: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli_exe(), "templates", *a], capture_output=True, text=True, timeout=120)
+
+    listed = run("list", "--json")
+    assert listed.returncode == 0
+    names = {t["name"] for t in json.loads(listed.stdout)}
+    assert {"chat_answer", "chat_answer_structured", "rewrite_query"} <= names
+    original = run("show", "chat_answer").stdout
+    assert "{{ passages }}" in original
+    preview = run("show", "chat_answer", "--preview").stdout
+    assert "--- system ---" in preview and "{{" not in preview
+    bad = tmp_path / "bad.toml"
+    bad.write_text(original.replace("{{ question }}", "{{ questoin }}"), encoding="utf-8")
+    v = run("validate", "chat_answer", str(bad))
+    assert v.returncode == 1 and "unknown variable(s): questoin" in v.stderr and "missing variable(s): question" in v.stderr
+    e = run("edit", "chat_answer", "--from-file", str(bad))
+    assert e.returncode == 1 and run("show", "chat_answer").stdout == original  # nothing saved
+    good = tmp_path / "good.toml"
+    good.write_text(original.replace("Be concise", "Be brief"), encoding="utf-8")
+    assert run("edit", "chat_answer", "--from-file", str(good)).returncode == 0
+    assert "Be brief" in run("show", "chat_answer").stdout
+    assert any(t["edited"] for t in json.loads(run("list", "--json").stdout) if t["name"] == "chat_answer")
+    assert run("reset", "chat_answer").returncode == 0
+    assert run("show", "chat_answer").stdout == original

@@ -107,6 +107,8 @@ def fit_context(
     base = count(build([], [], ""))
     if count(build([], [], question)) - base > (limit - base) // 2:
         _cut_question(plan, question, lambda: count(build([], [], plan.question)) <= base + (limit - base) // 2)
+        if len(plan.question) < min(20, len(question)):  # a stub asks nothing: let step 5 give it the whole room
+            plan.question, plan.cut_question = question, False
         if measure() <= limit:
             return plan
     # 1. condense old turns
@@ -145,9 +147,10 @@ def fit_context(
         plan.dropped_passages.insert(0, original)
         plan.passages = []
         plan.cut_passage = False
-        if measure() <= limit:
+        if not plan.cut_question and measure() <= limit:
             return plan
-    _cut_question(plan, plan.question, lambda: measure() <= limit)
+    # the question alone: it may have all the room now (also what step 0 cut from it, when that fits)
+    _cut_question(plan, question, lambda: measure() <= limit)
     if measure() > limit or len(plan.question) < min(20, len(question)):
         raise NotebookError(
             f"The model's context ({n_ctx} tokens) is too small for the instructions and an answer of "
@@ -167,4 +170,4 @@ def _cut_question(plan: BudgetPlan[P], question: str, fits: Callable[[], bool]) 
         else:
             hi = mid - 1
     plan.question = question[:lo]
-    plan.cut_question = plan.cut_question or lo < len(question)
+    plan.cut_question = lo < len(question)

@@ -61,6 +61,9 @@ class ChatStore:
         return s[0] if s else None
 
     def add_message(self, session_id: str, role: str, content: str, payload: dict[str, Any] | None = None) -> ChatRecord:
+        if role not in ("user", "assistant"):
+            raise NotebookError(f"A chat message's role must be 'user' or 'assistant', not {role!r}.")
+        self.session(session_id)  # a clear error for a missing session
         now = time.time()
         with self.library.transaction() as db:
             cur = db.execute(
@@ -69,7 +72,7 @@ class ChatStore:
             )
             db.execute("UPDATE chat_sessions SET updated = ? WHERE id = ?", (now, session_id))
             if role == "user":
-                db.execute("UPDATE chat_sessions SET title = ? WHERE id = ? AND title = ''", (content[:80], session_id))
+                db.execute("UPDATE chat_sessions SET title = ? WHERE id = ? AND title = ''", (" ".join(content.split())[:80], session_id))
         return ChatRecord(int(cur.lastrowid), session_id, role, content, now, payload or {})
 
     def messages(self, session_id: str, limit: int | None = None) -> list[ChatRecord]:

@@ -270,15 +270,18 @@ def _check(sentence: AnswerSentence, by_id: dict[int, Passage], quote: str = "")
         all_words = set(content_words(p.text))
         whole = len(claim_words & all_words) / len(claim_words) if claim_words else 1.0
         best_overlap = max(best_overlap, overlap, whole * 0.9)
-    sentence.support = best_overlap
     cited_text = " ".join(by_id[pid].text for pid in sentence.citations)
-    missing_numbers = _numbers(sentence.text) - _numbers(cited_text) - _numbers(_marker_free(sentence.text, True))
+    if claim_words and len(sentence.citations) > 1:  # a claim may combine facts from its cited passages
+        union = len(claim_words & set(content_words(cited_text))) / len(claim_words)
+        best_overlap = max(best_overlap, union * 0.9)
+    sentence.support = best_overlap
+    missing_numbers = _numbers(_strip_markers(sentence.text)) - _numbers(cited_text)
     if missing_numbers:
         sentence.supported = False
         sentence.flag = f"the number(s) {', '.join(sorted(missing_numbers))} do not occur in the cited passage"
-    elif quote and not quoted_ok:
-        sentence.supported = best_overlap >= SUPPORT_THRESHOLD
-        sentence.flag = "" if sentence.supported else "its quote does not occur in the cited passage"
+    elif quote and not quoted_ok:  # an invented quote is a fabrication, whatever the word overlap
+        sentence.supported = False
+        sentence.flag = "its quote does not occur in the cited passage"
     elif quoted_ok:
         sentence.supported = best_overlap >= SUPPORT_THRESHOLD * 0.6
         sentence.flag = "" if sentence.supported else "the sentence says more than its quote"
@@ -412,6 +415,8 @@ def build_structured_answer(data: Any, passages: Sequence[Passage]) -> CitedAnsw
         ids: list[int] = []
         for r in raw_ids if isinstance(raw_ids, list) else [raw_ids]:
             try:
+                if isinstance(r, bool) or (isinstance(r, float) and not r.is_integer()):
+                    raise ValueError(r)
                 i = int(r)
             except (TypeError, ValueError):
                 removed.append(f"[{r}]")

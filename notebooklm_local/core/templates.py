@@ -194,8 +194,10 @@ class TemplateStore:
         up = self.user_dir / f"{name}.toml"
         if up.is_file():
             try:
-                return parse_template(up.read_text(encoding="utf-8"), origin="user", path=up, expected_name=name,
-                                      base=self._base(name))
+                tpl = parse_template(up.read_text(encoding="utf-8"), origin="user", path=up, expected_name=name,
+                                     base=self._base(name))
+                tpl.preview()
+                return tpl
             except (TemplateError, OSError, UnicodeDecodeError) as e:
                 note = f"Your edited template '{name}' is invalid and was not used ({e}); using the default."
                 if note not in self.notices:
@@ -213,7 +215,11 @@ class TemplateStore:
             return None
 
     def validate(self, name: str, text: str) -> PromptTemplate:
-        return parse_template(text, origin="user", expected_name=name, base=self._base(name))
+        """Parse, check variables, and render once with sample values (a template that parses but
+        cannot render, e.g. one the sandbox blocks, is refused here rather than breaking chat)."""
+        tpl = parse_template(text, origin="user", expected_name=name, base=self._base(name))
+        tpl.preview()
+        return tpl
 
     def save(self, name: str, text: str) -> PromptTemplate:
         """Validate, then write the user's version atomically. Invalid text is not saved."""
