@@ -53,16 +53,27 @@ def doctor_report(paths: AppPaths, settings: Settings) -> dict[str, Any]:
         }
     except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
         llama = {"error": str(e)}
-    models = [
-        {"name": m.name, "path": str(m.path), "size_mb": round(m.size / 1e6, 1), "default": m.default}
-        for m in find_models(paths, settings)
-    ]
+    from notebooklm_local.services.model_manager import ModelManager
+
+    try:
+        models = [
+            {"name": m.file_name, "path": str(m.path), "size_mb": round(m.size / 1e6, 1), "default": m.default,
+             "architecture": m.architecture, "quantization": m.quantization, "context_length": m.context_length,
+             "chat_template": m.has_chat_template, "embedding": m.is_embedding, "error": m.error}
+            for m in ModelManager(paths, settings).list()
+        ]
+    except Exception:  # noqa: BLE001 - doctor reports, never crashes
+        models = [
+            {"name": m.name, "path": str(m.path), "size_mb": round(m.size / 1e6, 1), "default": m.default}
+            for m in find_models(paths, settings)
+        ]
     return {
         "version": __version__,
         "python": f"{platform.python_implementation()} {platform.python_version()} ({sys.executable})",
         "platform": platform.platform(),
         "llama_cpp": llama,
-        "chat_model": settings.model.path or f"{DEFAULT_MODEL_NAME} (embedded default)",
+        "chat_model": (f"server {settings.server.base_url} ({settings.server.model or 'first listed model'})"
+                       if settings.server.enabled else settings.model.path or f"{DEFAULT_MODEL_NAME} (embedded default)"),
         "embedding_model": settings.model.embedding_path or f"{DEFAULT_MODEL_NAME} (embedded default)",
         "models": models,
         "data_dir": str(paths.data),
@@ -72,6 +83,15 @@ def doctor_report(paths: AppPaths, settings: Settings) -> dict[str, Any]:
         "pyside6": _version("PySide6"),
         "tts_engines": tts_engines(),
     }
+
+
+def _model_line(m: dict[str, Any]) -> str:
+    bits = [f"{m['size_mb']} MB"] + [str(m[k]) for k in ("architecture", "quantization") if m.get(k)]
+    if m.get("context_length"):
+        bits.append(f"ctx {m['context_length']}")
+    if m.get("error"):
+        bits.append(f"unreadable: {m['error']}")
+    return f"{m['name']} ({', '.join(bits)})"
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -92,7 +112,7 @@ def format_report(r: dict[str, Any]) -> str:
     lines += [
         f"Chat model       {r['chat_model']}",
         f"Embedding model  {r['embedding_model']}",
-        "Models found     " + (", ".join(f"{m['name']} ({m['size_mb']} MB)" for m in r["models"]) or "none — run `notebooklm-local init`"),
+        "Models found     " + (", ".join(_model_line(m) for m in r["models"]) or "none — run `notebooklm-local init`"),
         f"Data dir         {r['data_dir']}",
         f"Config dir       {r['config_dir']}",
         f"Log file         {r['log_file']}",
