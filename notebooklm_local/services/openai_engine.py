@@ -168,8 +168,14 @@ class OpenAICompatibleEngine:
 
     def _get_json(self, url: str) -> Any:
         """GET a JSON document; raise ModelServerError (with the HTTP status) on any failure."""
+        return self._request_json("GET", url)
+
+    def _post_json(self, url: str, body: dict[str, Any]) -> Any:
+        return self._request_json("POST", url, body)
+
+    def _request_json(self, method: str, url: str, body: dict[str, Any] | None = None) -> Any:
         try:
-            response = self._client.get(url, headers=self._headers())
+            response = self._client.request(method, url, json=body, headers=self._headers())
         except httpx.HTTPError as e:
             raise self._transport_error(e) from e
         if response.status_code >= 400:
@@ -177,23 +183,13 @@ class OpenAICompatibleEngine:
         try:
             return response.json()
         except ValueError as e:
+            if method == "POST":
+                raise ModelServerError(f"{url} did not answer with JSON", reason="protocol") from e
             raise ModelServerError(
                 f"The server at {self.base_url} did not answer {url} with JSON — is it an OpenAI-compatible "
                 "model server? Check the URL in Settings → Model server (it usually ends in /v1).",
                 reason="protocol", status=response.status_code,
             ) from e
-
-    def _post_json(self, url: str, body: dict[str, Any]) -> Any:
-        try:
-            response = self._client.post(url, json=body, headers=self._headers())
-        except httpx.HTTPError as e:
-            raise self._transport_error(e) from e
-        if response.status_code >= 400:
-            raise self._http_error(response.status_code, response.text, url=url)
-        try:
-            return response.json()
-        except ValueError as e:
-            raise ModelServerError(f"{url} did not answer with JSON", reason="protocol") from e
 
     def list_models(self) -> list[str]:
         """The model ids ``GET {base_url}/models`` lists."""
