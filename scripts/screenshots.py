@@ -44,13 +44,36 @@ def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
 
-    def shoot() -> None:
+    def grab(name: str) -> None:
         screen = QApplication.primaryScreen()
         pix = screen.grabWindow(0, 0, 0, 1280, 800)  # the X screen itself: what a user sees
-        target = OUT / "main-window.png"
+        target = OUT / name
         pix.save(str(target))
         shots.append(target)
-        win.close()
+
+    def shoot() -> None:
+        grab("main-window.png")
+        panel = win.chat_pane
+        panel.input.setPlainText("What does Q4_K_M quantization trade off?")
+        panel.answer_finished.connect(lambda _r: QTimer.singleShot(500, after_answer))
+        panel.send()
+
+    def after_answer() -> None:
+        grab("chat-answer.png")
+        res = win.chat_pane.last_result
+        if res is not None and res.answer.citations:
+            win.chat_pane.citation_activated.emit(res.answer.citations[0])
+            QTimer.singleShot(800, after_viewer)
+        else:
+            win.close()
+
+    def after_viewer() -> None:
+        viewer = getattr(win, "source_viewer", None)
+        if viewer is not None:
+            viewer.move(260, 90)
+            QTimer.singleShot(300, lambda: (grab("source-viewer.png"), viewer.close(), win.close()))
+        else:
+            win.close()
 
     def wait_for_backend(tries: int = 100) -> None:
         if win.backend_label.text() == "Backend: …" and tries > 0:

@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
 from notebooklm_local import APP_DISPLAY_NAME, __version__
 from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.library import Library
+from notebooklm_local.ui.chat_panel import ChatPanel
+from notebooklm_local.ui.source_viewer import SourceViewer
 from notebooklm_local.ui.sources_pane import SourcesPane
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
@@ -60,7 +62,9 @@ class MainWindow(QMainWindow):
         self.studio_pane = _pane(
             "Notebook", "Summaries, chain-of-density, podcasts and notes made from your sources.", "studio-pane"
         )
-        self.chat_pane = _pane("Chat", "Ask questions; answers cite the passages they come from.", "chat-pane")
+        self.chat_pane = ChatPanel(self.lanes, self._make_chat)
+        self.chat_pane.citation_activated.connect(self._on_citation_activated)
+        self.sources_pane.selection_changed.connect(self._on_selection_changed)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
         for w in (self.sources_pane, self.studio_pane, self.chat_pane):
@@ -151,8 +155,34 @@ class MainWindow(QMainWindow):
     def _on_notebook_box_changed(self, index: int) -> None:
         nb_id = self.notebook_box.itemData(index)
         if self.library is not None and nb_id:
-            self.sources_pane.set_sources(self.library, self.library.sources(nb_id))
+            sources = self.library.sources(nb_id)
+            self.sources_pane.set_sources(self.library, sources)
+            self.chat_pane.set_notebook(nb_id, [s.id for s in sources if s.selected])
             self.setWindowTitle(f"{self.notebook_box.itemText(index)} — {APP_DISPLAY_NAME}")
+
+    def _make_chat(self) -> object:
+        """Build the chat service (called once, on the llm lane: opening the index and model is slow)."""
+        from notebooklm_local.extensions.runtime import open_chat
+
+        return open_chat(self.ctx.paths, self.ctx.settings)
+
+    @Slot(list)
+    def _on_selection_changed(self, ids: list) -> None:
+        self.chat_pane.set_sources(list(ids))
+
+    @Slot(object)
+    def _on_citation_activated(self, citation: object) -> None:
+        if self.library is None:
+            return
+        try:
+            text, _blocks = self.library.source_text(citation.source_id)  # type: ignore[attr-defined]
+        except Exception as e:  # noqa: BLE001 - a removed source: say so, never crash
+            QMessageBox.information(self, "Source not available", f"This source is no longer available ({e}).")
+            return
+        viewer = SourceViewer(citation.source_title, text, citation, self)  # type: ignore[attr-defined]
+        viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.source_viewer = viewer
+        viewer.show()
 
     @Slot(object)
     def _on_backend_probed(self, info: object) -> None:
@@ -190,7 +220,11 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self._save_state()
+        self.chat_pane.stop()
         self.lanes.shutdown(3000)
+        chat = self.chat_pane.chat
+        if chat is not None:
+            chat.engine.close()
         if self.library is not None:
             self.library.close()
         super().closeEvent(event)
