@@ -22,12 +22,11 @@ def main() -> int:
     from notebooklm_local.core.context import AppContext
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import load_settings
-    from notebooklm_local.ui.application import create_application
-    from notebooklm_local.ui.main_window import MainWindow
-
     from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.extensions.sample import ensure_sample_notebook
     from notebooklm_local.services.models import ensure_default_model
+    from notebooklm_local.ui.application import create_application
+    from notebooklm_local.ui.main_window import MainWindow
 
     app = create_application()
     paths = app_paths().ensure()
