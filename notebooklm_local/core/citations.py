@@ -34,6 +34,7 @@ __all__ = [
     "build_structured_answer",
     "answer_schema",
     "repair_json",
+    "strip_markers",
     "says_not_found",
     "NOT_FOUND_TEXT",
     "NO_ANSWER_TEXT",
@@ -221,7 +222,8 @@ def parse_markers(text: str) -> list[tuple[int, int, list[int]]]:
     return out
 
 
-def _strip_markers(text: str) -> str:
+def strip_markers(text: str) -> str:
+    """The text without citation markers (and without the space they leave before punctuation)."""
     t = _MARKER.sub("", text)
     return re.sub(r"\s+([.,;:!?])", r"\1", re.sub(r"[ \t]{2,}", " ", t)).strip()
 
@@ -275,7 +277,7 @@ def _check(sentence: AnswerSentence, by_id: dict[int, Passage], quote: str = "")
         union = len(claim_words & set(content_words(cited_text))) / len(claim_words)
         best_overlap = max(best_overlap, union * 0.9)
     sentence.support = best_overlap
-    missing_numbers = _numbers(_strip_markers(sentence.text)) - _numbers(cited_text)
+    missing_numbers = _numbers(strip_markers(sentence.text)) - _numbers(cited_text)
     if missing_numbers:
         sentence.supported = False
         sentence.flag = f"the number(s) {', '.join(sorted(missing_numbers))} do not occur in the cited passage"
@@ -292,13 +294,6 @@ def _check(sentence: AnswerSentence, by_id: dict[int, Passage], quote: str = "")
             f"{', '.join(f'[{c}]' for c in sentence.citations)} do{'' if len(sentence.citations) > 1 else 'es'} "
             "not support it"
         )
-
-
-def _marker_free(text: str, ids_only: bool = False) -> str:
-    """With ``ids_only``: the marker text itself (so '[2]' never counts as an unsupported number)."""
-    if ids_only:
-        return " ".join(text[a:b] for a, b, _ in parse_markers(text))
-    return _strip_markers(text)
 
 
 _SAME_CHAR = {"'": "['\u2018\u2019]", "\u2018": "['\u2018\u2019]", "\u2019": "['\u2018\u2019]",
@@ -372,9 +367,9 @@ def build_answer(raw: str, passages: Sequence[Passage]) -> CitedAnswer:
     pieces.append(text[last:])
     text = "".join(pieces)
     text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)  # [1][1] -> [1]
-    if not _strip_markers(text):
+    if not strip_markers(text):
         return CitedAnswer(NO_ANSWER_TEXT, [AnswerSentence(NO_ANSWER_TEXT, flag="the model wrote nothing")], [], removed)
-    if says_not_found(_strip_markers(text)) and not parse_markers(text):
+    if says_not_found(strip_markers(text)) and not parse_markers(text):
         ans = not_found_answer()
         ans.removed_markers = removed
         return ans
@@ -382,7 +377,7 @@ def build_answer(raw: str, passages: Sequence[Passage]) -> CitedAnswer:
     for a, b in split_sentences(text):
         seg = text[a:b]
         ids = [i for _, _, mids in parse_markers(seg) for i in mids if i in by_id]
-        clean = _strip_markers(seg)
+        clean = strip_markers(seg)
         if not clean and sentences:  # a sentence of markers only belongs to the one before
             sentences[-1].citations += [i for i in ids if i not in sentences[-1].citations]
             continue
@@ -433,13 +428,13 @@ def build_structured_answer(data: Any, passages: Sequence[Passage]) -> CitedAnsw
                     ids.append(i)
                 elif i not in by_id:
                     removed.append(f"[{i}]")
-        clean = _strip_markers(text)
+        clean = strip_markers(text)
         if not clean:
             continue
         sentences.append(AnswerSentence(clean + "".join(f" [{i}]" for i in ids), ids))
         quotes.append(str(item.get("quote", "") or ""))
     answerable = data.get("answerable", True)
-    joined = " ".join(_strip_markers(s.text) for s in sentences)
+    joined = " ".join(strip_markers(s.text) for s in sentences)
     if not sentences and answerable is not False:
         return CitedAnswer(NO_ANSWER_TEXT, [AnswerSentence(NO_ANSWER_TEXT, flag="the model wrote nothing")], [],
                            removed)

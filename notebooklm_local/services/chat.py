@@ -9,7 +9,6 @@ The GUI and the CLI both call this; neither has its own pipeline.
 from __future__ import annotations
 
 import logging
-import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -28,6 +27,7 @@ from notebooklm_local.core.citations import (
     format_passages,
     not_found_answer,
     repair_json,
+    strip_markers,
 )
 from notebooklm_local.core.errors import Cancelled, NotebookError
 from notebooklm_local.core.jobs import CancelToken
@@ -165,7 +165,7 @@ class ChatService:
 
     # -- decisions ---------------------------------------------------------------------------
 
-    def use_structured(self, override: bool | None = None) -> bool:
+    def use_structured(self, override: bool | None = None, info: EngineInfo | None = None) -> bool:
         if override is not None:
             return override
         mode = self.settings.structured.lower()
@@ -173,7 +173,7 @@ class ChatService:
             return True
         if mode in ("off", "false", "never"):
             return False
-        info = self.engine.info()
+        info = info or self.engine.info()
         return info.chat_format == "raw"  # base models cannot follow citation instructions; a grammar can
 
     def history(self, session_id: str | None) -> list[Turn]:
@@ -190,9 +190,12 @@ class ChatService:
                 pending = None
         return turns[-HISTORY_TURNS:]
 
-    def retrieval_query(self, question: str, history: Sequence[Turn], cancel: CancelToken | None = None) -> str:
+    def retrieval_query(self, question: str, history: Sequence[Turn], cancel: CancelToken | None = None,
+                        info: EngineInfo | None = None) -> str:
         heuristic = standalone_query(question, history)
-        if not history or not self.settings.rewrite_followups or self.engine.info().chat_format in ("raw", ""):
+        if not history or not self.settings.rewrite_followups:
+            return heuristic
+        if (info or self.engine.info()).chat_format in ("raw", ""):
             return heuristic
         try:
             tpl = self.templates.get("rewrite_query")
@@ -256,19 +259,19 @@ class ChatService:
         history = self.history(session.id)
         if source_ids is None:
             source_ids = [s.id for s in self.library.library.sources(nb.id) if s.selected]
-        use_structured = self.use_structured(structured)
+        info = self.engine.info()  # loads a local model; a server is probed once
+        use_structured = self.use_structured(structured, info)
         tpl_name = "chat_answer_structured" if use_structured else "chat_answer"
         timings: dict[str, float] = {}
 
         with self._busy:
             cancel.raise_if_set()
-            query = self.retrieval_query(question, history, cancel)
+            query = self.retrieval_query(question, history, cancel, info)
             t1 = time.perf_counter()
             hits = self.library.search(nb.id, query[:MAX_QUERY_CHARS], k=self.settings.top_k, source_ids=source_ids)
             t2 = time.perf_counter()
             timings["rewrite_s"] = round(t1 - t0, 4)
             timings["retrieval_s"] = round(t2 - t1, 4)
-            info = self.engine.info()
             if not hits or not self._relevant(hits):
                 answer = not_found_answer(
                     ["No passage in the selected sources matches the question."] if hits or source_ids else
@@ -326,7 +329,7 @@ class ChatService:
             r = tpl.render({"passages": format_passages(ps), "question": q, "language": language})
             msgs = [ChatMessage("system", r.system)] if r.system else []
             for t in hist:
-                msgs += [ChatMessage("user", t.question), ChatMessage("assistant", _strip_citations(t.answer))]
+                msgs += [ChatMessage("user", t.question), ChatMessage("assistant", strip_markers(t.answer))]
             msgs.append(ChatMessage("user", r.user))
             return msgs
 
@@ -354,6 +357,3 @@ class ChatService:
         payload.pop("question", None)
         self.store.add_message(session_id, "assistant", result.answer.text, payload)
 
-
-def _strip_citations(text: str) -> str:
-    return re.sub(r"\s*\[\d+\]", "", text)

@@ -95,6 +95,16 @@ def _template_format(template: str, eos: str, bos: str) -> ChatFormat:
     return ChatFormat("gguf-template", render, (eos,) if eos else (), add_bos=False)
 
 
+def _fold_system(messages: Sequence[ChatMessage]) -> list[ChatMessage]:
+    """The system message moved into the first user turn (for formats without a system role)."""
+    rest = list(messages[1:])
+    if rest and rest[0].role == "user":
+        rest[0] = ChatMessage("user", f"{messages[0].content}\n\n{rest[0].content}")
+    else:
+        rest.insert(0, ChatMessage("user", messages[0].content))
+    return rest
+
+
 def _merge_system_if_unsupported(formatter: Any, messages: Sequence[ChatMessage]) -> Sequence[ChatMessage]:
     """Some templates raise on a system role (e.g. older Gemma/Mistral): fold it into the first user turn."""
     if not messages or messages[0].role != "system":
@@ -103,12 +113,7 @@ def _merge_system_if_unsupported(formatter: Any, messages: Sequence[ChatMessage]
         formatter(messages=_dicts(messages))
         return messages
     except Exception:  # noqa: BLE001 - the template said "no system role"
-        rest = list(messages[1:])
-        if rest and rest[0].role == "user":
-            rest[0] = ChatMessage("user", f"{messages[0].content}\n\n{rest[0].content}")
-        else:
-            rest.insert(0, ChatMessage("user", messages[0].content))
-        return rest
+        return _fold_system(messages)
 
 
 def _family_format(name: str) -> ChatFormat:
@@ -126,29 +131,14 @@ def _family_format(name: str) -> ChatFormat:
     if name not in funcs:
         raise ModelLoadError(f"Unknown chat format '{name}'. Known: auto, raw, {', '.join(sorted(funcs))}.")
     func = funcs[name]
-    stop: tuple[str, ...] = ()
+    drops_system = name in ("gemma", "mistral-instruct")  # these would silently drop a system message
 
     def render(messages: Sequence[ChatMessage]) -> str:
-        nonlocal stop
-        msgs = list(messages)
-        if name in ("gemma", "mistral-instruct") and msgs and msgs[0].role == "system":
-            # these formats drop the system message silently: keep it, in the first user turn
-            msgs = _merge_system_if_unsupported(_Raises(), msgs)
-        resp = func(messages=_dicts(msgs))
-        s = resp.stop
-        stop = tuple([s] if isinstance(s, str) else list(s or []))
-        return resp.prompt
+        msgs = _fold_system(messages) if drops_system and messages and messages[0].role == "system" else messages
+        return func(messages=_dicts(msgs)).prompt
 
-    fmt = ChatFormat(f"family:{name}", render, (), add_bos=True)
-    # the stop strings are known after a first render; compute them once from a probe
-    render([ChatMessage("user", "probe")])
-    fmt.stop = stop
-    return fmt
-
-
-class _Raises:
-    def __call__(self, **_: Any) -> None:
-        raise ValueError("system role not supported")
+    s = func(messages=[{"role": "user", "content": "probe"}]).stop  # the format's stop strings
+    return ChatFormat(f"family:{name}", render, tuple([s] if isinstance(s, str) else list(s or [])), add_bos=True)
 
 
 def looks_instruct(metadata: dict[str, str], file_name: str) -> bool:

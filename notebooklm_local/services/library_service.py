@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from notebooklm_local.core.chunking import ChunkingOptions, chunk_document
+from notebooklm_local.core.citations import format_location
 from notebooklm_local.core.documents import Block, LoadedDocument, SourceLoader, SourceRef
 from notebooklm_local.core.errors import Cancelled, NotebookError, SourceLoadError
 from notebooklm_local.core.jobs import CancelToken, ProgressCallback, no_progress
@@ -63,12 +64,7 @@ class Hit:
     @property
     def location(self) -> str:
         c = self.chunk
-        if c.page is not None:
-            return f"p. {c.page}" if c.page_end in (None, c.page) else f"pp. {c.page}-{c.page_end}"
-        if c.t_start is not None:
-            s = int(c.t_start)
-            return f"{s // 3600:d}:{s // 60 % 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60:d}:{s % 60:02d}"
-        return c.heading or ""
+        return format_location(c.page, c.page_end, c.t_start, c.heading)
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk

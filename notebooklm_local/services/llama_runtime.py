@@ -239,10 +239,7 @@ class LlamaCppEngine:
         if self.train_ctx and self._n_ctx > self.train_ctx:
             with contextlib.suppress(Exception):
                 llm.close()
-            raise ModelLoadError(
-                f"The context size {self._n_ctx} is larger than {self.path.name} supports ({self.train_ctx} "
-                f"tokens). Set the context size to {self.train_ctx} or less in Settings."
-            )
+            raise self._context_too_large(self.train_ctx)
         meta = dict(llm.metadata)
         with contextlib.suppress(Exception):
             meta["_eos_text"] = llm.detokenize([llm.token_eos()], special=True).decode("utf-8", "ignore")
@@ -273,10 +270,13 @@ class LlamaCppEngine:
         except Exception:  # noqa: BLE001 - the load itself will report what is wrong
             return
         if train_ctx and self._n_ctx > train_ctx:
-            raise ModelLoadError(
-                f"The context size {self._n_ctx} is larger than {self.path.name} supports ({train_ctx} "
-                f"tokens). Set the context size to {train_ctx} or less in Settings."
-            )
+            raise self._context_too_large(train_ctx)
+
+    def _context_too_large(self, train_ctx: int) -> ModelLoadError:
+        return ModelLoadError(
+            f"The context size {self._n_ctx} is larger than {self.path.name} supports ({train_ctx} tokens). "
+            f"Set the context size to {train_ctx} or less in Settings."
+        )
 
     @property
     def metadata(self) -> dict[str, str]:

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notebooklm_local.core.citations import strip_markers
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["ChatPanel"]
@@ -45,7 +46,7 @@ def citation_html(answer: Any, key: int = 0) -> str:
     """The checked answer as HTML: sentences with citation links (``cite:<key>:<id>``), unsupported ones marked."""
     parts: list[str] = []
     for s in answer.sentences:
-        text = html.escape(_strip_markers(s.text))
+        text = html.escape(strip_markers(s.text))
         chips = "".join(
             f' <a href="cite:{key}:{pid}" style="text-decoration:none"><span style="background:#dbe7ff;color:#1a3d8f;'
             f'border-radius:4px">&nbsp;{pid}&nbsp;</span></a>'
@@ -73,12 +74,6 @@ def citation_html(answer: Any, key: int = 0) -> str:
             f'{", " + html.escape(c.location) if c.location else ""}</a>' for c in answer.citations
         ) + "</div>"
     return f"<div>{body}</div>{extra}"
-
-
-def _strip_markers(text: str) -> str:
-    import re
-
-    return re.sub(r"\s*\[\d+\]", "", text).strip()
 
 
 class ChatPanel(QWidget):
