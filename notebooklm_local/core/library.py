@@ -138,6 +138,37 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX chat_messages_session ON chat_messages(session_id, id);
     """,
+    # 4: studio outputs (summaries, chain-of-density runs, podcast scripts) and notes. Both keep their
+    # citations as JSON (core.citations.Citation.to_json), so they survive a source's removal.
+    """
+    CREATE TABLE studio_outputs (
+        id TEXT PRIMARY KEY,
+        notebook_id TEXT NOT NULL REFERENCES notebooks(id) ON DELETE CASCADE,
+        kind TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        source_ids TEXT NOT NULL DEFAULT '[]',
+        options TEXT NOT NULL DEFAULT '{}',
+        model TEXT NOT NULL DEFAULT '',
+        template TEXT NOT NULL DEFAULT '',
+        payload TEXT NOT NULL DEFAULT '{}',
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE INDEX studio_outputs_nb ON studio_outputs(notebook_id, kind, created);
+    CREATE TABLE notes (
+        id TEXT PRIMARY KEY,
+        notebook_id TEXT NOT NULL REFERENCES notebooks(id) ON DELETE CASCADE,
+        title TEXT NOT NULL DEFAULT '',
+        body TEXT NOT NULL DEFAULT '',
+        tags TEXT NOT NULL DEFAULT '[]',
+        citations TEXT NOT NULL DEFAULT '[]',
+        origin_kind TEXT NOT NULL DEFAULT 'manual',
+        origin_id TEXT NOT NULL DEFAULT '',
+        created REAL NOT NULL,
+        updated REAL NOT NULL
+    );
+    CREATE INDEX notes_nb ON notes(notebook_id, updated);
+    """,
 ]
 
 HEADING_SEP = " › "

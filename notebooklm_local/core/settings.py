@@ -26,7 +26,7 @@ __all__ = ["Settings", "ModelSettings", "ServerSettings", "ChatSettings", "Index
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass
@@ -78,6 +78,32 @@ class IndexSettings:
 
 
 @dataclass
+class StudioSettings:
+    """Summaries, chain of density and podcasts."""
+
+    summary_length: str = "medium"  # short | medium | long
+    audience: str = "general"  # beginner | general | expert
+    cod_steps: int = 5
+    cod_words: int = 80  # the word budget every chain-of-density step keeps
+    retries: int = 2  # extra attempts when a structured step is unusable
+    host_a: str = "Alex"
+    host_b: str = "Sam"
+    podcast_length: str = "short"  # short | medium | long
+
+
+@dataclass
+class TtsSettings:
+    """Podcast audio."""
+
+    engine: str = "espeak-ng"  # espeak-ng, or a plugin's engine (piper, ...)
+    voice_a: str = ""  # empty: the engine's default first voice for the language
+    voice_b: str = ""
+    rate_wpm: int = 165
+    pause_s: float = 0.45  # silence between turns
+    format: str = "wav"  # wav | mp3 | ogg (mp3/ogg need ffmpeg, lame or oggenc)
+
+
+@dataclass
 class UiSettings:
     theme: str = "system"  # system | light | dark
     first_run_done: bool = False
@@ -87,12 +113,13 @@ class UiSettings:
 class Settings:
     schema_version: int = SCHEMA_VERSION
     output_language: str = ""  # empty: the language of the question
-    tts_engine: str = "espeak-ng"
     disabled_plugins: list[str] = field(default_factory=list)
     model: ModelSettings = field(default_factory=ModelSettings)
     server: ServerSettings = field(default_factory=ServerSettings)
     chat: ChatSettings = field(default_factory=ChatSettings)
     index: IndexSettings = field(default_factory=IndexSettings)
+    studio: StudioSettings = field(default_factory=StudioSettings)
+    tts: TtsSettings = field(default_factory=TtsSettings)
     ui: UiSettings = field(default_factory=UiSettings)
 
     def to_dict(self) -> dict[str, Any]:
@@ -100,7 +127,17 @@ class Settings:
 
 
 # schema N -> N+1 migrations, applied in order to the raw TOML dict.
-_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+def _v1_to_v2(raw: dict[str, Any]) -> dict[str, Any]:
+    """Schema 2 moved the top-level ``tts_engine`` into ``[tts] engine``."""
+    engine = raw.pop("tts_engine", None)
+    if isinstance(engine, str) and engine:
+        tts = raw.setdefault("tts", {})
+        if isinstance(tts, dict):
+            tts.setdefault("engine", engine)
+    return raw
+
+
+_MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v2}
 
 
 def _from_dict(cls: type, data: dict[str, Any], where: str) -> Any:

@@ -21,7 +21,7 @@ def test_roundtrip(tmp_path: Path) -> None:
     s.disabled_plugins = ["a", "b"]
     f = tmp_path / "settings.toml"
     save_settings(s, f)
-    assert "schema_version = 1" in f.read_text()
+    assert f"schema_version = {SCHEMA_VERSION}" in f.read_text()
     assert load_settings(f) == s
     assert not list(tmp_path.glob(".settings-*")), "temp file left behind"
 
@@ -63,3 +63,9 @@ def test_unknown_keys_are_ignored_with_a_warning(caplog: pytest.LogCaptureFixtur
     s = parse_settings("future_option = 1\n[model]\nn_ctx = 2048\n")
     assert s.model.n_ctx == 2048
     assert "future_option" in caplog.text
+
+
+def test_schema_1_moves_tts_engine_into_tts_table() -> None:
+    s = parse_settings('schema_version = 1\ntts_engine = "piper"\n')
+    assert s.tts.engine == "piper"
+    assert s.schema_version == SCHEMA_VERSION
