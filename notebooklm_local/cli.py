@@ -3,21 +3,22 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import logging
 import sys
-import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from notebooklm_local import APP_NAME, __version__
+from notebooklm_local.cli_common import TerminalProgress as _TerminalProgress
+from notebooklm_local.cli_common import context as _context
+from notebooklm_local.cli_common import locked as _locked
+from notebooklm_local.cli_common import resolve_sources as _resolve_sources
+from notebooklm_local.cli_common import sigint_cancels as _sigint_cancels
 from notebooklm_local.core.errors import Cancelled, NotebookError
-from notebooklm_local.core.instance import InstanceLock
-from notebooklm_local.core.logs import setup_logging
-from notebooklm_local.core.paths import AppPaths, app_paths
-from notebooklm_local.core.settings import Settings, load_settings, save_settings
+from notebooklm_local.core.paths import AppPaths
+from notebooklm_local.core.settings import Settings, save_settings
 
 __all__ = ["build_parser", "run"]
 
@@ -132,13 +133,14 @@ def build_parser() -> argparse.ArgumentParser:
     from notebooklm_local.cli_models import add_models_parser
 
     add_models_parser(sub)
+    from notebooklm_local.cli_notes import add_notes_parser
+
+    add_notes_parser(sub)
+
+    from notebooklm_local.cli_studio import add_studio_parsers
+
+    add_studio_parsers(sub)
     return p
-
-
-def _context(args: argparse.Namespace) -> tuple[AppPaths, Settings]:
-    paths = app_paths(args.basedir).ensure()
-    setup_logging(paths.log_file, verbose=args.verbose)
-    return paths, load_settings(paths.settings_file)
 
 
 def cmd_doctor(args: argparse.Namespace) -> int:
@@ -169,39 +171,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
-@contextlib.contextmanager
-def _locked(paths: AppPaths) -> Iterator[None]:
-    with InstanceLock(paths.lock_file):
-        yield
-
-
 def _open(paths: AppPaths, settings: Settings, *, with_index: bool = True) -> Any:
     from notebooklm_local.extensions.runtime import open_library
 
     return open_library(paths, settings, with_index=with_index)
-
-
-class _TerminalProgress:
-    """One updating status line on a terminal; plain lines otherwise (throttled)."""
-
-    def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
-        self.last = 0.0
-
-    def __call__(self, done: int, total: int, message: str = "") -> None:
-        now = time.monotonic()
-        if now - self.last < 0.2 and done < total:
-            return
-        self.last = now
-        line = f"[{done}/{total}] {message}"[:160]
-        if self.tty:
-            print("\r\033[K" + line, end="", file=sys.stderr, flush=True)
-        else:
-            print(line, file=sys.stderr, flush=True)
-
-    def close(self) -> None:
-        if self.tty:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
 
 
 def cmd_notebook_create(args: argparse.Namespace) -> int:
@@ -285,17 +258,6 @@ def cmd_sources(args: argparse.Namespace) -> int:
         extra = f" — {s.error}" if s.error else (f" — {'; '.join(s.flags)}" if s.flags else "")
         print(f"{s.id[:8]}  {s.status:<9} {s.kind:<10} {s.n_chunks:>5} chunks  {s.title}{extra}")
     return 0
-
-
-def _resolve_sources(lib: Any, notebook: str, wanted: Sequence[str]) -> list[str]:
-    srcs = lib.sources(notebook)
-    out = []
-    for w in wanted:
-        match = [s for s in srcs if s.id.startswith(w) or s.title.lower() == w.lower()]
-        if len(match) != 1:
-            raise NotebookError(f"'{w}' matches {len(match)} sources in '{notebook}'; use an id from `sources`.")
-        out.append(match[0].id)
-    return out
 
 
 def cmd_remove(args: argparse.Namespace) -> int:
@@ -432,25 +394,6 @@ def cmd_templates_reset(args: argparse.Namespace) -> int:
     store.reset(args.name)
     print(f"'{args.name}' reset to the default" if was else f"'{args.name}' already is the default")
     return 0
-
-
-@contextlib.contextmanager
-def _sigint_cancels(token: Any) -> Iterator[None]:
-    """Ctrl-C stops the running generation at the next token instead of killing the process."""
-    import signal
-
-    def handler(_sig: int, _frame: Any) -> None:
-        token.cancel()
-
-    try:
-        old = signal.signal(signal.SIGINT, handler)
-    except ValueError:  # not the main thread
-        yield
-        return
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
 
 
 def _print_answer(result: Any, *, streamed: bool) -> None:

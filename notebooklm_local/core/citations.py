@@ -448,6 +448,39 @@ def build_structured_answer(data: Any, passages: Sequence[Passage]) -> CitedAnsw
     return CitedAnswer(text, sentences, _resolve(sentences, by_id), removed)
 
 
+def verify_sentences(items: Sequence[tuple[str, Sequence[int]]], passages: Sequence[Passage]
+                     ) -> tuple[list[AnswerSentence], list[Citation]]:
+    """Check ``(text, cited passage ids)`` pairs against ``passages`` (ids not among them are dropped):
+    the same checks as answers get, for podcast lines and studio sentences."""
+    by_id = {p.pid: p for p in passages}
+    sentences = []
+    for text, ids in items:
+        valid = [i for i in dict.fromkeys(ids) if i in by_id]
+        sentences.append(AnswerSentence(strip_markers(text), valid))
+    for s in sentences:
+        _check(s, by_id)
+    return sentences, _resolve(sentences, by_id)
+
+
+def attach_citations(text: str, passages: Sequence[Passage], min_overlap: float = SUPPORT_THRESHOLD) -> CitedAnswer:
+    """Cite each sentence of an uncited text (a chain-of-density step) with the passage that best supports
+    it; a sentence no passage supports well enough stays uncited and is flagged."""
+    items: list[tuple[str, list[int]]] = []
+    for a, b in split_sentences(strip_markers(text)):
+        seg = strip_markers(text)[a:b]
+        best, best_pid = 0.0, None
+        for p in passages:
+            score = _best_quote(seg, p)[0]
+            if score > best:
+                best, best_pid = score, p.pid
+        items.append((seg, [best_pid] if best_pid is not None and best >= min_overlap else []))
+    sentences, citations = verify_sentences(items, passages)
+    for s in sentences:
+        if s.citations:
+            s.text = s.text + "".join(f" [{i}]" for i in s.citations)
+    return CitedAnswer(" ".join(s.text for s in sentences), sentences, citations)
+
+
 def repair_json(text: str) -> Any:
     """Parse JSON that a generation may have cut short: close open strings, arrays and objects.
 

@@ -10,6 +10,7 @@ __all__ = [
     "SourceLoadError",
     "IndexingError",
     "TemplateError",
+    "StudioError",
     "Cancelled",
 ]
 
@@ -40,6 +41,10 @@ class IndexingError(NotebookError):
 
 class TemplateError(NotebookError):
     """A prompt template is invalid or could not be rendered."""
+
+
+class StudioError(NotebookError):
+    """A summary, chain-of-density or podcast step produced no usable output (after its retries)."""
 
 
 class Cancelled(Exception):  # noqa: N818 - the name reads as an event, like Anki's Interrupted

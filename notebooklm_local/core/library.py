@@ -329,6 +329,23 @@ class Library:
             raise NotebookError(f"No notebook named '{name_or_id}' (notebooks: {names}).")
         return Notebook(**dict(rows[0]))
 
+    def rename_notebook(self, notebook_id: str, name: str) -> Notebook:
+        """Give a notebook a new name (same rules as :meth:`create_notebook`); returns the renamed notebook."""
+        name = name.strip()
+        if not name:
+            raise NotebookError("A notebook needs a name.")
+        if len(name) > 200:
+            raise NotebookError("Notebook names are limited to 200 characters.")
+        try:
+            with self.transaction() as db:
+                cur = db.execute("UPDATE notebooks SET name = ?, updated = ? WHERE id = ?",
+                                 (name, time.time(), notebook_id))
+                if cur.rowcount == 0:
+                    raise NotebookError(f"No notebook with id {notebook_id}.")
+        except sqlite3.IntegrityError:
+            raise NotebookError(f"A notebook named '{name}' already exists.") from None
+        return self.notebook(notebook_id)
+
     def delete_notebook(self, notebook_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM notebooks WHERE id = ?", (notebook_id,))
@@ -448,6 +465,11 @@ class Library:
             sql += " AND c.embedded_model = ?"
             params.append(model_id)
         return {r[0] for r in self.query(sql, params)}
+
+    def source_chunks(self, source_id: str) -> list[StoredChunk]:
+        """All chunks of a source in reading order."""
+        rows = self.query("SELECT * FROM chunks WHERE source_id = ? ORDER BY ordinal", (source_id,))
+        return [_chunk(r) for r in rows]
 
     def chunks(self, ids: Sequence[int]) -> dict[int, StoredChunk]:
         out: dict[int, StoredChunk] = {}

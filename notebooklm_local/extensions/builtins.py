@@ -1,4 +1,4 @@
-"""The built-in loaders, registered through the plugin API like any plugin."""
+"""The built-in loaders (registered through the plugin API like any plugin) and the espeak-ng TTS engine."""
 
 from __future__ import annotations
 
@@ -24,6 +24,14 @@ def register(api: PluginApi) -> None:
 
 
 def builtin_registry() -> Registry:
+    import shutil
+
+    from notebooklm_local.services.tts.espeak import EspeakEngine
+
     registry = Registry()
     register(PluginApi(registry, BUILTIN_ID))
+    # the default podcast voice engine (the classic `espeak` takes the same options when espeak-ng is
+    # absent); lazy: nothing runs until it is asked whether it is available
+    binary = "espeak" if not shutil.which("espeak-ng") and shutil.which("espeak") else "espeak-ng"
+    registry.tts_engines.register(BUILTIN_ID, EspeakEngine(binary))
     return registry

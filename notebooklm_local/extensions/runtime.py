@@ -14,8 +14,9 @@ from notebooklm_local.extensions.points import Registry
 from notebooklm_local.services.chat import ChatService
 from notebooklm_local.services.index import ChromaIndex
 from notebooklm_local.services.library_service import LibraryService
+from notebooklm_local.services.studio.service import StudioService
 
-__all__ = ["open_library", "open_engine", "open_chat", "template_store"]
+__all__ = ["open_library", "open_engine", "open_chat", "open_studio", "template_store", "tts_engines"]
 
 log = logging.getLogger(__name__)
 
@@ -69,4 +70,21 @@ def open_chat(
     return ChatService(
         library or open_library(paths, settings), engine or open_engine(paths, settings), template_store(paths),
         settings.chat,
+    )
+
+
+def tts_engines(registry: Registry | None = None) -> list[object]:
+    """The text-to-speech engines registered (built-in espeak-ng first, then plugins')."""
+    return list((registry or builtin_registry()).tts_engines.items())
+
+
+def open_studio(
+    paths: AppPaths, settings: Settings, *, library: LibraryService | None = None, engine: Engine | None = None,
+    registry: Registry | None = None,
+) -> StudioService:
+    """The studio over the library (opened here unless given) with the configured engine and TTS engines."""
+    registry = registry or builtin_registry()
+    return StudioService(
+        library or open_library(paths, settings, registry=registry), engine or open_engine(paths, settings),
+        template_store(paths), settings, tts_engines=lambda: tts_engines(registry),
     )

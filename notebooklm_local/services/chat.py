@@ -118,7 +118,7 @@ def _shorten(p: Passage, keep: float) -> Passage:
     return replace(p, text=p.text[:n], end=p.start + n)
 
 
-class _StructuredDisplay:
+class StructuredDisplay:
     """Turns a streaming JSON answer into readable text as it arrives (sentences with [n] markers)."""
 
     def __init__(self, emit: Callable[[str], None]) -> None:
@@ -288,7 +288,7 @@ class ChatService:
             t3 = time.perf_counter()
             timings["prompt_build_s"] = round(t3 - t2, 4)
             gen: list[GenerationResult] = []
-            display = _StructuredDisplay(on_token) if (use_structured and on_token) else None
+            display = StructuredDisplay(on_token) if (use_structured and on_token) else None
             pieces: list[str] = []
             t_first: list[float] = []
             schema = answer_schema(len(plan.passages)) if use_structured else None

@@ -27,12 +27,14 @@ def _version(dist: str) -> str:
 
 
 def tts_engines() -> dict[str, str]:
-    """Local TTS engines found on PATH: name -> executable."""
+    """Local TTS engines that can run: name -> executable (espeak-ng must also answer --version)."""
+    from notebooklm_local.services.tts.espeak import EspeakEngine
+
     found: dict[str, str] = {}
     for name, binaries in _TTS_BINARIES.items():
         for b in binaries:
             path = shutil.which(b)
-            if path:
+            if path and (name != "espeak-ng" or EspeakEngine(b).unavailable_reason() is None):
                 found[name] = path
                 break
     return found

@@ -43,7 +43,10 @@ def _default_text(name: str) -> str:
 
 
 def test_the_expected_defaults_ship() -> None:
-    assert {p.stem for p in DEFAULT_FILES} >= {"chat_answer", "chat_answer_structured", "rewrite_query"}
+    assert {p.stem for p in DEFAULT_FILES} >= {
+        "chat_answer", "chat_answer_structured", "rewrite_query", "summary", "summary_reduce", "briefing",
+        "study_guide", "faq", "cod_step", "podcast_outline", "podcast_dialogue",
+    }
 
 
 @pytest.mark.parametrize("path", DEFAULT_FILES, ids=[p.stem for p in DEFAULT_FILES])
@@ -57,7 +60,11 @@ def test_every_default_parses_and_previews(path: Path) -> None:
     preview = tpl.preview()
     assert preview.user and "{{" not in preview.user and "{%" not in preview.user
     assert "{{" not in preview.system and "{%" not in preview.system
-    assert str(tpl.sample["question"]) in preview.user
+    # every sample value of a variable the user part uses shows up in the rendered prompt
+    for var in tpl.required:
+        value = str(tpl.sample[var])
+        if value and f"{{{{ {var} }}}}" in tpl.user:
+            assert value in preview.user, var
     assert tpl.text == path.read_text(encoding="utf-8")
 
 

@@ -1,0 +1,86 @@
+"""Helpers every CLI module shares (cli.py, cli_models.py, cli_notes.py, cli_studio.py sit above this):
+opening the app's paths and settings, the data-dir lock, terminal progress, Ctrl-C as cancel."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from notebooklm_local.core.errors import NotebookError
+from notebooklm_local.core.instance import InstanceLock
+from notebooklm_local.core.logs import setup_logging
+from notebooklm_local.core.paths import AppPaths, app_paths
+from notebooklm_local.core.settings import Settings, load_settings
+
+__all__ = ["context", "locked", "TerminalProgress", "sigint_cancels", "resolve_sources"]
+
+
+def context(args: argparse.Namespace) -> tuple[AppPaths, Settings]:
+    paths = app_paths(args.basedir).ensure()
+    setup_logging(paths.log_file, verbose=args.verbose)
+    return paths, load_settings(paths.settings_file)
+
+
+@contextlib.contextmanager
+def locked(paths: AppPaths) -> Iterator[None]:
+    with InstanceLock(paths.lock_file):
+        yield
+
+
+class TerminalProgress:
+    """One updating status line on a terminal; plain lines otherwise (throttled)."""
+
+    def __init__(self) -> None:
+        self.tty = sys.stderr.isatty()
+        self.last = 0.0
+        self.last_message = ""
+
+    def __call__(self, done: int, total: int, message: str = "") -> None:
+        now = time.monotonic()
+        if now - self.last < 0.2 and done < total and message == self.last_message:
+            return
+        self.last, self.last_message = now, message
+        line = f"[{done}/{total}] {message}"[:160]
+        if self.tty:
+            print("\r\033[K" + line, end="", file=sys.stderr, flush=True)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+@contextlib.contextmanager
+def sigint_cancels(token: Any) -> Iterator[None]:
+    """Ctrl-C stops the running work at its next step (token) instead of killing the process."""
+    import signal
+
+    def handler(_sig: int, _frame: Any) -> None:
+        token.cancel()
+
+    try:
+        old = signal.signal(signal.SIGINT, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+def resolve_sources(lib: Any, notebook: str, wanted: Sequence[str]) -> list[str]:
+    """Source ids from id prefixes or exact titles; each must match exactly one source."""
+    srcs = lib.sources(notebook)
+    out = []
+    for w in wanted:
+        match = [s for s in srcs if s.id.startswith(w) or s.title.lower() == w.lower()]
+        if len(match) != 1:
+            raise NotebookError(f"'{w}' matches {len(match)} sources in '{notebook}'; use an id from `sources`.")
+        out.append(match[0].id)
+    return out

@@ -1,0 +1,376 @@
+"""``summarize``, ``cod``, ``podcast`` and ``studio list|show|note|delete``: the studio from the command line.
+
+Same service as the GUI's studio (``services/studio/service.py``). Ctrl-C cancels at the next token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from notebooklm_local.cli_common import TerminalProgress, context, locked, resolve_sources, sigint_cancels
+from notebooklm_local.core.errors import NotebookError
+from notebooklm_local.core.jobs import CancelToken
+
+__all__ = ["add_studio_parsers"]
+
+_LENGTHS = ("short", "medium", "long")
+_AUDIENCES = ("beginner", "general", "expert")
+
+
+def add_studio_parsers(sub: Any) -> None:
+    def common(p: argparse.ArgumentParser) -> None:
+        p.add_argument("-n", "--notebook", required=True)
+        p.add_argument("--sources", nargs="+", metavar="ID", help="source ids or titles (default: the selected ones)")
+        p.add_argument("--language", default=None, help="output language (default: settings, else the sources')")
+        p.add_argument("--json", action="store_true", help="machine-readable output")
+        p.add_argument("--save-note", action="store_true", help="also save the result as a note")
+        p.add_argument("--tag", action="append", default=[], help="tag for the saved note (repeatable)")
+
+    s = sub.add_parser("summarize", help="a cited summary (or briefing, study guide, FAQ) of the sources")
+    common(s)
+    s.add_argument("--kind", default="summary", choices=("summary", "briefing", "study_guide", "faq"))
+    s.add_argument("--length", choices=_LENGTHS, default=None)
+    s.add_argument("--audience", choices=_AUDIENCES, default=None)
+    s.add_argument("--focus", default="", help="what to concentrate on")
+    s.set_defaults(func=cmd_summarize)
+
+    c = sub.add_parser("cod", help="chain-of-density summaries: each step denser at the same length")
+    common(c)
+    c.add_argument("--steps", type=int, default=None, help="number of steps (default 5)")
+    c.add_argument("--words", type=int, default=None, help="word budget of every step (default 80)")
+    c.add_argument("--step", type=int, default=None, help="with --save-note: which step to save (default: last)")
+    c.set_defaults(func=cmd_cod)
+
+    p = sub.add_parser("podcast", help="a two-host podcast script with citations, and optionally its audio")
+    p.add_argument("-n", "--notebook", default=None, help="notebook (needed unless --from-output)")
+    p.add_argument("--sources", nargs="+", metavar="ID")
+    p.add_argument("--language", default=None)
+    p.add_argument("--hosts", default=None, help="two names, comma-separated (default: settings)")
+    p.add_argument("--persona-a", default="")
+    p.add_argument("--persona-b", default="")
+    p.add_argument("--audience", choices=_AUDIENCES, default=None)
+    p.add_argument("--length", choices=_LENGTHS, default=None)
+    p.add_argument("--focus", default="")
+    p.add_argument("--from-output", metavar="ID", help="use a stored podcast instead of writing a new one")
+    p.add_argument("--script", type=Path, metavar="FILE.md",
+                   help="with --from-output: replace its script with this edited Markdown (citations re-checked)")
+    p.add_argument("--script-out", type=Path, metavar="FILE.md", help="write the script as Markdown")
+    p.add_argument("--audio", type=Path, metavar="OUT.wav", help="render audio (.wav, or .mp3/.ogg with an encoder)")
+    p.add_argument("--tts", default=None, help="TTS engine (default: settings; espeak-ng built in)")
+    p.add_argument("--voice-a", default=None)
+    p.add_argument("--voice-b", default=None)
+    p.add_argument("--force", action="store_true", help="overwrite existing --audio/--script-out files")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--save-note", action="store_true")
+    p.add_argument("--tag", action="append", default=[])
+    p.set_defaults(func=cmd_podcast)
+
+    st = sub.add_parser("studio", help="list, show, save as note or delete studio outputs")
+    sts = st.add_subparsers(dest="studio_command", metavar="ACTION", required=True)
+    x = sts.add_parser("list", help="the notebook's summaries, chains of density and podcasts")
+    x.add_argument("-n", "--notebook", required=True)
+    x.add_argument("--kind", choices=("summary", "cod", "podcast"))
+    x.add_argument("--json", action="store_true")
+    x.set_defaults(func=cmd_studio_list)
+    x = sts.add_parser("show", help="one output")
+    x.add_argument("id")
+    x.add_argument("--step", type=int, default=None, help="a chain of density's step")
+    fmt = x.add_mutually_exclusive_group()
+    fmt.add_argument("--json", action="store_true")
+    fmt.add_argument("--markdown", action="store_true", help="a podcast's script as editable Markdown")
+    x.set_defaults(func=cmd_studio_show)
+    x = sts.add_parser("note", help="save an output (a chain's step) as a note with its citations")
+    x.add_argument("id")
+    x.add_argument("--step", type=int, default=None)
+    x.add_argument("--title", default="")
+    x.add_argument("--tag", action="append", default=[])
+    x.set_defaults(func=cmd_studio_note)
+    x = sts.add_parser("delete", help="delete an output")
+    x.add_argument("id")
+    x.set_defaults(func=cmd_studio_delete)
+
+
+# -- plumbing ----------------------------------------------------------------------------------------
+
+
+def _studio(args: argparse.Namespace, *, engine: bool = True) -> Any:
+    from notebooklm_local.extensions.runtime import open_library, open_studio
+
+    paths, settings = context(args)
+    lib = open_library(paths, settings, with_index=False)
+    return paths, open_studio(paths, settings, library=lib, engine=None if engine else _NoEngine())
+
+
+class _NoEngine:
+    """For commands that only read stored outputs: opening the model would cost seconds for nothing."""
+
+    n_ctx = 0
+
+    def info(self) -> Any:
+        raise NotebookError("no model is needed for this command")
+
+    def close(self) -> None:
+        return None
+
+
+def _ids(studio: Any, notebook: str, sources: list[str] | None) -> list[str] | None:
+    return resolve_sources(studio.library, notebook, sources) if sources else None
+
+
+def _run(studio: Any, fn: Any) -> Any:
+    token = CancelToken()
+    progress = TerminalProgress()
+    try:
+        with sigint_cancels(token):
+            return fn(progress, token)
+    finally:
+        progress.close()
+        studio.engine.close()
+
+
+def _print_stats(stats: dict[str, Any], model: str) -> None:
+    print(f"[{model} · {stats['calls']} call(s), {stats['failed_attempts']} rejected · prompt "
+          f"{stats['prompt_tokens']} tok {stats['prompt_eval_s']:.1f}s · generated {stats['completion_tokens']} tok "
+          f"{stats['generation_s']:.1f}s · wall {stats['wall_s']:.1f}s]", file=sys.stderr)
+
+
+def _print_citations(citations: list[dict[str, Any]]) -> None:
+    if citations:
+        print("Citations:")
+    for c in citations:
+        loc = f", {c['location']}" if c.get("location") else ""
+        quote = " ".join(str(c.get("quote", "")).split())
+        quote = quote if len(quote) <= 200 else quote[:199] + "\u2026"
+        print(f"  [{c['passage_id']}] {c['source_title']}{loc} \u2014 \u201c{quote}\u201d")
+
+
+def _print_cited(answer: dict[str, Any]) -> None:
+    print(answer["answer"])
+    print()
+    _print_citations(answer.get("citations", []))
+    flagged = [s for s in answer.get("sentences", []) if not s.get("supported")]
+    if flagged:
+        print("Not supported by the sources (flagged):")
+        for s in flagged:
+            print(f"  ! {' '.join(s['text'].split())[:160]} \u2014 {s['flag']}")
+
+
+def _maybe_note(studio: Any, args: argparse.Namespace, output_id: str, step: int | None = None) -> None:
+    if getattr(args, "save_note", False):
+        note = studio.save_note(output_id, step=step, tags=args.tag)
+        print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
+
+
+# -- commands ----------------------------------------------------------------------------------------
+
+
+def cmd_summarize(args: argparse.Namespace) -> int:
+    paths, studio = _studio(args)
+    with locked(paths):
+        ids = _ids(studio, args.notebook, args.sources)
+        r = _run(studio, lambda progress, token: studio.summarize(
+            args.notebook, ids, template=args.kind, length=args.length, audience=args.audience, focus=args.focus,
+            language=args.language, progress=progress, cancel=token))
+        _maybe_note(studio, args, r.output.id)
+    if args.json:
+        print(json.dumps(r.output.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    print(f"# {r.output.title}\n")
+    _print_cited(r.answer.to_json())
+    for n in r.notes:
+        print(f"Note: {n}")
+    print(f"Saved as studio output {r.output.id[:8]}.", file=sys.stderr)
+    _print_stats(r.stats.to_json(), r.output.model)
+    return 0
+
+
+def _print_step(step: dict[str, Any], *, verbose: bool = True) -> None:
+    print(f"Step {step['index']} \u2014 {step['words']} words, {len(step['entities'])} entities, "
+          f"density {step['density']:.3f}" + (f" (+ {', '.join(step['missing_entities'])})"
+                                               if step["missing_entities"] else ""))
+    print(f"  {step['summary']}")
+    if verbose:
+        for r in step.get("rejected_entities", []):
+            print(f"  ! rejected entity \u201c{r['entity']}\u201d: {r['reason']}")
+        for n in step.get("notes", []):
+            print(f"  note: {n}")
+
+
+def cmd_cod(args: argparse.Namespace) -> int:
+    paths, studio = _studio(args)
+    with locked(paths):
+        ids = _ids(studio, args.notebook, args.sources)
+
+        def on_step(step: Any) -> None:
+            if not args.json:
+                print(file=sys.stderr)
+                _print_step(step.to_json())
+
+        r = _run(studio, lambda progress, token: studio.chain_of_density(
+            args.notebook, ids, steps=args.steps, words=args.words, language=args.language, progress=progress,
+            cancel=token, on_step=on_step))
+        _maybe_note(studio, args, r.output.id, args.step)
+    if args.json:
+        print(json.dumps(r.output.to_json(), indent=2, ensure_ascii=False))
+    else:
+        for n in r.notes:
+            print(f"Note: {n}")
+        print(f"Saved as studio output {r.output.id[:8]} ({len(r.steps)} step(s)).", file=sys.stderr)
+        _print_stats(r.stats.to_json(), r.output.model)
+    if r.failure:
+        print(f"error: {r.failure}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _write_guard(path: Path, force: bool) -> None:
+    if ".." in path.parts:
+        raise NotebookError(f"Refusing a path with '..': {path}")
+    if path.exists() and not force:
+        raise NotebookError(f"{path} exists; use --force to overwrite it.")
+
+
+def cmd_podcast(args: argparse.Namespace) -> int:
+    if args.from_output is None and not args.notebook:
+        raise NotebookError("Give a notebook (-n NAME) or a stored podcast (--from-output ID).")
+    if args.script is not None and args.from_output is None:
+        raise NotebookError("--script replaces a stored podcast's script: give --from-output ID too.")
+    for p in (args.audio, args.script_out):
+        if p is not None:
+            _write_guard(p, args.force)
+    hosts = [h.strip() for h in args.hosts.split(",")] if args.hosts else [None, None]
+    if len(hosts) != 2:
+        raise NotebookError("--hosts takes two names, comma-separated, e.g. --hosts \"Ada,Grace\".")
+    paths, studio = _studio(args, engine=args.from_output is None)
+    with locked(paths):
+        stats = None
+        if args.from_output is not None:
+            out = studio.store.get(args.from_output)
+            if args.script is not None:
+                try:
+                    text = args.script.read_text(encoding="utf-8")
+                except (OSError, UnicodeDecodeError) as e:
+                    raise NotebookError(f"Cannot read {args.script}: {e}") from e
+                script = studio.update_script(out.id, text)
+                print(f"Updated the script of {out.id[:8]} ({len(script.lines)} lines, "
+                      f"{len(script.unsupported)} flagged).", file=sys.stderr)
+            else:
+                script = studio.script_of(out.id)
+        else:
+            ids = _ids(studio, args.notebook, args.sources)
+            r = _run(studio, lambda progress, token: studio.podcast_script(
+                args.notebook, ids, host_a=hosts[0], host_b=hosts[1], persona_a=args.persona_a,
+                persona_b=args.persona_b, audience=args.audience, length=args.length, language=args.language,
+                focus=args.focus, progress=progress, cancel=token))
+            out, script, stats = r.output, r.script, r.stats
+            for n in r.notes:
+                print(f"Note: {n}", file=sys.stderr)
+        _maybe_note(studio, args, out.id)
+        if args.script_out is not None:
+            args.script_out.parent.mkdir(parents=True, exist_ok=True)
+            args.script_out.write_text(script.to_markdown(), encoding="utf-8")
+            print(f"Script written to {args.script_out}", file=sys.stderr)
+        audio = None
+        if args.audio is not None:
+            voices = {}
+            names = [h.name for h in script.hosts]
+            if args.voice_a and names:
+                voices[names[0]] = args.voice_a
+            if args.voice_b and len(names) > 1:
+                voices[names[1]] = args.voice_b
+            token = CancelToken()
+            progress = TerminalProgress()
+            try:
+                with sigint_cancels(token):
+                    audio = studio.podcast_audio(out.id, args.audio, engine=args.tts, voices=voices or None,
+                                                 progress=progress, cancel=token)
+            finally:
+                progress.close()
+    if args.json:
+        d = studio.store.get(out.id).to_json()
+        if audio is not None:
+            d["audio_render"] = {"path": str(audio.path), "duration_s": round(audio.duration_s, 2),
+                                 "render_s": round(audio.render_s, 2), "engine": audio.engine, "voices": audio.voices}
+        print(json.dumps(d, indent=2, ensure_ascii=False))
+    else:
+        print(script.to_markdown())
+        print(f"Studio output {out.id[:8]}.", file=sys.stderr)
+        if stats is not None:
+            _print_stats(stats.to_json(), out.model)
+    if audio is not None:
+        print(f"Audio: {audio.path} ({audio.duration_s:.1f}s of speech, rendered in {audio.render_s:.2f}s by "
+              f"{audio.engine}; voices {', '.join(f'{k}={v}' for k, v in audio.voices.items())})", file=sys.stderr)
+    return 0
+
+
+def cmd_studio_list(args: argparse.Namespace) -> int:
+    _paths, studio = _studio(args, engine=False)
+    nb = studio.library.library.notebook(args.notebook)
+    outs = studio.store.list(nb.id, args.kind)
+    if args.json:
+        print(json.dumps([{k: v for k, v in o.to_json().items() if k in
+                           ("id", "kind", "title", "created", "model", "template", "options", "source_ids")}
+                          for o in outs], indent=2, ensure_ascii=False))
+        return 0
+    if not outs:
+        print(f"no studio outputs in '{nb.name}' yet — try: notebooklm-local summarize -n \"{nb.name}\"")
+    import time as _time
+
+    for o in outs:
+        when = _time.strftime("%Y-%m-%d %H:%M", _time.localtime(o.created))
+        print(f"{o.id[:8]}  {o.kind:<8} {when}  {o.title}")
+    return 0
+
+
+def cmd_studio_show(args: argparse.Namespace) -> int:
+    _paths, studio = _studio(args, engine=False)
+    out = studio.store.get(args.id)
+    if args.json:
+        print(json.dumps(out.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    p = out.payload
+    if args.markdown or out.kind == "podcast":
+        if out.kind != "podcast":
+            raise NotebookError("--markdown shows a podcast's script; this output is a " + out.kind)
+        print(studio.script_of(out.id).to_markdown(), end="")
+        return 0
+    print(f"# {out.title}\n")
+    print(f"({out.kind}, {out.model}, template {out.template}, options {json.dumps(out.options)})\n")
+    if out.kind == "summary":
+        _print_cited(p["answer"])
+    elif out.kind == "cod":
+        steps = p.get("steps", [])
+        chosen = [s for s in steps if args.step in (None, s["index"])]
+        if args.step is not None and not chosen:
+            raise NotebookError(f"Choose a step from 1 to {len(steps)}.")
+        for s in chosen:
+            _print_step(s)
+            print()
+        if args.step is not None:
+            _print_citations(chosen[0]["citations"].get("citations", []))
+        if p.get("failure"):
+            print(f"Stopped early: {p['failure']}")
+    for n in p.get("notes", []):
+        print(f"Note: {n}")
+    return 0
+
+
+def cmd_studio_note(args: argparse.Namespace) -> int:
+    paths, studio = _studio(args, engine=False)
+    with locked(paths):
+        note = studio.save_note(args.id, step=args.step, title=args.title, tags=args.tag)
+    print(f"Saved as note {note.id[:8]}: {note.title}")
+    return 0
+
+
+def cmd_studio_delete(args: argparse.Namespace) -> int:
+    paths, studio = _studio(args, engine=False)
+    with locked(paths):
+        out = studio.store.get(args.id)
+        studio.store.delete(out.id)
+    print(f"Deleted {out.kind} {out.id[:8]}: {out.title}")
+    return 0

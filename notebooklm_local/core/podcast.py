@@ -1,0 +1,161 @@
+"""A podcast script: two hosts, segments, lines that carry citations; Markdown out and (edited) back in.
+
+The Markdown form is what users edit::
+
+    # Episode title
+
+    ## 1. Topic of the first segment
+
+    **Alex:** Welcome! Today: quantization. [1]
+
+    **Sam:** It stores weights in fewer bits [1][2].
+
+Lines keep their ``[n]`` markers; ``from_markdown`` reads them back, so an edited script keeps its
+citations (the service re-checks them against the passages).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from notebooklm_local.core.citations import parse_markers, strip_markers
+from notebooklm_local.core.errors import NotebookError
+
+__all__ = ["Host", "PodcastLine", "PodcastScript", "DEFAULT_PERSONAS"]
+
+DEFAULT_PERSONAS = (
+    "a curious host who asks the questions listeners would ask",
+    "a knowledgeable host who explains with concrete examples from the sources",
+)
+
+
+@dataclass
+class Host:
+    name: str
+    persona: str = ""
+
+
+@dataclass
+class PodcastLine:
+    speaker: str  # a host's name
+    text: str  # with [n] markers
+    citations: list[int] = field(default_factory=list)
+    segment: int = 0  # index into PodcastScript.segments
+    supported: bool = True
+    flag: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {"speaker": self.speaker, "text": self.text, "citations": self.citations, "segment": self.segment,
+                "supported": self.supported, "flag": self.flag}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> PodcastLine:
+        return cls(str(d["speaker"]), str(d["text"]), [int(c) for c in d.get("citations", [])],
+                   int(d.get("segment", 0)), bool(d.get("supported", True)), str(d.get("flag", "")))
+
+
+@dataclass
+class PodcastScript:
+    title: str
+    hosts: list[Host]
+    segments: list[str]  # topics
+    lines: list[PodcastLine]
+    citations: list[dict[str, Any]] = field(default_factory=list)  # Citation.to_json(), by passage_id
+    language: str = ""
+
+    @property
+    def unsupported(self) -> list[PodcastLine]:
+        return [ln for ln in self.lines if not ln.supported]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "title": self.title, "hosts": [{"name": h.name, "persona": h.persona} for h in self.hosts],
+            "segments": self.segments, "lines": [ln.to_json() for ln in self.lines], "citations": self.citations,
+            "language": self.language,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> PodcastScript:
+        return cls(str(d.get("title", "")), [Host(h["name"], h.get("persona", "")) for h in d.get("hosts", [])],
+                   list(d.get("segments", [])), [PodcastLine.from_json(x) for x in d.get("lines", [])],
+                   list(d.get("citations", [])), str(d.get("language", "")))
+
+    def to_markdown(self, *, with_sources: bool = True) -> str:
+        out = [f"# {self.title or 'Podcast'}", ""]
+        names = " and ".join(h.name for h in self.hosts)
+        if names:
+            out += [f"*A conversation between {names}.*", ""]
+        seg = None
+        for ln in self.lines:
+            if ln.segment != seg and 0 <= ln.segment < len(self.segments):
+                seg = ln.segment
+                out += [f"## {seg + 1}. {self.segments[seg]}", ""]
+            mark = "" if ln.supported else " \u26a0"
+            out += [f"**{ln.speaker}:** {ln.text}{mark}", ""]
+        if with_sources and self.citations:
+            out += ["## Sources", ""]
+            for c in sorted(self.citations, key=lambda c: c.get("passage_id", 0)):
+                loc = f", {c['location']}" if c.get("location") else ""
+                quote = re.sub(r"\s+", " ", str(c.get("quote", ""))).strip()
+                quote = quote if len(quote) <= 200 else quote[:199] + "\u2026"
+                out.append(f"[{c.get('passage_id')}] {c.get('source_title', '')}{loc} \u2014 \u201c{quote}\u201d")
+            out.append("")
+        return "\n".join(out).rstrip() + "\n"
+
+    def utterances(self) -> list[tuple[str, str]]:
+        """(speaker, text to speak): markers, warning signs and Markdown emphasis removed."""
+        out = []
+        for ln in self.lines:
+            text = strip_markers(ln.text).replace("\u26a0", "")
+            text = re.sub(r"[*_`#>]+", "", text).strip()
+            if text:
+                out.append((ln.speaker, text))
+        return out
+
+
+# (no two adjacent optional runs of spaces: on a hostile line of spaces they backtrack quadratically)
+_LINE = re.compile(r"^\s*(?:[-*]\s+)?\*\*(?P<speaker>[^*\n:]{1,60}):?\s{0,3}\*\*\s*:?\s*(?P<text>.*)$")
+_SEGMENT = re.compile(r"^\s*##\s+(?:\d+[.)]\s*)?(?P<topic>.*\S)\s*$")
+
+
+def parse_markdown(text: str, *, hosts: list[Host] | None = None) -> PodcastScript:
+    """Read a (possibly edited) script back. Lines are ``**Name:** text``; ``## topic`` starts a segment;
+    continuation lines join the line above; the Sources list is ignored. Raises NotebookError when no
+    line is found."""
+    title = ""
+    segments: list[str] = []
+    lines: list[PodcastLine] = []
+    in_sources = False
+    for raw in text.splitlines():
+        s = raw.rstrip()
+        if not s.strip():
+            continue
+        if s.startswith("# ") and not title:
+            title = s[2:].strip()
+            continue
+        m = _SEGMENT.match(s)
+        if m and s.lstrip().startswith("## "):
+            topic = m.group("topic")
+            in_sources = topic.casefold() in ("sources", "quellen", "sources cited")
+            if not in_sources:
+                segments.append(topic)
+            continue
+        if in_sources:
+            continue
+        m = _LINE.match(s)
+        if m:
+            body = m.group("text").replace("\u26a0", "").strip()
+            ids = [i for _, _, mids in parse_markers(body) for i in mids]
+            lines.append(PodcastLine(m.group("speaker").strip(), body, list(dict.fromkeys(ids)),
+                                     max(0, len(segments) - 1)))
+        elif lines and not s.lstrip().startswith(("*A conversation", "_A conversation")):
+            lines[-1].text = f"{lines[-1].text} {s.strip()}".strip()
+            lines[-1].citations = list(dict.fromkeys(i for _, _, mids in parse_markers(lines[-1].text) for i in mids))
+    if not lines:
+        raise NotebookError("No dialogue found: write each line as **Name:** what they say.")
+    speakers = list(dict.fromkeys(ln.speaker for ln in lines))
+    if hosts is None:
+        hosts = [Host(n) for n in speakers[:2]]
+    return PodcastScript(title, hosts, segments, lines)

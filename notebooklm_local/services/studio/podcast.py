@@ -1,0 +1,263 @@
+"""Podcast script: an outline (title, segments naming their passages), then the dialogue of each segment,
+every line citing passages and checked like an answer's sentences."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from notebooklm_local.core.citations import Passage, format_passages, strip_markers, verify_sentences
+from notebooklm_local.core.density import degenerate_reason
+from notebooklm_local.core.errors import NotebookError
+from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.core.llm import Engine
+from notebooklm_local.core.podcast import Host, PodcastLine, PodcastScript
+from notebooklm_local.core.templates import PromptTemplate
+from notebooklm_local.core.textutil import content_words, normalize_for_match
+from notebooklm_local.services.studio.common import Progress, RunStats, generate_structured, messages_for
+
+__all__ = ["PODCAST_LENGTHS", "write_script", "select_passages", "verify_script"]
+
+PODCAST_LENGTHS: dict[str, tuple[int, int]] = {"short": (3, 4), "medium": (4, 6), "long": (6, 8)}  # segments, lines
+
+
+def select_passages(passages: Sequence[Passage], count: Callable[[str], int], room: int) -> list[Passage]:
+    """As many passages as fit ``room`` tokens, spread evenly over each source (not just its beginning),
+    renumbered 1..n."""
+    by_source: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_source.setdefault(p.source_id, []).append(p)
+    sizes = {p.pid: count(p.text) + 24 for p in passages}
+    if sum(sizes.values()) <= room:
+        chosen = list(passages)
+    else:
+        # round-robin over sources; within a source, evenly spaced positions
+        orders = []
+        for ps in by_source.values():
+            n = len(ps)
+            idx, seen = [], set()
+            step = n
+            while len(idx) < n:
+                for k in range(0, n, max(1, step)):
+                    if k not in seen:
+                        seen.add(k)
+                        idx.append(k)
+                step = max(1, step // 2)
+            orders.append([ps[k] for k in idx])
+        chosen, used = [], 0
+        while any(orders):
+            for o in orders:
+                if not o:
+                    continue
+                p = o.pop(0)
+                if used + sizes[p.pid] <= room:
+                    chosen.append(p)
+                    used += sizes[p.pid]
+            if used >= room * 0.97:
+                break
+        order = {p.pid: i for i, p in enumerate(passages)}
+        chosen.sort(key=lambda p: order[p.pid])
+    return [Passage(i + 1, p.chunk_id, p.source_id, p.source_title, p.text, p.start, p.end, p.page, p.page_end,
+                    p.t_start, p.heading, p.url) for i, p in enumerate(chosen)]
+
+
+def _outline_schema(n_passages: int, segments: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "title": {"type": "string", "maxLength": 90},
+            "segments": {
+                "type": "array", "minItems": segments, "maxItems": segments,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "topic": {"type": "string", "maxLength": 90},
+                        "passages": {"type": "array", "maxItems": 4,
+                                     "items": {"type": "integer", "minimum": 1, "maximum": max(1, n_passages)}},
+                    },
+                    "required": ["topic", "passages"],
+                },
+            },
+        },
+        "required": ["title", "segments"],
+    }
+
+
+def _dialogue_schema(hosts: Sequence[str], n_passages: int, lines: int) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "properties": {
+            "lines": {
+                "type": "array", "minItems": 2, "maxItems": lines + 2,
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "speaker": {"type": "string", "enum": list(hosts)},
+                        "text": {"type": "string", "maxLength": 300},
+                        "citations": {"type": "array", "maxItems": 2,
+                                      "items": {"type": "integer", "minimum": 1, "maximum": max(1, n_passages)}},
+                    },
+                    "required": ["speaker", "text", "citations"],
+                },
+            },
+        },
+        "required": ["lines"],
+    }
+
+
+def _by_topic(topic: str, passages: Sequence[Passage], k: int = 2) -> list[int]:
+    tw = set(content_words(topic))
+    scored = sorted(passages, key=lambda p: -len(tw & set(content_words(p.text))))
+    return [p.pid for p in scored[:k]]
+
+
+def _check_outline(data: Any, passages: Sequence[Passage], segments: int) -> tuple[str, list[str], list[list[int]], list[str]]:
+    if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
+        raise ValueError("the plan has no list of segments")
+    topics: list[str] = []
+    refs: list[list[int]] = []
+    notes: list[str] = []
+    valid = {p.pid for p in passages}
+    for seg in data["segments"]:
+        if not isinstance(seg, dict):
+            continue
+        topic = " ".join(str(seg.get("topic", "")).split())[:90]
+        if not topic:
+            continue
+        if any(normalize_for_match(topic) == normalize_for_match(t) for t in topics):
+            continue
+        ids = [i for i in (seg.get("passages") or []) if isinstance(i, int) and i in valid]
+        if not ids:
+            ids = _by_topic(topic, passages)
+            notes.append(f"Segment \u201c{topic}\u201d named no passage; it uses the passages closest to its topic.")
+        topics.append(topic)
+        refs.append(list(dict.fromkeys(ids)))
+    if len(topics) < min(2, segments):
+        raise ValueError(f"the plan has {len(topics)} distinct segment(s), {segments} were asked for")
+    if (why := degenerate_reason(" ".join(topics))) is not None:
+        raise ValueError(why)
+    title = " ".join(str(data.get("title", "")).split())[:90]
+    return title, topics, refs, notes
+
+
+def _check_dialogue(data: Any, hosts: Sequence[str], passages: Sequence[Passage]) -> list[tuple[str, str, list[int]]]:
+    if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
+        raise ValueError("the segment has no list of lines")
+    lines: list[tuple[str, str, list[int]]] = []
+    for it in data["lines"]:
+        if not isinstance(it, dict):
+            continue
+        speaker = str(it.get("speaker", ""))
+        text = " ".join(str(it.get("text", "")).split())
+        if speaker not in hosts or not re.search(r"\w\w", strip_markers(text)):
+            continue
+        cites = [c for c in (it.get("citations") or []) if isinstance(c, int) and not isinstance(c, bool)]
+        lines.append((speaker, text, cites))
+    if len(lines) < 2:
+        raise ValueError("the segment has fewer than two lines")
+    if len({s for s, _, _ in lines}) < 2:
+        raise ValueError("only one host speaks")
+    keys = [normalize_for_match(strip_markers(t)) for _, t, _ in lines]
+    if len(set(keys)) < max(2, int(len(keys) * 0.7)):
+        raise ValueError("the hosts repeat the same lines")
+    if (why := degenerate_reason(" ".join(t for _, t, _ in lines))) is not None:
+        raise ValueError(why)
+    checked, _ = verify_sentences([(t, c) for _, t, c in lines], passages)
+    if not any(s.supported and s.citations for s in checked):
+        raise ValueError("no line is supported by the passages it cites")
+    return lines
+
+
+def verify_script(script: PodcastScript, passages: Sequence[Passage]) -> PodcastScript:
+    """Check every line against the passages it cites (ids are the script's passage ids); sets
+    supported/flag and the script's citations. Used after generation and after the user edits."""
+    sentences, citations = verify_sentences([(ln.text, ln.citations) for ln in script.lines], passages)
+    for ln, s in zip(script.lines, sentences, strict=True):
+        ln.citations = list(s.citations)
+        ln.supported, ln.flag = s.supported, s.flag
+        if not s.citations and strip_markers(ln.text).rstrip().endswith("?"):
+            ln.supported, ln.flag = True, ""  # a host's question claims nothing
+    script.citations = [c.to_json() for c in citations]
+    return script
+
+
+def write_script(
+    engine: Engine,
+    passages: Sequence[Passage],
+    *,
+    outline_template: PromptTemplate,
+    dialogue_template: PromptTemplate,
+    hosts: Sequence[Host],
+    audience: str,
+    length: str,
+    language: str,
+    focus: str,
+    retries: int,
+    stats: RunStats,
+    progress: Progress | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[PodcastScript, list[Passage], list[str]]:
+    """Returns (script, the passages it was given (ids 1..n, the ones its citations use), notes)."""
+    cancel = cancel or CancelToken()
+    if length not in PODCAST_LENGTHS:
+        raise NotebookError(f"Podcast length must be one of: {', '.join(PODCAST_LENGTHS)}.")
+    names = [h.name for h in hosts]
+    if len(names) != 2 or len(set(n.casefold() for n in names)) != 2 or not all(n.strip() for n in names):
+        raise NotebookError("A podcast needs two hosts with different names.")
+    n_segments, lines_per = PODCAST_LENGTHS[length]
+    outline_tokens = 60 + n_segments * 40
+    base = {"host_a": names[0], "host_b": names[1], "segments": n_segments, "audience": audience, "focus": focus,
+            "language": language}
+    overhead = engine.count_chat_tokens(messages_for(outline_template, {**base, "passages": format_passages([])}))
+    room = engine.n_ctx - outline_tokens - overhead - 48
+    if room < 200:
+        raise NotebookError(f"The model's context ({engine.n_ctx} tokens) is too small for a podcast outline.")
+    given = select_passages(passages, engine.count_tokens, room)
+    notes: list[str] = []
+    if len(given) < len(passages):
+        notes.append(f"The outline saw {len(given)} of {len(passages)} passages (spread over every source) to fit "
+                     "the context.")
+    total = n_segments + 1
+    if progress:
+        progress(0, total, "Planning the episode")
+    (title, topics, refs, outline_notes), _ = generate_structured(
+        engine, messages_for(outline_template, {**base, "passages": format_passages(given)}),
+        _outline_schema(len(given), n_segments), lambda d: _check_outline(d, given, n_segments),
+        what="podcast outline", max_tokens=outline_tokens, retries=retries, stats=stats, temperature=0.5,
+        cancel=cancel,
+    )
+    notes += outline_notes
+    by_id = {p.pid: p for p in given}
+    outline_text = "; ".join(f"{i + 1}. {t}" for i, t in enumerate(topics))
+    lines: list[PodcastLine] = []
+    line_tokens = 40 + (lines_per + 2) * 70
+    for si, (topic, ids) in enumerate(zip(topics, refs, strict=True)):
+        cancel.raise_if_set()
+        if progress:
+            progress(si + 1, total, f"Writing segment {si + 1} of {len(topics)}: {topic}")
+        seg_passages = [by_id[i] for i in ids]
+        # renumber locally: the grammar's id range is small and each id is one the model just saw
+        local = [Passage(k + 1, p.chunk_id, p.source_id, p.source_title, p.text, p.start, p.end, p.page, p.page_end,
+                         p.t_start, p.heading, p.url) for k, p in enumerate(seg_passages)]
+        values = {
+            "passages": format_passages(local), "host_a": names[0], "host_b": names[1],
+            "persona_a": hosts[0].persona, "persona_b": hosts[1].persona, "topic": topic, "title": title,
+            "outline": outline_text, "lines": lines_per, "first": si == 0, "last": si == len(topics) - 1,
+            "audience": audience, "language": language,
+        }
+        seg_lines, _ = generate_structured(
+            engine, messages_for(dialogue_template, values), _dialogue_schema(names, len(local), lines_per),
+            lambda d, local=local: _check_dialogue(d, names, local), what=f"dialogue for segment {si + 1}", max_tokens=line_tokens,
+            retries=retries, stats=stats, temperature=0.6, cancel=cancel,
+        )
+        for speaker, text, cites in seg_lines:
+            glob = [seg_passages[c - 1].pid for c in cites if 1 <= c <= len(seg_passages)]
+            clean = strip_markers(text)
+            lines.append(PodcastLine(speaker, clean + "".join(f" [{g}]" for g in dict.fromkeys(glob)),
+                                     list(dict.fromkeys(glob)), si))
+    script = PodcastScript(title or topics[0], list(hosts), topics, lines, language=language)
+    verify_script(script, given)
+    if progress:
+        progress(total, total, "Done")
+    return script, given, notes

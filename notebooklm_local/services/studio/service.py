@@ -1,0 +1,334 @@
+"""The studio: summaries (and briefing / study guide / FAQ), chain of density, podcast script and audio.
+
+One service for the GUI and the CLI. Each output is stored (``core/studio.py``) with its sources,
+options, model and template, and can be saved as a note with its citations.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from notebooklm_local.core.citations import CitedAnswer, Passage
+from notebooklm_local.core.density import CoDStep
+from notebooklm_local.core.errors import NotebookError, StudioError
+from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.core.library import Source
+from notebooklm_local.core.llm import Engine
+from notebooklm_local.core.notes import Note, NoteStore
+from notebooklm_local.core.podcast import DEFAULT_PERSONAS, Host, PodcastScript, parse_markdown
+from notebooklm_local.core.settings import Settings
+from notebooklm_local.core.studio import StudioOutput, StudioStore
+from notebooklm_local.core.templates import TemplateStore
+from notebooklm_local.services.library_service import LibraryService
+from notebooklm_local.services.studio.cod import run_chain
+from notebooklm_local.services.studio.common import Progress, RunStats, load_material
+from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS, verify_script, write_script
+from notebooklm_local.services.studio.summaries import (
+    AUDIENCES,
+    DOCUMENT_TEMPLATES,
+    LENGTHS,
+    SummaryPlan,
+    cited_document,
+    title_for,
+)
+
+__all__ = ["StudioService", "SummaryResult", "CoDResult", "PodcastResult"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class SummaryResult:
+    output: StudioOutput
+    answer: CitedAnswer
+    parts: int
+    stats: RunStats
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class CoDResult:
+    output: StudioOutput
+    steps: list[CoDStep]
+    failure: str
+    stats: RunStats
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PodcastResult:
+    output: StudioOutput
+    script: PodcastScript
+    stats: RunStats
+    notes: list[str] = field(default_factory=list)
+
+
+class StudioService:
+    """Makes studio outputs with one engine. One generation at a time (with chat: the engine's lock)."""
+
+    def __init__(self, library: LibraryService, engine: Engine, templates: TemplateStore,
+                 settings: Settings | None = None, tts_engines: Callable[[], Sequence[Any]] | None = None) -> None:
+        self.library = library
+        self.engine = engine
+        self.templates = templates
+        self.settings = settings or Settings()
+        self.store = StudioStore(library.library)
+        self.notes = NoteStore(library.library)
+        self._tts_engines = tts_engines or (lambda: [])
+        self._busy = threading.Lock()
+
+    # -- helpers ---------------------------------------------------------------------------------
+    def _material(self, notebook: str, source_ids: Sequence[str] | None) -> tuple[str, list[Source], list[Passage]]:
+        nb = self.library.library.notebook(notebook)
+        sources, passages = load_material(self.library.library, nb.id, source_ids)
+        return nb.id, sources, passages
+
+    def _model(self) -> str:
+        return self.engine.info().model
+
+    def _language(self, language: str | None) -> str:
+        return self.settings.output_language if language is None else language
+
+    # -- summaries -------------------------------------------------------------------------------
+    def summarize(
+        self,
+        notebook: str,
+        source_ids: Sequence[str] | None = None,
+        *,
+        template: str = "summary",
+        length: str | None = None,
+        audience: str | None = None,
+        focus: str = "",
+        language: str | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+        on_token: Callable[[str], None] | None = None,
+    ) -> SummaryResult:
+        """A cited summary (or briefing / study guide / FAQ) of the sources; stored."""
+        st = self.settings.studio
+        length = length or st.summary_length
+        audience = audience or st.audience
+        if length not in LENGTHS:
+            raise NotebookError(f"Length must be one of: {', '.join(LENGTHS)}.")
+        if audience not in AUDIENCES:
+            raise NotebookError(f"Audience must be one of: {', '.join(AUDIENCES)}.")
+        if template not in DOCUMENT_TEMPLATES:
+            raise NotebookError(f"Unknown document kind '{template}'. Choose one of: {', '.join(DOCUMENT_TEMPLATES)}.")
+        focus = " ".join(focus.split())[:500]
+        lang = self._language(language)
+        nb_id, sources, passages = self._material(notebook, source_ids)
+        words, sentences = LENGTHS[length]
+        task, label = DOCUMENT_TEMPLATES[template]
+        plan = SummaryPlan(words, sentences, audience, focus, lang, self.templates.get(template),
+                           self.templates.get("summary_reduce"), task, st.retries)
+        stats = RunStats()
+        with self._busy:
+            self.engine.info()  # load the model before the clock of the first call starts
+            answer, parts, rounds = cited_document(self.engine, passages, plan, stats=stats, progress=progress,
+                                                   cancel=cancel, on_token=on_token)
+        stats.finish()
+        notes = plan.notes + answer.notes
+        if parts > 1:
+            notes.insert(0, f"The sources were read in {parts} parts and combined ({rounds} round(s)).")
+        options = {"template": template, "length": length, "audience": audience, "focus": focus, "language": lang}
+        out = self.store.add(
+            nb_id, "summary", title_for(label, [s.display for s in sources]), source_ids=[s.id for s in sources],
+            options=options, model=self._model(), template=template,
+            payload={"text": answer.text, "answer": answer.to_json(), "parts": parts, "passages": len(passages),
+                     "stats": stats.to_json(), "notes": notes},
+        )
+        return SummaryResult(out, answer, parts, stats, notes)
+
+    # -- chain of density ------------------------------------------------------------------------
+    def chain_of_density(
+        self,
+        notebook: str,
+        source_ids: Sequence[str] | None = None,
+        *,
+        steps: int | None = None,
+        words: int | None = None,
+        language: str | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+        on_step: Callable[[CoDStep], None] | None = None,
+    ) -> CoDResult:
+        """Chain-of-density summaries (all steps kept); stored even when a later step fails."""
+        st = self.settings.studio
+        steps = steps or st.cod_steps
+        words = words or st.cod_words
+        lang = self._language(language)
+        nb_id, sources, passages = self._material(notebook, source_ids)
+        texts = [(s.display, self.library.library.source_text(s.id)[0]) for s in sources]
+        section_plan = SummaryPlan(160, 8, "expert", "", lang, self.templates.get("summary"),
+                                   self.templates.get("summary_reduce"), "one summary", st.retries)
+        stats = RunStats()
+        with self._busy:
+            self.engine.info()
+            run = run_chain(self.engine, passages, texts, template=self.templates.get("cod_step"),
+                            section_plan=section_plan, steps=steps, words=words, language=lang, retries=st.retries,
+                            stats=stats, progress=progress, cancel=cancel, on_step=on_step)
+        stats.finish()
+        notes = run.notes + section_plan.notes
+        out = self.store.add(
+            nb_id, "cod", title_for("Chain of density", [s.display for s in sources]),
+            source_ids=[s.id for s in sources], options={"steps": steps, "words": words, "language": lang},
+            model=self._model(), template="cod_step",
+            payload={"steps": [s.to_json() for s in run.steps], "failure": run.failure, "sections": run.sections,
+                     "stats": stats.to_json(), "notes": notes,
+                     "text": run.steps[-1].summary if run.steps else ""},
+        )
+        return CoDResult(out, run.steps, run.failure, stats, notes)
+
+    # -- podcast ---------------------------------------------------------------------------------
+    def podcast_script(
+        self,
+        notebook: str,
+        source_ids: Sequence[str] | None = None,
+        *,
+        host_a: str | None = None,
+        host_b: str | None = None,
+        persona_a: str = "",
+        persona_b: str = "",
+        audience: str | None = None,
+        length: str | None = None,
+        language: str | None = None,
+        focus: str = "",
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> PodcastResult:
+        st = self.settings.studio
+        length = length or st.podcast_length
+        audience = audience or st.audience
+        if length not in PODCAST_LENGTHS:
+            raise NotebookError(f"Podcast length must be one of: {', '.join(PODCAST_LENGTHS)}.")
+        hosts = [Host(" ".join((host_a or st.host_a).split())[:40], persona_a.strip()[:300] or DEFAULT_PERSONAS[0]),
+                 Host(" ".join((host_b or st.host_b).split())[:40], persona_b.strip()[:300] or DEFAULT_PERSONAS[1])]
+        lang = self._language(language)
+        nb_id, sources, passages = self._material(notebook, source_ids)
+        stats = RunStats()
+        with self._busy:
+            self.engine.info()
+            script, given, notes = write_script(
+                self.engine, passages, outline_template=self.templates.get("podcast_outline"),
+                dialogue_template=self.templates.get("podcast_dialogue"), hosts=hosts, audience=audience,
+                length=length, language=lang, focus=" ".join(focus.split())[:500], retries=st.retries, stats=stats,
+                progress=progress, cancel=cancel,
+            )
+        stats.finish()
+        if script.unsupported:
+            notes.append(f"{len(script.unsupported)} of {len(script.lines)} lines are not supported by the passages "
+                         "they cite (marked \u26a0).")
+        out = self.store.add(
+            nb_id, "podcast", script.title, source_ids=[s.id for s in sources],
+            options={"hosts": [h.name for h in hosts], "audience": audience, "length": length, "language": lang,
+                     "focus": focus},
+            model=self._model(), template="podcast_outline+podcast_dialogue",
+            payload={"script": script.to_json(), "passages": [_passage_json(p) for p in given],
+                     "stats": stats.to_json(), "notes": notes, "text": script.to_markdown()},
+        )
+        return PodcastResult(out, script, stats, notes)
+
+    def script_of(self, output_id: str) -> PodcastScript:
+        out = self.store.get(output_id)
+        if out.kind != "podcast":
+            raise NotebookError(f"Studio output {out.id[:8]} is a {out.kind}, not a podcast.")
+        return PodcastScript.from_json(out.payload["script"])
+
+    def update_script(self, output_id: str, markdown: str) -> PodcastScript:
+        """Replace a stored script with the user's edited Markdown; citations are re-checked."""
+        out = self.store.get(output_id)
+        if out.kind != "podcast":
+            raise NotebookError(f"Studio output {out.id[:8]} is a {out.kind}, not a podcast.")
+        old = PodcastScript.from_json(out.payload["script"])
+        new = parse_markdown(markdown, hosts=old.hosts)
+        new.language = old.language
+        known = {h.name for h in old.hosts}
+        strangers = sorted({ln.speaker for ln in new.lines} - known)
+        if strangers:
+            new.hosts = old.hosts + [Host(n) for n in strangers]
+        verify_script(new, [_passage_from_json(d) for d in out.payload.get("passages", [])])
+        payload = dict(out.payload, script=new.to_json(), text=new.to_markdown(), edited=True)
+        self.store.update(out.id, payload=payload, title=new.title or out.title)
+        return new
+
+    def podcast_audio(
+        self,
+        script: PodcastScript | str,
+        out_path: Path,
+        *,
+        engine: str | None = None,
+        voices: dict[str, str] | None = None,
+        progress: Progress | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Any:
+        """Speak a script (or a stored podcast's, by output id) into ``out_path`` (.wav/.mp3/.ogg)."""
+        from notebooklm_local.core.tts import Utterance, pick_engine
+        from notebooklm_local.services.tts.render import render_dialogue
+
+        output_id = script if isinstance(script, str) else None
+        if isinstance(script, str):
+            script = self.script_of(script)
+        tts = self.settings.tts
+        chosen = pick_engine(list(self._tts_engines()), engine or tts.engine)
+        lines = [Utterance(s, t) for s, t in script.utterances()]
+        if not lines:
+            raise StudioError("The script has no lines to speak.")
+        # every host gets a voice by host order (not by who speaks first): given, else settings, else the
+        # engine's two distinct defaults for the script's language
+        names = list(dict.fromkeys([h.name for h in script.hosts] + [u.speaker for u in lines]))
+        defaults = chosen.default_voices(script.language)
+        wanted = dict(voices or {})
+        for i, name in enumerate(names):
+            if name not in wanted:
+                configured = (tts.voice_a, tts.voice_b)[i] if i < 2 else ""
+                wanted[name] = configured or defaults[i % 2]
+        result = render_dialogue(chosen, lines, Path(out_path), voices=wanted, rate_wpm=tts.rate_wpm,
+                                 pause_s=tts.pause_s, language=script.language, progress=progress, cancel=cancel)
+        if output_id is not None:
+            out = self.store.get(output_id)
+            self.store.update(out.id, payload=dict(out.payload, audio=str(result.path)))
+        return result
+
+    # -- notes -----------------------------------------------------------------------------------
+    def save_note(self, output_id: str, *, step: int | None = None, title: str = "",
+                  tags: Sequence[str] = ()) -> Note:
+        """Save a studio output (a CoD run's chosen step; default: the last) as a note with its citations."""
+        out = self.store.get(output_id)
+        p = out.payload
+        if out.kind == "summary":
+            body, cits = p["answer"]["answer"], p["answer"]["citations"]
+        elif out.kind == "cod":
+            steps = p.get("steps", [])
+            if not steps:
+                raise NotebookError("This chain of density has no steps to save.")
+            n = step or len(steps)
+            if not 1 <= n <= len(steps):
+                raise NotebookError(f"Choose a step from 1 to {len(steps)}.")
+            s = steps[n - 1]
+            body = s["citations"].get("answer") or s["summary"]
+            cits = s["citations"].get("citations", [])
+            title = title or f"{out.title[:180]} \u2014 step {n}"
+        elif out.kind == "podcast":
+            script = PodcastScript.from_json(p["script"])
+            body, cits = script.to_markdown(with_sources=False), script.citations
+        else:
+            raise NotebookError(f"Cannot save a {out.kind} as a note.")
+        return self.notes.add(out.notebook_id, (title or out.title)[:200], body, citations=cits, tags=list(tags),
+                              origin_kind=out.kind, origin_id=out.id)
+
+
+def _passage_json(p: Passage) -> dict[str, Any]:
+    return {"pid": p.pid, "chunk_id": p.chunk_id, "source_id": p.source_id, "source_title": p.source_title,
+            "text": p.text, "start": p.start, "end": p.end, "page": p.page, "page_end": p.page_end,
+            "t_start": p.t_start, "heading": p.heading, "url": p.url}
+
+
+def _passage_from_json(d: dict[str, Any]) -> Passage:
+    return Passage(int(d["pid"]), int(d["chunk_id"]), str(d["source_id"]), str(d["source_title"]), str(d["text"]),
+                   int(d["start"]), int(d["end"]), d.get("page"), d.get("page_end"), d.get("t_start"),
+                   str(d.get("heading", "")), d.get("url"))

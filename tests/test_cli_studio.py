@@ -1,0 +1,150 @@
+"""`summarize`, `cod`, `podcast` and `studio ...` through the console entry point (subprocesses).
+
+The model steps run on the real tiny model: they must end in a stored, cited output (exit 0) or a clear
+"no usable ..." error (exit 1) — never a traceback. The podcast's audio path runs on a stored script
+with the real espeak-ng.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import wave
+from pathlib import Path
+
+import pytest
+
+from notebooklm_local.core.library import Library
+from notebooklm_local.core.podcast import Host, PodcastLine, PodcastScript
+from notebooklm_local.core.studio import StudioStore
+from tests.conftest import cli_exe
+
+pytestmark = [pytest.mark.model, pytest.mark.slow]
+
+
+def run(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*cli_exe(), *args], capture_output=True, text=True, timeout=timeout, env=os.environ.copy())
+
+
+def _no_traceback(out: subprocess.CompletedProcess[str]) -> None:
+    assert "Traceback" not in out.stderr, out.stderr
+
+
+@pytest.fixture
+def garden(tmp_path: Path, app_home: Path, installed_model: Path) -> str:
+    cfg = app_home / "config"
+    cfg.mkdir(parents=True, exist_ok=True)
+    (cfg / "settings.toml").write_text("schema_version = 2\n[model]\nn_ctx = 2048\n[studio]\nretries = 1\n",
+                                       encoding="utf-8")
+    (tmp_path / "roses.md").write_text(
+        "# Roses\n\nPrune roses in late winter, above an outward-facing bud. Remove dead wood first. "
+        "The Royal Horticultural Society recommends cutting David Austin roses by one third.\n\n"
+        "# Soil\n\nClay soil holds water; add compost to improve drainage.", encoding="utf-8")
+    assert run("notebook", "create", "Garden").returncode == 0
+    out = run("add", str(tmp_path / "roses.md"), "-n", "Garden")
+    assert out.returncode == 0, out.stderr
+    return "Garden"
+
+
+def _stored_podcast(app_home: Path) -> str:
+    lib = Library(app_home / "data" / "library.db")
+    try:
+        nb = lib.notebook("Garden")
+        src = lib.sources(nb.id)[0]
+        text, _ = lib.source_text(src.id)
+        chunk = lib.source_chunks(src.id)[0]
+        passage = {"pid": 1, "chunk_id": chunk.id, "source_id": src.id, "source_title": src.display,
+                   "text": chunk.text, "start": chunk.char_start, "end": chunk.char_end, "page": None,
+                   "page_end": None, "t_start": None, "heading": chunk.heading, "url": None}
+        script = PodcastScript("Roses in winter", [Host("Ada"), Host("Grace")], ["Pruning"], [
+            PodcastLine("Ada", "When do we prune roses?", [], 0),
+            PodcastLine("Grace", "Prune roses in late winter, above an outward-facing bud [1].", [1], 0),
+        ])
+        out = StudioStore(lib).add(nb.id, "podcast", script.title, source_ids=[src.id], options={},
+                                   model="hand-written", template="", payload={"script": script.to_json(),
+                                                                               "passages": [passage]})
+        return out.id
+    finally:
+        lib.close()
+
+
+def test_summarize_ends_in_a_cited_output_or_a_clear_error(garden: str) -> None:
+    out = run("summarize", "-n", garden, "--length", "short", "--json")
+    _no_traceback(out)
+    if out.returncode == 0:
+        data = json.loads(out.stdout)
+        assert data["kind"] == "summary" and data["model"].endswith(".gguf") and data["template"] == "summary"
+        assert data["stats"]["prompt_eval_s"] > 0 and data["stats"]["generation_s"] > 0
+        for c in data["answer"]["citations"]:
+            assert c["source_title"] == "Roses" and c["quote"]
+        listed = run("studio", "list", "-n", garden)
+        assert data["id"][:8] in listed.stdout
+    else:
+        assert out.returncode == 1 and "error: The model gave no usable summary" in out.stderr
+        assert "attempt 1:" in out.stderr and "larger model" in out.stderr
+
+
+def test_cod_ends_in_steps_or_a_clear_error(garden: str) -> None:
+    out = run("cod", "-n", garden, "--steps", "2", "--words", "30")
+    _no_traceback(out)
+    assert out.returncode in (0, 1)
+    if out.returncode == 1:
+        assert "error:" in out.stderr and "chain-of-density step" in out.stderr
+    if "Step 1" in out.stdout:
+        assert "density" in out.stdout
+
+
+def test_podcast_script_edit_and_audio_from_a_stored_output(garden: str, app_home: Path, tmp_path: Path) -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (scripts/system-deps.sh installs it)")
+    oid = _stored_podcast(app_home)
+    md = tmp_path / "script.md"
+    out = run("podcast", "--from-output", oid[:8], "--script-out", str(md))
+    assert out.returncode == 0, out.stderr
+    text = md.read_text(encoding="utf-8")
+    assert "**Ada:** When do we prune roses?" in text and "[1]" in text
+    # the user edits the script: a new line whose claim the passage does not support
+    md.write_text(text.split("## Sources")[0] + "\n**Ada:** Roses also need 40 litres of water a day [1].\n",
+                  encoding="utf-8")
+    wav = tmp_path / "out" / "episode.wav"
+    out = run("podcast", "--from-output", oid[:8], "--script", str(md), "--audio", str(wav))
+    assert out.returncode == 0, out.stderr
+    assert "3 lines, 1 flagged" in out.stderr
+    assert "\u26a0" in out.stdout  # the unsupported line is marked in the script
+    with wave.open(str(wav)) as w:
+        assert w.getnframes() / w.getframerate() > 2.0
+    again = run("podcast", "--from-output", oid[:8], "--audio", str(wav))
+    assert again.returncode == 1 and "exists; use --force" in again.stderr
+    assert run("podcast", "--from-output", oid[:8], "--audio", str(wav), "--force").returncode == 0
+    sneaky = run("podcast", "--from-output", oid[:8], "--audio", str(tmp_path / "a" / ".." / "b.wav"))
+    assert sneaky.returncode == 1 and "'..'" in sneaky.stderr
+    shown = run("studio", "show", oid[:8], "--markdown")
+    assert shown.returncode == 0 and "40 litres" in shown.stdout
+    note = run("studio", "note", oid[:8], "--tag", "podcast")
+    assert note.returncode == 0 and "Saved as note" in note.stdout
+    export = run("notes", "export", "-n", garden, "--all", "--out", str(tmp_path / "notes"))
+    assert export.returncode == 0, export.stderr
+    exported = list((tmp_path / "notes").glob("*.md"))
+    assert len(exported) == 1 and "[^1]" in exported[0].read_text(encoding="utf-8")
+    assert run("studio", "delete", oid[:8]).returncode == 0
+    assert run("studio", "show", oid[:8]).returncode == 1
+
+
+def test_studio_bad_inputs(garden: str, tmp_path: Path) -> None:
+    cases = [
+        (("summarize", "-n", "Nope"), "No notebook named 'Nope'"),
+        (("summarize", "-n", garden, "--sources", "zzzzzz"), "matches 0 sources"),
+        (("podcast",), "Give a notebook"),
+        (("podcast", "-n", garden, "--script", str(tmp_path / "x.md")), "--from-output"),
+        (("podcast", "-n", garden, "--hosts", "OnlyOne"), "two names"),
+        (("cod", "-n", garden, "--steps", "50"), "1 to 10 steps"),
+        (("studio", "show", "doesnotexist"), "No studio output"),
+        (("studio", "note", "doesnotexist"), "No studio output"),
+    ]
+    for args, message in cases:
+        out = run(*args)
+        _no_traceback(out)
+        assert out.returncode == 1, (args, out.stdout, out.stderr)
+        assert message in out.stderr, (args, out.stderr)
