@@ -100,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "ask":
             q.add_argument("--continue", dest="continue_", action="store_true",
                            help="continue the notebook's latest chat session (default: a new one)")
+            q.add_argument("--save-note", action="store_true", help="save the answer as a note with its citations")
+            q.add_argument("--tag", action="append", default=[], help="tag for the saved note (repeatable)")
         else:
             q.add_argument("--new-session", action="store_true", help="start a new session (default: the latest)")
         q.add_argument("--structured", action=argparse.BooleanOptionalAction, default=None,
@@ -467,6 +469,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         try:
             result = _ask_once(chat, args, question, new_session=not (args.session or args.continue_),
                                session=args.session)
+            if args.save_note and not result.cancelled:
+                from notebooklm_local.core.notes import NoteStore
+
+                nb = chat.library.library.notebook(args.notebook)
+                note = NoteStore(chat.library.library).add(
+                    nb.id, " ".join(question.split())[:200], result.answer.text,
+                    citations=[c.to_json() for c in result.answer.citations], tags=args.tag, origin_kind="chat",
+                    origin_id=result.session_id)
+                print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
         finally:
             chat.engine.close()
     return 130 if result.cancelled else 0

@@ -77,3 +77,15 @@ def test_chat_session_over_stdin(garden: str) -> None:
     assert len(answers) == 3
     assert answers[0]["session_id"] == answers[1]["session_id"] != answers[2]["session_id"]
     assert "roses" in answers[1]["retrieval_query"].lower() or "pruned" in answers[1]["retrieval_query"].lower()
+
+
+def test_ask_save_note_keeps_the_citations(garden: str) -> None:
+    out = run("ask", "When should roses be pruned?", "-n", garden, "--save-note", "--tag", "roses", "--json")
+    assert out.returncode == 0, out.stderr
+    answer = json.loads(out.stdout)
+    assert "Saved as note" in out.stderr
+    listed = json.loads(run("notes", "list", "-n", garden, "--json").stdout)
+    assert len(listed) == 1 and listed[0]["title"] == "When should roses be pruned?"
+    note = json.loads(run("notes", "show", listed[0]["id"], "--json").stdout)
+    assert note["tags"] == ["roses"] and note["origin_kind"] == "chat"
+    assert [c["passage_id"] for c in note["citations"]] == [c["passage_id"] for c in answer["citations"]]
