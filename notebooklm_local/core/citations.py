@@ -469,8 +469,10 @@ def attach_citations(text: str, passages: Sequence[Passage], min_overlap: float 
     for a, b in split_sentences(strip_markers(text)):
         seg = strip_markers(text)[a:b]
         best, best_pid = 0.0, None
+        claim = set(content_words(seg))
         for p in passages:
-            score = _best_quote(seg, p)[0]
+            whole = len(claim & set(content_words(p.text))) / len(claim) if claim else 0.0
+            score = max(_best_quote(seg, p)[0], whole * 0.9)  # the measure _check uses
             if score > best:
                 best, best_pid = score, p.pid
         items.append((seg, [best_pid] if best_pid is not None and best >= min_overlap else []))

@@ -127,6 +127,7 @@ def parse_markdown(text: str, *, hosts: list[Host] | None = None) -> PodcastScri
     title = ""
     segments: list[str] = []
     lines: list[PodcastLine] = []
+    bodies: list[list[str]] = []  # each line's pieces, joined once at the end (a long text stays linear)
     in_sources = False
     for raw in text.splitlines():
         s = raw.rstrip()
@@ -146,15 +147,15 @@ def parse_markdown(text: str, *, hosts: list[Host] | None = None) -> PodcastScri
             continue
         m = _LINE.match(s)
         if m:
-            body = m.group("text").replace("\u26a0", "").strip()
-            ids = [i for _, _, mids in parse_markers(body) for i in mids]
-            lines.append(PodcastLine(m.group("speaker").strip(), body, list(dict.fromkeys(ids)),
-                                     max(0, len(segments) - 1)))
+            lines.append(PodcastLine(m.group("speaker").strip(), "", [], max(0, len(segments) - 1)))
+            bodies.append([m.group("text").strip()])
         elif lines and not s.lstrip().startswith(("*A conversation", "_A conversation")):
-            lines[-1].text = f"{lines[-1].text} {s.strip()}".strip()
-            lines[-1].citations = list(dict.fromkeys(i for _, _, mids in parse_markers(lines[-1].text) for i in mids))
+            bodies[-1].append(s.strip())
     if not lines:
         raise NotebookError("No dialogue found: write each line as **Name:** what they say.")
+    for ln, parts in zip(lines, bodies, strict=True):
+        ln.text = " ".join(p for p in parts if p).replace("\u26a0", "").strip()
+        ln.citations = list(dict.fromkeys(i for _, _, mids in parse_markers(ln.text) for i in mids))
     speakers = list(dict.fromkeys(ln.speaker for ln in lines))
     if hosts is None:
         hosts = [Host(n) for n in speakers[:2]]

@@ -7,6 +7,7 @@ with which options, model and template, so the user can see later how it came ab
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Sequence
@@ -73,9 +74,9 @@ class StudioStore:
         """By id, or by a unique prefix of at least 6 characters."""
         oid = (output_id or "").strip()
         rows = self.library.query("SELECT * FROM studio_outputs WHERE id = ?", (oid,))
-        if not rows and len(oid) >= 6:
-            rows = self.library.query("SELECT * FROM studio_outputs WHERE id LIKE ? LIMIT 2",
-                                      (oid.replace("%", "").replace("_", "") + "%",))
+        key = oid.lower()
+        if not rows and len(key) >= 6 and re.fullmatch(r"[0-9a-f]+", key):  # ids are hex: no LIKE wildcards
+            rows = self.library.query("SELECT * FROM studio_outputs WHERE id LIKE ? LIMIT 2", (key + "%",))
             if len(rows) > 1:
                 raise NotebookError(f"'{oid}' matches more than one studio output; give more of the id.")
         if not rows:

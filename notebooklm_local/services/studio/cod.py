@@ -103,7 +103,7 @@ def run_chain(
     room = engine.n_ctx - answer_tokens - overhead - 48
     if room < 150:
         raise NotebookError(f"The model's context ({engine.n_ctx} tokens) is too small for chain of density with "
-                            f"{words} words. Lower the word budget or raise the context size.")
+                            f"{words} words. Lower the word budget (--words) or raise the context size.")
     article, sections = source_text, 0
     notes: list[str] = []
     if engine.count_tokens(source_text) > room:

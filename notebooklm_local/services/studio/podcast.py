@@ -172,12 +172,18 @@ def _check_dialogue(data: Any, hosts: Sequence[str], passages: Sequence[Passage]
 def verify_script(script: PodcastScript, passages: Sequence[Passage]) -> PodcastScript:
     """Check every line against the passages it cites (ids are the script's passage ids); sets
     supported/flag and the script's citations. Used after generation and after the user edits."""
+    known = {p.pid for p in passages}
     sentences, citations = verify_sentences([(ln.text, ln.citations) for ln in script.lines], passages)
     for ln, s in zip(script.lines, sentences, strict=True):
+        bad = [i for i in ln.citations if i not in known]
         ln.citations = list(s.citations)
         ln.supported, ln.flag = s.supported, s.flag
         if not s.citations and strip_markers(ln.text).rstrip().endswith("?"):
             ln.supported, ln.flag = True, ""  # a host's question claims nothing
+        if bad:  # an edited line citing a passage the script was not made from
+            ln.supported = False
+            ln.flag = f"it cites {', '.join(f'[{i}]' for i in bad)}, which names no passage" + (
+                f"; {ln.flag}" if ln.flag else "")
     script.citations = [c.to_json() for c in citations]
     return script
 

@@ -226,7 +226,7 @@ class StudioService:
         out = self.store.add(
             nb_id, "podcast", script.title, source_ids=[s.id for s in sources],
             options={"hosts": [h.name for h in hosts], "audience": audience, "length": length, "language": lang,
-                     "focus": focus},
+                     "focus": " ".join(focus.split())[:500]},
             model=self._model(), template="podcast_outline+podcast_dialogue",
             payload={"script": script.to_json(), "passages": [_passage_json(p) for p in given],
                      "stats": stats.to_json(), "notes": notes, "text": script.to_markdown()},
@@ -247,6 +247,7 @@ class StudioService:
         old = PodcastScript.from_json(out.payload["script"])
         new = parse_markdown(markdown, hosts=old.hosts)
         new.language = old.language
+        new.title = new.title or old.title
         known = {h.name for h in old.hosts}
         strangers = sorted({ln.speaker for ln in new.lines} - known)
         if strangers:
@@ -306,7 +307,7 @@ class StudioService:
             steps = p.get("steps", [])
             if not steps:
                 raise NotebookError("This chain of density has no steps to save.")
-            n = step or len(steps)
+            n = len(steps) if step is None else step  # (0 is out of range, not "the last")
             if not 1 <= n <= len(steps):
                 raise NotebookError(f"Choose a step from 1 to {len(steps)}.")
             s = steps[n - 1]
