@@ -38,10 +38,11 @@ from typing import Any
 import jinja2
 import jinja2.meta
 import jinja2.sandbox
+import tomli_w
 
 from notebooklm_local.core.errors import TemplateError
 
-__all__ = ["PromptTemplate", "TemplateStore", "parse_template", "RenderedPrompt"]
+__all__ = ["PromptTemplate", "TemplateStore", "parse_template", "RenderedPrompt", "replace_parts"]
 
 log = logging.getLogger(__name__)
 
@@ -164,6 +165,49 @@ def parse_template(text: str, *, origin: str = "default", path: Path | None = No
         raise TemplateError("; ".join(problems))
     return PromptTemplate(name, description, system, user, dict(variables), list(required), dict(sample), schema,
                           origin, path, text)
+
+
+_PART_KEYS = ("system", "user", "schema")
+
+
+def _multiline(value: str) -> str:
+    """A TOML multi-line string for ``value``: literal ('''...''', readable) when it can be, else basic."""
+    literal_ok = "'''" not in value and not value.endswith("'") and not any(
+        (ord(c) < 32 and c not in "\n\t") or ord(c) == 127 for c in value)
+    if literal_ok:
+        return f"'''\n{value}'''"  # the newline after the opening quotes is not part of the value
+    return tomli_w.dumps({"v": value}, multiline_strings=True).removeprefix("v = ").rstrip("\n")
+
+
+def _is_table(value: Any) -> bool:
+    return isinstance(value, dict) or isinstance(value, list) and any(isinstance(i, dict) for i in value)
+
+
+def replace_parts(text: str, *, system: str, user: str) -> str:
+    """A template file's text with its ``system`` and ``user`` parts replaced, every other key kept.
+
+    The editor edits the two parts; this writes the file again in the shipped layout (top-level keys,
+    the parts as multi-line strings, then the tables). Comments are not kept. Raises TemplateError when
+    ``text`` is not valid TOML.
+    """
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise TemplateError(f"Not valid TOML: {e}") from e
+    data["system"], data["user"] = system, user
+    texts = {k: data[k] for k in _PART_KEYS if isinstance(data.get(k), str)}
+    head = {k: v for k, v in data.items() if k not in texts and not _is_table(v)}
+    rest = {k: v for k, v in data.items() if k not in texts and _is_table(v)}
+    parts = [f"{k} = {_multiline(v)}\n" for k, v in texts.items()]
+    out = tomli_w.dumps(head) + "\n" + "\n".join(parts)
+    if rest:
+        out += "\n" + tomli_w.dumps(rest, multiline_strings=True)
+    try:
+        if tomllib.loads(out) == data:
+            return out
+    except tomllib.TOMLDecodeError:
+        pass
+    return tomli_w.dumps(data, multiline_strings=True)  # an unusual file: plain, still lossless
 
 
 class TemplateStore:
