@@ -25,6 +25,7 @@ inserted as data (a source containing ``{{ ... }}`` is not evaluated), a missing
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import os
@@ -50,6 +51,37 @@ _ENV = jinja2.sandbox.ImmutableSandboxedEnvironment(
     undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True,
     lstrip_blocks=True,
 )
+
+# A template is the user's text: it must not be able to hang the app. range() is budgeted per render
+# (a nested {% for %} over range(100000) twice would otherwise run 10^10 iterations), and the output
+# is capped.
+RANGE_BUDGET = 100_000
+MAX_OUTPUT_CHARS = 2_000_000
+_budget = contextvars.ContextVar("template_range_budget", default=RANGE_BUDGET)
+
+
+def _budgeted_range(*args: int) -> range:
+    r = range(*args)
+    left = _budget.get() - len(r)
+    if left < 0:
+        raise TemplateError(f"the template loops too much (more than {RANGE_BUDGET:,} range() steps in one render)")
+    _budget.set(left)
+    return r
+
+
+_ENV.globals["range"] = _budgeted_range
+
+
+def _render_part(source: str, values: Mapping[str, Any]) -> str:
+    _budget.set(RANGE_BUDGET)
+    out: list[str] = []
+    size = 0
+    for piece in _ENV.from_string(source).generate(**values):
+        size += len(piece)
+        if size > MAX_OUTPUT_CHARS:
+            raise TemplateError(f"the template's output is larger than {MAX_OUTPUT_CHARS:,} characters")
+        out.append(piece)
+    return "".join(out)
 
 
 @dataclass
@@ -78,8 +110,8 @@ class PromptTemplate:
         if missing:
             raise TemplateError(f"Template '{self.name}' needs values for: {', '.join(missing)}")
         try:
-            system = _ENV.from_string(self.system).render(**values).strip()
-            user = _ENV.from_string(self.user).render(**values).strip()
+            system = _render_part(self.system, values).strip()
+            user = _render_part(self.user, values).strip()
         except jinja2.UndefinedError as e:
             raise TemplateError(f"Template '{self.name}': {e.message}") from e
         except jinja2.TemplateError as e:

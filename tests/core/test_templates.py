@@ -355,3 +355,19 @@ def test_validate_does_not_write(store: TemplateStore) -> None:
     tpl = store.validate("chat_answer", _default_text("chat_answer"))
     assert isinstance(tpl, PromptTemplate) and tpl.origin == "user"
     assert not store.user_dir.exists()
+
+
+@pytest.mark.parametrize("body", [
+    "{% for i in range(100000) %}{% for j in range(100000) %}{% endfor %}{% endfor %}",
+    "{% for i in range(3000) %}{% for j in range(3000) %}x{% endfor %}{% endfor %}",
+    "{{ 'x' * 10 }}{% for i in range(90000) %}{{ passages }}{{ passages }}{% endfor %}",
+])
+def test_a_template_that_would_hang_or_explode_is_refused_quickly(body: str, store: TemplateStore) -> None:
+    import time
+
+    text = (DEFAULT_DIR / "chat_answer.toml").read_text(encoding="utf-8")
+    hostile = text.replace("Question: {{ question }}", "Question: {{ question }}" + body)
+    t0 = time.perf_counter()
+    with pytest.raises(TemplateError, match="loops too much|larger than"):
+        store.validate("chat_answer", hostile)
+    assert time.perf_counter() - t0 < 5
