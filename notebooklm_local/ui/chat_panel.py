@@ -4,17 +4,20 @@ The panel runs ``ChatService.ask`` (the same code as the CLI's ``ask``) on the `
 arrive as queued signals and are painted in batches by a timer (not one repaint per token). When the
 answer is done it is re-drawn from the *checked* answer: citation chips ``[n]`` link to the passage
 (hover shows the quote, click opens the source at the passage), unsupported sentences are marked.
+Each answer has "Save to note" (a note with its citations, written on the ``store`` lane) and "Copy"
+(the answer as Markdown with its citations as footnotes).
 """
 
 from __future__ import annotations
 
 import html
 import logging
+import re
 from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QCursor, QKeySequence, QShortcut
+from PySide6.QtGui import QCursor, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
@@ -27,9 +30,12 @@ from PySide6.QtWidgets import (
 )
 
 from notebooklm_local.core.citations import strip_markers
+from notebooklm_local.core.note_export import render_markdown
+from notebooklm_local.core.notes import Note, NoteStore
+from notebooklm_local.ui.errors import guard_none_refcount
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
-__all__ = ["ChatPanel"]
+__all__ = ["ChatPanel", "answer_markdown", "citation_html"]
 
 log = logging.getLogger(__name__)
 
@@ -76,14 +82,46 @@ def citation_html(answer: Any, key: int = 0) -> str:
     return f"<div>{body}</div>{extra}"
 
 
+def answer_markdown(answer: Any) -> str:
+    """An answer as Markdown: its ``[n]`` markers as footnote references, one footnote per cited passage."""
+    note = Note("", "", "Answer", answer.text, citations=[c.to_json() for c in answer.citations])
+    md = render_markdown(note, notebook_name="")
+    md = re.sub(r"\A---\n.*?\n---\n+", "", md, count=1, flags=re.DOTALL)  # no front matter
+    return re.sub(r"\A# [^\n]*\n+", "", md, count=1)  # no "# Answer" heading
+
+
+def _actions_html(key: int) -> str:
+    link = 'style="color:#555;font-size:small;text-decoration:none"'
+    return (f'<div style="margin-top:2px"><a href="note:{key}" {link}>\U0001f4dd Save to note</a>'
+            f'&nbsp;&nbsp;&nbsp;<a href="copy:{key}" {link}>\u29c9 Copy</a></div>')
+
+
+class _NoteRelay(QObject):
+    """Delivers the result of a "Save to note" job on the GUI thread."""
+
+    def __init__(self, panel: ChatPanel) -> None:
+        super().__init__()
+        self.panel = panel
+
+    @Slot(object)
+    def ok(self, note: object) -> None:
+        self.panel._on_note_saved(note)  # noqa: SLF001
+
+    @Slot(object)
+    def failed(self, exc: object) -> None:
+        self.panel._on_note_failed(exc)  # noqa: SLF001
+
+
 class ChatPanel(QWidget):
     """Chat with the current notebook. ``chat_factory`` builds the ChatService (on the llm lane)."""
 
     citation_activated = Signal(object)  # a Citation: the main window opens the source viewer
     answer_finished = Signal(object)  # AskResult
     busy_changed = Signal(bool)
+    note_saved = Signal(str)  # an answer was saved as a note (its id): refresh the notes pane
 
     def __init__(self, lanes: Lanes, chat_factory: Callable[[], Any]) -> None:
+        guard_none_refcount()  # PySide6 6.12 on CPython 3.11: one emit per streamed token (see ui.errors)
         super().__init__()
         self.setObjectName("chat-pane")
         self.setAccessibleName("Chat")
@@ -99,7 +137,9 @@ class ChatPanel(QWidget):
         self._streamed = ""
         self._history_html: list[str] = []
         self._citations: dict[tuple[int, int], Any] = {}  # (answer number, passage id) -> Citation
+        self._results: dict[int, Any] = {}  # answer number -> AskResult (for Save to note / Copy)
         self._answers = 0
+        self._note_relay = _NoteRelay(self)
 
         layout = QVBoxLayout(self)
         title = QLabel("<b>Chat</b>")
@@ -173,6 +213,7 @@ class ChatPanel(QWidget):
         self.session_id = None
         self._history_html = []
         self._citations = {}
+        self._results = {}
         self.transcript.clear()
 
     @Slot()
@@ -244,7 +285,9 @@ class ChatPanel(QWidget):
         self._answers += 1
         for c in result.answer.citations:
             self._citations[(self._answers, c.passage_id)] = c
-        self._history_html.append(f"<p><b>Answer:</b></p>{citation_html(result.answer, self._answers)}")
+        self._results[self._answers] = result
+        self._history_html.append(f"<p><b>Answer:</b></p>{citation_html(result.answer, self._answers)}"
+                                  + _actions_html(self._answers))
         self._streamed = ""
         self._render(streaming=False)
         g = result.generation
@@ -276,9 +319,56 @@ class ChatPanel(QWidget):
 
     @Slot(QUrl)
     def _on_anchor_clicked(self, url: QUrl) -> None:
-        c = self._citation_for(url.toString())
+        link = url.toString()
+        for scheme, action in (("note:", self.save_to_note), ("copy:", self.copy_answer)):
+            if link.startswith(scheme):
+                try:
+                    action(int(link[len(scheme):]))
+                except ValueError:
+                    pass
+                return
+        c = self._citation_for(link)
         if c is not None:
             self.citation_activated.emit(c)
+
+    # -- save / copy ----------------------------------------------------------------------------
+
+    def save_to_note(self, key: int) -> bool:
+        """Save answer ``key`` (1 = the first of this chat) as a note with its citations, on the store lane."""
+        result = self._results.get(key)
+        if result is None or self.chat is None or not self.notebook_id:
+            return False
+        library = self.chat.library.library
+        notebook, answer, session = self.notebook_id, result.answer, result.session_id
+
+        def run() -> Any:
+            return NoteStore(library).add(notebook, "", answer.text, citations=[c.to_json() for c in answer.citations],
+                                          origin_kind="chat", origin_id=session or "")
+
+        worker = FunctionWorker(run)
+        worker.signals.succeeded.connect(self._note_relay.ok)
+        worker.signals.failed.connect(self._note_relay.failed)
+        self.status.setText("Saving the answer as a note…")
+        self.lanes.submit(self.lanes.store, worker)
+        return True
+
+    def _on_note_saved(self, note: Any) -> None:
+        self.status.setText(f"Saved as the note \u201c{note.title}\u201d.")
+        self.note_saved.emit(note.id)
+
+    def _on_note_failed(self, exc: object) -> None:
+        log.warning("saving an answer as a note failed: %s", exc)
+        self.status.setText(f"Not saved: {exc}")
+
+    def copy_answer(self, key: int) -> str:
+        """Copy answer ``key`` as Markdown with footnote citations; returns what was copied."""
+        result = self._results.get(key)
+        if result is None:
+            return ""
+        text = answer_markdown(result.answer)
+        QGuiApplication.clipboard().setText(text)
+        self.status.setText("Answer copied as Markdown.")
+        return text
 
     @Slot(str)
     def _on_anchor_hovered(self, link: str) -> None:

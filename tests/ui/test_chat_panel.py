@@ -1,4 +1,5 @@
-"""The chat side panel on the real stack: ask streams and finishes, citations open the source viewer."""
+"""The chat side panel: on the real stack, ask streams and finishes, citations open the source viewer;
+with a scripted engine, an answer is saved as a note (with its citations) and copied as Markdown."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
 
-pytestmark = [pytest.mark.gui, pytest.mark.model, pytest.mark.slow]
+pytestmark = [pytest.mark.gui]
 
 
 @pytest.fixture
@@ -30,6 +31,8 @@ def ctx(app_home: Path, installed_model: Path) -> AppContext:
     return AppContext(paths, settings)
 
 
+@pytest.mark.model
+@pytest.mark.slow
 def test_ask_in_the_panel_streams_finishes_and_citation_opens_viewer(qtbot: Any, ctx: AppContext) -> None:
     from notebooklm_local.ui.main_window import MainWindow
     from notebooklm_local.ui.source_viewer import SourceViewer
@@ -69,6 +72,8 @@ def test_ask_in_the_panel_streams_finishes_and_citation_opens_viewer(qtbot: Any,
     win.close()
 
 
+@pytest.mark.model
+@pytest.mark.slow
 def test_stop_in_the_panel_cancels_the_answer(qtbot: Any, ctx: AppContext) -> None:
     from notebooklm_local.ui.main_window import MainWindow
 
@@ -87,3 +92,64 @@ def test_stop_in_the_panel_cancels_the_answer(qtbot: Any, ctx: AppContext) -> No
     qtbot.waitUntil(lambda: panel.send_button.isEnabled(), timeout=10000)
     assert panel.last_result is not None and panel.last_result.cancelled
     win.close()
+
+
+# -- Save to note and Copy (scripted engine over a lexical-only library) --------------------------
+
+ANSWER = {"answerable": True, "sentences": [
+    {"text": "Q4_K_M uses about 4.8 bits per weight.", "citations": [1],
+     "quote": "The Q4_K_M format in llama.cpp uses about 4.8 bits per weight."}]}
+
+
+def test_save_answer_to_note_and_copy_as_markdown(qtbot: Any, tmp_path: Path) -> None:
+    from PySide6.QtCore import QUrl
+    from PySide6.QtGui import QGuiApplication
+
+    from notebooklm_local.core.notes import NoteStore
+    from notebooklm_local.extensions.runtime import template_store
+    from notebooklm_local.services.chat import ChatService
+    from notebooklm_local.ui.chat_panel import ChatPanel
+    from notebooklm_local.ui.workers import Lanes
+    from tests.helpers.studio_world import make_world
+    from tests.ui.helpers import click_link, link_hrefs
+
+    world = make_world(tmp_path / "docs")
+    chat = ChatService(world.lib, world.engine, template_store(app_paths()), world.settings.chat)
+    lanes = Lanes()
+    panel = ChatPanel(lanes, lambda: chat)
+    qtbot.addWidget(panel)
+    panel.resize(600, 700)
+    panel.show()
+    panel.set_notebook(world.notebook_id, [world.source_id])
+    try:
+        world.engine.outputs = [ANSWER]
+        panel.input.setPlainText("How many bits does Q4_K_M use?")
+        with qtbot.waitSignal(panel.answer_finished, timeout=20000) as done:
+            panel.send()
+        result = done.args[0]
+        qtbot.waitUntil(lambda: panel.send_button.isEnabled(), timeout=5000)
+        assert {"note:1", "copy:1", "cite:1:1"} <= set(link_hrefs(panel.transcript))
+        assert "Save to note" in panel.transcript.toPlainText()
+
+        with qtbot.waitSignal(panel.note_saved, timeout=10000) as saved:
+            click_link(qtbot, panel.transcript, "note:1")
+        note = NoteStore(world.library).get(saved.args[0])
+        assert note.notebook_id == world.notebook_id and note.body == result.answer.text
+        assert note.origin_kind == "chat" and note.origin_id == result.session_id
+        assert note.title == "Q4_K_M uses about 4.8 bits per weight."
+        assert note.citations == [c.to_json() for c in result.answer.citations]
+        assert note.citations[0]["quote"] == "The Q4_K_M format in llama.cpp uses about 4.8 bits per weight."
+        assert "Saved as the note" in panel.status.text()
+
+        panel._on_anchor_clicked(QUrl("copy:1"))
+        copied = QGuiApplication.clipboard().text()
+        assert copied.startswith("Q4_K_M uses about 4.8 bits per weight. [^1]")
+        assert "[^1]: Quantization" in copied and "\u201cThe Q4\\_K\\_M format in llama.cpp" in copied
+        assert "---" not in copied and "# Answer" not in copied
+        assert panel.status.text() == "Answer copied as Markdown."
+
+        # a new chat forgets the old answers: their links do nothing
+        panel.new_session()
+        assert not panel.save_to_note(1) and panel.copy_answer(1) == ""
+    finally:
+        lanes.shutdown(5000)
