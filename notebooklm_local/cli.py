@@ -142,6 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     from notebooklm_local.cli_studio import add_studio_parsers
 
     add_studio_parsers(sub)
+    from notebooklm_local.cli_plugins import add_plugins_parser
+
+    add_plugins_parser(sub)
     return p
 
 

@@ -15,11 +15,13 @@ from notebooklm_local.core.instance import InstanceLock
 from notebooklm_local.core.logs import setup_logging
 from notebooklm_local.core.paths import AppPaths, app_paths
 from notebooklm_local.core.settings import Settings, load_settings
+from notebooklm_local.extensions.switches import set_safe_mode
 
 __all__ = ["context", "locked", "TerminalProgress", "sigint_cancels", "resolve_sources"]
 
 
 def context(args: argparse.Namespace) -> tuple[AppPaths, Settings]:
+    set_safe_mode(getattr(args, "safe_mode", False))  # --safe-mode: no plugins for this command
     paths = app_paths(args.basedir).ensure()
     setup_logging(paths.log_file, verbose=args.verbose)
     return paths, load_settings(paths.settings_file)

@@ -82,6 +82,8 @@ def add_notes_parser(sub: Any) -> None:
                    help="a folder (one .md per note), or a .md file (all notes in one file)")
     x.add_argument("--single-file", action="store_true", help="write one combined file even if PATH has no .md")
     x.add_argument("--force", action="store_true", help="replace files that exist already")
+    x.add_argument("--exporter", default="markdown", metavar="NAME",
+                   help="markdown (default) or a plugin's exporter, e.g. obsidian (a vault folder with its sources)")
     x.set_defaults(func=cmd_notes_export)
 
 
@@ -241,6 +243,23 @@ def cmd_notes_delete(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plugin_exporter(args: argparse.Namespace, store: NoteStore, notes: list[Note]) -> tuple[Any, list[Any]]:
+    """(exporter, the notes' notebooks' sources) for ``--exporter NAME``; (None, []) for the built-in markdown."""
+    if args.exporter.strip().casefold() == "markdown":
+        return None, []
+    if args.single_file:
+        raise NotebookError("--single-file is an option of the markdown exporter only.")
+    from notebooklm_local.core.exporters import export_sources, find_exporter
+    from notebooklm_local.core.settings import load_settings
+    from notebooklm_local.extensions.manager import PluginManager
+
+    paths = app_paths(args.basedir)
+    manager = PluginManager(paths, load_settings(paths.settings_file), safe_mode=getattr(args, "safe_mode", False))
+    manager.load_all()
+    exporter = find_exporter(manager.exporters(), args.exporter)
+    return exporter, export_sources(store.library, [n.notebook_id for n in notes])
+
+
 def cmd_notes_export(args: argparse.Namespace) -> int:
     if not args.ids and not args.notebook:
         raise NotebookError("Say what to export: -n NOTEBOOK (all its notes) or note IDs.")
@@ -257,11 +276,16 @@ def cmd_notes_export(args: argparse.Namespace) -> int:
                 want = normalize_tag(args.tag).casefold()
                 notes = [n for n in notes if any(t.casefold() == want for t in n.tags)]
         names = _notebook_names(store)
+        exporter, sources = _plugin_exporter(args, store, notes)
     if not notes:
         where = f" in '{args.notebook}'" if args.notebook else ""
         raise NotebookError(f"No notes{where}{f' tagged {args.tag}' if args.tag else ''} to export.")
     try:
-        written = export_notes(notes, args.out, notebook_name=names, force=args.force, single_file=args.single_file)
+        if exporter is None:
+            written = export_notes(notes, args.out, notebook_name=names, force=args.force,
+                                   single_file=args.single_file)
+        else:
+            written = exporter.export(notes, Path(args.out), notebook_name=names, sources=sources, force=args.force)
     except ExportExists as e:
         raise NotebookError(f"{e} Pass --force to replace.") from None
     print(f"exported {len(notes)} note{'s' if len(notes) != 1 else ''}:")

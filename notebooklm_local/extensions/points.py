@@ -7,6 +7,9 @@ from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
 from notebooklm_local.core.documents import SourceLoader
+from notebooklm_local.core.exporters import Exporter
+from notebooklm_local.core.templates import PromptTemplate
+from notebooklm_local.core.tts import TTSEngine
 
 __all__ = ["ExtensionPoint", "Registry"]
 
@@ -47,11 +50,24 @@ class Registry:
     """All extension points of one running app."""
 
     source_loaders: ExtensionPoint[SourceLoader] = field(default_factory=lambda: ExtensionPoint("source_loaders"))
-    exporters: ExtensionPoint[Any] = field(default_factory=lambda: ExtensionPoint("exporters"))
-    prompt_templates: ExtensionPoint[Any] = field(default_factory=lambda: ExtensionPoint("prompt_templates"))
-    tts_engines: ExtensionPoint[Any] = field(default_factory=lambda: ExtensionPoint("tts_engines"))
-    actions: ExtensionPoint[Any] = field(default_factory=lambda: ExtensionPoint("actions"))
+    exporters: ExtensionPoint[Exporter] = field(default_factory=lambda: ExtensionPoint("exporters"))
+    prompt_templates: ExtensionPoint[PromptTemplate] = field(default_factory=lambda: ExtensionPoint("prompt_templates"))
+    tts_engines: ExtensionPoint[TTSEngine] = field(default_factory=lambda: ExtensionPoint("tts_engines"))
+    actions: ExtensionPoint[Any] = field(default_factory=lambda: ExtensionPoint("actions"))  # api.Action
 
-    def unregister_owner(self, owner: str) -> None:
-        for point in (self.source_loaders, self.exporters, self.prompt_templates, self.tts_engines, self.actions):
-            point.unregister_owner(owner)
+    def points(self) -> list[ExtensionPoint[Any]]:
+        return [self.source_loaders, self.exporters, self.prompt_templates, self.tts_engines, self.actions]
+
+    def unregister_owner(self, owner: str) -> int:
+        """Remove everything ``owner`` registered; how many items went."""
+        return sum(point.unregister_owner(owner) for point in self.points())
+
+    def contributions(self, owner: str) -> dict[str, list[str]]:
+        """What ``owner`` registered, by extension point: the items' names (ids for actions)."""
+        out: dict[str, list[str]] = {}
+        for point in self.points():
+            names = [str(getattr(i, "name", None) or getattr(i, "id", None) or type(i).__name__)
+                     for o, i in point.owned() if o == owner]
+            if names:
+                out[point.name] = names
+        return out

@@ -6,6 +6,7 @@ import importlib.metadata
 import platform
 import shutil
 import sys
+from collections.abc import Callable
 from typing import Any
 
 from notebooklm_local import __version__
@@ -13,7 +14,10 @@ from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.services.models import DEFAULT_MODEL_NAME, find_models
 
-__all__ = ["doctor_report", "format_report", "tts_engines"]
+__all__ = ["doctor_report", "format_report", "tts_engines", "set_plugins_report"]
+
+PluginsReport = Callable[[AppPaths, Settings], list[dict[str, Any]]]
+_plugins_report: PluginsReport | None = None
 
 # name -> executables that provide it, in order of preference
 _TTS_BINARIES = {"espeak-ng": ("espeak-ng", "espeak"), "piper": ("piper",)}
@@ -40,7 +44,26 @@ def tts_engines() -> dict[str, str]:
     return found
 
 
-def doctor_report(paths: AppPaths, settings: Settings) -> dict[str, Any]:
+def set_plugins_report(func: PluginsReport | None) -> None:
+    """How doctor lists plugins: the extensions layer provides it (services cannot import extensions).
+
+    ``func(paths, settings)`` returns one dict per plugin (id, name, version, state, source, reason).
+    """
+    global _plugins_report
+    _plugins_report = func
+
+
+def _plugins(paths: AppPaths, settings: Settings) -> list[dict[str, Any]] | None:
+    if _plugins_report is None:
+        return None
+    try:
+        return _plugins_report(paths, settings)
+    except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
+        return [{"id": "?", "name": "", "version": "", "state": "error", "source": "", "reason": f"cannot list: {e}"}]
+
+
+def doctor_report(paths: AppPaths, settings: Settings, *, plugins: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """Everything doctor shows. ``plugins``: the plugin list (default: from ``set_plugins_report``'s function)."""
     from notebooklm_local.services.llama_runtime import build_info
 
     try:
@@ -84,6 +107,7 @@ def doctor_report(paths: AppPaths, settings: Settings) -> dict[str, Any]:
         "chromadb": _version("chromadb"),
         "pyside6": _version("PySide6"),
         "tts_engines": tts_engines(),
+        "plugins": plugins if plugins is not None else _plugins(paths, settings),
     }
 
 
@@ -122,4 +146,10 @@ def format_report(r: dict[str, Any]) -> str:
         f"Qt               PySide6 {r['pyside6']}",
         "TTS engines      " + (", ".join(f"{k} ({v})" for k, v in r["tts_engines"].items()) or "none found (install espeak-ng for podcast audio)"),
     ]
+    plugins = r.get("plugins")
+    if plugins is not None:
+        lines.append("Plugins          " + (", ".join(
+            " ".join(filter(None, [p["id"], p.get("version")])) + f" ({p['state']}, {p.get('source') or '?'})"
+            for p in plugins) or "none found"))
+        lines += [f"  ! {p['id']}: {p['reason']}" for p in plugins if p.get("state") in ("error", "incompatible")]
     return "\n".join(lines)
