@@ -16,7 +16,8 @@ OUT = Path(os.environ.get("SCREENSHOT_DIR", REPO / "docs" / "screenshots"))
 
 def main() -> int:
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
-    from PySide6.QtCore import QTimer
+    from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
+    from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
     from PySide6.QtWidgets import QApplication
 
     from notebooklm_local.core.context import AppContext
@@ -64,15 +65,69 @@ def main() -> int:
             win.chat_pane.citation_activated.emit(res.answer.citations[0])
             QTimer.singleShot(800, after_viewer)
         else:
-            win.close()
+            sources_shots()
 
     def after_viewer() -> None:
         viewer = getattr(win, "source_viewer", None)
         if viewer is not None:
             viewer.move(260, 90)
-            QTimer.singleShot(300, lambda: (grab("source-viewer.png"), viewer.close(), win.close()))
+            QTimer.singleShot(300, lambda: (grab("source-viewer.png"), viewer.close(), sources_shots()))
         else:
-            win.close()
+            sources_shots()
+
+    # -- the Sources pane: rows in every state, the add dialogs, the drop highlight --------------------
+    files = Path(tempfile.mkdtemp(prefix="nbl-shot-files-"))
+
+    def sources_shots() -> None:
+        (files / "draft-notes.md").write_bytes(b"")  # fails: empty
+        (files / "field-notes.md").write_text("# Field notes\n\n" + "\n\n".join(
+            f"## Day {i}\n\n" + f"Day {i} of the survey: we counted birds along the canal and noted the weather. " * 12
+            for i in range(1, 11)), encoding="utf-8")
+        (files / "reading-list.md").write_text("# Reading list\n\nLocal-first software; quantization.", encoding="utf-8")
+        win.sources_pane.add_items([str(files / "draft-notes.md"), "http://127.0.0.1:9/itinerary",
+                                    str(files / "field-notes.md"), str(files / "reading-list.md")])
+        wait_for_embedding()
+
+    def wait_for_embedding(tries: int = 1200) -> None:
+        cur = win.ingest._current
+        if cur is not None and "left" in cur.state.text or tries <= 0:
+            QTimer.singleShot(300, shoot_states)
+        else:
+            QTimer.singleShot(100, lambda: wait_for_embedding(tries - 1))
+
+    def shoot_states() -> None:
+        grab("sources-states.png")
+        win.sources_pane.add_url_dialog()
+        dlg = win.sources_pane.url_dialog
+        if dlg is not None:
+            dlg.edit.setPlainText("https://en.wikipedia.org/wiki/Night_train")
+        QTimer.singleShot(500, shoot_url_dialog)
+
+    def shoot_url_dialog() -> None:
+        grab("add-url-dialog.png")
+        if win.sources_pane.url_dialog is not None:
+            win.sources_pane.url_dialog.reject()
+        win.sources_pane.paste_text_dialog()
+        dlg = win.sources_pane.paste_dialog
+        if dlg is not None:
+            dlg.title_edit.setText("Meeting notes, 12 March")
+            dlg.text_edit.setPlainText(
+                "Decisions\n\n- Ship the offline installer first; the podcast feature waits for 1.1.\n"
+                "- Every answer must cite its sources; uncited sentences are flagged.\n\n"
+                "Open questions\n\n- Which embedding model for long PDFs?\n- Do we keep chat history per notebook?")
+        QTimer.singleShot(500, shoot_paste_dialog)
+
+    def shoot_paste_dialog() -> None:
+        grab("paste-text-dialog.png")
+        if win.sources_pane.paste_dialog is not None:
+            win.sources_pane.paste_dialog.reject()
+        mime = QMimeData()
+        mime.setUrls([QUrl.fromLocalFile(str(files / "reading-list.md")), QUrl("https://example.com/article")])
+        enter = QDragEnterEvent(QPoint(640, 400), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                Qt.KeyboardModifier.NoModifier)
+        QApplication.sendEvent(win, enter)
+        QTimer.singleShot(400, lambda: (grab("drop-overlay.png"), QApplication.sendEvent(win, QDragLeaveEvent()),
+                                        win.close()))
 
     def wait_for_backend(tries: int = 100) -> None:
         if win.backend_label.text() == "Backend: …" and tries > 0:
@@ -87,5 +142,293 @@ def main() -> int:
     return 0 if shots else 1
 
 
+def studio_and_notes() -> int:
+    """The studio pane (summary, chain of density, podcast) and the notes pane, standalone, populated from a
+    scripted engine run (no model needed): studio-summary.png, studio-cod.png, studio-podcast.png, notes.png.
+
+    Run: scripts/screenshots.sh --studio
+    """
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    import time
+    from collections.abc import Callable
+
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    sys.path.insert(0, str(REPO))
+    from notebooklm_local.ui.application import create_application
+    from notebooklm_local.ui.notes_pane import NotesPane
+    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.workers import Lanes
+    from tests.helpers.studio_world import COD_STEPS, PODCAST, SUMMARY, make_world
+
+    app = create_application()
+    world = make_world(Path(tempfile.mkdtemp(prefix="nbl-shots-docs-")), delay=0.001)
+    lanes = Lanes()
+    OUT.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+
+    def settle(cond: Callable[[], bool] | None = None, timeout: float = 30.0) -> None:
+        """Run the event loop until ``cond()`` holds (or for 0.4 s without one)."""
+        end = time.monotonic() + (timeout if cond is not None else 0.4)
+        while time.monotonic() < end and not (cond is not None and cond()):
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.01)
+
+    def grab(widget: object, name: str) -> None:
+        settle()
+        target = OUT / name
+        widget.grab().save(str(target))  # type: ignore[attr-defined]
+        shots.append(target)
+
+    pane = StudioPane(lanes, lambda: world.studio, settings=world.settings, tts_engines=lambda: world.tts,
+                      library_getter=lambda: world.library)
+    pane.setWindowTitle("Studio \u2014 Quantization notes")
+    pane.resize(760, 900)
+    pane.move(0, 0)
+    pane.show()
+    pane.set_notebook(world.notebook_id, [world.source_id])
+    idle = lambda: not pane.busy  # noqa: E731
+
+    world.engine.outputs = [SUMMARY]
+    pane.summary_tab.focus_edit.setText("how quantization changes file size")
+    pane.summary_tab.generate_button.click()
+    settle(idle)
+    grab(pane, "studio-summary.png")
+
+    pane.tabs.setCurrentWidget(pane.cod_tab)
+    pane.cod_tab.steps_box.setValue(5)
+    pane.cod_tab.words_box.setValue(40)
+    world.engine.outputs = list(COD_STEPS)
+    pane.cod_tab.generate_button.click()
+    settle(idle)
+    pane.cod_tab.slider.setValue(3)
+    grab(pane, "studio-cod.png")
+
+    pane.tabs.setCurrentWidget(pane.podcast_tab)
+    world.engine.outputs = list(PODCAST)
+    pane.podcast_tab.generate_button.click()
+    settle(idle)
+    settle(lambda: pane.podcast_tab.audio_button.isEnabled())
+    pane.podcast_tab.audio_button.click()
+    settle(idle)
+    grab(pane, "studio-podcast.png")
+
+    notes = NotesPane(lanes, lambda: world.library)
+    notes.setWindowTitle("Notes \u2014 Quantization notes")
+    notes.resize(1100, 640)
+    notes.move(0, 0)
+    pane.note_saved.connect(notes.show_note)
+    notes.set_notebook(world.notebook_id, "Quantization notes")
+    notes.show()
+    pane.tabs.setCurrentWidget(pane.summary_tab)
+    pane.summary_tab.save_button.click()
+    settle(lambda: notes.current is not None)
+    settle(lambda: not notes.busy)
+    notes.tags_edit.setText("quantization, summary")
+    notes.editor.appendPlainText("\n## My notes\n\n- Try **Q5_K_M** for a better quality/size balance.\n"
+                                 "- Keep the GGUF next to its `tokenizer` settings.\n")
+    notes.save()
+    settle(lambda: not notes.busy and not notes.dirty)
+    notes.render_preview()
+    pane.hide()
+    grab(notes, "notes.png")
+
+    notes.close()
+    pane.close()
+    lanes.shutdown(5000)
+    QApplication.processEvents()
+    for s in shots:
+        print(s)
+    return 0 if len(shots) == 4 else 1
+
+
+def dialogs() -> int:
+    """The template editor (valid, and with problems), every Settings tab (a download in progress from a local
+    fake hub on the Model tab) and the first-run dialog, standalone: template-editor*.png, settings-*.png,
+    first-run.png.
+
+    Run: scripts/screenshots.sh --dialogs
+    """
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    import time
+    from collections.abc import Callable
+
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    sys.path.insert(0, str(REPO))
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.core.settings import load_settings
+    from notebooklm_local.extensions.runtime import template_store
+    from notebooklm_local.services.model_manager import CATALOG
+    from notebooklm_local.services.models import ensure_default_model
+    from notebooklm_local.ui.application import create_application
+    from notebooklm_local.ui.first_run import FirstRunDialog
+    from notebooklm_local.ui.settings_dialog import TABS, SettingsDialog
+    from notebooklm_local.ui.template_editor import TemplateEditorDialog
+    from notebooklm_local.ui.workers import Lanes
+    from tests.helpers.fake_hub import FakeHub
+    from tests.helpers.gguf_files import write_gguf
+
+    app = create_application()
+    paths = app_paths().ensure()
+    settings = load_settings(paths.settings_file)
+    ensure_default_model(paths)
+    lanes = Lanes()
+    OUT.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+
+    def settle(cond: Callable[[], bool] | None = None, timeout: float = 60.0) -> None:
+        end = time.monotonic() + (timeout if cond is not None else 0.4)
+        while time.monotonic() < end and not (cond is not None and cond()):
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.01)
+
+    def grab(widget: QWidget, name: str) -> None:
+        settle()
+        target = OUT / name
+        widget.grab().save(str(target))
+        shots.append(target)
+
+    editor = TemplateEditorDialog(template_store(paths), lanes=lanes)
+    editor.move(0, 0)
+    editor.show()
+    editor.select("chat_answer")
+    settle(lambda: editor._last is not None and editor._checking is None)
+    editor.user_edit.setFocus()
+    grab(editor, "template-editor.png")
+    editor.user_edit.setPlainText("{{ passages }}\n\nQuestion: {{ questoin }}\n{% if language %}Answer in {{ language }}.")
+    settle(lambda: editor.problems() != [])
+    grab(editor, "template-editor-error.png")
+    editor.tabs.setCurrentIndex(1)
+    editor.revert()
+    settle(lambda: editor.problems() == [] and editor._checking is None)
+    grab(editor, "template-editor-preview.png")
+    editor._ask_unsaved = lambda name: "discard"
+    editor.close()
+
+    hub = FakeHub().start()
+    hub.chunk, hub.delay = 64 * 1024, 0.05
+    entry = CATALOG[1]
+    hub.add(entry.repo_id, entry.filename, write_gguf(paths.cache / "fake.gguf", arch="qwen2",
+                                                      data_bytes=8 << 20).read_bytes())
+    os.environ["HF_ENDPOINT"] = hub.url  # the local fake hub; the endpoint field keeps its placeholder
+    engines = [("espeak-ng", None), ("piper", "the piper program is not installed")]
+    dlg = SettingsDialog(paths, settings, lanes, tts_engines=lambda: engines)
+    dlg.move(0, 0)
+    dlg.show()
+    settle(lambda: not dlg.busy)
+    dlg.catalog.setCurrentIndex(1)
+    dlg.start_download()
+    settle(lambda: dlg.progress.value() >= 350)
+    grab(dlg, "settings-model.png")
+    dlg.cancel_download()
+    settle(lambda: dlg.download_worker is not None and dlg.download_worker.done)
+    for i, name in enumerate(TABS[1:], 1):
+        dlg.tabs.setCurrentIndex(i)
+        grab(dlg, f"settings-{name}.png")
+    dlg.n_ctx.setValue(100)
+    dlg.tabs.setCurrentIndex(TABS.index("performance"))
+    dlg.accept()
+    grab(dlg, "settings-invalid.png")
+    dlg.reject()
+    hub.stop()
+
+    first = FirstRunDialog(paths, settings, lanes)
+    first.move(0, 0)
+    first.show()
+    grab(first, "first-run.png")
+    first.settings.ui.first_run_done = True  # keep the throw-away settings as they were
+    first.reject()
+
+    lanes.shutdown(5000)
+    QApplication.processEvents()
+    for s in shots:
+        print(s)
+    return 0 if len(shots) == 11 else 1
+
+
+def source_viewer() -> int:
+    """The source viewer, standalone over a lexical-only library holding the bundled samples: the PDF at a
+    cited page with the passage highlighted (source-viewer-pdf.png) and the transcript with timestamps and the
+    cited span (source-viewer-transcript.png).
+
+    Run: scripts/screenshots.sh --source-viewer
+    """
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    import time
+    from collections.abc import Callable
+
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    from notebooklm_local.core.citations import Citation, format_location
+    from notebooklm_local.core.library import Library
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.extensions.builtins import builtin_registry
+    from notebooklm_local.services.library_service import LibraryService
+    from notebooklm_local.ui.application import create_application
+    from notebooklm_local.ui.source_viewer import SourceViewer
+
+    app = create_application()
+    paths = app_paths().ensure()
+    lib = LibraryService(paths.data, Library(paths.data / "library.db"), builtin_registry().source_loaders.items())
+    lib.create_notebook("Samples")
+    sample = REPO / "resources" / "sample"
+    report = lib.add("Samples", [str(sample / "citation-checking-guide.pdf"),
+                                 str(sample / "talk-local-first-software.vtt")])
+    OUT.mkdir(parents=True, exist_ok=True)
+    shots: list[Path] = []
+
+    def settle(cond: Callable[[], bool] | None = None, timeout: float = 10.0) -> None:
+        end = time.monotonic() + (timeout if cond is not None else 0.6)
+        while time.monotonic() < end and not (cond is not None and cond()):
+            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+            time.sleep(0.01)
+
+    def grab(widget: QWidget, name: str) -> None:
+        settle()
+        target = OUT / name
+        widget.grab().save(str(target))
+        shots.append(target)
+
+    def cite(kind: str, quote: str) -> tuple[object, Citation]:
+        src = next(s for s in report.added if s.kind == kind)
+        text, _ = lib.library.source_text(src.id)
+        start = text.index(quote)
+        chunk = next(c for c in lib.library.source_chunks(src.id) if c.char_start <= start < c.char_end)
+        loc = format_location(chunk.page, chunk.page_end, chunk.t_start, chunk.heading)
+        return src, Citation(1, chunk.id, src.id, src.title, chunk.page, chunk.t_start, start, start + len(quote),
+                             quote, loc, None)
+
+    for kind, quote, name, size in (
+        ("pdf", "For paraphrases, a lexical overlap score over content words gives a cheap signal.",
+         "source-viewer-pdf.png", (860, 760)),
+        ("transcript", "That changed with quantized models. A four-bit model of a few billion parameters now runs "
+         "on a laptop.", "source-viewer-transcript.png", (760, 560)),
+    ):
+        src, citation = cite(kind, quote)
+        viewer = SourceViewer.for_source(lib.library, src, citation)  # type: ignore[arg-type]
+        viewer.resize(*size)
+        viewer.move(0, 0)
+        viewer.show()
+        settle(lambda v=viewer: v.pdf_view is None or v.pdf_view.currentSearchResultIndex() >= 0)
+        grab(viewer, name)
+        viewer.close()
+
+    lib.library.close()
+    QApplication.processEvents()
+    for s in shots:
+        print(s)
+    return 0 if len(shots) == 2 else 1
+
+
 if __name__ == "__main__":
+    if "--studio" in sys.argv[1:]:
+        sys.exit(studio_and_notes())
+    if "--dialogs" in sys.argv[1:]:
+        sys.exit(dialogs())
+    if "--source-viewer" in sys.argv[1:]:
+        sys.exit(source_viewer())
     sys.exit(main())

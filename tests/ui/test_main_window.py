@@ -110,3 +110,130 @@ def test_sources_pane_lists_the_notebook_and_persists_selection(qtbot, ctx: AppC
     b_id = win.sources_pane.list.item(1).data(Qt.ItemDataRole.UserRole)
     assert win.library.source(b_id).selected is False
     win.close()
+
+
+# -- notebooks, indexing progress, shortcuts (issue #6) ----------------------------------------------------------------
+
+
+def _window(qtbot, ctx: AppContext):  # noqa: ANN202 - a MainWindow
+    from notebooklm_local.ui.main_window import MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win.library is not None, timeout=10000)
+    return win
+
+
+def test_empty_state_offers_a_notebook_and_new_rename_delete_work(
+    qtbot, ctx: AppContext, installed_model: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QInputDialog, QMessageBox
+
+    from notebooklm_local.core.library import Library
+
+    win = _window(qtbot, ctx)
+    pane = win.sources_pane
+    assert pane.create_button.isVisible() and pane.create_button.accessibleName() == "Create a notebook"
+    assert "No notebooks yet" in pane.empty_label.text() and "notebooklm-local notebook create" not in pane.empty_label.text()
+    assert not win.rename_notebook_action.isEnabled() and not win.delete_notebook_action.isEnabled()
+    assert not pane.add_files_action.isEnabled()
+    names = iter([("Rivers", True), ("Lakes", True), ("Rivers and lakes", True)])
+    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: next(names)))
+    pane.create_button.click()
+    assert win.notebook_box.currentText() == "Rivers" and pane.notebook_id == win.current_notebook_id()
+    assert not pane.create_button.isVisible() and pane.add_files_action.isEnabled()
+    win.new_notebook_action.trigger()
+    assert [win.notebook_box.itemText(i) for i in range(win.notebook_box.count())] == ["Lakes", "Rivers"]
+    assert win.notebook_box.currentText() == "Lakes"
+    win.notebook_box.setCurrentIndex(1)
+    assert win.chat_pane.notebook_id == win.current_notebook_id() and "Rivers" in win.windowTitle()
+    win.rename_notebook_action.trigger()
+    assert win.notebook_box.currentText() == "Rivers and lakes"
+    fresh = Library(ctx.paths.data / "library.db")  # persisted
+    try:
+        assert sorted(n.name for n in fresh.notebooks()) == ["Lakes", "Rivers and lakes"]
+    finally:
+        fresh.close()
+    asked: list[str] = []
+    answers = iter([QMessageBox.StandardButton.Cancel, QMessageBox.StandardButton.Yes])
+
+    def question(parent, title, text, *args):  # noqa: ANN001, ANN202
+        asked.append(text)
+        return next(answers)
+
+    monkeypatch.setattr(QMessageBox, "question", staticmethod(question))
+    win.delete_notebook_action.trigger()
+    assert "Delete the notebook “Rivers and lakes” with its 0 sources" in asked[0]
+    assert win.notebook_box.count() == 2  # cancelled
+    with qtbot.waitSignal(win.ingest.notebook_deleted, timeout=30000):
+        win.delete_notebook_action.trigger()
+    qtbot.waitUntil(lambda: win.notebook_box.count() == 1)
+    assert win.notebook_box.currentText() == "Lakes"
+    assert [n.name for n in win.library.notebooks()] == ["Lakes"]
+    win.close()
+
+
+def test_shortcuts_open_the_add_dialogs(qtbot, ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtGui import QKeySequence
+    from PySide6.QtWidgets import QFileDialog
+
+    from notebooklm_local.extensions.runtime import open_library
+
+    lib = open_library(ctx.paths, ctx.settings, with_index=False)
+    lib.create_notebook("Reading")
+    lib.library.close()
+    calls: list[str] = []
+    monkeypatch.setattr(QFileDialog, "getOpenFileNames", staticmethod(lambda *a, **k: (calls.append("files"), ([], ""))[1]))
+    win = _window(qtbot, ctx)
+    qtbot.waitUntil(lambda: win.sources_pane.notebook_id is not None, timeout=10000)
+    pane = win.sources_pane
+    assert pane.add_files_action.shortcut() == QKeySequence("Ctrl+O")
+    assert pane.add_url_action.shortcut() == QKeySequence("Ctrl+L")
+    menus = {a.text().replace("&", ""): a.menu() for a in win.menuBar().actions() if a.menu()}
+    assert list(menus)[-1] == "Help" and "Notebook" in menus and "Sources" in menus
+    assert pane.add_files_action in menus["Sources"].actions() and pane.add_url_action in menus["Sources"].actions()
+    win.activateWindow()
+    qtbot.waitActive(win)
+    qtbot.keyClick(win, Qt.Key.Key_O, Qt.KeyboardModifier.ControlModifier)
+    assert calls == ["files"]
+    qtbot.keyClick(win, Qt.Key.Key_L, Qt.KeyboardModifier.ControlModifier)
+    qtbot.waitUntil(lambda: pane.url_dialog is not None and pane.url_dialog.isVisible())
+    assert pane.url_dialog.kind == "web"
+    for w in (pane.add_button, pane.select_all_button, pane.select_none_button, win.notebook_menu_button,
+              win.new_notebook_button, win.indexing_bar, pane.list):
+        assert w.accessibleName(), w.objectName()
+    pane.url_dialog.reject()
+    win.close()
+
+
+def test_status_bar_shows_indexing_and_closing_cancels_within_3s(
+    qtbot, ctx: AppContext, installed_model: Path, tmp_path: Path
+) -> None:
+    import time
+
+    from notebooklm_local.extensions.runtime import open_library
+
+    lib = open_library(ctx.paths, ctx.settings, with_index=False)
+    lib.create_notebook("Reading")
+    lib.library.close()
+    long = tmp_path / "long.md"
+    long.write_text("# Canals\n\n" + "\n\n".join(
+        f"## Part {i}\n\n" + f"Paragraph {i} is about the history of canal number {i}. " * 12 for i in range(8)),
+        encoding="utf-8")
+    short = tmp_path / "short.md"
+    short.write_text("# Short\n\nA short note.", encoding="utf-8")
+    win = _window(qtbot, ctx)
+    qtbot.waitUntil(lambda: win.sources_pane.notebook_id is not None, timeout=10000)
+    win.sources_pane.add_items([str(short), str(long)])
+    qtbot.waitUntil(lambda: win.indexing_label.isVisible() and "Indexing 1 source…" in win.indexing_label.text()
+                    and win.ingest.live(win.sources_pane.list.item(1).data(Qt.ItemDataRole.UserRole)).text
+                    .startswith("Embedding"), timeout=60000)
+    assert win.indexing_label.text().endswith("%") and win.indexing_bar.isVisible()
+    assert 50 <= win.indexing_bar.value() < 100  # the short one is done: at least half of the batch
+    t0 = time.monotonic()
+    win.close()
+    assert time.monotonic() - t0 < 3.5
+    assert not win.isVisible()
+    qtbot.waitUntil(lambda: not win.ingest.busy, timeout=10000)  # the stopped source reported back

@@ -1,0 +1,529 @@
+"""Adding and indexing sources from the GUI, on the worker lanes, with per-source progress and cancel.
+
+The GUI uses the same :class:`LibraryService` as the CLI (``open_library``): inputs are expanded and
+checked on the ``io`` lane (walking folders, choosing a loader, queueing the sources), then each source
+is driven to ``ready`` by ``LibraryService.process`` on the ``store`` lane. That lane is the single writer
+of the vector index (house style 2.4) and it runs one source at a time, which also keeps the service's
+duplicate check exact (two copies of a file processed at once could both pass it). ``process`` extracts,
+chunks and embeds in one call, so a web page's download runs on the store lane too.
+
+Removing sources and deleting notebooks go through the store lane as well, so they never overlap with
+the index writes of a running source: a remove of a running source cancels it first.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal, Slot
+
+from notebooklm_local.core.documents import SourceRef
+from notebooklm_local.core.errors import Cancelled, NotebookError, SourceLoadError
+from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.core.library import SourceStatus
+from notebooklm_local.services.library_service import LibraryService, _ref_to_json, expand_inputs
+from notebooklm_local.ui.workers import FunctionWorker, Lanes
+
+__all__ = ["IngestController", "LiveState", "format_eta"]
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.1  # worker progress reaches the GUI at most ~10 times a second per source
+_ETA = re.compile(r"about (\d+) s left")
+
+
+def format_eta(seconds: float) -> str:
+    """``"about 40 s left"``, ``"about 3 min left"``."""
+    s = max(1, round(seconds))
+    if s < 90:
+        return f"about {s} s left"
+    return f"about {round(s / 60)} min left"
+
+
+@dataclass
+class LiveState:
+    """What a source in the queue or being indexed is doing now (the database has the rest)."""
+
+    source_id: str
+    notebook_id: str
+    label: str
+    running: bool = False  # False: waiting for its turn
+    fraction: float = 0.0  # 0..1 of this source's work
+    text: str = "Waiting…"
+    stopping: bool = False
+
+
+@dataclass
+class _Job:
+    state: LiveState
+    ref: SourceRef | None = None  # new sources: what the user gave (pasted text exists nowhere else yet)
+    reindex: bool = False
+    worker: FunctionWorker | None = None
+
+
+@dataclass
+class Prepared:
+    """The io lane's answer to :meth:`IngestController.add`."""
+
+    notebook_id: str
+    queued: list[tuple[str, SourceRef, str]] = field(default_factory=list)  # (source id, ref, label)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
+    notes: list[str] = field(default_factory=list)
+
+
+def _label(ref: SourceRef) -> str:
+    if ref.path is not None:
+        return ref.path.name or str(ref.path)
+    return ref.url or ref.title or "Pasted text"
+
+
+@dataclass
+class _EmbedWatch:
+    """The source being embedded on a store-lane thread: its cancel token and progress callback."""
+
+    cancel: CancelToken
+    report: Callable[[int, int, str], None]
+    count: Callable[[], int]  # chunks still to embed (asked once, when embedding starts)
+    done: int = 0
+    total: int | None = None
+    t1: float = 0.0  # when the first chunk was done (the first one also loads the model: not a fair sample)
+
+    def step(self) -> None:
+        if self.total is None:
+            self.total = max(1, self.count())
+            return
+        self.done += 1
+        now = time.monotonic()
+        if self.done == 1:
+            self.t1 = now
+        eta = ""
+        if 1 < self.done < self.total:
+            eta = f" — about {(now - self.t1) / (self.done - 1) * (self.total - self.done):.0f} s left"
+        self.report(min(self.done, self.total), self.total, f"embedding: {self.done}/{self.total} chunks{eta}")
+
+
+class _CancellableEmbedder:
+    """The index's embedder, one text per call, checking the running source's cancel token in between.
+
+    ``LibraryService`` embeds 16 chunks per call, about 15 s on two CPU cores with the built-in model, and
+    checks its token and reports progress only between calls: without this a Cancel, or closing the
+    window, would wait for the whole batch and the progress bar would jump in steps of 16 chunks.
+    (LlamaCppEmbedder decodes each text on its own anyway, so this costs nothing.)
+    """
+
+    def __init__(self, inner: Any, tls: threading.local) -> None:
+        self._inner = inner
+        self._tls = tls
+
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        watch: _EmbedWatch | None = getattr(self._tls, "watch", None)
+        if watch is None:
+            return self._inner.embed(texts)
+        if watch.total is None:
+            watch.step()
+        out: list[list[float]] = []
+        for t in texts:
+            watch.cancel.raise_if_set()
+            out += self._inner.embed([t])
+            watch.step()
+        return out
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+class _Relay(QObject):
+    """Carries progress from the worker thread to the GUI thread, tagged with the source (queued signal)."""
+
+    progress = Signal(str, int, int, str)
+
+
+class IngestController(QObject):
+    """Runs adding, indexing, re-indexing and removing of sources on the lanes.
+
+    Args:
+        lanes: the window's lanes.
+        open_service: builds the library service (called once, on a lane: opening the index is slow).
+
+    Signals:
+        state_changed(str): a source's live state changed (see :meth:`live`).
+        source_finished(str, str, str): source id, outcome (``ready``, ``failed``, ``duplicate``,
+            ``stopped``), a message.
+        sources_changed(str): a notebook's list of sources changed (added, removed, finished).
+        notice(str): a message for the user: an input that was not added and why, a duplicate.
+        activity_changed(int, int): sources still to index (and inputs being checked), percent done of
+            the current batch; (0, 100) when idle.
+        notebook_deleted(str): the notebook is gone.
+    """
+
+    state_changed = Signal(str)
+    source_finished = Signal(str, str, str)
+    sources_changed = Signal(str)
+    notice = Signal(str)
+    activity_changed = Signal(int, int)
+    notebook_deleted = Signal(str)
+
+    def __init__(self, lanes: Lanes, open_service: Callable[[], LibraryService], parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.lanes = lanes
+        self._open_service = open_service
+        self._svc: LibraryService | None = None
+        self._svc_lock = threading.Lock()
+        self._tls = threading.local()  # .watch: the source being embedded on this thread
+        self._queue: deque[_Job] = deque()
+        self._current: _Job | None = None
+        self._preparing = 0
+        self._batch_total = 0
+        self._batch_done = 0
+        self._closed = False
+        self._last_emit: dict[str, float] = {}
+        self._relay = _Relay()
+        self._relay.progress.connect(self._on_relay_progress)
+
+    # -- the service ------------------------------------------------------------------------------
+
+    def service(self) -> LibraryService:
+        """The library service, opened on first use. Call from a lane, never from the GUI thread."""
+        with self._svc_lock:
+            if self._svc is None:
+                svc = self._open_service()
+                if svc.index is not None:
+                    svc.index.embedder = _CancellableEmbedder(svc.index.embedder, self._tls)  # type: ignore[assignment]
+                self._svc = svc
+            return self._svc
+
+    @property
+    def opened_service(self) -> LibraryService | None:
+        """The service if it was opened (the window closes it; the lead may share it with chat)."""
+        return self._svc
+
+    # -- state ------------------------------------------------------------------------------------
+
+    def live(self, source_id: str) -> LiveState | None:
+        """The live state of a queued or running source, else None."""
+        if self._current is not None and self._current.state.source_id == source_id:
+            return self._current.state
+        for job in self._queue:
+            if job.state.source_id == source_id:
+                return job.state
+        return None
+
+    @property
+    def busy(self) -> bool:
+        return self._current is not None or bool(self._queue) or self._preparing > 0
+
+    @property
+    def remaining(self) -> int:
+        return len(self._queue) + (self._current is not None)
+
+    def percent(self) -> int:
+        if self._batch_total == 0:
+            return 100
+        current = self._current.state.fraction if self._current is not None else 0.0
+        return min(100, int(100 * (self._batch_done + current) / self._batch_total))
+
+    # -- adding -----------------------------------------------------------------------------------
+
+    def add(self, notebook_id: str, items: Sequence[str | SourceRef]) -> None:
+        """Check and queue files, folders, URLs or pasted-text refs, then index them one by one."""
+        if self._closed or not items:
+            return
+        items = list(items)
+        self._preparing += 1
+        self._emit_activity()
+
+        def prepare(cancel: CancelToken, progress: Any) -> Prepared:
+            return self._prepare(notebook_id, items, cancel)
+
+        worker = FunctionWorker(prepare, pass_context=True)
+        worker.signals.succeeded.connect(self._on_prepared)
+        worker.signals.failed.connect(self._on_prepare_failed)
+        self.lanes.submit(self.lanes.io, worker)
+
+    def _prepare(self, notebook_id: str, items: list[str | SourceRef], cancel: CancelToken) -> Prepared:
+        """(io lane) Expand folders, choose loaders and queue a source for every acceptable input."""
+        svc = self.service()
+        out = Prepared(notebook_id)
+        nb = svc.library.notebook(notebook_id)
+        exts = svc.file_extensions
+        for item in items:
+            cancel.raise_if_set()
+            if isinstance(item, SourceRef):
+                refs, skipped = [item], []
+            else:
+                refs, skipped = expand_inputs([item], exts)
+                folder = Path(item).expanduser()
+                if folder.is_dir():
+                    if not refs:
+                        why = (f"it has no files that can be added ({len(skipped)} of other types)" if skipped
+                               else "it is empty")
+                        out.rejected.append((f"folder “{folder.name or folder}”", why))
+                    elif skipped:
+                        types = sorted({Path(p).suffix.lower() or "no extension" for p, _ in skipped})
+                        out.notes.append(f"Skipped {len(skipped)} file{'s' if len(skipped) > 1 else ''} in "
+                                         f"“{folder.name}” that cannot be added ({', '.join(types[:5])}).")
+            for ref in refs:
+                try:
+                    svc.loader_for(ref)
+                except SourceLoadError as e:
+                    out.rejected.append((_label(ref), str(e)))
+                    continue
+                src = svc.library.add_source(nb.id, _ref_to_json(ref), title=ref.title or "")
+                out.queued.append((src.id, ref, _label(ref)))
+        return out
+
+    @Slot(object)
+    def _on_prepared(self, result: object) -> None:
+        self._preparing -= 1
+        assert isinstance(result, Prepared)
+        for item, reason in result.rejected:
+            self.notice.emit(f"Not added: {item} — {reason}" if not reason.startswith(item) else f"Not added: {reason}")
+        for note in result.notes:
+            self.notice.emit(note)
+        for sid, ref, label in result.queued:
+            self._enqueue(_Job(LiveState(sid, result.notebook_id, label), ref=ref))
+        if result.queued:
+            self.sources_changed.emit(result.notebook_id)
+        self._emit_activity()
+        self._start_next()
+
+    @Slot(object)
+    def _on_prepare_failed(self, exc: object) -> None:
+        self._preparing -= 1
+        if not isinstance(exc, Cancelled):
+            log.warning("adding sources failed: %s", exc)
+            self.notice.emit(f"Could not add: {exc}")
+        self._emit_activity()
+
+    # -- indexing ---------------------------------------------------------------------------------
+
+    def process(self, notebook_id: str, source_id: str, label: str = "") -> None:
+        """Retry a failed source or finish an interrupted one (``LibraryService.process``)."""
+        if not self._closed and self.live(source_id) is None:
+            self._enqueue(_Job(LiveState(source_id, notebook_id, label or source_id)))
+            self._start_next()
+
+    def reindex(self, notebook_id: str, source_id: str, label: str = "") -> None:
+        """Read the source again from its original (file, page, pasted text) and rebuild its index."""
+        if not self._closed and self.live(source_id) is None:
+            self._enqueue(_Job(LiveState(source_id, notebook_id, label or source_id), reindex=True))
+            self._start_next()
+
+    def cancel(self, source_id: str) -> bool:
+        """Stop a queued or running source; it keeps the state it reached (resume finishes it)."""
+        for job in list(self._queue):
+            if job.state.source_id == source_id:
+                self._queue.remove(job)
+                self._batch_total -= 1
+                self._emit_activity()
+                self.source_finished.emit(source_id, "stopped", "Stopped before it started.")
+                self.sources_changed.emit(job.state.notebook_id)
+                return True
+        cur = self._current
+        if cur is not None and cur.state.source_id == source_id and cur.worker is not None:
+            cur.worker.cancel_token.cancel()
+            cur.state.stopping = True
+            cur.state.text = "Stopping…"
+            self.state_changed.emit(source_id)
+            return True
+        return False
+
+    def cancel_notebook(self, notebook_id: str) -> None:
+        for job in [j for j in self._queue if j.state.notebook_id == notebook_id]:
+            self.cancel(job.state.source_id)
+        if self._current is not None and self._current.state.notebook_id == notebook_id:
+            self.cancel(self._current.state.source_id)
+
+    def _enqueue(self, job: _Job) -> None:
+        if self._current is None and not self._queue:
+            self._batch_total = self._batch_done = 0
+        self._queue.append(job)
+        self._batch_total += 1
+        self.state_changed.emit(job.state.source_id)
+
+    def _start_next(self) -> None:
+        if self._current is not None or not self._queue or self._closed:
+            self._emit_activity()
+            return
+        job = self._queue.popleft()
+        self._current = job
+        job.state.running = True
+        job.state.text = "Starting…"
+        sid, ref, reindex, relay = job.state.source_id, job.ref, job.reindex, self._relay
+        last = self._last_emit
+
+        def report(done: int, total: int, message: str = "") -> None:
+            now = time.monotonic()
+            if done < total and now - last.get(sid, 0.0) < PROGRESS_INTERVAL_S:
+                return
+            last[sid] = now
+            try:
+                relay.progress.emit(sid, done, total, message)
+            except RuntimeError:  # the window is gone (closed while this source was stopping)
+                pass
+
+        def run(cancel: CancelToken, progress: Any) -> tuple[str, str, str]:
+            return self._run_one(sid, ref, reindex, cancel, report)
+
+        worker = FunctionWorker(run, pass_context=True)
+        job.worker = worker
+        worker.signals.succeeded.connect(self._on_job_succeeded)
+        worker.signals.failed.connect(self._on_job_failed)
+        self.state_changed.emit(sid)
+        self._emit_activity()
+        self.lanes.submit(self.lanes.store, worker)
+
+    def _run_one(
+        self, sid: str, ref: SourceRef | None, reindex: bool, cancel: CancelToken, report: Callable[..., None]
+    ) -> tuple[str, str, str]:
+        """(store lane) One source to ready: returns (source id, outcome, message)."""
+        svc = self.service()
+        if svc.index is not None:
+            index = svc.index
+            self._tls.watch = _EmbedWatch(cancel, report, lambda: svc.library.count_unembedded(sid, index.model_id))
+        try:
+            if reindex:
+                src = svc.library.source(sid)
+                if svc.index is not None:
+                    svc.index.delete_source(src.notebook_id, sid)
+                svc.library.update_source(sid, status=SourceStatus.QUEUED, error=None)
+            done = svc.process(sid, cancel=cancel, ref=ref, progress=report)
+        except Cancelled:
+            return sid, "stopped", "Stopped. Resume it to finish, or remove it."
+        except NotebookError as e:
+            existing = getattr(e, "existing", None)
+            if existing is not None:  # the service's duplicate: it removed the new copy
+                name = _label(ref) if ref is not None else sid
+                return sid, "duplicate", f"{name} is already in the notebook as “{existing.title}”."
+            return sid, "failed", str(e)
+        finally:
+            self._tls.watch = None
+        return sid, "ready", done.title
+
+    @Slot(str, int, int, str)
+    def _on_relay_progress(self, sid: str, done: int, total: int, message: str) -> None:
+        cur = self._current
+        if cur is None or cur.state.source_id != sid or cur.state.stopping:
+            return
+        st = cur.state
+        if message.startswith("embedding") and total > 0:
+            st.fraction = 0.1 + 0.9 * done / total
+            eta = _ETA.search(message)
+            st.text = f"Embedding {done}/{total} chunks" + (f" · {format_eta(float(eta.group(1)))}" if eta else "")
+        elif message.startswith("reading"):
+            st.fraction = max(st.fraction, 0.03)
+            st.text = "Downloading…" if cur.ref is not None and cur.ref.url else "Reading…"
+        self.state_changed.emit(sid)
+        self._emit_activity()
+
+    @Slot(object)
+    def _on_job_succeeded(self, result: object) -> None:
+        sid, outcome, message = result  # type: ignore[misc]
+        job = self._finish_current()
+        if outcome == "duplicate":
+            self.notice.emit(f"Not added again: {message}")
+        elif outcome == "failed" and job is not None:
+            log.info("source %s failed: %s", job.state.label, message)
+        self.source_finished.emit(sid, outcome, message)
+        if job is not None:
+            self.sources_changed.emit(job.state.notebook_id)
+        self._start_next()
+
+    @Slot(object)
+    def _on_job_failed(self, exc: object) -> None:
+        # Not a source's failure (the service turns those into a failed source): the service itself
+        # could not open, e.g. a missing embedding model. Everything queued would fail the same way.
+        job = self._finish_current()
+        log.warning("indexing failed: %s", exc)
+        self.notice.emit(f"Indexing stopped: {exc}")
+        dropped = list(self._queue)
+        self._queue.clear()
+        for j in [job, *dropped]:
+            if j is not None:
+                self.source_finished.emit(j.state.source_id, "stopped", str(exc))
+                self.sources_changed.emit(j.state.notebook_id)
+        self._emit_activity()
+
+    def _finish_current(self) -> _Job | None:
+        job, self._current = self._current, None
+        if job is not None:
+            self._batch_done += 1
+            self._last_emit.pop(job.state.source_id, None)
+        return job
+
+    def _emit_activity(self) -> None:
+        self.activity_changed.emit(self.remaining + self._preparing, self.percent())
+
+    # -- removing ---------------------------------------------------------------------------------
+
+    def remove(self, notebook_id: str, source_ids: Sequence[str]) -> None:
+        """Remove sources (their chunks, vectors and stored originals); running ones are cancelled first."""
+        ids = list(source_ids)
+        for sid in ids:
+            self.cancel(sid)
+
+        def run() -> tuple[str, list[str], list[str]]:
+            svc = self.service()
+            removed, problems = [], []
+            for sid in ids:
+                try:
+                    removed.append(svc.remove_source(sid).title)
+                except NotebookError as e:
+                    problems.append(str(e))
+            return notebook_id, removed, problems
+
+        worker = FunctionWorker(run)
+        worker.signals.succeeded.connect(self._on_removed)
+        worker.signals.failed.connect(self._on_store_failed)
+        self.lanes.submit(self.lanes.store, worker)
+
+    @Slot(object)
+    def _on_removed(self, result: object) -> None:
+        notebook_id, removed, problems = result  # type: ignore[misc]
+        for p in problems:
+            self.notice.emit(f"Not removed: {p}")
+        self.sources_changed.emit(notebook_id)
+
+    def delete_notebook(self, notebook_id: str) -> None:
+        """Delete a notebook with its sources, index and stored originals (``LibraryService.delete_notebook``)."""
+        self.cancel_notebook(notebook_id)
+
+        def run() -> str:
+            self.service().delete_notebook(notebook_id)
+            return notebook_id
+
+        worker = FunctionWorker(run)
+        worker.signals.succeeded.connect(self._on_notebook_deleted)
+        worker.signals.failed.connect(self._on_store_failed)
+        self.lanes.submit(self.lanes.store, worker)
+
+    @Slot(object)
+    def _on_notebook_deleted(self, notebook_id: object) -> None:
+        self.notebook_deleted.emit(str(notebook_id))
+
+    @Slot(object)
+    def _on_store_failed(self, exc: object) -> None:
+        log.warning("library operation failed: %s", exc)
+        self.notice.emit(str(exc))
+
+    # -- shutdown ---------------------------------------------------------------------------------
+
+    def shutdown(self) -> None:
+        """Drop the queue and cancel the running source (the window then drains the lanes)."""
+        self._closed = True
+        self._queue.clear()
+        if self._current is not None and self._current.worker is not None:
+            self._current.worker.cancel_token.cancel()
+
+    def close_service(self) -> None:
+        """Close the service's database connection (after the lanes are drained)."""
+        if self._svc is not None:
+            self._svc.library.close()
