@@ -8,13 +8,16 @@ indexing progress.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import os
+import threading
+from typing import Any
 
-from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, Qt, Slot
+from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
     QColor,
+    QDesktopServices,
     QDragEnterEvent,
     QDragLeaveEvent,
     QDragMoveEvent,
@@ -30,7 +33,6 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QComboBox,
-    QFrame,
     QInputDialog,
     QLabel,
     QLineEdit,
@@ -40,9 +42,9 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QSplitter,
+    QTabWidget,
     QTextEdit,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -51,10 +53,13 @@ from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.library import Library
 from notebooklm_local.ui.chat_panel import ChatPanel
-from notebooklm_local.ui.errors import guard_none_refcount
+from notebooklm_local.ui.errors import guard_none_refcount, show_exception
+from notebooklm_local.ui.first_run import should_show_first_run
 from notebooklm_local.ui.ingest import IngestController
+from notebooklm_local.ui.notes_pane import NotesPane
 from notebooklm_local.ui.source_viewer import SourceViewer
 from notebooklm_local.ui.sources_pane import SourcesPane, items_from_mime
+from notebooklm_local.ui.studio_pane import StudioPane
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["MainWindow"]
@@ -62,32 +67,10 @@ __all__ = ["MainWindow"]
 log = logging.getLogger(__name__)
 
 
-def _pane(title: str, body: str, name: str) -> QFrame:
-    frame = QFrame()
-    frame.setObjectName(name)
-    frame.setAccessibleName(title)
-    frame.setFrameShape(QFrame.Shape.StyledPanel)
-    layout = QVBoxLayout(frame)
-    header = QLabel(f"<b>{title}</b>")
-    header.setObjectName(f"{name}-title")
-    layout.addWidget(header)
-    text = QLabel(body)
-    text.setWordWrap(True)
-    text.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-    text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    layout.addWidget(text, 1)
-    return frame
+class _PluginNotices(QObject):
+    """Carries plugins' ``api.notify`` messages (from any thread) to the status bar."""
 
-
-@dataclass
-class _WholeSource:
-    """What the source viewer needs to open a source at its start (no cited passage)."""
-
-    url: str | None = None
-    location: str = ""
-    t_start: float | None = None
-    start: int = 0
-    end: int = 0
+    posted = Signal(str, str, str)  # plugin id, level, message
 
 
 class _DropOverlay(QWidget):
@@ -171,6 +154,10 @@ class MainWindow(QMainWindow):
         super().__init__()
         guard_none_refcount()  # PySide6 6.12.0 on CPython 3.11 (see ui.errors): the sources list paints a lot
         self.ctx = ctx
+        # numpy (under llama_cpp and chromadb) is not safe to import from two threads at once: the backend
+        # probe and the first ingest would race ("partially initialized module 'numpy._typing'").
+        import numpy  # noqa: F401
+
         self.lanes = Lanes()
         self.setWindowTitle(f"{APP_DISPLAY_NAME} {__version__}")
         self.setObjectName("main-window")
@@ -179,11 +166,24 @@ class MainWindow(QMainWindow):
         self.library: Library | None = None
         self.ingest = IngestController(self.lanes, self._open_library_service, self)
         self.sources_pane = SourcesPane(ingest=self.ingest)
-        self.studio_pane = _pane(
-            "Notebook", "Summaries, chain-of-density, podcasts and notes made from your sources.", "studio-pane"
-        )
+        self._services_lock = threading.Lock()
+        self._llm_services: tuple[Any, Any] | None = None  # (LibraryService, Engine) shared by chat and studio
+        self.plugins = self._load_plugins()
+        self.studio_pane = StudioPane(self.lanes, self._make_studio, settings=ctx.settings,
+                                      tts_engines=self._tts_engines, library_getter=lambda: self.library)
+        self.notes_pane = NotesPane(self.lanes, lambda: self.library)
+        self.center = QTabWidget()
+        self.center.setObjectName("center-tabs")
+        self.center.setAccessibleName("Notebook")
+        self.center.setDocumentMode(True)
+        self.center.addTab(self.studio_pane, "Studio")
+        self.center.addTab(self.notes_pane, "Notes")
         self.chat_pane = ChatPanel(self.lanes, self._make_chat)
         self.chat_pane.citation_activated.connect(self._on_citation_activated)
+        self.studio_pane.citation_activated.connect(self._on_citation_activated)
+        self.chat_pane.note_saved.connect(self._on_note_saved)
+        self.studio_pane.note_saved.connect(self._on_note_saved)
+        self.chat_pane.answer_finished.connect(self._on_answer_finished)
         self.sources_pane.selection_changed.connect(self._on_selection_changed)
         self.sources_pane.open_requested.connect(self._on_source_open_requested)
         self.sources_pane.create_notebook_requested.connect(self.new_notebook)
@@ -193,7 +193,7 @@ class MainWindow(QMainWindow):
         self.ingest.notebook_deleted.connect(self._on_ingest_notebook_deleted)
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
-        for w in (self.sources_pane, self.studio_pane, self.chat_pane):
+        for w in (self.sources_pane, self.center, self.chat_pane):
             self.splitter.addWidget(w)
         self.splitter.setCollapsible(2, True)
         self.splitter.setSizes([330, 530, 420])
@@ -203,6 +203,10 @@ class MainWindow(QMainWindow):
         self.model_label.setObjectName("status-model")
         self.backend_label = QLabel("Backend: …")
         self.backend_label.setObjectName("status-backend")
+        self.speed_label = QLabel("")
+        self.speed_label.setObjectName("status-speed")
+        self.speed_label.setAccessibleName("Speed of the last answer")
+        self.statusBar().addPermanentWidget(self.speed_label)
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.backend_label)
         self._build_indexing_status()
@@ -225,23 +229,262 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(notice, 15000)
         self._probe_backend()
         self._load_library()
+        if should_show_first_run(ctx.settings) and not os.environ.get("NOTEBOOKLM_LOCAL_NO_FIRST_RUN"):
+            QTimer.singleShot(0, self.show_first_run)
+
+    def _action(self, text: str, slot: Any, name: str, shortcut: QKeySequence | str | None = None,
+                tip: str = "") -> QAction:
+        a = QAction(text, self)
+        a.setObjectName(name)
+        if shortcut is not None:
+            a.setShortcut(QKeySequence(shortcut))
+        if tip:
+            a.setToolTip(tip)
+            a.setStatusTip(tip)
+        a.triggered.connect(slot)
+        return a
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
+        file_menu.setObjectName("file-menu")
+        self.export_notes_action = self._action(
+            "&Export notes…", self.export_notes, "export-notes", "Ctrl+Shift+E",
+            "Export this notebook's notes to Markdown (citations as footnotes)")
+        file_menu.addAction(self.export_notes_action)
+        file_menu.addSeparator()
+        self.settings_action = self._action("&Settings…", self.show_settings, "settings",
+                                            QKeySequence.StandardKey.Preferences, "Models, performance, audio, data")
+        if self.settings_action.shortcut().isEmpty():
+            self.settings_action.setShortcut(QKeySequence("Ctrl+,"))
+        file_menu.addAction(self.settings_action)
+        file_menu.addSeparator()
+        quit_action = self._action("&Quit", self.close, "quit", QKeySequence.StandardKey.Quit)
         file_menu.addAction(quit_action)
+
         view_menu = self.menuBar().addMenu("&View")
+        view_menu.setObjectName("view-menu")
         self.toggle_chat_action = QAction("&Chat panel", self, checkable=True, checked=True)
+        self.toggle_chat_action.setObjectName("toggle-chat")
         self.toggle_chat_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
         self.toggle_chat_action.toggled.connect(self.chat_pane.setVisible)
         view_menu.addAction(self.toggle_chat_action)
+        view_menu.addSeparator()
+        self.show_studio_action = self._action("&Studio", lambda: self.center.setCurrentWidget(self.studio_pane),
+                                               "show-studio", "Ctrl+1")
+        self.show_notes_action = self._action("&Notes", lambda: self.center.setCurrentWidget(self.notes_pane),
+                                              "show-notes", "Ctrl+2")
+        self.focus_chat_action = self._action("Ask a &question", self.focus_chat, "focus-chat", "Ctrl+K",
+                                              "Move to the chat input")
+        for a in (self.show_studio_action, self.show_notes_action, self.focus_chat_action):
+            view_menu.addAction(a)
+
+        tools_menu = self.menuBar().addMenu("&Tools")
+        tools_menu.setObjectName("tools-menu")
+        self.templates_action = self._action("Prompt &templates…", self.show_templates, "prompt-templates",
+                                             "Ctrl+Shift+T", "Edit, validate, preview and reset prompt templates")
+        self.plugins_action = self._action("&Plugins…", self.show_plugins, "plugins", None,
+                                           "Bundled and your own plugins: state, errors, enable or disable")
+        tools_menu.addAction(self.templates_action)
+        tools_menu.addAction(self.plugins_action)
+
         help_menu = self.menuBar().addMenu("&Help")
         self._help_menu = help_menu
-        about = QAction("&About", self)
-        about.triggered.connect(self._on_about_triggered)
-        help_menu.addAction(about)
+        welcome = self._action("&Getting started…", self.show_first_run, "getting-started", None,
+                               "About the built-in demo model and how to get a real one")
+        logs = self._action("Open the &logs folder", self._open_logs, "open-logs")
+        about = self._action("&About", self._on_about_triggered, "about")
+        for a in (welcome, logs, about):
+            help_menu.addAction(a)
+
+    # -- plugins, models, studio services -------------------------------------------------------
+
+    def _load_plugins(self) -> Any:
+        """Load the built-ins and the enabled plugins (none in safe mode); failures are contained."""
+        from notebooklm_local.extensions.runtime import load_plugins
+
+        self._plugin_notices = _PluginNotices(self)
+        self._plugin_notices.posted.connect(self._on_plugin_notice)
+        manager = load_plugins(self.ctx.paths, self.ctx.settings, safe_mode=self.ctx.safe_mode or None,
+                               notify=self._plugin_notices.posted.emit)
+        failed = manager.errors()
+        if failed:
+            names = ", ".join(i.name for i in failed[:3]) + (" …" if len(failed) > 3 else "")
+            self.ctx.notices.append(f"{len(failed)} plugin(s) could not be loaded: {names}. See Tools ▸ Plugins.")
+        if manager.safe_mode:
+            self.ctx.notices.append("Safe mode: no plugins were loaded.")
+        return manager
+
+    @Slot(str, str, str)
+    def _on_plugin_notice(self, plugin_id: str, level: str, message: str) -> None:
+        self.statusBar().showMessage(f"{plugin_id}: {message}", 10000)
+
+    def _shared_services(self) -> tuple[Any, Any]:
+        """The library service and model shared by chat and studio (built once, on the llm lane)."""
+        from notebooklm_local.extensions.runtime import open_engine, open_library
+
+        with self._services_lock:
+            if self._llm_services is None:
+                library = open_library(self.ctx.paths, self.ctx.settings, registry=self.plugins.registry)
+                try:
+                    engine = open_engine(self.ctx.paths, self.ctx.settings)
+                except BaseException:
+                    library.library.close()
+                    raise
+                self._llm_services = (library, engine)
+            return self._llm_services
+
+    def _make_chat(self) -> object:
+        """Build the chat service (called once, on the llm lane: opening the index and model is slow)."""
+        from notebooklm_local.extensions.runtime import open_chat
+
+        library, engine = self._shared_services()
+        return open_chat(self.ctx.paths, self.ctx.settings, library=library, engine=engine,
+                         registry=self.plugins.registry)
+
+    def _make_studio(self) -> object:
+        """Build the studio service over the chat's library and model (on the llm lane)."""
+        from notebooklm_local.extensions.runtime import open_studio
+
+        library, engine = self._shared_services()
+        return open_studio(self.ctx.paths, self.ctx.settings, library=library, engine=engine,
+                           registry=self.plugins.registry)
+
+    def _tts_engines(self) -> list[Any]:
+        from notebooklm_local.extensions.runtime import tts_engines
+
+        return tts_engines(self.plugins.registry)
+
+    def _tts_engine_states(self) -> list[tuple[str, str | None]]:
+        """For the Settings dialog (called on the io lane): each engine and why it is unavailable, if it is."""
+        out = []
+        for e in self._tts_engines():
+            try:
+                out.append((e.name, e.unavailable_reason()))
+            except Exception as exc:  # noqa: BLE001 - a plugin engine that fails to answer is unavailable
+                out.append((getattr(e, "name", "?"), str(exc)))
+        return out
+
+    def _release_models(self) -> None:
+        """Drop the chat and studio services so the next use loads the model with the new settings."""
+        services, self._llm_services = self._llm_services, None
+        self.chat_pane.chat = None
+        self.studio_pane.reset_studio()
+        if services is None:
+            return
+        library, engine = services
+
+        def close() -> None:
+            engine.close()
+            library.library.close()
+
+        self.lanes.submit(self.lanes.llm, FunctionWorker(close))  # after any running answer (one llm thread)
+
+    # -- dialogs ----------------------------------------------------------------------------------
+
+    @Slot()
+    def show_settings(self, initial_tab: str = "model") -> None:
+        from notebooklm_local.ui.settings_dialog import SettingsDialog
+
+        dialog = SettingsDialog(self.ctx.paths, self.ctx.settings, self.lanes, self,
+                                tts_engines=self._tts_engine_states, initial_tab=initial_tab or "model")
+        dialog.settings_changed.connect(lambda _s: self._on_settings_changed(dialog.reload_needed))
+        self.settings_dialog = dialog
+        dialog.open()
+
+    def _on_settings_changed(self, reload_needed: list[str]) -> None:
+        self.model_label.setText(f"Model: {self.ctx.chat_model_name}")
+        self.studio_pane.settings = self.ctx.settings
+        if reload_needed:
+            busy = self.chat_pane.busy or self.studio_pane.busy
+            self._release_models()
+            self.statusBar().showMessage(
+                "Settings saved. " + ("The model reloads after the current job: " if busy else
+                                      "The model reloads at the next question: ") + "; ".join(reload_needed), 10000)
+        else:
+            self.statusBar().showMessage("Settings saved.", 5000)
+
+    @Slot()
+    def show_first_run(self) -> None:
+        from notebooklm_local.ui.first_run import FirstRunDialog
+
+        dialog = FirstRunDialog(self.ctx.paths, self.ctx.settings, self.lanes, self,
+                                tts_engines=self._tts_engine_states)
+        dialog.settings_changed.connect(lambda _s: self._on_settings_changed(["chat model"]))
+        self.first_run_dialog = dialog
+        dialog.open()
+
+    @Slot()
+    def show_templates(self) -> None:
+        from notebooklm_local.extensions.runtime import template_store
+        from notebooklm_local.ui.template_editor import TemplateEditorDialog
+
+        dialog = TemplateEditorDialog(template_store(self.ctx.paths, self.plugins.registry), self._preview_values,
+                                      self, lanes=self.lanes)
+        dialog.template_changed.connect(self._on_template_changed)
+        self.template_editor = dialog
+        dialog.open()
+
+    def _preview_values(self) -> dict[str, Any]:
+        """Preview values from the current selection: the last answer's question and passages."""
+        result = self.chat_pane.last_result
+        if result is None:
+            return {}
+        values: dict[str, Any] = {}
+        question = getattr(result, "question", None)
+        if question:
+            values["question"] = question
+        passages = getattr(result, "passages", None)
+        if passages:
+            values["passages"] = passages
+        return values
+
+    @Slot(str)
+    def _on_template_changed(self, name: str) -> None:
+        # templates are read from disk at each use: the next generation uses the saved one
+        self.statusBar().showMessage(f"Template “{name}” saved; the next generation uses it.", 6000)
+
+    @Slot()
+    def show_plugins(self) -> None:
+        from notebooklm_local.ui.plugins_dialog import PluginsDialog
+
+        dialog = PluginsDialog(self.plugins, self)
+        for info in self.plugins.errors()[:1]:
+            dialog.select(info.id)  # the first problem, as the start-up notice said
+        dialog.plugins_changed.connect(self._on_plugins_changed)
+        self.plugins_dialog = dialog
+        dialog.open()
+
+    @Slot()
+    def _on_plugins_changed(self) -> None:
+        self.statusBar().showMessage("Plugins changed. New sources, exports and voices use them now.", 6000)
+
+    @Slot()
+    def export_notes(self) -> None:
+        self.center.setCurrentWidget(self.notes_pane)
+        self.notes_pane.export("all", single_file=False)
+
+    @Slot()
+    def focus_chat(self) -> None:
+        if not self.chat_pane.isVisible():
+            self.toggle_chat_action.setChecked(True)
+        self.chat_pane.input.setFocus()
+
+    @Slot()
+    def _open_logs(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.ctx.paths.logs)))
+
+    # -- notes, speed -----------------------------------------------------------------------------
+
+    @Slot(str)
+    def _on_note_saved(self, note_id: str) -> None:
+        self.notes_pane.refresh()
+        self.statusBar().showMessage("Saved to Notes (Ctrl+2 shows them).", 6000)
+
+    @Slot(object)
+    def _on_answer_finished(self, result: object) -> None:
+        g = getattr(result, "generation", None)
+        if g is not None and getattr(g, "completion_tokens", 0):
+            self.speed_label.setText(f"Last answer: {g.tokens_per_s:.1f} tok/s")
 
     # -- notebooks: switcher, new / rename / delete -----------------------------------------------
 
@@ -328,6 +571,8 @@ class MainWindow(QMainWindow):
         self.sources_pane.show_empty("No notebooks yet. Create one, then add PDFs, web pages, Markdown or "
                                      "transcripts to it.", offer_create=True)
         self.chat_pane.set_notebook(None, [])
+        self.studio_pane.set_notebook(None, [])
+        self.notes_pane.set_notebook(None, "")
         self.setWindowTitle(f"{APP_DISPLAY_NAME} {__version__}")
 
     @Slot()
@@ -442,18 +687,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_source_open_requested(self, source_id: str) -> None:
-        if self.library is None:
-            return
-        try:
-            src = self.library.source(source_id)
-            text, _blocks = self.library.source_text(source_id)
-        except NotebookError:
-            self.statusBar().showMessage("This source has no text yet: it has not been read (see its state).", 8000)
-            return
-        viewer = SourceViewer(src.title or src.display, text, _WholeSource(url=src.ref.get("url")), self)
-        viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
-        self.source_viewer = viewer
-        viewer.show()
+        self._open_viewer(source_id)
 
     # -- drag and drop anywhere on the window ------------------------------------------------------
 
@@ -558,29 +792,34 @@ class MainWindow(QMainWindow):
         if self.library is not None and nb_id:
             sources = self.library.sources(nb_id)
             self.sources_pane.set_sources(self.library, sources, nb_id)
-            self.chat_pane.set_notebook(nb_id, [s.id for s in sources if s.selected])
+            selected = [s.id for s in sources if s.selected]
+            self.chat_pane.set_notebook(nb_id, selected)
+            self.studio_pane.set_notebook(nb_id, selected)
+            self.notes_pane.set_notebook(nb_id, self.notebook_box.itemText(index))
             self.setWindowTitle(f"{self.notebook_box.itemText(index)} — {APP_DISPLAY_NAME}")
-
-    def _make_chat(self) -> object:
-        """Build the chat service (called once, on the llm lane: opening the index and model is slow)."""
-        from notebooklm_local.extensions.runtime import open_chat
-
-        return open_chat(self.ctx.paths, self.ctx.settings)
 
     @Slot(list)
     def _on_selection_changed(self, ids: list) -> None:
         self.chat_pane.set_sources(list(ids))
+        self.studio_pane.set_sources(list(ids))
 
     @Slot(object)
     def _on_citation_activated(self, citation: object) -> None:
+        """Open the cited source at the passage: the PDF page, the transcript time, or the text span."""
+        self._open_viewer(citation.source_id, citation)  # type: ignore[attr-defined]
+
+    def _open_viewer(self, source_id: str, citation: object = None) -> None:
         if self.library is None:
             return
         try:
-            text, _blocks = self.library.source_text(citation.source_id)  # type: ignore[attr-defined]
-        except Exception as e:  # noqa: BLE001 - a removed source: say so, never crash
-            QMessageBox.information(self, "Source not available", f"This source is no longer available ({e}).")
+            viewer = SourceViewer.for_source(self.library, source_id, citation, self, data_dir=self.ctx.paths.data)
+        except NotebookError:
+            self.statusBar().showMessage(
+                "This source is not available: it was removed, or it has not been read yet (see its state).", 8000)
             return
-        viewer = SourceViewer(citation.source_title, text, citation, self)  # type: ignore[attr-defined]
+        except Exception as e:  # noqa: BLE001 - a damaged source: say so, never crash
+            show_exception(self, "Open source", e)
+            return
         viewer.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self.source_viewer = viewer
         viewer.show()
@@ -621,14 +860,17 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
         self._save_state()
+        self.notes_pane.save_pending()
         self.chat_pane.stop()
+        self.studio_pane.stop()
         self.ingest.shutdown()
         drained = self.lanes.shutdown(3000)
         if drained:
             self.ingest.close_service()
-        chat = self.chat_pane.chat
-        if chat is not None:
-            chat.engine.close()
+            services, self._llm_services = self._llm_services, None
+            if services is not None:
+                services[1].close()
+                services[0].library.close()
         if self.library is not None:
             self.library.close()
         super().closeEvent(event)

@@ -1467,6 +1467,11 @@ class StudioPane(QWidget):
     def busy(self) -> bool:
         return bool(self.jobs)
 
+    def reset_studio(self) -> None:
+        """Forget the studio service (the model settings changed): the next job builds a new one."""
+        with self._studio_lock:
+            self.studio = None
+
     def tab_busy(self, tab: Any) -> bool:
         return id(tab) in self.jobs
 

@@ -31,7 +31,7 @@ def test_main_window_shows_three_panes_and_backend(qtbot, ctx: AppContext) -> No
     win.show()
     qtbot.waitExposed(win)
     assert win.isVisible()
-    assert [win.splitter.widget(i).objectName() for i in range(3)] == ["sources-pane", "studio-pane", "chat-pane"]
+    assert [win.splitter.widget(i).objectName() for i in range(3)] == ["sources-pane", "center-tabs", "chat-pane"]
     qtbot.waitUntil(lambda: win.backend_label.text() != "Backend: …", timeout=10000)
     assert win.backend_label.text() in {"Backend: CPU", "Backend: CUDA", "Backend: Metal", "Backend: Vulkan"}
     assert win.backend_label.toolTip()

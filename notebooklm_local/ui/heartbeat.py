@@ -1,0 +1,126 @@
+"""A heartbeat on the GUI thread: how long the event loop was unable to run (responsiveness checks).
+
+A precise ``QTimer`` ticks every ``interval_ms`` on the thread that owns the probe (the GUI thread);
+each tick records the time since the previous one. A gap much longer than the interval means the event
+loop was blocked: by work done on the GUI thread, or by a worker thread holding the GIL.
+
+    hb = Heartbeat(); hb.start()
+    ...  # run the event loop
+    report = hb.stop()  # report.max_ms, report.p99_ms, report.over(50), report.worst
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Slot
+
+__all__ = ["Heartbeat", "HeartbeatReport", "run_until"]
+
+
+@dataclass
+class HeartbeatReport:
+    """Gaps between ticks, in ms, with when each one ended (seconds since start)."""
+
+    interval_ms: int
+    gaps_ms: list[float] = field(default_factory=list)
+    ends_s: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def ticks(self) -> int:
+        return len(self.gaps_ms)
+
+    @property
+    def max_ms(self) -> float:
+        return max(self.gaps_ms, default=0.0)
+
+    @property
+    def p99_ms(self) -> float:
+        return self.percentile(99)
+
+    def percentile(self, p: float) -> float:
+        xs = sorted(self.gaps_ms)
+        if not xs:
+            return 0.0
+        return xs[min(len(xs) - 1, round((len(xs) - 1) * p / 100))]
+
+    def over(self, ms: float) -> int:
+        """How many gaps were longer than ``ms``."""
+        return sum(1 for g in self.gaps_ms if g > ms)
+
+    def worst(self, n: int = 5) -> list[tuple[float, float]]:
+        """The ``n`` longest gaps as (gap ms, when it ended in s since start), longest first."""
+        return sorted(zip(self.gaps_ms, self.ends_s, strict=True), reverse=True)[:n]
+
+    def summary(self) -> str:
+        worst = ", ".join(f"{g:.0f} ms @{t:.1f}s" for g, t in self.worst(3))
+        return (f"{self.ticks} ticks in {self.seconds:.1f} s: max {self.max_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, "
+                f"gaps > 50 ms: {self.over(50)}" + (f" (worst: {worst})" if worst else ""))
+
+
+class Heartbeat(QObject):
+    """Records the gaps between ticks of a ``interval_ms`` timer on the thread that created it."""
+
+    def __init__(self, interval_ms: int = 10, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.interval_ms = interval_ms
+        self._timer = QTimer(self)
+        self._timer.setTimerType(Qt.TimerType.PreciseTimer)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._tick)
+        self._report = HeartbeatReport(interval_ms)
+        self._t0 = self._last = 0.0
+
+    def start(self) -> None:
+        """Start a fresh recording."""
+        self._report = HeartbeatReport(self.interval_ms)
+        self._t0 = self._last = time.perf_counter()
+        self._timer.start()
+
+    def stop(self) -> HeartbeatReport:
+        """Stop and return what was recorded (the gap up to now counts as a last tick)."""
+        if self._timer.isActive():
+            self._tick()
+            self._timer.stop()
+        return self._report
+
+    @property
+    def report(self) -> HeartbeatReport:
+        """What was recorded so far (live)."""
+        return self._report
+
+    @Slot()
+    def _tick(self) -> None:
+        now = time.perf_counter()
+        self._report.gaps_ms.append((now - self._last) * 1000.0)
+        self._report.ends_s.append(now - self._t0)
+        self._report.seconds = now - self._t0
+        self._last = now
+
+
+def run_until(predicate: Callable[[], object], timeout_s: float, poll_ms: int = 20) -> bool:
+    """Run the event loop (a real ``QEventLoop``: no sleeping between events, unlike ``QTest.qWait``)
+    until ``predicate()`` is true or ``timeout_s`` passed. Returns whether it became true."""
+    if predicate():
+        return True
+    loop = QEventLoop()
+    deadline = time.perf_counter() + timeout_s
+    result = [False]
+
+    def check() -> None:
+        if predicate():
+            result[0] = True
+            loop.quit()
+        elif time.perf_counter() >= deadline:
+            loop.quit()
+
+    timer = QTimer()
+    timer.setInterval(poll_ms)
+    timer.timeout.connect(check)
+    timer.start()
+    loop.exec()
+    timer.stop()
+    return result[0]
