@@ -16,6 +16,7 @@ OUT = Path(os.environ.get("SCREENSHOT_DIR", REPO / "docs" / "screenshots"))
 
 def main() -> int:
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_NO_FIRST_RUN", "1")  # first-run.png is taken by --dialogs
     from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
     from PySide6.QtWidgets import QApplication
@@ -424,7 +425,105 @@ def source_viewer() -> int:
     return 0 if len(shots) == 2 else 1
 
 
+def dark_main_window() -> int:
+    """The main window in the dark theme on the sample notebook: main-window-dark.png."""
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_NO_FIRST_RUN", "1")
+    import time
+
+    from PySide6.QtWidgets import QApplication
+
+    sys.path.insert(0, str(REPO))
+    from notebooklm_local.core.context import AppContext
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.core.settings import load_settings
+    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.extensions.sample import ensure_sample_notebook
+    from notebooklm_local.services.models import ensure_default_model
+    from notebooklm_local.ui.application import create_application
+    from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.ui.theme import apply_theme
+
+    app = create_application()
+    paths = app_paths().ensure()
+    settings = load_settings(paths.settings_file)
+    settings.ui.theme = "dark"
+    ensure_default_model(paths)
+    lib = open_library(paths, settings)
+    ensure_sample_notebook(lib)
+    lib.library.close()
+    apply_theme(app, "dark")
+    win = MainWindow(AppContext(paths, settings))
+    win.resize(1280, 800)
+    win.move(0, 0)
+    win.show()
+    end = time.monotonic() + 4
+    while time.monotonic() < end:
+        app.processEvents()
+        time.sleep(0.02)
+    OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / "main-window-dark.png"
+    ok = QApplication.primaryScreen().grabWindow(0, 0, 0, 1280, 800).save(str(target))
+    win.close()
+    print(target)
+    return 0 if ok else 1
+
+
+def plugins_dialog_shot() -> int:
+    """The Plugins dialog: the bundled plugins plus one broken user plugin (selected, its traceback shown):
+    plugins-dialog.png.
+    """
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    import textwrap
+    import time
+
+    from PySide6.QtCore import QEventLoop
+
+    sys.path.insert(0, str(REPO))
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.core.settings import load_settings
+    from notebooklm_local.extensions.manager import PluginManager
+    from notebooklm_local.ui.application import create_application
+    from notebooklm_local.ui.plugins_dialog import PluginsDialog
+
+    app = create_application()
+    paths = app_paths().ensure()
+    settings = load_settings(paths.settings_file)
+    broken = paths.plugins / "word_counter"
+    broken.mkdir(parents=True, exist_ok=True)
+    (broken / "plugin.toml").write_text(
+        'id = "word-counter"\nname = "Word counter"\nversion = "0.2.0"\napi = ["1"]\n'
+        'description = "Counts the words of every source (a user plugin with a bug)."\nauthor = "A. User"\n',
+        encoding="utf-8")
+    (broken / "__init__.py").write_text(textwrap.dedent('''
+        def register(api):
+            limits = api.settings.get("limits")
+            api.register_action(limits["max_words"])
+    '''), encoding="utf-8")
+    manager = PluginManager(paths, settings, safe_mode=False)
+    manager.load_all()
+    dlg = PluginsDialog(manager)
+    dlg.resize(1000, 600)
+    dlg.move(0, 0)
+    dlg.show()
+    dlg.select("word-counter")
+    end = time.monotonic() + 0.5
+    while time.monotonic() < end:
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.01)
+    OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / "plugins-dialog.png"
+    ok = dlg.grab().save(str(target))
+    dlg.close()
+    print(target)
+    return 0 if ok else 1
+
+
 if __name__ == "__main__":
+    if "--dark" in sys.argv[1:]:
+        sys.exit(dark_main_window())
+    if "--plugins" in sys.argv[1:]:
+        sys.exit(plugins_dialog_shot())
     if "--studio" in sys.argv[1:]:
         sys.exit(studio_and_notes())
     if "--dialogs" in sys.argv[1:]:

@@ -12,6 +12,7 @@ from notebooklm_local import APP_DISPLAY_NAME, APP_NAME, __version__
 from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.paths import resources_dir
 from notebooklm_local.ui.main_window import MainWindow
+from notebooklm_local.ui.theme import apply_theme
 
 __all__ = ["create_application", "run_gui"]
 
@@ -34,6 +35,7 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 def run_gui(ctx: AppContext, *, quit_after_ms: int | None = None) -> int:
     """Show the main window and run until it closes. ``quit_after_ms`` is for smoke tests."""
     app = create_application()
+    apply_theme(app, ctx.settings.ui.theme)
     window = MainWindow(ctx)
     window.show()
     if quit_after_ms is not None:

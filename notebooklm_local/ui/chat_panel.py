@@ -73,7 +73,7 @@ def citation_html(answer: Any, key: int = 0) -> str:
     for m in answer.removed_markers:
         extra += f'<div style="color:#8a5a00;font-size:small">Removed citation {html.escape(m)}: no such passage.</div>'
     for note in answer.notes:
-        extra += f'<div style="color:#666;font-size:small">{html.escape(note)}</div>'
+        extra += f'<div style="color:#808080;font-size:small">{html.escape(note)}</div>'
     if answer.citations:
         extra += '<div style="font-size:small;color:#444">Sources: ' + "; ".join(
             f'<a href="cite:{key}:{c.passage_id}">[{c.passage_id}] {html.escape(c.source_title)}'
@@ -91,9 +91,9 @@ def answer_markdown(answer: Any) -> str:
 
 
 def _actions_html(key: int) -> str:
-    link = 'style="color:#555;font-size:small;text-decoration:none"'
-    return (f'<div style="margin-top:2px"><a href="note:{key}" {link}>\U0001f4dd Save to note</a>'
-            f'&nbsp;&nbsp;&nbsp;<a href="copy:{key}" {link}>\u29c9 Copy</a></div>')
+    link = 'style="font-size:small;text-decoration:none"'
+    return (f'<div style="margin-top:2px"><a href="note:{key}" {link}>Save to note</a>'
+            f'&nbsp;&nbsp;·&nbsp;&nbsp;<a href="copy:{key}" {link}>Copy</a></div>')
 
 
 class _NoteRelay(QObject):
@@ -152,8 +152,7 @@ class ChatPanel(QWidget):
         self.transcript.setOpenExternalLinks(False)
         self.transcript.anchorClicked.connect(self._on_anchor_clicked)
         self.transcript.highlighted.connect(self._on_anchor_hovered)
-        self.transcript.setPlaceholderText("Ask a question about the selected sources. Answers cite the passages "
-                                           "they come from; sentences the sources do not support are marked \u26a0.")
+        self.transcript.setPlaceholderText("Answers cite their passages; unsupported sentences are marked \u26a0.")
         layout.addWidget(self.transcript, 1)
         self.input = QPlainTextEdit()
         self.input.setObjectName("chat-input")

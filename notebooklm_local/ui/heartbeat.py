@@ -28,6 +28,7 @@ class HeartbeatReport:
     gaps_ms: list[float] = field(default_factory=list)
     ends_s: list[float] = field(default_factory=list)
     seconds: float = 0.0
+    started: float = 0.0  # time.perf_counter() at start: ends_s + started is a perf_counter time
 
     @property
     def ticks(self) -> int:
@@ -55,6 +56,11 @@ class HeartbeatReport:
         """The ``n`` longest gaps as (gap ms, when it ended in s since start), longest first."""
         return sorted(zip(self.gaps_ms, self.ends_s, strict=True), reverse=True)[:n]
 
+    def stalls(self, ms: float = 50.0) -> list[tuple[float, float]]:
+        """Gaps longer than ``ms`` as (start, end) ``time.perf_counter()`` times."""
+        return [(self.started + t - g / 1000.0, self.started + t) for g, t in zip(self.gaps_ms, self.ends_s,
+                                                                                  strict=True) if g > ms]
+
     def summary(self) -> str:
         worst = ", ".join(f"{g:.0f} ms @{t:.1f}s" for g, t in self.worst(3))
         return (f"{self.ticks} ticks in {self.seconds:.1f} s: max {self.max_ms:.1f} ms, p99 {self.p99_ms:.1f} ms, "
@@ -76,8 +82,8 @@ class Heartbeat(QObject):
 
     def start(self) -> None:
         """Start a fresh recording."""
-        self._report = HeartbeatReport(self.interval_ms)
         self._t0 = self._last = time.perf_counter()
+        self._report = HeartbeatReport(self.interval_ms, started=self._t0)
         self._timer.start()
 
     def stop(self) -> HeartbeatReport:

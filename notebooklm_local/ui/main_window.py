@@ -32,6 +32,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QAbstractScrollArea,
+    QApplication,
     QComboBox,
     QInputDialog,
     QLabel,
@@ -178,6 +179,10 @@ class MainWindow(QMainWindow):
         self.center.setDocumentMode(True)
         self.center.addTab(self.studio_pane, "Studio")
         self.center.addTab(self.notes_pane, "Notes")
+        for pane, name in ((self.studio_pane, "studio-pane-title"), (self.notes_pane, "notes-pane-title")):
+            title = pane.findChild(QLabel, name)
+            if title is not None:
+                title.hide()  # the tab says it
         self.chat_pane = ChatPanel(self.lanes, self._make_chat)
         self.chat_pane.citation_activated.connect(self._on_citation_activated)
         self.studio_pane.citation_activated.connect(self._on_citation_activated)
@@ -263,6 +268,7 @@ class MainWindow(QMainWindow):
 
         view_menu = self.menuBar().addMenu("&View")
         view_menu.setObjectName("view-menu")
+        self._view_menu = view_menu
         self.toggle_chat_action = QAction("&Chat panel", self, checkable=True, checked=True)
         self.toggle_chat_action.setObjectName("toggle-chat")
         self.toggle_chat_action.setShortcut(QKeySequence("Ctrl+Shift+C"))
@@ -280,6 +286,7 @@ class MainWindow(QMainWindow):
 
         tools_menu = self.menuBar().addMenu("&Tools")
         tools_menu.setObjectName("tools-menu")
+        self._tools_menu = tools_menu
         self.templates_action = self._action("Prompt &templates…", self.show_templates, "prompt-templates",
                                              "Ctrl+Shift+T", "Edit, validate, preview and reset prompt templates")
         self.plugins_action = self._action("&Plugins…", self.show_plugins, "plugins", None,
@@ -392,6 +399,11 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def _on_settings_changed(self, reload_needed: list[str]) -> None:
+        from notebooklm_local.ui.theme import apply_theme
+
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            apply_theme(app, self.ctx.settings.ui.theme)
         self.model_label.setText(f"Model: {self.ctx.chat_model_name}")
         self.studio_pane.settings = self.ctx.settings
         if reload_needed:
@@ -532,10 +544,10 @@ class MainWindow(QMainWindow):
         src_menu.addSeparator()
         for a in (pane.select_all_action, pane.select_none_action, pane.resume_action):
             src_menu.addAction(a)
-        # Help stays the last menu
-        help_action = self._help_menu.menuAction()
-        self.menuBar().removeAction(help_action)
-        self.menuBar().addAction(help_action)
+        # File, Notebook, Sources, View, Tools, Help
+        for menu in (self._view_menu, self._tools_menu, self._help_menu):
+            self.menuBar().removeAction(menu.menuAction())
+            self.menuBar().addAction(menu.menuAction())
 
     def _update_notebook_actions(self) -> None:
         has = self.notebook_box.count() > 0 and self.library is not None

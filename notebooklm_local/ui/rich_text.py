@@ -161,7 +161,7 @@ class _Sanitize(Treeprocessor):
             for i, el in enumerate(list(parent)):
                 if el.tag == "img":
                     alt = el.get("alt") or "image"
-                    span = ET.Element("span", {"style": "color:#777"})
+                    span = ET.Element("span", {"style": "color:#808080"})
                     span.text = f"[image: {alt} \u2014 not loaded]"
                     span.tail = el.tail
                     parent.remove(el)

@@ -325,7 +325,7 @@ class SettingsDialog(QDialog):
         form.addLayout(row)
         self.catalog_info = QLabel()
         self.catalog_info.setWordWrap(True)
-        self.catalog_info.setStyleSheet("color:#555")
+        self.catalog_info.setStyleSheet("color:#808080")
         form.addWidget(self.catalog_info)
         custom = QHBoxLayout()
         self.repo_edit = QLineEdit()
@@ -390,7 +390,7 @@ class SettingsDialog(QDialog):
         self.flash_attn.setObjectName("settings-flash-attn")
         form.addRow("Flash attention:", self.flash_attn)
         note = QLabel("These take effect when the model is loaded again.")
-        note.setStyleSheet("color:#555")
+        note.setStyleSheet("color:#808080")
         form.addRow(note)
         return w
 
@@ -430,6 +430,15 @@ class SettingsDialog(QDialog):
                                  "of the question")
         form.addRow("Output language:", self.language)
         outer.addWidget(answers)
+        looks = QGroupBox("Appearance")
+        form = QFormLayout(looks)
+        self.theme = _combo(("system", "light", "dark"),
+                            {"system": "Follow the system", "light": "Light", "dark": "Dark"})
+        self.theme.setObjectName("settings-theme")
+        self.theme.setAccessibleName("Theme")
+        self.theme.setToolTip("Light or dark; “Follow the system” switches with your desktop")
+        form.addRow("Theme:", self.theme)
+        outer.addWidget(looks)
         summaries = QGroupBox("Summaries")
         form = QFormLayout(summaries)
         self.summary_length = _combo(LENGTHS)
@@ -473,7 +482,7 @@ class SettingsDialog(QDialog):
         self.tts_engine.setToolTip("The text-to-speech engine for podcast audio")
         form.addRow("Speech engine:", self.tts_engine)
         self.tts_status = QLabel("Looking for speech engines…")
-        self.tts_status.setStyleSheet("color:#555")
+        self.tts_status.setStyleSheet("color:#808080")
         self.tts_status.setWordWrap(True)
         form.addRow("", self.tts_status)
         voice_tip = ("The engine's voice name: for espeak-ng a voice such as 'en-us' or 'en-us+m3' "
@@ -542,6 +551,7 @@ class SettingsDialog(QDialog):
         self.top_k.setValue(s.chat.top_k)
         _select(self.structured, s.chat.structured)
         self.language.setCurrentText(s.output_language)
+        _select(self.theme, s.ui.theme if s.ui.theme in ("system", "light", "dark") else "system")
         st = s.studio
         _select(self.summary_length, st.summary_length)
         _select(self.audience, st.audience)
@@ -573,6 +583,7 @@ class SettingsDialog(QDialog):
         s.chat.top_k = self.top_k.value()
         s.chat.structured = self.structured.currentData()
         s.output_language = self.language.currentText().strip()
+        s.ui.theme = self.theme.currentData()
         st = s.studio
         st.summary_length = self.summary_length.currentData()
         st.audience = self.audience.currentData()
@@ -611,7 +622,7 @@ class SettingsDialog(QDialog):
         text = " ".join(parts) or ("Changes to the chat model, GPU layers, context size, threads or flash attention "
                                    "take effect when the model is loaded again; the others apply to the next answer.")
         self.reload_note.setText(text)
-        self.reload_note.setStyleSheet("color:#8a5a00" if parts else "color:#555")
+        self.reload_note.setStyleSheet("color:#8a5a00" if parts else "color:#808080")
 
     # -- OK / Cancel ----------------------------------------------------------------------------------
 

@@ -95,7 +95,7 @@ def _stats_text(stats: dict[str, Any] | None, model: str = "") -> str:
 
 
 def _notes_html(notes: Sequence[str]) -> str:
-    return "".join(f'<div style="color:#666;font-size:small">{html.escape(n)}</div>' for n in notes)
+    return "".join(f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in notes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -384,14 +384,13 @@ class _SummaryTab(QWidget):
         self.view = CitationBrowser()
         self.view.setObjectName("summary-result")
         self.view.setAccessibleName("Summary")
-        self.view.setPlaceholderText("Choose what to make and press Generate. Every sentence cites the passages it "
-                                     "comes from; sentences the sources do not support are marked \u26a0.")
+        self.view.setPlaceholderText("Press Generate: every sentence cites its passages; unsupported ones are marked \u26a0.")
         self.view.citation_activated.connect(pane.citation_activated)
         layout.addWidget(self.view, 1)
         foot = QHBoxLayout()
         self.stats = QLabel("")
         self.stats.setObjectName("summary-stats")
-        self.stats.setStyleSheet("color:#666")
+        self.stats.setStyleSheet("color:#808080")
         foot.addWidget(self.stats, 1)
         self.save_button = _button("Save to note", "summary-save-note", self.save_note,
                                    "Save this document, with its citations, as a note")
@@ -443,7 +442,7 @@ class _SummaryTab(QWidget):
         retry = (f'<div style="color:#8a5a00;font-size:small">Attempt {self.stream.attempts} (the previous output '
                  "was rejected)</div>") if self.stream.attempts > 1 else ""
         self.renders += 1
-        self.view.set_content(f'{retry}<p style="color:#555">{html.escape(shown)}\u2026</p>', {})
+        self.view.set_content(f'{retry}<p style="color:#808080">{html.escape(shown)}\u2026</p>', {})
 
     def _on_result(self, result: Any) -> None:
         self.show_output(result.output, result.answer, result.notes, result.stats.to_json())
@@ -459,7 +458,7 @@ class _SummaryTab(QWidget):
         body = citation_html(self.answer, key)
         label = DOCUMENT_TEMPLATES.get(out.options.get("template", "summary"), ("", "Summary"))[1]
         opts = " \u00b7 ".join(str(out.options.get(k)) for k in ("length", "audience") if out.options.get(k))
-        head = (f'<h3 style="margin-bottom:2px">{html.escape(out.title)}</h3><div style="color:#666;font-size:small">'
+        head = (f'<h3 style="margin-bottom:2px">{html.escape(out.title)}</h3><div style="color:#808080;font-size:small">'
                 f'{html.escape(label)}{" · " + html.escape(opts) if opts else ""}'
                 f'{" · focus: " + html.escape(out.options["focus"]) if out.options.get("focus") else ""}</div>')
         cites = {f"cite:{key}:{c.passage_id}": c for c in self.answer.citations}
@@ -606,14 +605,13 @@ class _CoDTab(QWidget):
         self.view = CitationBrowser()
         self.view.setObjectName("cod-step-view")
         self.view.setAccessibleName("Chosen step")
-        self.view.setPlaceholderText("Each step appears here as it is made: its summary, its entity density, and "
-                                     "the entities it added or had rejected.")
+        self.view.setPlaceholderText("Each step appears here: its summary, density and the entities added.")
         self.view.citation_activated.connect(pane.citation_activated)
         layout.addWidget(self.view, 1)
         foot = QHBoxLayout()
         self.stats = QLabel("")
         self.stats.setObjectName("cod-stats")
-        self.stats.setStyleSheet("color:#666")
+        self.stats.setStyleSheet("color:#808080")
         foot.addWidget(self.stats, 1)
         self.save_button = _button("Save step as note", "cod-save-note", self.save_note,
                                    "Save the chosen step's summary, with its citations, as a note")
@@ -739,7 +737,7 @@ class _CoDTab(QWidget):
                 f"\u201c{html.escape(str(r.get('entity', '')))}\u201d ({html.escape(str(r.get('reason', '')))})"
                 for r in s.rejected_entities) + "</div>")
         if s.entities:
-            parts.append('<div style="color:#666;font-size:small">Entities: '
+            parts.append('<div style="color:#808080;font-size:small">Entities: '
                          + html.escape(", ".join(s.entities)) + "</div>")
         parts.append(_notes_html(s.notes))
         self.view.set_content("".join(parts), cites)
@@ -979,7 +977,7 @@ class _PodcastTab(QWidget):
         parts = [f'<h3 style="margin-bottom:2px">{html.escape(s.title or "Podcast")}</h3>']
         names = " and ".join(h.name for h in s.hosts)
         if names:
-            parts.append(f'<div style="color:#666;font-size:small"><i>A conversation between '
+            parts.append(f'<div style="color:#808080;font-size:small"><i>A conversation between '
                          f'{html.escape(names)}.</i></div>')
         seg = None
         for ln in s.lines:

@@ -608,7 +608,7 @@ class TemplateEditorDialog(QDialog):
         self._saved = {"system": system, "user": user}
         edited = self.store.is_overridden(name) and not notice
         self.title.setText(f"<b>{html.escape(name)}</b> — {'your edited version' if edited else 'default'}"
-                           f"<br><span style='color:#555'>{html.escape(default.description)}</span>")
+                           f"<br><span style='color:#808080'>{html.escape(default.description)}</span>")
         self.notice.setText(notice)
         self.notice.setVisible(bool(notice))
         self.variables.setRowCount(0)
@@ -817,7 +817,7 @@ class TemplateEditorDialog(QDialog):
                 e.document().setModified(self.parts() != self._saved)
             self.notice.setVisible(False)
             self.title.setText(f"<b>{html.escape(name)}</b> — your edited version"
-                               f"<br><span style='color:#555'>{html.escape(tpl.description)}</span>")
+                               f"<br><span style='color:#808080'>{html.escape(tpl.description)}</span>")
         self._fill_list(keep=self.current)
         self.reset_button.setEnabled(True)
         self.status.setText(f"<span style='color:#1a7f37'>✔ Saved your version of '{html.escape(name)}'.</span>")
