@@ -72,7 +72,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = cli.build_parser().parse_args(argv)
     if args.command is None:
         return _run_gui(args)
-    return cli.run(args)
+    try:
+        return cli.run(args)
+    except BrokenPipeError:  # `notebooklm-local sources --json | head`: the reader left; not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # Python flushes stdout at exit: let that go nowhere
+        return 141
 
 
 if __name__ == "__main__":

@@ -57,6 +57,25 @@ def test_the_bundle_runs_version_doctor_and_a_cited_ask(bundle: Path, tmp_path: 
     # the bundled resources and plugins are found inside the bundle
     t = frozen(bundle, "templates", "list", home=home)
     assert t.returncode == 0 and "chat_answer" in t.stdout and "cod_step" in t.stdout
+    pl = frozen(bundle, "plugins", "list", "--json", home=home)
+    assert pl.returncode == 0, pl.stderr
+    states = {p["id"]: p["state"] for p in json.loads(pl.stdout)["plugins"]}
+    assert {"docx-loader", "epub-loader", "obsidian-export", "piper_tts"} <= set(states), states
+    assert "error" not in states.values(), states
+    # a bundled plugin's loader works inside the bundle: a Word file (python-docx) becomes a source
+    import docx
+
+    doc = docx.Document()
+    doc.add_heading("Harbour log", 1)
+    doc.add_paragraph("The ferry to the island leaves at seven and returns at noon.")
+    word = tmp_path / "harbour.docx"
+    doc.save(str(word))
+    add = frozen(bundle, "add", str(word), "-n", "Sample notebook", home=home)
+    assert add.returncode == 0, add.stderr + add.stdout
+    srcs = frozen(bundle, "sources", "-n", "Sample notebook", "--json", home=home)
+    rows = json.loads(srcs.stdout)
+    rows = rows["sources"] if isinstance(rows, dict) else rows
+    assert any(r.get("kind") == "docx" and r.get("status") == "ready" for r in rows), rows
 
 
 def test_the_bundled_gui_starts_and_quits(bundle: Path, tmp_path: Path) -> None:
