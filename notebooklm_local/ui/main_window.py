@@ -167,12 +167,13 @@ class MainWindow(QMainWindow):
         self.library: Library | None = None
         self.ingest = IngestController(self.lanes, self._open_library_service, self)
         self.sources_pane = SourcesPane(ingest=self.ingest)
+        self.sources_pane.loaders_getter = lambda: self.plugins.registry.source_loaders.items()
         self._services_lock = threading.Lock()
         self._llm_services: tuple[Any, Any] | None = None  # (LibraryService, Engine) shared by chat and studio
         self.plugins = self._load_plugins()
         self.studio_pane = StudioPane(self.lanes, self._make_studio, settings=ctx.settings,
                                       tts_engines=self._tts_engines, library_getter=lambda: self.library)
-        self.notes_pane = NotesPane(self.lanes, lambda: self.library)
+        self.notes_pane = NotesPane(self.lanes, lambda: self.library, exporters=self._exporters)
         self.center = QTabWidget()
         self.center.setObjectName("center-tabs")
         self.center.setAccessibleName("Notebook")
@@ -355,6 +356,11 @@ class MainWindow(QMainWindow):
         library, engine = self._shared_services()
         return open_studio(self.ctx.paths, self.ctx.settings, library=library, engine=engine,
                            registry=self.plugins.registry)
+
+    def _exporters(self) -> list[Any]:
+        from notebooklm_local.extensions.runtime import exporters
+
+        return exporters(self.ctx.paths, self.ctx.settings, registry=self.plugins.registry)
 
     def _tts_engines(self) -> list[Any]:
         from notebooklm_local.extensions.runtime import tts_engines

@@ -107,13 +107,15 @@ class NotesPane(QWidget):
     note_saved = Signal(str)
     note_deleted = Signal(str)
 
-    def __init__(self, lanes: Lanes, library_getter: Callable[[], Any], parent: QWidget | None = None) -> None:
+    def __init__(self, lanes: Lanes, library_getter: Callable[[], Any], parent: QWidget | None = None, *,
+                 exporters: Callable[[], Sequence[Any]] | None = None) -> None:
         guard_none_refcount()
         super().__init__(parent)
         self.setObjectName("notes-pane")
         self.setAccessibleName("Notes")
         self.lanes = lanes
         self.library_getter = library_getter
+        self.exporters = exporters or (lambda: [])  # plugin exporters (e.g. an Obsidian vault), contained
         self.notebook_id: str | None = None
         self.notebook_name = ""
         self.notes: list[Note] = []
@@ -182,6 +184,8 @@ class NotesPane(QWidget):
         }
         for (scope, single), action in self.export_actions.items():
             action.setData((scope, single))
+        self._plugin_export_actions: list[Any] = []
+        menu.aboutToShow.connect(self._add_plugin_exporters)
         menu.triggered.connect(self._on_export_action)
         self.export_button.setMenu(menu)
         for b in (self.new_button, self.delete_button, self.export_button):
@@ -541,8 +545,75 @@ class NotesPane(QWidget):
     # -- export ---------------------------------------------------------------------------------
     @Slot(object)
     def _on_export_action(self, action: Any) -> None:
-        scope, single = action.data()
+        data = action.data()
+        if isinstance(data, str):  # a plugin exporter, by name
+            self.export_with(data)
+            return
+        scope, single = data
         self.export(scope, single_file=single)
+
+    @Slot()
+    def _add_plugin_exporters(self) -> None:
+        """List the plugin exporters at the end of the Export menu (they change when plugins are switched)."""
+        menu = self.export_button.menu()
+        for a in self._plugin_export_actions:
+            menu.removeAction(a)
+        self._plugin_export_actions = []
+        try:
+            exporters = [e for e in self.exporters() if getattr(e, "name", "markdown") != "markdown"]
+        except Exception as e:  # noqa: BLE001 - a plugin that cannot even list itself: no entry, a log line
+            log.warning("could not list the plugin exporters: %s", e)
+            exporters = []
+        if exporters:
+            self._plugin_export_actions.append(menu.addSeparator())
+        for e in exporters:
+            desc = str(getattr(e, "description", "") or e.name)
+            action = menu.addAction(f"All notes with “{e.name}”…")
+            action.setToolTip(desc)
+            action.setStatusTip(desc)
+            action.setData(str(e.name))
+            self._plugin_export_actions.append(action)
+
+    def export_with(self, exporter_name: str, target: str | None = None) -> None:
+        """Export all of the notebook's notes, and its sources, with a plugin exporter into a folder."""
+        nb, name = self.notebook_id, self.notebook_name
+        if not nb:
+            self.status.setText("Open a notebook first.")
+            return
+        exporter = next((e for e in self.exporters() if getattr(e, "name", None) == exporter_name), None)
+        if exporter is None:
+            self._show_status(f"The exporter “{exporter_name}” is no longer available (its plugin was switched "
+                              "off?).", error=True)
+            return
+        self.save_pending()
+        target = target or self._ask_folder(f"Export notes with {exporter_name} into a folder")
+        if not target:
+            return
+
+        def fetch(store: NoteStore) -> Any:
+            from notebooklm_local.core.exporters import export_sources
+
+            return store.list(nb), export_sources(store.library, nb)
+
+        self._submit(fetch, lambda got: self._write_plugin_export(exporter, got[0], got[1], Path(target), name,
+                                                                  False))
+
+    def _write_plugin_export(self, exporter: Any, notes: list[Note], sources: list[Any], target: Path, name: str,
+                             force: bool) -> None:
+        def run(_store: Any) -> Any:
+            return exporter.export(notes, target, notebook_name=name, sources=sources, force=force)
+
+        def failed(exc: BaseException) -> None:
+            if isinstance(exc, ExportExists):
+                if self._confirm("Replace?", f"{len(exc.paths)} file{'s' if len(exc.paths) != 1 else ''} already "
+                                             f"exist in {target}.\n\nReplace them?"):
+                    self._write_plugin_export(exporter, notes, sources, target, name, True)
+                else:
+                    self._show_status("Export cancelled: nothing was written.")
+                return
+            self._report(exc, prefix="Export failed: ")
+
+        self._submit(run, self._on_exported, failed, lane="io")
 
     def export(self, scope: str, *, single_file: bool) -> None:
         """Export ``scope`` ("current", "selected" or "all") to a folder or one Markdown file (asked for)."""

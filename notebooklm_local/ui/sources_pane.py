@@ -11,7 +11,7 @@ from __future__ import annotations
 import html
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -450,6 +450,7 @@ class SourcesPane(QWidget):
         self.url_dialog: AddUrlDialog | None = None
         self.paste_dialog: PasteTextDialog | None = None
         self._extensions: list[str] | None = None
+        self.loaders_getter: Callable[[], Sequence[Any]] | None = None  # the registry's loaders (plugins too)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -815,6 +816,12 @@ class SourcesPane(QWidget):
         return False
 
     def _file_filter(self) -> str:
+        """The file dialog's filter: every extension a loader (built-in or plugin) reads."""
+        if self.loaders_getter is not None:
+            try:
+                self._extensions = sorted({e for ld in self.loaders_getter() for e in ld.extensions})
+            except Exception as e:  # noqa: BLE001 - a broken plugin: fall back to the built-ins
+                log.warning("could not list the source loaders: %s", e)
         if self._extensions is None:
             from notebooklm_local.extensions.builtins import builtin_registry
 

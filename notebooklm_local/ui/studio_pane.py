@@ -384,7 +384,7 @@ class _SummaryTab(QWidget):
         self.view = CitationBrowser()
         self.view.setObjectName("summary-result")
         self.view.setAccessibleName("Summary")
-        self.view.setPlaceholderText("Press Generate: every sentence cites its passages; unsupported ones are marked \u26a0.")
+        self.view.setPlaceholderText("Press Generate. Every sentence will cite its passages.")
         self.view.citation_activated.connect(pane.citation_activated)
         layout.addWidget(self.view, 1)
         foot = QHBoxLayout()

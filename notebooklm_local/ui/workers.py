@@ -7,6 +7,7 @@ to bound ``@Slot`` methods of GUI-thread objects. Long work is cancellable via a
 from __future__ import annotations
 
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -88,12 +89,17 @@ class Lanes:
         return worker
 
     def shutdown(self, timeout_ms: int = 3000) -> bool:
-        """Cancel all work and wait (bounded) for the lanes to drain. True if all finished."""
+        """Cancel all work and wait (bounded) for the lanes to drain. True if all finished.
+
+        ``timeout_ms`` bounds the whole wait, not each lane's (three lanes would make it up to 3x).
+        """
         for w in list(self._active):
             w.cancel_token.cancel()
         ok = True
+        deadline = time.monotonic() + timeout_ms / 1000
         for pool in (self.llm, self.store, self.io):
-            ok = pool.waitForDone(timeout_ms) and ok
+            left = max(0, round((deadline - time.monotonic()) * 1000))
+            ok = pool.waitForDone(left) and ok
         if not ok:
             log.warning("some background work did not stop within %d ms", timeout_ms)
         return ok
