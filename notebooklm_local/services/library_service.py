@@ -330,7 +330,10 @@ class LibraryService:
             batch = self.library.chunks_to_embed(src.id, model, EMBED_BATCH)
             if not batch:
                 break
-            vectors = self.index.embedder.embed([c.text for c in batch])
+            vectors: list[list[float]] = []
+            for c in batch:  # one text at a time: Stop (and closing the app) acts within one chunk
+                cancel.raise_if_set()
+                vectors.extend(self.index.embedder.embed([c.text]))
             self.index.add(
                 src.notebook_id,
                 [(c.id, src.id, {"page": c.page, "t_start": c.t_start, "ordinal": c.ordinal}) for c in batch],

@@ -414,6 +414,17 @@ class LlamaCppEngine:
             self._report(result, "", prompt_tokens, 0, 0.0, 0.0, "cancelled", 0)
             return
         cached = self._prepare_cache(llm, tokens, prefix_text, add_bos)
+        # Evaluate the rest of the prompt (all but its last token, which create_completion evaluates) in
+        # slices: llama.cpp cannot be interrupted inside one decode, so Stop and closing the app take effect
+        # within one slice (~0.5 s on 2 CPU cores) instead of after the whole prompt.
+        done, end = int(getattr(llm, "n_tokens", 0)), prompt_tokens - 1
+        while done < end:
+            if cancel.is_set():
+                self._report(result, "", prompt_tokens, 0, time.perf_counter() - t0, 0.0, "cancelled", cached)
+                return
+            step = min(PROMPT_SLICE_TOKENS, end - done)
+            llm.eval(tokens[done:done + step])
+            done += step
         criteria = llama_cpp.StoppingCriteriaList([lambda _ids, _logits: cancel.is_set()])
         max_tokens = max(1, min(max_tokens, self._n_ctx - prompt_tokens))
         t_first: float | None = None
@@ -597,6 +608,9 @@ class _PrefixState:
         llm.n_tokens = n
         llm._requires_eval = True
         return True
+
+PROMPT_SLICE_TOKENS = 128  # prompt evaluation granularity for cancellation (see LlamaCppEngine._stream)
+
 
 class LlamaCppEmbedder:
     """Sentence embeddings from a GGUF model: mean pooling, L2-normalised.

@@ -130,6 +130,7 @@ def _assert_responsive(report: HeartbeatReport, calls: list[tuple[float, float]]
     during, other = _split(report, calls)
     longest = max(((e - s) * 1000 for s, e in calls), default=0.0)
     msg = f"{report.summary()}; gaps during Chroma calls {during}, others {other}; longest Chroma call {longest:.0f} ms"
+    print(msg)
     # Ours: none over 50 ms; one allowed (< 200 ms) for the shared CI cores (scheduling, not our code).
     assert len(other) <= 1 and max(other, default=0.0) < 4 * STALL_MS, msg
     # Chroma's: the call holding the GIL, plus a scheduling slice, never more.
@@ -203,6 +204,8 @@ def test_indexing_100_pdf_pages_never_stalls_the_gui_and_closing_cancels_within_
     second = make_pdf(tmp_path / "canals-2.pdf", _pages(100, seed=2))
     win = _window(ctx)
     windows.append(win)
+    # the window opens the index in the background as it starts (Chroma's client holds the GIL ~0.1 s)
+    assert run_until(lambda: win.ingest.opened_service is not None, 60)
     hb = Heartbeat(10)
     hb.start()
     _drop(win, first)
