@@ -24,6 +24,8 @@ __all__ = ["build_parser", "run"]
 
 log = logging.getLogger(__name__)
 
+SOURCE_TITLE_MAX = 300  # as the sources pane's Rename
+
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
@@ -46,7 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--no-sample", action="store_true", help="do not create the sample notebook")
     i.set_defaults(func=cmd_init)
 
-    nb = sub.add_parser("notebook", help="create, list or delete notebooks")
+    nb = sub.add_parser("notebook", help="create, list, rename or delete notebooks")
     nbs = nb.add_subparsers(dest="nb_command", metavar="ACTION", required=True)
     c = nbs.add_parser("create", help="create a notebook")
     c.add_argument("name")
@@ -54,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     ls = nbs.add_parser("list", help="list notebooks")
     ls.add_argument("--json", action="store_true")
     ls.set_defaults(func=cmd_notebook_list)
+    mv = nbs.add_parser("rename", help="give a notebook a new name")
+    mv.add_argument("old", metavar="OLD", help="the notebook's name (or id)")
+    mv.add_argument("new", metavar="NEW", help="the new name")
+    mv.set_defaults(func=cmd_notebook_rename)
     rm = nbs.add_parser("delete", help="delete a notebook with its sources and index")
     rm.add_argument("name")
     rm.add_argument("--yes", action="store_true", help="do not ask for confirmation")
@@ -76,6 +82,18 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("source")
     rs.add_argument("--notebook", "-n", required=True)
     rs.set_defaults(func=cmd_remove)
+
+    rn = sub.add_parser("rename", help="give a source a new title (source by id or title)")
+    rn.add_argument("source")
+    rn.add_argument("title", help=f"the new title (at most {SOURCE_TITLE_MAX} characters)")
+    rn.add_argument("--notebook", "-n", required=True)
+    rn.set_defaults(func=cmd_rename)
+
+    ri = sub.add_parser("reindex", help="read sources again from their originals and rebuild their index")
+    ri.add_argument("sources", nargs="+", metavar="SOURCE", help="ids or titles")
+    ri.add_argument("--notebook", "-n", required=True)
+    ri.add_argument("--lexical-only", action="store_true", help="index for keyword search only (no embedding)")
+    ri.set_defaults(func=cmd_reindex)
 
     se = sub.add_parser("search", help="hybrid (dense + BM25) search in a notebook")
     se.add_argument("query")
@@ -145,6 +163,9 @@ def build_parser() -> argparse.ArgumentParser:
     from notebooklm_local.cli_plugins import add_plugins_parser
 
     add_plugins_parser(sub)
+    from notebooklm_local.cli_config import add_config_parser
+
+    add_config_parser(sub)
     return p
 
 
@@ -201,6 +222,16 @@ def cmd_notebook_list(args: argparse.Namespace) -> int:
         print("no notebooks yet — create one with: notebooklm-local notebook create NAME")
     for nb, srcs in rows if not args.json else []:
         print(f"{nb.name}\t{len(srcs)} sources")
+    return 0
+
+
+def cmd_notebook_rename(args: argparse.Namespace) -> int:
+    paths, settings = _context(args)
+    with _locked(paths):
+        lib = _open(paths, settings, with_index=False)
+        old = lib.notebook(args.old)
+        nb = lib.library.rename_notebook(old.id, args.new)
+    print(f"renamed notebook '{old.name}' to '{nb.name}'")
     return 0
 
 
@@ -273,6 +304,65 @@ def cmd_remove(args: argparse.Namespace) -> int:
         src = lib.remove_source(sid)
     print(f"removed '{src.title}'")
     return 0
+
+
+def cmd_rename(args: argparse.Namespace) -> int:
+    title = args.title.strip()
+    if not title:
+        raise NotebookError("A source needs a title.")
+    if len(title) > SOURCE_TITLE_MAX:
+        raise NotebookError(f"Source titles are limited to {SOURCE_TITLE_MAX} characters (this one has {len(title)}).")
+    paths, settings = _context(args)
+    with _locked(paths):
+        lib = _open(paths, settings, with_index=False)
+        (sid,) = _resolve_sources(lib, args.notebook, [args.source])
+        old = lib.library.source(sid)
+        if title != old.title:
+            lib.library.update_source(sid, title=title)
+    print(f"renamed '{old.title}' to '{title}'" if title != old.title else f"'{title}' unchanged")
+    return 0
+
+
+def cmd_reindex(args: argparse.Namespace) -> int:
+    """Like the sources pane's Re-index: drop the source's vectors, read its original again, chunk, embed."""
+    from notebooklm_local.core.jobs import CancelToken
+    from notebooklm_local.core.library import SourceStatus
+
+    paths, settings = _context(args)
+    token = CancelToken()
+    progress = _TerminalProgress()
+    failed = 0
+    with _locked(paths):
+        lib = _open(paths, settings, with_index=not args.lexical_only)
+        ids = list(dict.fromkeys(_resolve_sources(lib, args.notebook, args.sources)))
+        try:
+            with _sigint_cancels(token):
+                for n, sid in enumerate(ids):
+                    token.raise_if_set()
+                    src = lib.library.source(sid)
+                    progress(n, len(ids), f"re-indexing {src.title}")
+                    if lib.index is not None:
+                        lib.index.delete_source(src.notebook_id, sid)
+                    lib.library.update_source(sid, status=SourceStatus.QUEUED, error=None)
+                    try:
+                        done = lib.process(sid, cancel=token,
+                                           progress=lambda d, t, m, n=n: progress(n, len(ids), m))
+                    except Cancelled:
+                        raise
+                    except NotebookError as e:
+                        progress.close()
+                        print(f"failed: {src.title}: {e}")
+                        failed += 1
+                        continue
+                    progress.close()
+                    print(f"re-indexed: {done.title} ({done.n_chunks} chunks)")
+        except Cancelled:
+            progress.close()
+            print("Stopped. Run `notebooklm-local resume` to finish, or re-index again.", file=sys.stderr)
+            raise
+        finally:
+            progress.close()
+    return 1 if failed else 0
 
 
 def cmd_search(args: argparse.Namespace) -> int:

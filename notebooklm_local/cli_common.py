@@ -1,5 +1,6 @@
-"""Helpers every CLI module shares (cli.py, cli_models.py, cli_notes.py, cli_studio.py sit above this):
-opening the app's paths and settings, the data-dir lock, terminal progress, Ctrl-C as cancel."""
+"""Helpers every CLI module shares (cli.py, cli_models.py, cli_notes.py, cli_studio.py, cli_plugins.py and
+cli_config.py sit above this): opening the app's paths and settings, the data-dir lock, terminal progress,
+Ctrl-C as cancel."""
 
 from __future__ import annotations
 

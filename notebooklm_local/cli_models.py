@@ -159,7 +159,7 @@ def cmd_models_download(args: argparse.Namespace) -> int:
     print(_row(info))
     if not any(info.in_use):
         role = "embedding_path" if info.is_embedding else "path"
-        print(f"use it: set model.{role} = \"{info.path}\" in {manager.paths.settings_file} (or in Settings)")
+        print(f"use it: notebooklm-local config set model.{role} \"{info.path}\" (or in Settings)")
     return 0
 
 

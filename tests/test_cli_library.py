@@ -72,3 +72,29 @@ def test_init_creates_the_sample_notebook_once(installed_model: Path) -> None:
     srcs = json.loads(run("sources", "-n", "Sample notebook", "--json").stdout)
     assert sorted(s["kind"] for s in srcs) == ["markdown", "pdf", "text", "transcript"]
     assert all(s["status"] == "ready" for s in srcs)
+
+
+def test_rename_and_reindex_with_the_real_embedder(tmp_path: Path, installed_model: Path) -> None:
+    doc = tmp_path / "roses.md"
+    doc.write_text("# Roses\n\nPrune roses in late winter, above an outward bud.\n\n" + "Feed roses in spring. " * 60,
+                   encoding="utf-8")
+    assert run("notebook", "create", "Garden").returncode == 0
+    assert run("add", str(doc), "-n", "Garden").returncode == 0
+    renamed = run("notebook", "rename", "Garden", "Rose garden")
+    assert renamed.returncode == 0 and renamed.stdout.strip() == "renamed notebook 'Garden' to 'Rose garden'"
+    out = run("rename", "Roses", "Pruning roses", "-n", "Rose garden")
+    assert out.returncode == 0 and out.stdout.strip() == "renamed 'Roses' to 'Pruning roses'"
+    (before,) = json.loads(run("sources", "-n", "Rose garden", "--json").stdout)
+    assert before["status"] == "ready" and before["chunks"] > 1
+
+    again = run("reindex", "Pruning roses", "-n", "Rose garden")
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.strip() == f"re-indexed: Pruning roses ({before['chunks']} chunks)"
+    assert "embedding Pruning roses" in again.stderr
+    (after,) = json.loads(run("sources", "-n", "Rose garden", "--json").stdout)
+    assert (after["id"], after["status"], after["chunks"]) == (before["id"], "ready", before["chunks"])
+    hits = json.loads(run("search", "when should I prune roses", "-n", "Rose garden", "--mode", "dense",
+                          "--json").stdout)
+    assert hits and hits[0]["source"] == "Pruning roses"
+    ids = [h["chunk_id"] for h in hits]
+    assert len(ids) == len(set(ids)) <= after["chunks"]  # the old vectors are gone, not doubled

@@ -101,7 +101,7 @@ def test_download_list_and_remove(hub: FakeHub, paths: AppPaths, capsys: pytest.
     assert main("models", "download", "someone/Tiny-GGUF", "tiny-q4_k_m.gguf", "--endpoint", hub.url) == 0
     out, err = capsys.readouterr()
     dest = paths.models / "tiny-q4_k_m.gguf"
-    assert f"downloaded {dest}" in out and "use it: set model.path" in out and dest.read_bytes() == data
+    assert f"downloaded {dest}" in out and "use it: notebooklm-local config set model.path" in out and dest.read_bytes() == data
     assert "100% tiny-q4_k_m.gguf" in err
 
     assert main("models", "remove", "tiny-q4_k_m") == 1  # stdin is not a terminal: no silent deletion

@@ -331,9 +331,13 @@ class LibraryService:
             if not batch:
                 break
             vectors: list[list[float]] = []
-            for c in batch:  # one text at a time: Stop (and closing the app) acts within one chunk
+            embedder = self.index.embedder
+            for c in batch:  # one text at a time: Stop (and closing the app) acts within one chunk, or inside it
                 cancel.raise_if_set()
-                vectors.extend(self.index.embedder.embed([c.text]))
+                if getattr(embedder, "supports_cancel", False):
+                    vectors.extend(embedder.embed([c.text], cancel=cancel))
+                else:
+                    vectors.extend(embedder.embed([c.text]))
             self.index.add(
                 src.notebook_id,
                 [(c.id, src.id, {"page": c.page, "t_start": c.t_start, "ordinal": c.ordinal}) for c in batch],

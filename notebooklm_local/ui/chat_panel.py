@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,9 +22,11 @@ from PySide6.QtGui import QCursor, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QMenu,
     QPlainTextEdit,
     QPushButton,
     QTextBrowser,
+    QToolButton,
     QToolTip,
     QVBoxLayout,
     QWidget,
@@ -120,13 +123,17 @@ class ChatPanel(QWidget):
     busy_changed = Signal(bool)
     note_saved = Signal(str)  # an answer was saved as a note (its id): refresh the notes pane
 
-    def __init__(self, lanes: Lanes, chat_factory: Callable[[], Any]) -> None:
+    def __init__(self, lanes: Lanes, chat_factory: Callable[[], Any], *,
+                 library_getter: Callable[[], Any] | None = None) -> None:
         guard_none_refcount()  # PySide6 6.12 on CPython 3.11: one emit per streamed token (see ui.errors)
         super().__init__()
         self.setObjectName("chat-pane")
         self.setAccessibleName("Chat")
         self.lanes = lanes
         self.chat_factory = chat_factory
+        self.library_getter = library_getter  # the open Library: past chats of a notebook are shown again
+        self.sessions: list[Any] = []  # the notebook's chat sessions, newest first (the History menu)
+        self._history_workers: set[FunctionWorker] = set()
         self.chat: Any = None
         self.notebook_id: str | None = None
         self.session_id: str | None = None
@@ -167,6 +174,17 @@ class ChatPanel(QWidget):
         self.new_button = QPushButton("New chat")
         self.new_button.setAccessibleName("New chat")
         self.new_button.clicked.connect(self.new_session)
+        self.history_button = QToolButton()
+        self.history_button.setObjectName("chat-history")
+        self.history_button.setText("History")
+        self.history_button.setAccessibleName("Earlier chats of this notebook")
+        self.history_button.setToolTip("Earlier chats of this notebook")
+        self.history_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.history_menu = QMenu(self.history_button)
+        self.history_menu.aboutToShow.connect(self._fill_history_menu)
+        self.history_menu.triggered.connect(lambda a: self.load_session(a.data()) if a.data() else None)
+        self.history_button.setMenu(self.history_menu)
+        row.addWidget(self.history_button)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setObjectName("chat-stop")
         self.stop_button.setAccessibleName("Stop the answer")
@@ -193,10 +211,89 @@ class ChatPanel(QWidget):
     # -- public -------------------------------------------------------------------------------
 
     def set_notebook(self, notebook_id: str | None, source_ids: list[str] | None = None) -> None:
-        if notebook_id != self.notebook_id:
+        changed = notebook_id != self.notebook_id
+        if changed:
             self.new_session()
         self.notebook_id = notebook_id
         self.source_ids = source_ids
+        if changed and notebook_id:
+            self.load_session(None)  # the notebook's latest chat, to continue it
+
+    # -- history: earlier chats of the notebook ---------------------------------------------------
+
+    def load_session(self, session_id: str | None, *, show: bool = True) -> None:
+        """Show a stored chat of the current notebook (None: its latest) and continue it (store lane).
+
+        ``show`` False only refreshes the list of sessions (the History menu)."""
+        library = self.library_getter() if self.library_getter is not None else None
+        notebook = self.notebook_id
+        if library is None or not notebook or self.busy:
+            return
+
+        def load() -> Any:
+            from notebooklm_local.core.chat_store import ChatStore
+
+            store = ChatStore(library)
+            sessions = store.sessions(notebook)
+            chosen = next((x for x in sessions if x.id == session_id), None) if session_id else \
+                (sessions[0] if sessions else None)
+            messages = store.messages(chosen.id) if chosen is not None else []
+            return notebook, sessions, chosen if show else None, messages if show else []
+
+        worker = FunctionWorker(load)
+        worker.signals.succeeded.connect(self._on_session_loaded)
+        worker.signals.failed.connect(lambda e: log.debug("could not read the chat history: %s", e))  # closed
+        self._history_workers = {w for w in self._history_workers if not w.done} | {worker}
+        self.lanes.submit(self.lanes.store, worker)
+
+    @Slot(object)
+    def _on_session_loaded(self, got: Any) -> None:
+        notebook, sessions, chosen, messages = got
+        if notebook != self.notebook_id:
+            return  # the user moved on
+        self.sessions = list(sessions)
+        if self.busy:
+            return
+        if chosen is None or (self._answers and chosen.id == self.session_id):
+            return
+        from notebooklm_local.ui.rich_text import answer_from_json
+
+        self.new_session()
+        self.session_id = chosen.id
+        for m in messages:
+            if m.role == "user":
+                self._history_html.append(f'<p style="margin-top:12px"><b>You:</b> {html.escape(m.content)}</p>')
+            elif m.role == "assistant":
+                self._answers += 1
+                try:
+                    answer = answer_from_json(m.payload) if m.payload.get("sentences") is not None else None
+                except Exception:  # noqa: BLE001 - an old or damaged record: show its text
+                    answer = None
+                if answer is None:
+                    self._history_html.append(f"<p><b>Answer:</b></p><p>{html.escape(m.content)}</p>")
+                    continue
+                for c in answer.citations:
+                    self._citations[(self._answers, c.passage_id)] = c
+                self._history_html.append(f"<p><b>Answer:</b></p>{citation_html(answer, self._answers)}")
+        when = time.strftime("%d %b %H:%M", time.localtime(chosen.updated))
+        self._history_html.append(f'<p style="color:#808080;font-size:small">— chat of {when}; ask to continue it, '
+                                  "or start a New chat —</p>")
+        self._render(streaming=False)
+
+    @Slot()
+    def _fill_history_menu(self) -> None:
+        self.history_menu.clear()
+        if not self.sessions:
+            a = self.history_menu.addAction("No earlier chats in this notebook")
+            a.setEnabled(False)
+            return
+        for sess in self.sessions[:30]:
+            when = time.strftime("%d %b %H:%M", time.localtime(sess.updated))
+            title = (sess.title or "Untitled chat")[:60]
+            a = self.history_menu.addAction(f"{title} — {when}")
+            a.setData(sess.id)
+            a.setCheckable(True)
+            a.setChecked(sess.id == self.session_id)
 
     def set_sources(self, source_ids: list[str]) -> None:
         self.source_ids = source_ids
@@ -285,6 +382,7 @@ class ChatPanel(QWidget):
         for c in result.answer.citations:
             self._citations[(self._answers, c.passage_id)] = c
         self._results[self._answers] = result
+        self.load_session(None, show=False)  # the History menu lists this chat too
         self._history_html.append(f"<p><b>Answer:</b></p>{citation_html(result.answer, self._answers)}"
                                   + _actions_html(self._answers))
         self._streamed = ""

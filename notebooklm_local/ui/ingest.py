@@ -123,16 +123,19 @@ class _CancellableEmbedder:
         self._inner = inner
         self._tls = tls
 
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+    def embed(self, texts: Sequence[str], cancel: Any = None) -> list[list[float]]:
         watch: _EmbedWatch | None = getattr(self._tls, "watch", None)
         if watch is None:
+            if cancel is not None and getattr(self._inner, "supports_cancel", False):
+                return self._inner.embed(texts, cancel=cancel)
             return self._inner.embed(texts)
         if watch.total is None:
             watch.step()
         out: list[list[float]] = []
+        cancellable = getattr(self._inner, "supports_cancel", False)  # LlamaCppEmbedder: it aborts mid-text
         for t in texts:
             watch.cancel.raise_if_set()
-            out += self._inner.embed([t])
+            out += self._inner.embed([t], cancel=watch.cancel) if cancellable else self._inner.embed([t])
             watch.step()
         return out
 

@@ -189,7 +189,7 @@ class MainWindow(QMainWindow):
             title = pane.findChild(QLabel, name)
             if title is not None:
                 title.hide()  # the tab says it
-        self.chat_pane = ChatPanel(self.lanes, self._make_chat)
+        self.chat_pane = ChatPanel(self.lanes, self._make_chat, library_getter=lambda: self.library)
         self.chat_pane.citation_activated.connect(self._on_citation_activated)
         self.studio_pane.citation_activated.connect(self._on_citation_activated)
         self.chat_pane.note_saved.connect(self._on_note_saved)
@@ -508,6 +508,12 @@ class MainWindow(QMainWindow):
         g = getattr(result, "generation", None)
         if g is not None and getattr(g, "completion_tokens", 0):
             self.speed_label.setText(f"Last answer: {g.tokens_per_s:.1f} tok/s")
+        eng = getattr(result, "engine", None)
+        backend = getattr(eng, "backend", "")
+        if backend:
+            layers = int(getattr(eng, "gpu_layers", 0) or 0)
+            gpu = f" · {layers} layers on the GPU" if layers > 0 else ""
+            self.backend_label.setText(f"Backend: {backend}{gpu}")
 
     # -- notebooks: switcher, new / rename / delete -----------------------------------------------
 

@@ -1,6 +1,7 @@
 """The Settings dialog: models (list, add, download, remove), performance, retrieval, output, audio, data.
 
-The dialog edits a copy of the settings. OK checks the values (:func:`validate_settings`), writes
+The dialog edits a copy of the settings. OK checks the values (:func:`validate_settings`, in
+``core/settings_check.py``: ``notebooklm-local config set`` runs the same checks), writes
 ``settings.toml`` atomically with ``save_settings`` (the file the app loads at start), copies the values
 into the ``Settings`` object it was given (so services holding a section see them) and emits
 ``settings_changed``. Cancel changes nothing in the settings; files downloaded or deleted on the Model
@@ -52,11 +53,24 @@ from PySide6.QtWidgets import (
 from notebooklm_local.core.errors import Cancelled, NotebookError
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings, save_settings
+from notebooklm_local.core.settings_check import (  # re-exported: they used to live here
+    AUDIENCES,
+    AUDIO_FORMATS,
+    CHOICES,
+    LENGTHS,
+    MAX_CTX,
+    MAX_WPM,
+    MIN_CTX,
+    MIN_WPM,
+    THEMES,
+    validate_settings,
+)
 from notebooklm_local.services.model_manager import CATALOG, CatalogEntry, ModelInfo, ModelManager
 from notebooklm_local.ui.errors import ErrorDialog, exception_details, guard_none_refcount, show_error, show_exception
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
-__all__ = ["SettingsDialog", "TtsEngines", "validate_settings", "reload_reasons", "apply_settings"]
+__all__ = ["SettingsDialog", "TtsEngines", "validate_settings", "reload_reasons", "apply_settings", "AUDIENCES",
+           "AUDIO_FORMATS", "CHOICES", "LENGTHS", "MAX_CTX", "MAX_WPM", "MIN_CTX", "MIN_WPM", "THEMES"]
 
 log = logging.getLogger(__name__)
 
@@ -64,74 +78,14 @@ TtsEngines = Callable[[], list[tuple[str, str | None]]]  # (engine name, why it 
 
 TABS = ("model", "performance", "retrieval", "output", "audio", "data")
 DEMO_MODEL = "Gemma 3 270M (built-in demo)"
-LENGTHS = ("short", "medium", "long")
-AUDIENCES = ("beginner", "general", "expert")
-CHOICES = ("auto", "on", "off")
-AUDIO_FORMATS = ("wav", "mp3", "ogg")
 LANGUAGES = ("English", "French", "German", "Spanish", "Italian", "Portuguese", "Dutch", "Polish", "Russian",
              "Ukrainian", "Turkish", "Arabic", "Hindi", "Chinese", "Japanese", "Korean")
-MIN_CTX, MAX_CTX = 512, 1 << 20
 _WHERE = {"default": "built in", "data dir": "models folder", "added": "added"}
-MIN_WPM, MAX_WPM = 80, 450
 
 # Settings that take effect when the chat model is loaded again, and what to call them.
 _RELOAD = {("model", "path"): "chat model", ("model", "n_ctx"): "context size",
            ("model", "n_gpu_layers"): "GPU layers", ("model", "n_threads"): "threads",
            ("model", "flash_attn"): "flash attention", ("model", "chat_format"): "chat format"}
-
-
-def validate_settings(s: Settings) -> list[tuple[str, str]]:
-    """Problems with the values, as (tab, message); empty when they can be saved."""
-    out: list[tuple[str, str]] = []
-    m = s.model
-    for value, what in ((m.path, "chat model"), (m.embedding_path, "embedding model")):
-        if value and not Path(value).expanduser().is_file():
-            out.append(("model", f"The {what} file does not exist: {value}"))
-    if m.hub_endpoint and not re.match(r"^https?://[^\s/]+", m.hub_endpoint):
-        out.append(("model", f"The hub endpoint must be an http:// or https:// address (it is '{m.hub_endpoint}')."))
-    if not MIN_CTX <= m.n_ctx <= MAX_CTX:
-        out.append(("performance", f"The context size must be between {MIN_CTX} and {MAX_CTX:,} tokens "
-                                   f"(it is {m.n_ctx:,})."))
-    if m.n_threads < 0:
-        out.append(("performance", "Threads must be 1 or more (or Automatic)."))
-    if m.n_gpu_layers < -1:
-        out.append(("performance", "GPU layers must be −1 (all layers), 0 (none) or a number of layers."))
-    if m.flash_attn not in CHOICES:
-        out.append(("performance", f"Flash attention must be one of {', '.join(CHOICES)}."))
-    c = s.chat
-    if not 1 <= c.top_k <= 100:
-        out.append(("retrieval", "Passages per question (top-k) must be between 1 and 100."))
-    if c.structured not in CHOICES:
-        out.append(("retrieval", f"Structured answers must be one of {', '.join(CHOICES)}."))
-    if len(s.output_language) > 40:
-        out.append(("output", "The output language is a language name, like 'French' (at most 40 characters)."))
-    st = s.studio
-    if st.summary_length not in LENGTHS or st.podcast_length not in LENGTHS:
-        out.append(("output", f"Lengths must be one of {', '.join(LENGTHS)}."))
-    if st.audience not in AUDIENCES:
-        out.append(("output", f"The audience must be one of {', '.join(AUDIENCES)}."))
-    if not 1 <= st.cod_steps <= 10:
-        out.append(("output", "Chain-of-density steps must be between 1 and 10."))
-    if not 20 <= st.cod_words <= 1000:
-        out.append(("output", "Chain-of-density words must be between 20 and 1,000."))
-    hosts = [st.host_a.strip(), st.host_b.strip()]
-    if not all(hosts):
-        out.append(("output", "Both podcast hosts need a name."))
-    elif hosts[0].casefold() == hosts[1].casefold():
-        out.append(("output", "The two podcast hosts need different names."))
-    if any(len(h) > 40 for h in hosts):
-        out.append(("output", "Host names can have at most 40 characters."))
-    t = s.tts
-    if not t.engine.strip():
-        out.append(("audio", "Choose a text-to-speech engine."))
-    if not MIN_WPM <= t.rate_wpm <= MAX_WPM:
-        out.append(("audio", f"The speaking rate must be between {MIN_WPM} and {MAX_WPM} words per minute "
-                             f"(it is {t.rate_wpm})."))
-    if not 0 <= t.pause_s <= 5:
-        out.append(("audio", "The pause between turns must be between 0 and 5 seconds."))
-    if t.format not in AUDIO_FORMATS:
-        out.append(("audio", f"The audio format must be one of {', '.join(AUDIO_FORMATS)}."))
-    return out
 
 
 def reload_reasons(old: Settings, new: Settings) -> list[str]:
@@ -432,7 +386,7 @@ class SettingsDialog(QDialog):
         outer.addWidget(answers)
         looks = QGroupBox("Appearance")
         form = QFormLayout(looks)
-        self.theme = _combo(("system", "light", "dark"),
+        self.theme = _combo(THEMES,
                             {"system": "Follow the system", "light": "Light", "dark": "Dark"})
         self.theme.setObjectName("settings-theme")
         self.theme.setAccessibleName("Theme")
@@ -551,7 +505,7 @@ class SettingsDialog(QDialog):
         self.top_k.setValue(s.chat.top_k)
         _select(self.structured, s.chat.structured)
         self.language.setCurrentText(s.output_language)
-        _select(self.theme, s.ui.theme if s.ui.theme in ("system", "light", "dark") else "system")
+        _select(self.theme, s.ui.theme if s.ui.theme in THEMES else "system")
         st = s.studio
         _select(self.summary_length, st.summary_length)
         _select(self.audience, st.audience)

@@ -117,3 +117,30 @@ def test_truncated_gguf_is_a_clear_error_not_a_crash(tmp_path: Path, tiny_model_
         f.write_bytes(src.read(3_000_000))
     with pytest.raises(ModelLoadError, match="truncated.gguf is .*truncated"):
         LlamaCppEngine(f, n_ctx=256).load()
+
+
+def test_embedding_is_cancelled_inside_the_decode_and_the_model_stays_usable(tiny_model_path: Path) -> None:
+    """Closing the app during indexing must not wait for a whole chunk: llama.cpp's abort callback stops
+    the decode itself; the next embedding is unaffected."""
+    import threading
+    import time
+
+    from notebooklm_local.core.errors import Cancelled
+    from notebooklm_local.core.jobs import CancelToken
+
+    e = LlamaCppEmbedder(tiny_model_path, n_ctx=512)
+    text = "Night trains connect Vienna with Hamburg, Brussels and Rome; book couchettes early. " * 25
+    before = e.embed([text])[0]
+    t0 = time.perf_counter()
+    e.embed([text])
+    full = time.perf_counter() - t0
+    token = CancelToken()
+    threading.Timer(0.05, token.cancel).start()
+    t0 = time.perf_counter()
+    with pytest.raises(Cancelled):
+        e.embed([text], cancel=token)
+    stopped = time.perf_counter() - t0
+    assert stopped < max(0.5, full / 2), (stopped, full)  # well before the decode would have ended
+    after = e.embed([text], cancel=CancelToken())[0]
+    assert max(abs(a - b) for a, b in zip(before, after, strict=True)) < 1e-5
+    e.close()

@@ -3,6 +3,7 @@ with a scripted engine, an answer is saved as a note (with its citations) and co
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -153,3 +154,44 @@ def test_save_answer_to_note_and_copy_as_markdown(qtbot: Any, tmp_path: Path) ->
         assert not panel.save_to_note(1) and panel.copy_answer(1) == ""
     finally:
         lanes.shutdown(5000)
+
+
+# -- history per notebook (scripted engine, real library and chat store) -------------------------
+
+
+def test_a_notebooks_last_chat_is_shown_again_and_earlier_ones_are_in_history(qtbot: Any, tmp_path: Path) -> None:
+    from notebooklm_local.core.chat_store import ChatStore
+    from notebooklm_local.core.library import Library
+    from notebooklm_local.ui.chat_panel import ChatPanel
+    from notebooklm_local.ui.workers import Lanes
+
+    lib = Library(tmp_path / "library.db")
+    nb = lib.create_notebook("Ferries")
+    other = lib.create_notebook("Empty")
+    store = ChatStore(lib)
+    old = store.create_session(nb.id, "Timetable")
+    store.add_message(old.id, "user", "When does the ferry leave?")
+    store.add_message(old.id, "assistant", "At seven.", {"text": "At seven.", "sentences": [], "citations": []})
+    time.sleep(0.01)
+    new = store.create_session(nb.id, "Prices")
+    store.add_message(new.id, "user", "What does a ticket cost?")
+    store.add_message(new.id, "assistant", "Twelve euros.", {})
+    panel = ChatPanel(Lanes(), lambda: None, library_getter=lambda: lib)
+    qtbot.addWidget(panel)
+    panel.set_notebook(nb.id, [])
+    qtbot.waitUntil(lambda: panel.session_id == new.id, timeout=5000)
+    text = panel.transcript.toPlainText()
+    assert "What does a ticket cost?" in text and "Twelve euros." in text and "ferry" not in text
+    assert [s.id for s in panel.sessions] == [new.id, old.id]
+    panel.history_menu.aboutToShow.emit()
+    actions = [a for a in panel.history_menu.actions() if a.data()]
+    assert [a.data() for a in actions] == [new.id, old.id] and actions[0].isChecked()
+    panel.history_menu.triggered.emit(actions[1])
+    qtbot.waitUntil(lambda: panel.session_id == old.id, timeout=5000)
+    assert "When does the ferry leave?" in panel.transcript.toPlainText()
+    panel.set_notebook(other.id, [])  # a notebook without chats: an empty panel, a fresh session
+    qtbot.wait(200)
+    assert panel.session_id is None and "ferry" not in panel.transcript.toPlainText()
+    panel.history_menu.aboutToShow.emit()
+    assert not [a for a in panel.history_menu.actions() if a.isEnabled()]
+    lib.close()
