@@ -59,6 +59,7 @@ __all__ = [
     "SourceRef",
     "normalize_text",
     "read_file_bytes",
+    "FileLoader",
     # export
     "Exporter",
     "ExportSource",
@@ -101,6 +102,38 @@ def write_files(files: Mapping[Path, str], *, force: bool = False) -> None:
     end; folders are created as needed (and removed again when the export fails).
     """
     _write_all(files, force=force)
+
+
+class FileLoader:
+    """A base for loaders of one kind of file: set ``name``, ``extensions`` (lower case, with the dot) and
+    ``max_bytes``, and implement :meth:`parse`. Reading the file (missing, unreadable, too large: clear
+    errors) and the first cancellation check are done here.
+
+    Example::
+
+        class NoteLoader(FileLoader):
+            name, extensions = "note", (".note",)
+
+            def parse(self, data, filename, cancel):
+                return LoadedDocument.from_blocks("note", filename, [Block(data.decode())])
+    """
+
+    name: str = ""
+    extensions: tuple[str, ...] = ()
+    max_bytes: int = 200_000_000
+
+    def can_load(self, ref: SourceRef) -> bool:
+        return ref.path is not None and ref.path.suffix.lower() in self.extensions
+
+    def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
+        if ref.path is None:
+            raise SourceLoadError(f"The {self.name} loader reads files; {ref.display} is not one.")
+        data = read_file_bytes(ref.path, self.max_bytes)
+        cancel.raise_if_set()
+        return self.parse(data, ref.path.name, cancel)
+
+    def parse(self, data: bytes, filename: str, cancel: CancelToken) -> LoadedDocument:
+        raise NotImplementedError
 
 
 @dataclass

@@ -22,11 +22,10 @@ from typing import Any
 from notebooklm_local.extensions.api import (
     Block,
     CancelToken,
+    FileLoader,
     LoadedDocument,
     PluginApi,
     SourceLoadError,
-    SourceRef,
-    read_file_bytes,
 )
 
 MAX_FILE_BYTES = 200_000_000
@@ -231,20 +230,15 @@ def docx_to_document(data: bytes, name: str, cancel: CancelToken | None = None) 
     return LoadedDocument.from_blocks("docx", title, blocks, metadata=meta, original=data, original_suffix=".docx")
 
 
-class DocxLoader:
+class DocxLoader(FileLoader):
     """Loads Word .docx files."""
 
     name = "docx"
     extensions = (".docx",)
+    max_bytes = MAX_FILE_BYTES
 
-    def can_load(self, ref: SourceRef) -> bool:
-        return ref.path is not None and ref.path.suffix.lower() in self.extensions
-
-    def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
-        assert ref.path is not None
-        data = read_file_bytes(ref.path, MAX_FILE_BYTES)
-        cancel.raise_if_set()
-        return docx_to_document(data, ref.path.name, cancel)
+    def parse(self, data: bytes, filename: str, cancel: CancelToken) -> LoadedDocument:
+        return docx_to_document(data, filename, cancel)
 
 
 def register(api: PluginApi) -> None:

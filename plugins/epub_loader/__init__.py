@@ -24,11 +24,10 @@ from xml.etree import ElementTree as ET
 from notebooklm_local.extensions.api import (
     Block,
     CancelToken,
+    FileLoader,
     LoadedDocument,
     PluginApi,
     SourceLoadError,
-    SourceRef,
-    read_file_bytes,
 )
 
 MAX_FILE_BYTES = 200_000_000
@@ -277,20 +276,15 @@ def epub_to_document(data: bytes, name: str, cancel: CancelToken | None = None) 
                                       original_suffix=".epub")
 
 
-class EpubLoader:
+class EpubLoader(FileLoader):
     """Loads .epub e-books."""
 
     name = "epub"
     extensions = (".epub",)
+    max_bytes = MAX_FILE_BYTES
 
-    def can_load(self, ref: SourceRef) -> bool:
-        return ref.path is not None and ref.path.suffix.lower() in self.extensions
-
-    def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
-        assert ref.path is not None
-        data = read_file_bytes(ref.path, MAX_FILE_BYTES)
-        cancel.raise_if_set()
-        return epub_to_document(data, ref.path.name, cancel)
+    def parse(self, data: bytes, filename: str, cancel: CancelToken) -> LoadedDocument:
+        return epub_to_document(data, filename, cancel)
 
 
 def register(api: PluginApi) -> None:
