@@ -50,7 +50,7 @@ class FunctionWorker(QRunnable):
         self.setAutoDelete(True)
 
     def _progress(self, done: int, total: int, message: str = "") -> None:
-        self.signals.progress.emit(done, total, message)
+        self._emit(self.signals.progress, done, total, message)
 
     def run(self) -> None:
         try:
@@ -60,12 +60,21 @@ class FunctionWorker(QRunnable):
                 result = self.fn()
         except BaseException as e:  # noqa: BLE001 - every failure must reach the GUI
             log.debug("worker failed:\n%s", traceback.format_exc())
-            self.signals.failed.emit(e)
+            self._emit(self.signals.failed, e)
         else:
-            self.signals.succeeded.emit(result)
+            self._emit(self.signals.succeeded, result)
         finally:
             self.done = True
-            self.signals.finished.emit()
+            self._emit(self.signals.finished)
+
+    @staticmethod
+    def _emit(signal: Any, *args: Any) -> None:
+        """Emit, unless the receiver side is gone: a job that outlives its window (the app is quitting and
+        the job ignored its cancel) has nobody to tell, and must not print a traceback on the way out."""
+        try:
+            signal.emit(*args)
+        except RuntimeError as e:  # "Signal source has been deleted"
+            log.debug("result of a finished job dropped: %s", e)
 
 
 class Lanes:
