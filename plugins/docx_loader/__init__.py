@@ -155,6 +155,7 @@ def docx_to_document(data: bytes, name: str, cancel: CancelToken | None = None) 
     blocks: list[Block] = []
     headings = _Stack()
     title_para = ""
+    first_heading = ""  # the first Heading 1: the title when there is no Title paragraph or core title
     list_items: list[str] = []
     size = 0
 
@@ -173,7 +174,7 @@ def docx_to_document(data: bytes, name: str, cancel: CancelToken | None = None) 
             list_items.clear()
 
     def walk(parent_element: Any, parent: Any) -> None:
-        nonlocal title_para
+        nonlocal title_para, first_heading
         for n, child in enumerate(parent_element.iterchildren()):
             if n % 200 == 0:
                 cancel.raise_if_set()
@@ -190,6 +191,8 @@ def docx_to_document(data: bytes, name: str, cancel: CancelToken | None = None) 
                     add(Block(text, "heading", heading_path=headings.push(0, " ".join(text.split()))))
                 elif level is not None:
                     flush_list()
+                    if level == 1 and not first_heading:
+                        first_heading = " ".join(text.split())[:300]
                     add(Block(text, "heading", heading_path=headings.push(level, " ".join(text.split()))))
                 elif _is_list_item(p):
                     list_items.append("- " + " ".join(text.split()))
@@ -226,7 +229,7 @@ def docx_to_document(data: bytes, name: str, cancel: CancelToken | None = None) 
         raise SourceLoadError(f"{name} is damaged: {type(e).__name__}: {e}") from None
     if not blocks:
         raise SourceLoadError(f"{name} contains no text (an empty document, or only pictures).")
-    title = core_title or title_para or Path(name).stem
+    title = core_title or title_para or first_heading or Path(name).stem
     return LoadedDocument.from_blocks("docx", title, blocks, metadata=meta, original=data, original_suffix=".docx")
 
 

@@ -70,7 +70,7 @@ def test_headings_lists_tables_and_properties(docx_mod: types.ModuleType, tmp_pa
         assert doc.text[b.start:b.end] == b.text
 
 
-def test_title_falls_back_to_the_title_paragraph_then_the_file_name(docx_mod: types.ModuleType, tmp_path: Path) -> None:
+def test_title_falls_back_to_the_title_paragraph_then_the_first_heading_then_the_file_name(docx_mod: types.ModuleType, tmp_path: Path) -> None:
     import docx
 
     assert load(docx_mod, make_docx(tmp_path / "g.docx")).title == "Garden Guide"
@@ -78,6 +78,13 @@ def test_title_falls_back_to_the_title_paragraph_then_the_file_name(docx_mod: ty
     d.add_paragraph("Just one line.")
     d.save(str(tmp_path / "plain name.docx"))
     assert load(docx_mod, tmp_path / "plain name.docx").title == "plain name"
+    d = docx.Document()
+    d.add_paragraph("A line before any heading.")
+    d.add_heading("Harbour log", 1)
+    d.add_heading("Ferries", 2)
+    d.add_heading("Second chapter", 1)
+    d.save(str(tmp_path / "h.docx"))
+    assert load(docx_mod, tmp_path / "h.docx").title == "Harbour log"  # the first Heading 1
 
 
 def test_merged_cells_appear_once(docx_mod: types.ModuleType, tmp_path: Path) -> None:
