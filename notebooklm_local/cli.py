@@ -628,6 +628,13 @@ def run(args: argparse.Namespace) -> int:
     except NotebookError as e:
         log.debug("command failed", exc_info=True)
         print(f"error: {e}", file=sys.stderr)
+        attempts = getattr(e, "attempts", None)
+        if attempts:
+            if getattr(args, "verbose", False):
+                for n, (text, reason) in enumerate(attempts, 1):
+                    print(f"--- attempt {n}, rejected: {reason}\n{text.strip() or '(empty)'}", file=sys.stderr)
+            else:
+                print("(-v shows what the model wrote, rejected)", file=sys.stderr)
         return 1
 
 

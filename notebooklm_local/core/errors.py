@@ -44,7 +44,15 @@ class TemplateError(NotebookError):
 
 
 class StudioError(NotebookError):
-    """A summary, chain-of-density or podcast step produced no usable output (after its retries)."""
+    """A summary, chain-of-density or podcast step produced no usable output (after its retries).
+
+    ``attempts``: what the model wrote each time, with why it was rejected, as (text, reason) pairs, so
+    the user can see it (marked rejected, never passed off as a result).
+    """
+
+    def __init__(self, message: str, attempts: tuple[tuple[str, str], ...] | list[tuple[str, str]] = ()) -> None:
+        super().__init__(message)
+        self.attempts = [(str(t), str(r)) for t, r in attempts]
 
 
 class Cancelled(Exception):  # noqa: N818 - the name reads as an event, like Anki's Interrupted

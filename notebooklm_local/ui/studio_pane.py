@@ -24,6 +24,8 @@ from PySide6.QtGui import QColor, QDesktopServices, QFont, QMouseEvent, QPainter
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
+    QDialog,
+    QDialogButtonBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -146,6 +148,15 @@ class JobBar(QWidget):
         self.notice.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.notice.setVisible(False)
         layout.addWidget(self.notice)
+        self.attempts: list[tuple[str, str]] = []  # the model's rejected outputs of the last failure
+        self.attempts_button = QPushButton("What the model wrote (rejected)…")
+        self.attempts_button.setObjectName(f"{name}-attempts")
+        self.attempts_button.setAccessibleName("Show what the model wrote; it was rejected")
+        self.attempts_button.setFlat(True)
+        self.attempts_button.setVisible(False)
+        self.attempts_button.clicked.connect(self.show_attempts)
+        layout.addWidget(self.attempts_button, 0, Qt.AlignmentFlag.AlignLeft)
+        self.attempts_dialog: QDialog | None = None
         self.row.setVisible(False)
         self._pending: tuple[int, int, str] | None = None
         self.kind = ""  # "error" | "info" | ""
@@ -185,8 +196,36 @@ class JobBar(QWidget):
         self.row.setVisible(False)
         self.cancel_button.setEnabled(False)
 
-    def show_error(self, text: str) -> None:
+    def show_error(self, text: str, attempts: Sequence[tuple[str, str]] = ()) -> None:
         self._notice(text, "error", "color:#a00000")
+        self.attempts = list(attempts)
+        self.attempts_button.setVisible(bool(self.attempts))
+
+    @Slot()
+    def show_attempts(self) -> None:
+        """The rejected outputs, each with why it was rejected: to look at, never used as a result."""
+        if not self.attempts:
+            return
+        dialog = QDialog(self)
+        dialog.setObjectName("studio-attempts-dialog")
+        dialog.setWindowTitle("What the model wrote (rejected)")
+        dialog.resize(720, 480)
+        lay = QVBoxLayout(dialog)
+        lay.addWidget(QLabel("These outputs failed the studio's checks and were not used. They are shown so "
+                             "you can see what the model did; a larger model usually passes."))
+        view = QPlainTextEdit()
+        view.setObjectName("studio-attempts-text")
+        view.setReadOnly(True)
+        view.setPlainText("\n\n".join(f"— Attempt {n}, rejected: {reason or 'no reason given'}\n\n"
+                                        f"{text.strip() or '(empty)'}"
+                                        for n, (text, reason) in enumerate(self.attempts, 1)))
+        lay.addWidget(view, 1)
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
+        buttons.rejected.connect(dialog.reject)
+        lay.addWidget(buttons)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self.attempts_dialog = dialog
+        dialog.open()
 
     def show_info(self, text: str) -> None:
         self._notice(text, "info", "color:#2a5d2a")
@@ -201,6 +240,8 @@ class JobBar(QWidget):
         self.kind = ""
         self.notice.clear()
         self.notice.setVisible(False)
+        self.attempts = []
+        self.attempts_button.setVisible(False)
 
 
 class _Job(QObject):
@@ -1571,7 +1612,7 @@ class StudioPane(QWidget):
             bar.show_info("Cancelled.")
         elif isinstance(exc, NotebookError):
             log.info("studio job failed: %s", exc)
-            bar.show_error(str(exc))
+            bar.show_error(str(exc), getattr(exc, "attempts", ()))
         else:
             log.warning("studio job failed unexpectedly: %r", exc)
             bar.show_error(f"Unexpected error: {type(exc).__name__}: {exc}")

@@ -178,6 +178,10 @@ def test_garbage_is_retried_warmer_then_fails_naming_every_reason() -> None:
     assert [c.temperature for c in engine.calls] == pytest.approx([0.3, 0.65, 1.0, 1.0])
     assert stats.calls == 4 and stats.attempts_failed == 4
     assert all(c.json_schema == {"type": "object"} for c in engine.calls)
+    # what the model wrote is kept on the error, each with its reason (shown to the user as rejected)
+    assert [r for _t, r in e.value.attempts] == ["no JSON object in the output", "empty output",
+                                                  *[r for _t, r in e.value.attempts][2:]]
+    assert len(e.value.attempts) == 4 and e.value.attempts[0][0] == GARBAGE[0]
 
 
 def test_a_later_valid_attempt_is_accepted() -> None:

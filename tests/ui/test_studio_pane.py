@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
 from notebooklm_local.core.notes import NoteStore
 from tests.helpers.studio_world import COD_STEPS, PODCAST, SUMMARY, FakeTTS, World, make_world
@@ -103,11 +103,20 @@ def test_a_failed_summary_shows_the_message_and_the_pane_stays_usable(qtbot: Any
     assert tab.bar.kind == "error"
     assert "no usable summary" in tab.bar.text and "larger model" in tab.bar.text
     assert tab.generate_button.isEnabled() and not tab.bar.row.isVisible() and not tab.save_button.isEnabled()
+    # what the model wrote can be looked at, marked rejected, never shown as the result
+    assert tab.bar.attempts_button.isVisible() and tab.bar.attempts
+    tab.bar.attempts_button.click()
+    dialog = tab.bar.attempts_dialog
+    qtbot.waitUntil(dialog.isVisible, timeout=3000)
+    text = dialog.findChild(QPlainTextEdit, "studio-attempts-text").toPlainText()
+    assert "Attempt 1, rejected: the output has no sentences" in text and '"sentences": []' in text
+    dialog.close()
+    assert tab.output is None
     # and again, successfully
     world.engine.outputs = [SUMMARY]
     tab.generate_button.click()
     wait_idle(qtbot, pane)
-    assert tab.bar.text == "" and "fewer bits" in tab.view.toPlainText()
+    assert tab.bar.text == "" and "fewer bits" in tab.view.toPlainText() and not tab.bar.attempts_button.isVisible()
 
 
 def test_no_sources_and_no_notebook_are_explained(qtbot: Any, pane: Any) -> None:

@@ -198,5 +198,6 @@ def generate_structured(
     reasons = "; ".join(f"attempt {n}: {a.error}" for n, a in enumerate(attempts, 1))
     raise StudioError(
         f"The model gave no usable {what} in {len(attempts)} attempt{'s' if len(attempts) > 1 else ''} ({reasons}). "
-        "Try again, choose fewer sources, or use a larger model (Settings \u2192 Model)."
+        "Try again, choose fewer sources, or use a larger model (Settings \u2192 Model).",
+        attempts=[(a.raw, a.error) for a in attempts],
     )
