@@ -274,8 +274,10 @@ def test_speech_engines_come_from_the_callable(qtbot: Any, paths: AppPaths, lane
     settings.tts.engine = "piper"
     dlg = make(qtbot, paths, settings, lanes,
                tts_engines=lambda: [("espeak-ng", None), ("piper", "the piper program is not installed")])
-    names = [dlg.tts_engine.itemData(i) for i in range(dlg.tts_engine.count())]
-    assert names == ["espeak-ng", "piper"]
+    def names() -> list[str]:
+        return [dlg.tts_engine.itemData(i) for i in range(dlg.tts_engine.count())]
+
+    qtbot.waitUntil(lambda: names() == ["espeak-ng", "piper"], timeout=5000)  # probed off-thread (io lane)
     assert not dlg.tts_engine.model().item(1).isEnabled()
     assert "piper is unavailable: the piper program is not installed" in dlg.tts_status.text()
     assert dlg.collect().tts.engine == "piper"  # kept, not silently changed
