@@ -211,8 +211,10 @@ class JobBar(QWidget):
         dialog.setWindowTitle("What the model wrote (rejected)")
         dialog.resize(720, 480)
         lay = QVBoxLayout(dialog)
-        lay.addWidget(QLabel("These outputs failed the studio's checks and were not used. They are shown so "
-                             "you can see what the model did; a larger model usually passes."))
+        intro = QLabel("These outputs failed the studio's checks and were not used. They are shown so you can "
+                       "see what the model did; a larger model usually passes.")
+        intro.setWordWrap(True)
+        lay.addWidget(intro)
         view = QPlainTextEdit()
         view.setObjectName("studio-attempts-text")
         view.setReadOnly(True)
