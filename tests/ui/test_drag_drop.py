@@ -7,10 +7,8 @@ takes drops (a text field), else its nearest ancestor that does (the window).
 from __future__ import annotations
 
 import logging
-import threading
 import warnings
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +20,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QWidget
 from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.paths import app_paths, resources_dir
 from notebooklm_local.core.settings import Settings
+from tests.helpers.static_site import serve_pages
 
 pytestmark = [pytest.mark.gui, pytest.mark.model]
 
@@ -31,29 +30,11 @@ PAGE = (b"<html><head><title>Night trains</title></head><body><article><h1>Night
         b"when the sleeping cars sell out weeks ahead.</p></article></body></html>")
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        code, body = (200, PAGE) if self.path == "/trains" else (404, b"<html><body>gone</body></html>")
-        self.send_response(code)
-        self.send_header("Content-Type", "text/html; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.daemon_threads = True
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    """A web site on 127.0.0.1 (the web loader fetches loopback; nothing leaves the machine)."""
+    with serve_pages({"/trains": PAGE}) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)

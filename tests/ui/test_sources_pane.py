@@ -12,10 +12,8 @@ import logging
 import os
 import shutil
 import socket
-import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -27,6 +25,7 @@ from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QMessageBox
 from notebooklm_local.core.library import Library
 from notebooklm_local.core.paths import AppPaths, resources_dir
 from notebooklm_local.core.settings import Settings
+from tests.helpers.static_site import serve_pages
 
 pytestmark = [pytest.mark.gui, pytest.mark.model]
 
@@ -41,33 +40,11 @@ PAGE = (b"<html><head><title>Balcony herbs</title></head><body><article><h1>Balc
 # ---------------------------------------------------------------------------------------------------------------------
 
 
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
-        pass
-
-    def do_GET(self) -> None:  # noqa: N802 - the stdlib's name
-        if self.path.startswith("/herbs"):
-            body, ctype, code = PAGE, "text/html; charset=utf-8", 200
-        else:
-            body, ctype, code = b"<html><body>gone</body></html>", "text/html", 404
-        self.send_response(code)
-        self.send_header("Content-Type", ctype)
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-
 @pytest.fixture(scope="module")
 def site() -> Iterator[str]:
     """A web site on 127.0.0.1 (the web loader fetches loopback; nothing leaves the machine)."""
-    srv = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    srv.daemon_threads = True
-    thread = threading.Thread(target=srv.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{srv.server_address[1]}"
-    srv.shutdown()
-    srv.server_close()
-    thread.join(5)
+    with serve_pages({"/herbs": PAGE}) as url:
+        yield url
 
 
 @pytest.fixture(autouse=True)
