@@ -8,10 +8,37 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 OUT = Path(os.environ.get("SCREENSHOT_DIR", REPO / "docs" / "screenshots"))
+
+
+def _settle(cond: Callable[[], bool] | None = None, timeout: float = 60.0, idle: float = 0.6) -> None:
+    """Run the event loop until ``cond()`` holds (at most ``timeout`` s), or for ``idle`` s without one."""
+    from PySide6.QtCore import QEventLoop
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance()
+    end = time.monotonic() + (timeout if cond is not None else idle)
+    while time.monotonic() < end and not (cond is not None and cond()):
+        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)  # type: ignore[union-attr]
+        time.sleep(0.01)
+
+
+def _grabber(shots: list[Path]) -> Callable[[Any, str], None]:
+    """``grab(widget, name)``: settle, save the widget as OUT/name, remember it in ``shots``."""
+
+    def grab(widget: Any, name: str) -> None:
+        _settle()
+        target = OUT / name
+        widget.grab().save(str(target))
+        shots.append(target)
+
+    return grab
 
 
 def main() -> int:
@@ -150,10 +177,7 @@ def studio_and_notes() -> int:
     Run: scripts/screenshots.sh --studio
     """
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
-    import time
-    from collections.abc import Callable
 
-    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
     sys.path.insert(0, str(REPO))
@@ -163,24 +187,15 @@ def studio_and_notes() -> int:
     from notebooklm_local.ui.workers import Lanes
     from tests.helpers.studio_world import COD_STEPS, PODCAST, SUMMARY, make_world
 
-    app = create_application()
+    _app = create_application()  # kept: the QApplication lives as long as this reference
     world = make_world(Path(tempfile.mkdtemp(prefix="nbl-shots-docs-")), delay=0.001)
     lanes = Lanes()
     OUT.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
 
-    def settle(cond: Callable[[], bool] | None = None, timeout: float = 30.0) -> None:
-        """Run the event loop until ``cond()`` holds (or for 0.4 s without one)."""
-        end = time.monotonic() + (timeout if cond is not None else 0.4)
-        while time.monotonic() < end and not (cond is not None and cond()):
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.01)
+    settle = _settle
 
-    def grab(widget: object, name: str) -> None:
-        settle()
-        target = OUT / name
-        widget.grab().save(str(target))  # type: ignore[attr-defined]
-        shots.append(target)
+    grab = _grabber(shots)
 
     pane = StudioPane(lanes, lambda: world.studio, settings=world.settings, tts_engines=lambda: world.tts,
                       library_getter=lambda: world.library)
@@ -252,11 +267,8 @@ def dialogs() -> int:
     Run: scripts/screenshots.sh --dialogs
     """
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
-    import time
-    from collections.abc import Callable
 
-    from PySide6.QtCore import QEventLoop
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QApplication
 
     sys.path.insert(0, str(REPO))
     from notebooklm_local.core.paths import app_paths
@@ -272,7 +284,7 @@ def dialogs() -> int:
     from tests.helpers.fake_hub import FakeHub
     from tests.helpers.gguf_files import write_gguf
 
-    app = create_application()
+    _app = create_application()  # kept: the QApplication lives as long as this reference
     paths = app_paths().ensure()
     settings = load_settings(paths.settings_file)
     ensure_default_model(paths)
@@ -280,17 +292,9 @@ def dialogs() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
 
-    def settle(cond: Callable[[], bool] | None = None, timeout: float = 60.0) -> None:
-        end = time.monotonic() + (timeout if cond is not None else 0.4)
-        while time.monotonic() < end and not (cond is not None and cond()):
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.01)
+    settle = _settle
 
-    def grab(widget: QWidget, name: str) -> None:
-        settle()
-        target = OUT / name
-        widget.grab().save(str(target))
-        shots.append(target)
+    grab = _grabber(shots)
 
     editor = TemplateEditorDialog(template_store(paths), lanes=lanes)
     editor.move(0, 0)
@@ -358,11 +362,8 @@ def source_viewer() -> int:
     Run: scripts/screenshots.sh --source-viewer
     """
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
-    import time
-    from collections.abc import Callable
 
-    from PySide6.QtCore import QEventLoop
-    from PySide6.QtWidgets import QApplication, QWidget
+    from PySide6.QtWidgets import QApplication
 
     from notebooklm_local.core.citations import Citation, format_location
     from notebooklm_local.core.library import Library
@@ -372,7 +373,7 @@ def source_viewer() -> int:
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.source_viewer import SourceViewer
 
-    app = create_application()
+    _app = create_application()  # kept: the QApplication lives as long as this reference
     paths = app_paths().ensure()
     lib = LibraryService(paths.data, Library(paths.data / "library.db"), builtin_registry().source_loaders.items())
     lib.create_notebook("Samples")
@@ -382,17 +383,9 @@ def source_viewer() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
 
-    def settle(cond: Callable[[], bool] | None = None, timeout: float = 10.0) -> None:
-        end = time.monotonic() + (timeout if cond is not None else 0.6)
-        while time.monotonic() < end and not (cond is not None and cond()):
-            app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-            time.sleep(0.01)
+    settle = _settle
 
-    def grab(widget: QWidget, name: str) -> None:
-        settle()
-        target = OUT / name
-        widget.grab().save(str(target))
-        shots.append(target)
+    grab = _grabber(shots)
 
     def cite(kind: str, quote: str) -> tuple[object, Citation]:
         src = next(s for s in report.added if s.kind == kind)
@@ -429,7 +422,6 @@ def dark_main_window() -> int:
     """The main window in the dark theme on the sample notebook: main-window-dark.png."""
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
     os.environ.setdefault("NOTEBOOKLM_LOCAL_NO_FIRST_RUN", "1")
-    import time
 
     from PySide6.QtWidgets import QApplication
 
@@ -457,10 +449,7 @@ def dark_main_window() -> int:
     win.resize(1280, 800)
     win.move(0, 0)
     win.show()
-    end = time.monotonic() + 4
-    while time.monotonic() < end:
-        app.processEvents()
-        time.sleep(0.02)
+    _settle(idle=4.0)
     OUT.mkdir(parents=True, exist_ok=True)
     target = OUT / "main-window-dark.png"
     ok = QApplication.primaryScreen().grabWindow(0, 0, 0, 1280, 800).save(str(target))
@@ -475,9 +464,7 @@ def plugins_dialog_shot() -> int:
     """
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
     import textwrap
-    import time
 
-    from PySide6.QtCore import QEventLoop
 
     sys.path.insert(0, str(REPO))
     from notebooklm_local.core.paths import app_paths
@@ -486,7 +473,7 @@ def plugins_dialog_shot() -> int:
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.plugins_dialog import PluginsDialog
 
-    app = create_application()
+    _app = create_application()  # kept: the QApplication lives as long as this reference
     paths = app_paths().ensure()
     settings = load_settings(paths.settings_file)
     broken = paths.plugins / "word_counter"
@@ -507,10 +494,7 @@ def plugins_dialog_shot() -> int:
     dlg.move(0, 0)
     dlg.show()
     dlg.select("word-counter")
-    end = time.monotonic() + 0.5
-    while time.monotonic() < end:
-        app.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
-        time.sleep(0.01)
+    _settle(idle=0.5)
     OUT.mkdir(parents=True, exist_ok=True)
     target = OUT / "plugins-dialog.png"
     ok = dlg.grab().save(str(target))
