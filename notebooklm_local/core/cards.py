@@ -164,9 +164,10 @@ def find_spans(text: str, *, lower_vocab: Counter[str] | None = None) -> list[Sp
         run = toks[i : j + 1]
         if i == first_alpha or text[max(0, a - 2) : a].strip() in (":", ".", "\u2013", "-", "\u2014"):
             # a capitalised first word is only a name when the sources never write it in lower case
-            if run[0][2].casefold() in STOPWORDS or lower_vocab.get(run[0][2].casefold(), 0) > 0:
+            if run[0][2].casefold() in STOPWORDS or lower_vocab.get(run[0][2].casefold(), 0) > 0 or (
+                    len(run) == 1 and not _is_acronym(run[0][2])):
                 run = run[1:]
-        while run and run[-1][2].casefold() in _CONNECTORS:
+        while run and (run[-1][2].casefold() in _CONNECTORS or run[-1][2] == "I"):
             run = run[:-1]
         if run:
             ra, rb = run[0][0], run[-1][1]

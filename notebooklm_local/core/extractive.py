@@ -53,6 +53,7 @@ __all__ = [
     "key_quotes",
     "Vector",
     "cosine",
+    "common_prefix",
     "normalise",
     "terms",
     "n_words",
@@ -344,6 +345,12 @@ class Corpus:
         heading_blocks = [(b["start"], b["end"]) for b in blocks if b.get("kind") == "heading"]
         h_starts = [a for a, _ in heading_blocks]
         self.has_headings[i] = bool(heading_blocks) or any(p.heading for p in passages)
+        # a heading every section shares (the document's title as its only H1) says nothing: left out
+        all_paths = [tuple(b.get("heading_path") or ()) for b in blocks if b.get("kind") != "heading"] or \
+            [tuple(x for x in p.heading.split(HEADING_SEP) if x) for p in passages]
+        common = common_prefix([pth for pth in all_paths if pth])
+        first = len(all_paths) and len(all_paths) > 1 and common and any(len(pth) > len(common) for pth in all_paths)
+        strip = len(common) if first else 0
         n = max(1, len(text))
         for a, b in spans:
             k = bisect.bisect_right(h_starts, a) - 1  # a heading line is never a candidate
@@ -364,6 +371,7 @@ class Corpus:
             else:
                 path = tuple(x for x in passage.heading.split(HEADING_SEP) if x) if passage.heading else ()
                 page, t_start = passage.page, passage.t_start
+            path = path[strip:] if strip and len(path) >= strip else path
             a = _drop_heading_lines(text, a, b)
             seg = text[a:b]
             w = n_words(seg)
@@ -424,6 +432,17 @@ def _drop_heading_lines(text: str, a: int, b: int) -> int:
         while a < b and text[a].isspace():
             a += 1
     return a
+
+
+def common_prefix(paths: Sequence[tuple[str, ...]]) -> tuple[str, ...]:
+    if not paths:
+        return ()
+    out: list[str] = []
+    for parts in zip(*paths, strict=False):
+        if len(set(parts)) != 1:
+            break
+        out.append(parts[0])
+    return tuple(out)
 
 
 def _holder(passages: list[Passage], starts: list[int], a: int, b: int) -> Passage | None:

@@ -15,6 +15,7 @@ Pure Python.
 
 from __future__ import annotations
 
+import bisect
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -30,6 +31,7 @@ from notebooklm_local.core.extractive import (
     Corpus,
     Sentence,
     Vector,
+    common_prefix,
     cosine,
     md_escape,
     md_footnote,
@@ -91,6 +93,16 @@ class MindNode:
     citation: Citation | None = None
     n_refs: int = 0
 
+    @property
+    def title(self) -> str:
+        """The label (what tree views that read ``title`` show)."""
+        return self.label
+
+    @property
+    def citations(self) -> list[Citation]:
+        """A point's citation as a list (empty for the other nodes; their passages are in ``refs``)."""
+        return [self.citation] if self.citation is not None else []
+
     def walk(self) -> list[MindNode]:
         out = [self]
         for c in self.children:
@@ -98,7 +110,7 @@ class MindNode:
         return out
 
     def to_json(self) -> dict[str, Any]:
-        d: dict[str, Any] = {"id": self.id, "label": self.label, "kind": self.kind,
+        d: dict[str, Any] = {"id": self.id, "label": self.label, "title": self.label, "kind": self.kind,
                              "refs": [r.to_json() for r in self.refs], "n_refs": self.n_refs or len(self.refs),
                              "children": [c.to_json() for c in self.children]}
         if self.phrases:
@@ -321,8 +333,11 @@ class _Builder:
         node.n_refs = len(passages)
         node.refs = [NodeRef.of(p) for p in passages[:MAX_REFS]]
 
-    def _points(self, node: MindNode, passages: Sequence[Passage], exclude: set[int]) -> None:
-        cands = [s for p in passages for s in self.by_chunk.get(p.chunk_id, []) if s.idx not in exclude]
+    def _points(self, node: MindNode, passages: Sequence[Passage], exclude: set[int],
+                sentences: Sequence[Sentence] | None = None) -> None:
+        cands = list(sentences) if sentences is not None else [
+            s for p in passages for s in self.by_chunk.get(p.chunk_id, [])]
+        cands = [s for s in cands if s.idx not in exclude]
         pool = [s for s in cands if s.strict] or cands
         if not pool or not self.points:
             return
@@ -342,24 +357,54 @@ class _Builder:
         passages = sorted((p for p in src.passages if p.text.strip()), key=lambda p: p.start)
         if not passages:
             return node
-        if any(p.heading for p in passages):
-            self._headings(node, passages)
+        if self._sections(i, passages):
+            self._headings(node, i, passages)
         else:
             self._clusters(node, i, passages)
         return node
 
     # -- headings --------------------------------------------------------------------------------
-    def _headings(self, node: MindNode, passages: list[Passage]) -> None:
-        paths = [tuple(x for x in p.heading.split(HEADING_SEP) if x) for p in passages]
-        depth = max(len(x) for x in paths)
+    def _sections(self, i: int, passages: list[Passage]) -> list[tuple[tuple[str, ...], int, int]]:
+        """(heading path, start, end) of each section: from the heading blocks when stored, else from the
+        chunks' heading paths. The part before the first heading has the path ()."""
+        src = self.corpus.sources[i]
+        heads = sorted((b for b in src.blocks if isinstance(b, dict) and b.get("kind") == "heading"
+                        and b.get("heading_path")), key=lambda b: b["start"])
+        out: list[tuple[tuple[str, ...], int, int]] = []
+        if heads:
+            if heads[0]["start"] > 0:
+                out.append(((), 0, heads[0]["start"]))
+            for k, b in enumerate(heads):
+                end = heads[k + 1]["start"] if k + 1 < len(heads) else len(src.text)
+                out.append((tuple(str(x) for x in b["heading_path"]), b["start"], end))
+            return out
+        if not any(p.heading for p in passages):
+            return []
+        for p in passages:
+            pth = tuple(x for x in p.heading.split(HEADING_SEP) if x)
+            if out and out[-1][0] == pth:
+                out[-1] = (pth, out[-1][1], p.end)
+            else:
+                out.append((pth, p.start, p.end))
+        return out
+
+    def _headings(self, node: MindNode, i: int, passages: list[Passage]) -> None:
+        sections = self._sections(i, passages)
+        paths = [pth for pth, _, _ in sections]
+        # a title every section shares (the document's only H1) is the source node itself
+        common = common_prefix([pth for pth in paths if pth])
+        if common and any(len(pth) > len(common) for pth in paths):
+            paths = [pth[len(common):] for pth in paths]
+        full = max((len(x) for x in paths), default=0)
+        depth = full
         while depth > 1 and len({pth[:d] for pth in paths for d in range(1, min(depth, len(pth)) + 1)}) \
                 > MAX_HEADING_NODES:
             depth -= 1
-        if depth < max(len(x) for x in paths):
+        if depth < full:
             self.notes.append(f"{node.label}: headings deeper than level {depth} are folded into their parents.")
         tree: dict[tuple[str, ...], MindNode] = {(): node}
-        direct: dict[tuple[str, ...], list[Passage]] = {}
-        for p, pth in zip(passages, paths, strict=True):
+        spans: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+        for (_, a, b), pth in zip(sections, paths, strict=True):
             pth = pth[:depth]
             for d in range(1, len(pth) + 1):
                 key = pth[:d]
@@ -368,13 +413,25 @@ class _Builder:
                     child = MindNode(f"{parent.id}.{len(parent.children) + 1}", key[-1], "heading")
                     parent.children.append(child)
                     tree[key] = child
-            direct.setdefault(pth, []).append(p)
+            spans.setdefault(pth, []).append((a, b))
+        starts = [p.start for p in passages]
+        sents = sorted(self.corpus.of_source(i), key=lambda s: s.start)
+        s_starts = [s.start for s in sents]
         used: set[int] = set()
         for key, n in tree.items():
-            ps = direct.get(key, [])
-            self._refs(n, ps)
-            if ps and (not n.children or key == ()):
-                self._points(n, ps, used)
+            ps: dict[int, Passage] = {}
+            mine: list[Sentence] = []
+            for a, b in spans.get(key, []):
+                k = max(0, bisect.bisect_right(starts, a) - 2)
+                while k < len(passages) and passages[k].start < b:
+                    if passages[k].end > a and passages[k].text[max(0, a - passages[k].start):
+                                                                 max(0, b - passages[k].start)].strip():
+                        ps.setdefault(passages[k].chunk_id, passages[k])
+                    k += 1
+                mine += sents[bisect.bisect_left(s_starts, a) : bisect.bisect_left(s_starts, b)]
+            self._refs(n, list(ps.values()))
+            if mine and (not n.children or key == ()):
+                self._points(n, [], used, mine)
 
     # -- clusters --------------------------------------------------------------------------------
     def _clusters(self, node: MindNode, i: int, passages: list[Passage]) -> None:
