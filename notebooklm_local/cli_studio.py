@@ -1,4 +1,5 @@
-"""``summarize``, ``cod``, ``podcast`` and ``studio list|show|note|delete``: the studio from the command line.
+"""``summarize``, ``cod``, ``podcast``, ``extract`` and ``studio list|show|note|delete``: the studio from the
+command line.
 
 Same service as the GUI's studio (``services/studio/service.py``). Ctrl-C cancels at the next token.
 """
@@ -18,6 +19,7 @@ from notebooklm_local.core.jobs import CancelToken
 __all__ = ["add_studio_parsers"]
 
 _LENGTHS = ("short", "medium", "long")
+_EXTRACT_KINDS = ("extract_summary", "key_quotes", "flashcards", "quiz", "mindmap")
 _AUDIENCES = ("beginner", "general", "expert")
 
 
@@ -69,11 +71,33 @@ def add_studio_parsers(sub: Any) -> None:
     p.add_argument("--tag", action="append", default=[])
     p.set_defaults(func=cmd_podcast)
 
+    e = sub.add_parser("extract", help="model-free outputs made of verbatim, cited source sentences (no model)",
+                       description="Summary, key quotes, flashcards, quiz or mind map made only of source sentences, "
+                                   "each cited to its exact span. Nothing is generated; no model is loaded.")
+    e.add_argument("what", choices=("summary", "quotes", "flashcards", "quiz", "mindmap"))
+    e.add_argument("-n", "--notebook", required=True)
+    e.add_argument("--sources", nargs="+", metavar="ID", help="source ids or titles (default: the selected ones)")
+    e.add_argument("--length", choices=_LENGTHS, default="medium", help="summary length (default medium)")
+    e.add_argument("--count", type=int, default=None,
+                   help="quotes per source (5), flashcards (20) or quiz questions (10)")
+    e.add_argument("--seed", type=int, default=0, help="quiz: order of the options (same seed, same quiz)")
+    e.add_argument("--points", type=int, default=2, help="mind map: key sentences under each leaf (default 2)")
+    e.add_argument("--embeddings", action="store_true", help="mind map: group passages by their embeddings")
+    e.add_argument("--format", choices=("md", "json", "csv", "apkg", "opml"), default=None,
+                   help="md (default), json; csv (flashcards, quiz); apkg (flashcards, quiz; needs --out); "
+                        "opml (mind map)")
+    e.add_argument("-o", "--out", type=Path, metavar="FILE", help="write to FILE instead of printing")
+    e.add_argument("--force", action="store_true", help="overwrite --out")
+    e.add_argument("--no-store", action="store_true", help="do not keep it in the studio history")
+    e.add_argument("--save-note", action="store_true", help="also save it as a note (with its citations)")
+    e.add_argument("--tag", action="append", default=[], help="tag for the saved note (repeatable)")
+    e.set_defaults(func=cmd_extract)
+
     st = sub.add_parser("studio", help="list, show, save as note or delete studio outputs")
     sts = st.add_subparsers(dest="studio_command", metavar="ACTION", required=True)
     x = sts.add_parser("list", help="the notebook's summaries, chains of density and podcasts")
     x.add_argument("-n", "--notebook", required=True)
-    x.add_argument("--kind", choices=("summary", "cod", "podcast"))
+    x.add_argument("--kind", choices=("summary", "cod", "podcast", *_EXTRACT_KINDS))
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=cmd_studio_list)
     x = sts.add_parser("show", help="one output")
@@ -333,6 +357,11 @@ def cmd_studio_show(args: argparse.Namespace) -> int:
         print(json.dumps(out.to_json(), indent=2, ensure_ascii=False))
         return 0
     p = out.payload
+    if out.kind in _EXTRACT_KINDS:
+        if args.markdown:
+            raise NotebookError("--markdown shows a podcast's script; this output is a " + out.kind)
+        print(_extractive(args).load(out.id).to_markdown(), end="")
+        return 0
     if args.markdown or out.kind == "podcast":
         if out.kind != "podcast":
             raise NotebookError("--markdown shows a podcast's script; this output is a " + out.kind)
@@ -362,7 +391,10 @@ def cmd_studio_show(args: argparse.Namespace) -> int:
 def cmd_studio_note(args: argparse.Namespace) -> int:
     paths, studio = _studio(args, engine=False)
     with locked(paths):
-        note = studio.save_note(args.id, step=args.step, title=args.title, tags=args.tag)
+        if studio.store.get(args.id).kind in _EXTRACT_KINDS:
+            note = _extractive(args).save_note(args.id, title=args.title, tags=args.tag)
+        else:
+            note = studio.save_note(args.id, step=args.step, title=args.title, tags=args.tag)
     print(f"Saved as note {note.id[:8]}: {note.title}")
     return 0
 
@@ -374,3 +406,59 @@ def cmd_studio_delete(args: argparse.Namespace) -> int:
         studio.store.delete(out.id)
     print(f"Deleted {out.kind} {out.id[:8]}: {out.title}")
     return 0
+
+
+# -- extract (no model) ------------------------------------------------------------------------------
+
+
+def _extractive(args: argparse.Namespace) -> Any:
+    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.services.studio.extractive import ExtractiveStudio
+
+    paths, settings = context(args)
+    embeddings = getattr(args, "embeddings", False)
+    return ExtractiveStudio(open_library(paths, settings, with_index=embeddings), use_embeddings=embeddings)
+
+
+def cmd_extract(args: argparse.Namespace) -> int:
+    from notebooklm_local.services.studio.extractive import EXTRACT_KINDS, FORMATS, ExtractiveStudio
+
+    kind = EXTRACT_KINDS[args.what]
+    fmt = args.format or (args.out.suffix.lstrip(".").lower() if args.out is not None and
+                          args.out.suffix.lstrip(".").lower() in FORMATS[kind] else "md")
+    if fmt not in FORMATS[kind]:
+        raise NotebookError(f"{args.what} exports as {', '.join(FORMATS[kind])}, not {fmt}.")
+    if fmt == "apkg" and args.out is None:
+        raise NotebookError("--format apkg writes a file: give --out FILE.apkg.")
+    if args.out is not None:
+        _write_guard(args.out, args.force)
+    paths, _settings = context(args)
+    studio = _extractive(args)
+    with locked(paths):
+        ids = resolve_sources(studio.library, args.notebook, args.sources) if args.sources else None
+        r = studio.make(args.what, args.notebook, ids, store=not args.no_store, length=args.length, count=args.count,
+                        seed=args.seed, points=args.points, use_embeddings=args.embeddings)
+        if args.save_note:
+            if r.output is None:
+                raise NotebookError("--save-note needs the output stored (drop --no-store).")
+            note = studio.save_note(r.output.id, tags=args.tag)
+            print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
+    if args.out is not None:
+        ExtractiveStudio.export(r.result, fmt, args.out)
+        print(f"Written to {args.out} ({fmt}).", file=sys.stderr)
+    else:
+        print(ExtractiveStudio.render(r.result, fmt), end="")
+    stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
+    print(f"[{r.kind}: {_count(r.result)} · {r.seconds:.2f}s · {stored} · no model]", file=sys.stderr)
+    return 0
+
+
+def _count(result: Any) -> str:
+    d = result.to_json()
+    if "cards" in d:
+        return f"{len(d['cards'])} card(s)"
+    if "questions" in d:
+        return f"{len(d['questions'])} question(s)"
+    if "root" in d:
+        return f"{len(result.nodes)} node(s)"
+    return f"{len(d['citations'])} sentence(s)"
