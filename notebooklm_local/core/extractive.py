@@ -724,7 +724,8 @@ def extractive_summary(corpus: Corpus, length: str | int = "medium", *, title: s
             elif src.title:
                 notes.append(f"{src.title}: no text.")
             continue
-        share = max(25, int(budget * weights[i] / total))
+        own = sum(x.words for x in corpus.of_source(i))
+        share = min(max(25, int(budget * weights[i] / total)), max(25, int(0.4 * own)))  # a summary, not the text
         sections = []
         for sec_title, members in _summarise_source(corpus, i, share):
             items = []
