@@ -17,11 +17,37 @@ REPO = Path(__file__).resolve().parent.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"
 
 
+@pytest.fixture(scope="session")
+def default_embedder_files(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    """The built-in embedder (MiniLM GGUF) and its sidecar, converted once for the whole session."""
+    from notebooklm_local.core.paths import AppPaths
+    from notebooklm_local.services.models import ensure_default_embedder
+
+    root = tmp_path_factory.mktemp("embedder-home")
+    paths = AppPaths(root / "config", root / "data", root / "cache", root / "logs").ensure()
+    target = ensure_default_embedder(paths)
+    return [target, *target.parent.glob(target.name + ".*.json")]
+
+
+def _link_into(files: list[Path], folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for f in files:
+        try:
+            os.link(f, folder / f.name)
+        except OSError:
+            shutil.copyfile(f, folder / f.name)
+
+
 @pytest.fixture(autouse=True)
-def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """NOTEBOOKLM_LOCAL_HOME -> a fresh temp dir, so no test touches the user's real directories."""
+def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_embedder_files: list[Path]) -> Path:
+    """NOTEBOOKLM_LOCAL_HOME -> a fresh temp dir, so no test touches the user's real directories.
+
+    The built-in embedder is linked in as ``init`` would have made it (converted once per session, not
+    once per test); tests of the conversion itself use data dirs of their own.
+    """
     home = tmp_path / "nbl-home"
     monkeypatch.setenv("NOTEBOOKLM_LOCAL_HOME", str(home))
+    _link_into(default_embedder_files, home / "data" / "models")
     return home
 
 

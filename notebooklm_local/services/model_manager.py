@@ -47,7 +47,7 @@ from notebooklm_local.core.jobs import CancelToken, ProgressCallback
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.services.gguf import check_gguf_file
-from notebooklm_local.services.models import DEFAULT_MODEL_NAME
+from notebooklm_local.services.models import DEFAULT_MODEL_NAME, default_embedder_path
 
 __all__ = [
     "CATALOG",
@@ -466,7 +466,7 @@ class ModelManager:
         """Roles the settings give this file; an empty setting means the embedded default."""
         m = self.settings.model
         chat = self._setting_path(m.path) or self.default_path
-        emb = self._setting_path(m.embedding_path) or self.default_path
+        emb = self._setting_path(m.embedding_path) or default_embedder_path(self.paths).resolve()
         return tuple(r for r, p in (("chat", chat), ("embedding", emb)) if p == path)
 
     def _explicit_roles(self, path: Path) -> tuple[str, ...]:

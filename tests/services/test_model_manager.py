@@ -29,6 +29,7 @@ from notebooklm_local.services.model_manager import (
     read_gguf_header,
     read_model_info,
 )
+from notebooklm_local.services.models import DEFAULT_EMBEDDER_NAME
 from tests.helpers.fake_hub import FakeHub, guard_loopback_only
 from tests.helpers.gguf_files import CHAT_TEMPLATE, write_gguf
 
@@ -50,7 +51,10 @@ def hub():
 
 @pytest.fixture
 def paths(app_home: Path) -> AppPaths:
-    return app_paths().ensure()
+    p = app_paths().ensure()
+    for f in p.models.glob(DEFAULT_EMBEDDER_NAME + "*"):  # these tests list the models folder: start it empty
+        f.unlink()
+    return p
 
 
 @pytest.fixture
@@ -214,7 +218,7 @@ def test_remove_forgets_deletes_and_guards_the_models_in_use(tmp_path: Path, pat
 def test_default_model_is_listed_as_such_and_may_be_deleted(paths: AppPaths, manager: ModelManager) -> None:
     default = write_gguf(paths.models / "gemma-3-270m-q4_k_m.gguf", arch="gemma3")
     (info,) = manager.list()
-    assert info.default and info.source == "default" and info.in_use == ("chat", "embedding")
+    assert info.default and info.source == "default" and info.in_use == ("chat",)  # MiniLM embeds by default
     r = manager.remove("gemma-3-270m-q4_k_m")
     assert r.deleted and not default.exists() and "assembled again" in r.message()
 
