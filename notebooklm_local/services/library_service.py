@@ -262,6 +262,7 @@ class LibraryService:
             if src.status in (SourceStatus.CHUNKED, SourceStatus.EMBEDDED, SourceStatus.READY):
                 self._embed(src, cancel, progress)
                 self.library.update_source(src.id, status=SourceStatus.READY, error=None)
+                self._drop_stale_collections(src.notebook_id)  # the last source moved to a new model: old vectors go
         except (Cancelled, _Duplicate):
             raise
         except NotebookError as e:

@@ -13,6 +13,7 @@ the index writes of a running source: a remove of a running source cancels it fi
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import re
 import threading
@@ -516,6 +517,62 @@ class IngestController(QObject):
     def _on_store_failed(self, exc: object) -> None:
         log.warning("library operation failed: %s", exc)
         self.notice.emit(str(exc))
+
+    # -- embedding model changes ---------------------------------------------------------------------
+
+    def reembed_stale(self, *, reopen: bool = False) -> None:
+        """Re-embed, in the background, every ready source that has no vectors of the current embedding model.
+
+        Called when the window opens (a data dir made with another default embedder: its notebooks move to
+        the new one) and after the embedding model changed in Settings (``reopen``: the service is opened
+        again with the new model first). Sources stay usable meanwhile: keyword search finds them, and the
+        old vectors are dropped only once every chunk has a new one (``LibraryService``), so an interrupted
+        run loses nothing and the next start finishes it. Posts a ``notice`` saying what is happening.
+        """
+        if self._closed:
+            return
+
+        def find(cancel: CancelToken, progress: Any) -> tuple[str, list[tuple[str, str, str]]]:
+            if reopen:
+                with self._svc_lock:
+                    old, self._svc = self._svc, None
+                if old is not None and old.index is not None:
+                    with contextlib.suppress(Exception):
+                        old.index.embedder.close()
+            svc = self.service()
+            if svc.index is None:
+                return "", []
+            model = svc.index.model_id
+            stale = [(s.notebook_id, s.id, s.display) for s in svc.library.all_sources(status=[SourceStatus.READY])
+                     if svc.library.count_unembedded(s.id, model)]
+            return model, stale
+
+        worker = FunctionWorker(find, pass_context=True)
+        worker.signals.succeeded.connect(self._on_stale_found)
+        worker.signals.failed.connect(self._on_stale_failed)
+        self.lanes.submit(self.lanes.store, worker)
+
+    @Slot(object)
+    def _on_stale_found(self, result: object) -> None:
+        model, stale = result  # type: ignore[misc]
+        if not stale or self._closed:
+            return
+        name = model.split(":")[1] if model.count(":") >= 2 else model
+        n = len(stale)
+        self.notice.emit(f"Re-indexing {n} source{'s' if n != 1 else ''} for the embedding model {name} in the "
+                         "background; keyword search finds them meanwhile, and nothing is lost if you close the app.")
+        touched = set()
+        for nb_id, sid, label in stale:
+            self.process(nb_id, sid, label)
+            touched.add(nb_id)
+        for nb_id in touched:
+            self.sources_changed.emit(nb_id)
+
+    @Slot(object)
+    def _on_stale_failed(self, exc: object) -> None:
+        if not isinstance(exc, Cancelled):
+            log.warning("could not check for sources to re-embed: %s", exc)
+            self.notice.emit(f"The search index could not be opened: {exc}")
 
     # -- shutdown ---------------------------------------------------------------------------------
 
