@@ -98,8 +98,9 @@ class CitationBrowser(SafeTextBrowser):
         if c is not None:
             self.citation_activated.emit(c)
 
-    @Slot(str)
-    def _on_cite_hovered(self, link: str) -> None:
+    @Slot(QUrl)
+    def _on_cite_hovered(self, url: QUrl | str) -> None:
+        link = url.toString() if isinstance(url, QUrl) else str(url or "")  # QTextBrowser.highlighted sends a QUrl
         c = self.citations.get(link)
         if c is not None:
             QToolTip.showText(QCursor.pos(), citation_tooltip(c), self)

@@ -1445,7 +1445,8 @@ class StudioPane(QWidget):
 
     def __init__(self, lanes: Lanes, studio_factory: Callable[[], Any], parent: QWidget | None = None, *,
                  settings: Settings | None = None, tts_engines: Callable[[], Sequence[Any]] | None = None,
-                 library_getter: Callable[[], Any] | None = None) -> None:
+                 library_getter: Callable[[], Any] | None = None,
+                 library_service: Callable[[], Any] | None = None) -> None:
         guard_none_refcount()
         super().__init__(parent)
         self.setObjectName("studio-pane")
@@ -1474,10 +1475,16 @@ class StudioPane(QWidget):
         layout.addWidget(title)
         self.tabs = QTabWidget()
         self.tabs.setObjectName("studio-tabs")
+        from notebooklm_local.ui.studio_extract import ExtractTab
+
+        self.extract_tab = ExtractTab(self, library_service)
         self.summary_tab = _SummaryTab(self)
         self.cod_tab = _CoDTab(self)
         self.podcast_tab = _PodcastTab(self)
         self.history_tab = _HistoryTab(self)
+        self.tabs.addTab(self.extract_tab, "Extract")
+        self.tabs.setTabToolTip(0, "Summaries, key quotes, flashcards, quizzes and a mind map made of your sources' "
+                                   "own sentences: no model needed, every line cited")
         self.tabs.addTab(self.summary_tab, "Summary")
         self.tabs.addTab(self.cod_tab, "Chain of density")
         self.tabs.addTab(self.podcast_tab, "Podcast")
@@ -1495,7 +1502,7 @@ class StudioPane(QWidget):
         self.notebook_id = notebook_id
         self.source_ids = list(source_ids) if source_ids is not None else None
         if changed:
-            for tab in (self.summary_tab, self.cod_tab, self.podcast_tab, self.history_tab):
+            for tab in (self.extract_tab, self.summary_tab, self.cod_tab, self.podcast_tab, self.history_tab):
                 if not self.tab_busy(tab):
                     tab.clear()
             if self.tabs.currentWidget() is self.history_tab:
@@ -1518,7 +1525,11 @@ class StudioPane(QWidget):
 
     def open_output(self, out: StudioOutput) -> None:
         """Show a stored output again in its tab."""
-        tab: Any = {"summary": self.summary_tab, "cod": self.cod_tab, "podcast": self.podcast_tab}.get(out.kind)
+        from notebooklm_local.ui.studio_extract import EXTRACT_KINDS
+
+        tabs: dict[str, Any] = {"summary": self.summary_tab, "cod": self.cod_tab, "podcast": self.podcast_tab}
+        tabs.update({kind: self.extract_tab for kind, _what, _label in EXTRACT_KINDS})
+        tab: Any = tabs.get(out.kind)
         if tab is None:
             return
         if self.tab_busy(tab):
@@ -1605,7 +1616,7 @@ class StudioPane(QWidget):
         self.note_saved.emit(note.id)
 
     def output_deleted(self, oid: str) -> None:
-        for tab in (self.summary_tab, self.cod_tab, self.podcast_tab):
+        for tab in (self.extract_tab, self.summary_tab, self.cod_tab, self.podcast_tab):
             if tab.output is not None and tab.output.id == oid and not self.tab_busy(tab):
                 tab.clear()
 

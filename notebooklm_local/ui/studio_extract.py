@@ -1,0 +1,534 @@
+"""The studio's Extract tab: outputs made of the sources' own sentences, no model needed.
+
+Extracted summary, key quotes, cloze flashcards (flip through, reveal), a multiple-choice quiz (answer,
+check, score) and an outline mind map (zoomable tree; click a node to open its passage, right-click to ask
+about it in chat). Every item cites its exact span, and everything is labelled "Extracted from your
+sources — nothing generated". The work is ``services.studio.extractive.ExtractiveStudio`` (the code of
+``notebooklm-local extract``); it runs on the io lane over the library service the window shares with
+indexing, so it never waits for the chat model.
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QHBoxLayout,
+    QLabel,
+    QMenu,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from notebooklm_local.core.citations import Citation
+from notebooklm_local.core.studio import StudioOutput
+from notebooklm_local.ui.mindmap_view import MindMapView
+from notebooklm_local.ui.rich_text import CitationBrowser, chip
+
+__all__ = ["ExtractTab", "EXTRACT_LABEL", "EXTRACT_KINDS"]
+
+log = logging.getLogger(__name__)
+
+EXTRACT_LABEL = "Extracted from your sources \u2014 nothing generated"
+# (stored kind, what ExtractiveStudio.make calls it, the menu's label)
+EXTRACT_KINDS = (
+    ("extract_summary", "summary", "Summary (extracted)"),
+    ("key_quotes", "quotes", "Key quotes"),
+    ("flashcards", "flashcards", "Flashcards"),
+    ("quiz", "quiz", "Quiz"),
+    ("mindmap", "mindmap", "Mind map"),
+)
+EXPORT_FILTERS = {"md": "Markdown (*.md)", "csv": "CSV (*.csv)", "apkg": "Anki package (*.apkg)",
+                  "opml": "OPML outline (*.opml)", "json": "JSON (*.json)"}
+
+
+def _ref_citation(node: Any, pid: int = 1) -> Citation | None:
+    """A node's passage as a Citation the source viewer can open (a point's own, else its first ref)."""
+    if getattr(node, "citation", None) is not None:
+        return node.citation
+    refs = list(getattr(node, "refs", []) or [])
+    if not refs:
+        return None
+    r = refs[0]
+    title = getattr(node, "source_title", "") or ""
+    return Citation(pid, int(r.chunk_id), str(r.source_id), title, r.page, r.t_start, int(r.start), int(r.end),
+                    "", getattr(r, "location", "") or "")
+
+
+class _CardsView(QWidget):
+    """Flip through cloze cards: the blanked sentence, Reveal, the answer with its citation."""
+
+    def __init__(self, tab: ExtractTab) -> None:
+        super().__init__()
+        self.tab = tab
+        self.cards: list[Any] = []
+        self.i = 0
+        self.revealed = False
+        layout = QVBoxLayout(self)
+        self.counter = QLabel("")
+        self.counter.setObjectName("cards-counter")
+        layout.addWidget(self.counter)
+        self.view = CitationBrowser()
+        self.view.setObjectName("cards-view")
+        self.view.setAccessibleName("Flashcard")
+        self.view.citation_activated.connect(tab.citation_activated)
+        layout.addWidget(self.view, 1)
+        row = QHBoxLayout()
+        self.prev_button = QPushButton("\u25c0 Previous")
+        self.prev_button.setObjectName("cards-prev")
+        self.prev_button.clicked.connect(lambda: self.show_card(self.i - 1))
+        self.reveal_button = QPushButton("Reveal")
+        self.reveal_button.setObjectName("cards-reveal")
+        self.reveal_button.setShortcut("Space")
+        self.reveal_button.clicked.connect(self.reveal)
+        self.next_button = QPushButton("Next \u25b6")
+        self.next_button.setObjectName("cards-next")
+        self.next_button.clicked.connect(lambda: self.show_card(self.i + 1))
+        for b in (self.prev_button, self.reveal_button, self.next_button):
+            row.addWidget(b)
+        layout.addLayout(row)
+
+    def set_cards(self, cards: Sequence[Any]) -> None:
+        self.cards = list(cards)
+        self.show_card(0)
+
+    def show_card(self, i: int) -> None:
+        self.revealed = False
+        if not self.cards:
+            self.i = 0
+            self.counter.setText("")
+            self.view.set_content("<p><i>No sentence in the selected sources makes a good card.</i></p>", {})
+        else:
+            self.i = max(0, min(i, len(self.cards) - 1))
+            self.counter.setText(f"Card {self.i + 1} of {len(self.cards)}")
+            self._paint()
+        self.prev_button.setEnabled(self.i > 0)
+        self.next_button.setEnabled(self.i + 1 < len(self.cards))
+        self.reveal_button.setEnabled(bool(self.cards))
+
+    @Slot()
+    def reveal(self) -> None:
+        if self.cards:
+            self.revealed = True
+            self._paint()
+
+    def _paint(self) -> None:
+        card = self.cards[self.i]
+        key = self.tab.pane.next_key()
+        link = f"cite:{key}:{card.citation.passage_id}"
+        body = f'<p style="font-size:large">{html.escape(card.front)}</p>'
+        if self.revealed:
+            body += (f'<p style="font-size:large"><b>{html.escape(card.back)}</b></p>'
+                     f'<p style="color:#808080">\u201c{html.escape(card.sentence.display)}\u201d{chip(link, "source")}</p>')
+        else:
+            body += '<p style="color:#808080">Press Reveal (Space) to see the answer.</p>'
+        self.view.set_content(body, {link: card.citation})
+
+
+class _QuizView(QWidget):
+    """A multiple-choice quiz: pick an option, Check (right or wrong, with the cited sentence), Next; a score."""
+
+    def __init__(self, tab: ExtractTab) -> None:
+        super().__init__()
+        self.tab = tab
+        self.questions: list[Any] = []
+        self.i = 0
+        self.answers: dict[int, int] = {}  # question index -> chosen option
+        layout = QVBoxLayout(self)
+        self.counter = QLabel("")
+        self.counter.setObjectName("quiz-counter")
+        layout.addWidget(self.counter)
+        self.stem = QLabel("")
+        self.stem.setObjectName("quiz-stem")
+        self.stem.setWordWrap(True)
+        self.stem.setTextFormat(Qt.TextFormat.PlainText)
+        f = self.stem.font()
+        f.setPointSizeF(f.pointSizeF() * 1.15)
+        self.stem.setFont(f)
+        layout.addWidget(self.stem)
+        self.group = QButtonGroup(self)
+        self.options: list[QRadioButton] = []
+        for n in range(4):
+            rb = QRadioButton("")
+            rb.setObjectName(f"quiz-option-{n}")
+            self.group.addButton(rb, n)
+            self.options.append(rb)
+            layout.addWidget(rb)
+        self.feedback = CitationBrowser()
+        self.feedback.setObjectName("quiz-feedback")
+        self.feedback.setAccessibleName("Quiz feedback")
+        self.feedback.setMaximumHeight(120)
+        self.feedback.citation_activated.connect(tab.citation_activated)
+        layout.addWidget(self.feedback, 1)
+        row = QHBoxLayout()
+        self.score = QLabel("")
+        self.score.setObjectName("quiz-score")
+        row.addWidget(self.score, 1)
+        self.check_button = QPushButton("Check")
+        self.check_button.setObjectName("quiz-check")
+        self.check_button.clicked.connect(self.check)
+        self.next_button = QPushButton("Next \u25b6")
+        self.next_button.setObjectName("quiz-next")
+        self.next_button.clicked.connect(lambda: self.show_question(self.i + 1))
+        row.addWidget(self.check_button)
+        row.addWidget(self.next_button)
+        layout.addLayout(row)
+
+    def set_questions(self, questions: Sequence[Any]) -> None:
+        self.questions = list(questions)
+        self.answers = {}
+        self.show_question(0)
+
+    def show_question(self, i: int) -> None:
+        self.feedback.clear_content()
+        if not self.questions:
+            self.counter.setText("")
+            self.stem.setText("No sentence in the selected sources makes a good question.")
+            for rb in self.options:
+                rb.hide()
+            self.check_button.setEnabled(False)
+            self.next_button.setEnabled(False)
+            self._score()
+            return
+        self.i = max(0, min(i, len(self.questions) - 1))
+        q = self.questions[self.i]
+        self.counter.setText(f"Question {self.i + 1} of {len(self.questions)}")
+        self.stem.setText(q.stem)
+        self.group.setExclusive(False)
+        for n, rb in enumerate(self.options):
+            rb.setVisible(n < len(q.options))
+            rb.setText(q.options[n] if n < len(q.options) else "")
+            rb.setChecked(self.answers.get(self.i) == n)
+            rb.setEnabled(self.i not in self.answers)
+        self.group.setExclusive(True)
+        self.check_button.setEnabled(self.i not in self.answers)
+        self.next_button.setEnabled(self.i + 1 < len(self.questions))
+        if self.i in self.answers:
+            self._show_feedback()
+        self._score()
+
+    @Slot()
+    def check(self) -> None:
+        chosen = self.group.checkedId()
+        if not self.questions or chosen < 0:
+            self.feedback.set_content("<p>Choose an answer first.</p>", {})
+            return
+        self.answers[self.i] = chosen
+        for rb in self.options:
+            rb.setEnabled(False)
+        self.check_button.setEnabled(False)
+        self._show_feedback()
+        self._score()
+
+    def _show_feedback(self) -> None:
+        q = self.questions[self.i]
+        ok = self.answers[self.i] == q.correct
+        key = self.tab.pane.next_key()
+        link = f"cite:{key}:{q.citation.passage_id}"
+        verdict = ('<b style="color:#2e7d32">\u2714 Right.</b>' if ok else
+                   f'<b style="color:#c62828">\u2718 Not quite</b> \u2014 the answer is <b>{html.escape(q.answer)}</b>.')
+        self.feedback.set_content(f"<p>{verdict}</p><p>\u201c{html.escape(q.explanation)}\u201d{chip(link, 'source')}</p>",
+                                  {link: q.citation})
+
+    def _score(self) -> None:
+        right = sum(1 for i, a in self.answers.items() if a == self.questions[i].correct)
+        self.score.setText(f"Score: {right} / {len(self.answers)} answered" if self.answers else "")
+
+    @property
+    def right(self) -> int:
+        return sum(1 for i, a in self.answers.items() if a == self.questions[i].correct)
+
+
+class ExtractTab(QWidget):
+    """Studio tab: model-free outputs of the selected sources, each item cited.
+
+    ``library_service`` returns the window's LibraryService (call it on a lane: it may open the index).
+    """
+
+    citation_activated = Signal(object)
+    ask_requested = Signal(str)  # "ask about this in chat" (a mind-map node's title)
+
+    def __init__(self, pane: Any, library_service: Callable[[], Any] | None) -> None:
+        super().__init__()
+        from notebooklm_local.ui.studio_pane import JobBar, _button, _combo
+
+        self.pane = pane
+        self.library_service = library_service
+        self.citation_activated.connect(pane.citation_activated)
+        self._studio: Any = None
+        self.output: StudioOutput | None = None
+        self.result: Any = None
+        layout = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.kind_box = _combo("extract-kind", [(label, kind) for kind, _what, label in EXTRACT_KINDS], "extract_summary")
+        self.kind_box.currentIndexChanged.connect(self._on_kind_changed)
+        self.length_box = _combo("extract-length", [("Short (~120 words a source)", "short"),
+                                                    ("Medium (~280 words)", "medium"), ("Long (~600 words)", "long")],
+                                 "medium")
+        self.count_box = QSpinBox()
+        self.count_box.setObjectName("extract-count")
+        self.count_box.setAccessibleName("How many")
+        self.count_box.setRange(1, 200)
+        self.count_box.setValue(20)
+        self.count_label = QLabel("Count")
+        row.addWidget(self.kind_box)
+        row.addWidget(self.length_box)
+        row.addWidget(self.count_label)
+        row.addWidget(self.count_box)
+        self.make_button = _button("Make", "extract-make", self.make,
+                                   "Make it from the selected sources (no model: their own sentences, cited)")
+        row.addWidget(self.make_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.label = QLabel(f"\u275d {EXTRACT_LABEL}")
+        self.label.setObjectName("extract-label")
+        self.label.setStyleSheet("color:#2e6b30;font-weight:bold")
+        layout.addWidget(self.label)
+        self.bar = JobBar("extract")
+        layout.addWidget(self.bar)
+        self.stack = QStackedWidget()
+        self.text_view = CitationBrowser()
+        self.text_view.setObjectName("extract-result")
+        self.text_view.setAccessibleName("Extracted output")
+        self.text_view.setPlaceholderText("Choose what to make and press Make. Nothing is generated: every line is "
+                                          "a sentence of your sources, with its citation.")
+        self.text_view.citation_activated.connect(self.citation_activated)
+        self.cards_view = _CardsView(self)
+        self.quiz_view = _QuizView(self)
+        self.map_page = QWidget()
+        mp = QVBoxLayout(self.map_page)
+        mp.setContentsMargins(0, 0, 0, 0)
+        zoom = QHBoxLayout()
+        self.map_view = MindMapView()
+        self.map_view.node_activated.connect(self._on_node_activated)
+        self.map_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.map_view.customContextMenuRequested.connect(self._map_menu)
+        for text, name, slot in (("\u2212", "map-zoom-out", lambda: self.map_view.zoom_by(1 / 1.25)),
+                                 ("+", "map-zoom-in", lambda: self.map_view.zoom_by(1.25)),
+                                 ("Fit", "map-fit", self.map_view.fit)):
+            b = QPushButton(text)
+            b.setObjectName(name)
+            b.setAccessibleName({"map-zoom-out": "Zoom out", "map-zoom-in": "Zoom in", "map-fit": "Fit"}[name])
+            b.setMaximumWidth(48)
+            b.clicked.connect(slot)
+            zoom.addWidget(b)
+        hint = QLabel("Click a node: its passage. Double-click: fold. Right-click: ask in chat. Ctrl+wheel: zoom.")
+        hint.setStyleSheet("color:#808080")
+        zoom.addWidget(hint, 1)
+        mp.addLayout(zoom)
+        mp.addWidget(self.map_view, 1)
+        for w in (self.text_view, self.cards_view, self.quiz_view, self.map_page):
+            self.stack.addWidget(w)
+        layout.addWidget(self.stack, 1)
+        foot = QHBoxLayout()
+        self.stats = QLabel("")
+        self.stats.setObjectName("extract-stats")
+        self.stats.setStyleSheet("color:#808080")
+        foot.addWidget(self.stats, 1)
+        self.export_button = _button("Export…", "extract-export", self.export, "Save as a file")
+        self.save_button = _button("Save to note", "extract-save-note", self.save_note,
+                                   "Save it, with its citations, as a note")
+        for b in (self.export_button, self.save_button):
+            b.setEnabled(False)
+            foot.addWidget(b)
+        layout.addLayout(foot)
+        self._on_kind_changed()
+
+    # -- the tab protocol the pane uses ------------------------------------------------------------
+    def set_busy(self, busy: bool) -> None:
+        self.make_button.setEnabled(not busy)
+        self.export_button.setEnabled(not busy and self.result is not None)
+        self.save_button.setEnabled(not busy and self.output is not None)
+
+    def clear(self) -> None:
+        self.output, self.result = None, None
+        self.text_view.clear_content()
+        self.cards_view.set_cards([])
+        self.quiz_view.set_questions([])
+        self.map_view.set_tree(None)
+        self.stats.clear()
+        self.bar.clear_notice()
+        self.set_busy(False)
+
+    def show_output(self, out: StudioOutput) -> None:
+        from notebooklm_local.core.extractive_json import result_from_json
+
+        self.kind_box.setCurrentIndex(max(0, self.kind_box.findData(out.kind)))
+        self._show(out.kind, result_from_json(out.kind, out.payload), out, out.payload.get("stats"))
+
+    # -- making ------------------------------------------------------------------------------------
+    @property
+    def kind(self) -> str:
+        return str(self.kind_box.currentData())
+
+    @Slot()
+    def _on_kind_changed(self, _i: int = 0) -> None:
+        kind = self.kind
+        self.length_box.setVisible(kind == "extract_summary")
+        counted = kind in ("key_quotes", "flashcards", "quiz")
+        self.count_label.setVisible(counted)
+        self.count_box.setVisible(counted)
+        self.count_label.setText("Per source" if kind == "key_quotes" else "Count")
+        self.count_box.setValue({"key_quotes": 5, "flashcards": 20, "quiz": 10}.get(kind, self.count_box.value()))
+
+    def _extractive(self) -> Any:
+        """The ExtractiveStudio over the window's library service (built on a lane, once)."""
+        from notebooklm_local.services.studio.extractive import ExtractiveStudio
+
+        if self._studio is None:
+            svc = self.library_service() if self.library_service is not None else self.pane._ensure_studio(  # noqa: SLF001
+                lambda *_: None).library
+            self._studio = ExtractiveStudio(svc)
+        return self._studio
+
+    @Slot()
+    def make(self) -> None:
+        p = self.pane
+        if not p.notebook_id:
+            self.bar.show_error("Open a notebook first.")
+            return
+        what = next(w for k, w, _label in EXTRACT_KINDS if k == self.kind)
+        kwargs: dict[str, Any] = {}
+        if self.kind == "extract_summary":
+            kwargs["length"] = self.length_box.currentData()
+        elif self.kind in ("key_quotes", "flashcards", "quiz"):
+            kwargs["count"] = self.count_box.value()
+        notebook, sources = p.notebook_id, p.source_ids
+
+        def run(_studio: Any, cancel: Any, progress: Any, _relay: Any) -> Any:
+            progress(0, 0, "Reading the sources…")
+            studio = self._extractive()
+            cancel.raise_if_set()
+            return studio.make(what, notebook, sources, **kwargs)
+
+        p.submit(self, self.bar, run, on_success=self._on_made, lane="io", needs_studio=False,
+                 message="Picking sentences from your sources…")
+
+    def _on_made(self, made: Any) -> None:
+        self._show(made.kind, made.result, made.output, {"wall_s": made.seconds})
+        if made.output is not None:
+            self.pane.output_stored.emit(made.output.id)
+
+    def _show(self, kind: str, result: Any, out: StudioOutput | None, stats: dict[str, Any] | None) -> None:
+        self.output, self.result = out, result
+        key = self.pane.next_key()
+        n = 0
+        if kind in ("extract_summary", "key_quotes"):
+            body, cites = self._text_html(kind, result, key)
+            self.text_view.set_content(body, cites)
+            self.stack.setCurrentWidget(self.text_view)
+            n = len(cites)
+            what = f"{n} sentence{'s' if n != 1 else ''}"
+        elif kind == "flashcards":
+            self.cards_view.set_cards(result.cards)
+            self.stack.setCurrentWidget(self.cards_view)
+            what = f"{len(result.cards)} cards"
+        elif kind == "quiz":
+            self.quiz_view.set_questions(result.questions)
+            self.stack.setCurrentWidget(self.quiz_view)
+            what = f"{len(result.questions)} questions"
+        else:
+            self.map_view.set_tree(result.root)
+            self.stack.setCurrentWidget(self.map_page)
+            what = f"{len(result.nodes)} nodes"
+        secs = float((stats or {}).get("wall_s", 0.0))
+        notes = list(getattr(result, "notes", []) or [])
+        self.stats.setText(" \u00b7 ".join([what, f"{secs * 1000:.0f} ms", "no model used", *notes[:2]]))
+        self.set_busy(self.pane.tab_busy(self))
+
+    @staticmethod
+    def _text_html(kind: str, result: Any, key: int) -> tuple[str, dict[str, Any]]:
+        cites: dict[str, Any] = {}
+        parts = [f'<h3 style="margin-bottom:2px">{html.escape(result.title)}</h3>']
+        groups = result.sources if kind == "extract_summary" else result.groups
+        for g in groups:
+            parts.append(f"<h4 style='margin-bottom:0px'>{html.escape(g.title)}</h4>")
+            sections = g.sections if kind == "extract_summary" else [None]
+            for sec in sections:
+                items = sec.items if sec is not None else g.quotes
+                if sec is not None and sec.title:
+                    parts.append(f'<div style="color:#808080;font-size:small">{html.escape(sec.title)}</div>')
+                lines = []
+                for x in items:
+                    link = f"cite:{key}:{x.citation.passage_id}"
+                    cites[link] = x.citation
+                    text = html.escape(x.display)
+                    lines.append(f"{text}{chip(link, str(x.citation.passage_id))}" if kind == "extract_summary"
+                                 else f"<li>\u201c{text}\u201d{chip(link, str(x.citation.passage_id))}</li>")
+                parts.append(f"<p>{' '.join(lines)}</p>" if kind == "extract_summary" else f"<ul>{''.join(lines)}</ul>")
+        if not cites:
+            parts.append("<p><i>The selected sources have no sentences to extract.</i></p>")
+        parts += [f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in result.notes]
+        return "".join(parts), cites
+
+    # -- mind map ----------------------------------------------------------------------------------
+    @Slot(object)
+    def _on_node_activated(self, node: Any) -> None:
+        c = _ref_citation(node)
+        if c is not None:
+            self.citation_activated.emit(c)
+
+    def _map_menu(self, pos: Any) -> None:
+        item = self.map_view.itemAt(pos)
+        while item is not None and not hasattr(item, "node"):
+            item = item.parentItem()
+        if item is None:
+            return
+        node = item.node
+        menu = QMenu(self)
+        ask = menu.addAction("Ask about this in chat")
+        open_ = menu.addAction("Open its passage")
+        open_.setEnabled(_ref_citation(node) is not None)
+        chosen = menu.exec(self.map_view.viewport().mapToGlobal(pos))
+        if chosen is ask:
+            self.ask_requested.emit(f"What do my sources say about {node.title}?")
+        elif chosen is open_:
+            self._on_node_activated(node)
+
+    # -- export and notes --------------------------------------------------------------------------
+    @Slot()
+    def export(self) -> None:
+        from notebooklm_local.services.studio.extractive import FORMATS, ExtractiveStudio
+
+        if self.result is None:
+            return
+        kind = self.output.kind if self.output is not None else self.kind
+        formats = FORMATS.get(kind, ("md",))
+        filters = ";;".join(EXPORT_FILTERS[f] for f in formats)
+        name = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in self.result.title)[:60].strip() or "export"
+        path = self.pane._ask_save_path("Export", f"{name}.{formats[0]}", filters)  # noqa: SLF001
+        if not path:
+            return
+        fmt = Path(path).suffix.lower().lstrip(".")
+        if fmt not in formats:
+            self.bar.show_error(f"Choose one of: {', '.join('.' + f for f in formats)}.")
+            return
+        result = self.result
+
+        def run(_studio: Any, _cancel: Any, _progress: Any, _relay: Any) -> Any:
+            return ExtractiveStudio.export(result, fmt, Path(path))
+
+        self.pane.submit(self, self.bar, run, on_success=lambda p: self.bar.show_info(f"Exported to {p}."),
+                         lane="io", needs_studio=False, message="Exporting…")
+
+    @Slot()
+    def save_note(self) -> None:
+        if self.output is None:
+            return
+        oid = self.output.id
+
+        def run(_studio: Any, _cancel: Any, _progress: Any, _relay: Any) -> Any:
+            return self._extractive().save_note(oid)
+
+        self.pane.submit(self, self.bar, run, on_success=lambda note: self.pane._on_note_saved(self.bar, note),  # noqa: SLF001
+                         lane="io", needs_studio=False, message="Saving the note…")
