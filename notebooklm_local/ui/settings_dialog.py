@@ -66,6 +66,7 @@ from notebooklm_local.core.settings_check import (  # re-exported: they used to 
     validate_settings,
 )
 from notebooklm_local.services.model_manager import CATALOG, CatalogEntry, ModelInfo, ModelManager
+from notebooklm_local.services.models import default_embedder_path, embedder_choice
 from notebooklm_local.ui.errors import ErrorDialog, exception_details, guard_none_refcount, show_error, show_exception
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
@@ -356,6 +357,12 @@ class SettingsDialog(QDialog):
         self.embedding.setToolTip("The model that turns passages into vectors for search. Changing it embeds "
                                   "every source again.")
         form.addRow("Embedding model:", self.embedding)
+        self.embedding_why = QLabel("")
+        self.embedding_why.setObjectName("settings-embedding-why")
+        self.embedding_why.setWordWrap(True)
+        self.embedding_why.setStyleSheet("color:#808080")
+        form.addRow("", self.embedding_why)
+        self.embedding.currentIndexChanged.connect(self._update_embedding_why)
         self.top_k = QSpinBox()
         self.top_k.setObjectName("settings-top-k")
         self.top_k.setRange(1, 100)
@@ -659,7 +666,7 @@ class SettingsDialog(QDialog):
                                      context_length=32768, default=True, source="default"))
         chat = self._chat_path()
         emb = Path(self.working.model.embedding_path).expanduser().resolve() if self.working.model.embedding_path \
-            else default
+            else default_embedder_path(self.paths).resolve()
         for info in rows:
             name = DEMO_MODEL if info.default else (info.name or info.file_name)
             uses = [r for r, p in (("chat", chat), ("embedding", emb)) if p == info.path]
@@ -711,8 +718,9 @@ class SettingsDialog(QDialog):
         current = self.embedding.currentData() if self.embedding.count() else self.working.model.embedding_path
         self.embedding.blockSignals(True)
         self.embedding.clear()
-        self.embedding.addItem("Built-in (the demo model in embedding mode)", "")
-        infos = [i for i in self._rows if not i.error and not i.default]
+        self.embedding.addItem("Built-in: all-MiniLM-L6-v2 (fast; English-centred)", "")
+        builtin = default_embedder_path(self.paths).resolve()
+        infos = [i for i in self._rows if not i.error and not i.default and i.path != builtin]
         for info in sorted(infos, key=lambda i: (not i.is_embedding, i.file_name.lower())):
             self.embedding.addItem(f"{info.file_name} ({info.kind})", str(info.path))
         if current:
@@ -722,6 +730,18 @@ class SettingsDialog(QDialog):
                 i = self.embedding.count() - 1
             self.embedding.setCurrentIndex(i)
         self.embedding.blockSignals(False)
+        self._update_embedding_why()
+
+    @Slot()
+    def _update_embedding_why(self, _index: int = 0) -> None:
+        """Which embedder is in use and why (what `doctor` says), and what choosing another one does."""
+        chosen = self.embedding.currentData() or ""
+        if chosen == self.original.model.embedding_path:
+            path, why = embedder_choice(self.paths, self.original, ensure=False)
+            text = f"In use: {path.name} \u2014 {why}."
+        else:
+            text = "Used after OK: every source is embedded again, in the background (keyword search meanwhile)."
+        self.embedding_why.setText(text)
 
     def _selected_path(self) -> str | None:
         item = self.model_tree.currentItem()

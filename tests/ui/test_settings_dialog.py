@@ -313,3 +313,18 @@ def test_show_error_copies_details_and_never_blocks(qtbot: Any) -> None:
     qtbot.addWidget(dlg)
     assert dlg.message == "The model is broken." and "raise ModelLoadError" in dlg.details
     dlg.close()
+
+
+def test_the_embedder_in_use_and_why_is_shown(qtbot: Any, tmp_path: Path, paths: AppPaths, lanes: Any) -> None:
+    dlg = make(qtbot, paths, Settings(), lanes)
+    qtbot.waitUntil(lambda: dlg.embedding.count() > 0, timeout=10000)
+    assert dlg.embedding.currentData() == "" and "all-MiniLM-L6-v2" in dlg.embedding.currentText()
+    why = dlg.embedding_why.text()
+    assert "all-minilm-l6-v2-f16.gguf" in why and "built-in default" in why and "bge-m3" in why
+    from tests.helpers.gguf_files import write_gguf
+
+    other = write_gguf(tmp_path / "nomic-embed.gguf", arch="nomic-bert")
+    dlg.embedding.addItem(other.name, str(other))
+    dlg.embedding.setCurrentIndex(dlg.embedding.count() - 1)
+    assert "embedded again" in dlg.embedding_why.text()
+    assert dlg.collect().model.embedding_path == str(other)
