@@ -125,6 +125,9 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--structured", action=argparse.BooleanOptionalAction, default=None,
                        help="JSON-schema answers (default: settings; on for base models)")
         q.add_argument("--language", default="", help="answer in this language")
+        q.add_argument("--mode", choices=["auto", "generate", "quotes"], default=None,
+                       help="generate: the model answers; quotes: the best source sentences, cited (no model); "
+                            "auto: quotes for base models (default: settings' chat.mode)")
         q.add_argument("--json", action="store_true", help="print one JSON object per answer (no streaming)")
         q.set_defaults(func=cmd_ask if name == "ask" else cmd_chat)
 
@@ -540,11 +543,15 @@ def _ask_once(chat: Any, args: argparse.Namespace, question: str, *, new_session
         print(piece, end="", flush=True)
 
     ids = _resolve_sources(chat.library, args.notebook, args.sources) if args.sources else None
+    if streamed and chat.resolve_mode(args.mode) == "quotes":  # (a GGUF header read at most: loads no model)
+        from notebooklm_local.services.chat import QUOTES_LABEL
+
+        print(f"[{QUOTES_LABEL}]")
     with _sigint_cancels(token):
         result = chat.ask(
             args.notebook, question, source_ids=ids, session_id=session, new_session=new_session,
             structured=args.structured, language=args.language, on_token=on_token if streamed else None,
-            cancel=token,
+            cancel=token, mode=args.mode,
         )
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))

@@ -66,6 +66,7 @@ class ChatSettings:
     structured: str = "auto"  # auto (on for raw-completion models) | on | off: JSON-schema answers
     rewrite_followups: bool = True
     min_similarity: float = 0.4  # below this (and without a keyword match) a passage is "not relevant"
+    mode: str = "auto"  # auto (quotes for base models, else generate) | generate | quotes (no model: cited sentences)
 
 
 @dataclass

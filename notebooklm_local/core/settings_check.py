@@ -21,6 +21,7 @@ from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.tts import AUDIO_FORMATS
 
 __all__ = [
+    "ANSWER_MODES",
     "AUDIENCES",
     "AUDIO_FORMATS",
     "CHOICES",
@@ -44,6 +45,7 @@ __all__ = [
 LENGTHS = ("short", "medium", "long")
 AUDIENCES = ("beginner", "general", "expert")
 CHOICES = ("auto", "on", "off")
+ANSWER_MODES = ("auto", "generate", "quotes")  # chat.mode (services/chat.py MODES)
 THEMES = ("system", "light", "dark")
 MIN_CTX, MAX_CTX = 512, 1 << 20
 MIN_WPM, MAX_WPM = 80, 450
@@ -76,6 +78,8 @@ def validate_settings(s: Settings) -> list[tuple[str, str]]:
         out.append(("retrieval", "Passages per question (top-k) must be between 1 and 100."))
     if c.structured not in CHOICES:
         out.append(("retrieval", f"Structured answers must be one of {', '.join(CHOICES)}."))
+    if c.mode not in ANSWER_MODES:
+        out.append(("retrieval", f"The answer mode must be one of {', '.join(ANSWER_MODES)} (it is '{c.mode}')."))
     if len(s.output_language) > 40:
         out.append(("output", "The output language is a language name, like 'French' (at most 40 characters)."))
     if s.ui.theme not in THEMES:

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any
 
 from notebooklm_local.core.budget import BudgetPlan, Turn, fit_context
@@ -32,17 +33,21 @@ from notebooklm_local.core.citations import (
 from notebooklm_local.core.errors import Cancelled, NotebookError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import ChatMessage, Engine, EngineInfo, GenerationResult
+from notebooklm_local.core.quotes import QuoteResult, quoted_answer, select_quotes
 from notebooklm_local.core.settings import ChatSettings
 from notebooklm_local.core.templates import TemplateStore
 from notebooklm_local.core.textutil import content_words, words
 from notebooklm_local.services.library_service import Hit, LibraryService
 
-__all__ = ["ChatService", "AskResult", "standalone_query"]
+__all__ = ["ChatService", "AskResult", "standalone_query", "MODES", "QUOTES_LABEL"]
 
 log = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2000  # retrieval query cap (a 100 kB question still searches on its start)
 HISTORY_TURNS = 6
+MODES = ("auto", "generate", "quotes")  # auto: quotes when the chat model is a base (raw-completion) model
+QUOTES_LABEL = "Quoted from your sources \u2014 nothing generated"
+QUOTES_ENGINE = EngineInfo(kind="quotes", model="(none: quoted from the sources)", backend="")
 _ANAPHORA = frozenset(
     "it its this that these those they them their he she him her his there such former latter same "
     "above one ones ça cela il elle ils elles es das dies sie".split()
@@ -64,6 +69,17 @@ class AskResult:
     cancelled: bool = False
     raw_output: str = ""
     shown_text: str = ""  # what was streamed to on_token (for structured answers: the readable sentences)
+    mode: str = "generate"  # "generate" (the model wrote it) or "quotes" (source sentences, nothing generated)
+    quotes: QuoteResult | None = None  # quotes mode: the selection with its per-sentence scores
+
+    @property
+    def extractive(self) -> bool:
+        return self.mode == "quotes"
+
+    @property
+    def label(self) -> str:
+        """What a UI shows above the answer ("" for a generated one)."""
+        return QUOTES_LABEL if self.extractive else ""
 
     @property
     def sources(self) -> list[dict[str, Any]]:
@@ -83,6 +99,9 @@ class AskResult:
             "structured": self.structured,
             "template": self.template,
             "cancelled": self.cancelled,
+            "mode": self.mode,
+            "extractive": self.extractive,
+            "label": self.label,
             "model": {"name": self.engine.model, "kind": self.engine.kind, "backend": self.engine.backend,
                       "gpu_layers": self.engine.gpu_layers, "n_ctx": self.engine.n_ctx,
                       "chat_format": self.engine.chat_format},
@@ -90,6 +109,8 @@ class AskResult:
             "passages_given": [{"id": p.pid, "source": p.source_title, "location": p.location, "chunk_id": p.chunk_id}
                                for p in self.passages],
         })
+        if self.quotes is not None:
+            d["quote_scores"] = self.quotes.to_json()
         return d
 
 
@@ -104,6 +125,19 @@ def standalone_query(question: str, history: Sequence[Turn]) -> str:
     prev = " ".join(t.question for t in history[-2:])
     extra = [w for w in dict.fromkeys(words(prev)) if w not in toks and content_words(w)]
     return f"{q} {' '.join(extra[:12])}".strip() if extra else q
+
+
+def _gguf_is_base(path: Path, setting: str) -> bool:
+    """A GGUF's chat format from its header alone, as the engine would choose it: raw means a base model."""
+    from notebooklm_local.services.chat_format import choose_chat_format
+    from notebooklm_local.services.model_manager import read_gguf_header
+
+    try:
+        meta = {k: v for k, v in read_gguf_header(path).metadata.items() if isinstance(v, str)}
+        return choose_chat_format(setting, meta, path.name).name == "raw"
+    except Exception as e:  # noqa: BLE001 - loading the model will report what is wrong with it
+        log.info("could not judge %s from its header (%s); assuming an instruct model", path.name, e)
+        return False
 
 
 def _passage(pid: int, hit: Hit) -> Passage:
@@ -162,6 +196,7 @@ class ChatService:
         self.settings = settings or ChatSettings()
         self.store = ChatStore(library.library)
         self._busy = threading.Lock()
+        self._base_model: dict[tuple[str, float, str], bool] = {}
 
     # -- decisions ---------------------------------------------------------------------------
 
@@ -175,6 +210,36 @@ class ChatService:
             return False
         info = info or self.engine.info()
         return info.chat_format == "raw"  # base models cannot follow citation instructions; a grammar can
+
+    def resolve_mode(self, mode: str | None = None) -> str:
+        """"generate" or "quotes" for an ask with ``mode`` (None: the settings' ``chat.mode``)."""
+        m = (mode or self.settings.mode or "auto").strip().lower()
+        if m not in MODES:
+            raise NotebookError(f"Unknown answer mode '{m}': use one of {', '.join(MODES)}.")
+        if m != "auto":
+            return m
+        return "quotes" if self.model_is_base() else "generate"
+
+    def model_is_base(self) -> bool:
+        """Whether the chat model is a base (raw-completion) model that cannot answer: the embedded demo
+        model, or a GGUF without a chat template that does not look instruct-tuned. A local model that is
+        not loaded yet is judged from its GGUF header (milliseconds), so quotes mode never loads it."""
+        from notebooklm_local.services.models import DEFAULT_MODEL_NAME
+
+        eng = self.engine
+        path = getattr(eng, "path", None)
+        if isinstance(path, Path) and not getattr(eng, "loaded", True):
+            setting = str(getattr(eng, "chat_format_setting", "auto") or "auto").strip().lower()
+            if path.name == DEFAULT_MODEL_NAME and setting in ("auto", "raw"):
+                return True
+            try:
+                key = (str(path), path.stat().st_mtime, setting)
+            except OSError:
+                return False  # generation will report the missing model
+            if key not in self._base_model:
+                self._base_model[key] = _gguf_is_base(path, setting)
+            return self._base_model[key]
+        return self.engine.info().chat_format in ("raw", "")
 
     def history(self, session_id: str | None) -> list[Turn]:
         if not session_id:
@@ -232,8 +297,13 @@ class ChatService:
         language: str = "",
         on_token: Callable[[str], None] | None = None,
         cancel: CancelToken | None = None,
+        mode: str | None = None,
     ) -> AskResult:
-        """Answer ``question`` from the notebook's (selected) sources. Raises NotebookError on bad input."""
+        """Answer ``question`` from the notebook's (selected) sources. Raises NotebookError on bad input.
+
+        ``mode``: "generate" (the model answers), "quotes" (the best source sentences, quoted and cited;
+        no model is loaded or called), "auto" (quotes for a base model, else generate); None: settings.
+        """
         question = (question or "").strip()
         if not question:
             raise NotebookError("The question is empty.")
@@ -259,6 +329,8 @@ class ChatService:
         history = self.history(session.id)
         if source_ids is None:
             source_ids = [s.id for s in self.library.library.sources(nb.id) if s.selected]
+        if self.resolve_mode(mode) == "quotes":
+            return self._ask_quotes(nb.id, session.id, question, history, source_ids, on_token, shown, cancel, t0)
         info = self.engine.info()  # loads a local model; a server is probed once
         use_structured = self.use_structured(structured, info)
         tpl_name = "chat_answer_structured" if use_structured else "chat_answer"
@@ -319,6 +391,55 @@ class ChatService:
             result = AskResult(question, answer, session.id, query, plan.passages, info, generation, use_structured,
                                tpl_name, timings, cancelled, raw, "".join(shown))
             self._persist(session.id, result)
+            return result
+
+    def quotes_for(self, question: str, hits: Sequence[Hit], threshold: float | None = None) -> QuoteResult:
+        """The quote selection for retrieved ``hits`` (what quotes mode answers with; see core/quotes.py)."""
+        passages = [_passage(i + 1, h) for i, h in enumerate(hits)]
+        embedder = getattr(self.library.index, "embedder", None) if self.library.index is not None else None
+        return select_quotes(question, passages, similarities=[h.similarity for h in hits],
+                             embed=embedder.embed if embedder is not None else None, threshold=threshold,
+                             context=self._source_span)
+
+    def _source_span(self, source_id: str, start: int, end: int) -> str | None:
+        """``text[start:end]`` of a source's stored text (clipped at its end), without reading all of it."""
+        start = max(0, start)
+        rows = self.library.library.query(
+            "SELECT substr(text, ?, ?) AS t FROM source_texts WHERE source_id = ?", (start + 1, end - start, source_id))
+        return str(rows[0]["t"]) if rows and rows[0]["t"] is not None else None
+
+    def _ask_quotes(self, notebook_id: str, session_id: str, question: str, history: list[Turn],
+                    source_ids: Sequence[str], on_token: Callable[[str], None] | None, shown: list[str],
+                    cancel: CancelToken, t0: float) -> AskResult:
+        """Quotes mode: the same retrieval, then source sentences instead of a generation (no engine call)."""
+        timings: dict[str, float] = {}
+        with self._busy:
+            cancel.raise_if_set()
+            query = standalone_query(question, history)  # no model to rewrite follow-ups
+            t1 = time.perf_counter()
+            hits = self.library.search(notebook_id, query[:MAX_QUERY_CHARS], k=self.settings.top_k,
+                                       source_ids=source_ids)
+            t2 = time.perf_counter()
+            timings["rewrite_s"] = round(t1 - t0, 4)
+            timings["retrieval_s"] = round(t2 - t1, 4)
+            cancel.raise_if_set()
+            selection: QuoteResult | None = None
+            cited: list[Passage] = []
+            if not hits or not self._relevant(hits):
+                answer = not_found_answer(
+                    ["No passage in the selected sources matches the question."] if hits or source_ids else
+                    ["No sources are selected (or none is ready)."]
+                )
+            else:
+                selection = self.quotes_for(question, hits)
+                answer, cited = quoted_answer(selection)
+            timings["quotes_s"] = round(time.perf_counter() - t2, 4)
+            if on_token is not None:
+                on_token(answer.text)
+            timings["total_s"] = round(time.perf_counter() - t0, 4)
+            result = AskResult(question, answer, session_id, query, cited, QUOTES_ENGINE, None, False, "", timings,
+                               shown_text="".join(shown), mode="quotes", quotes=selection)
+            self._persist(session_id, result)
             return result
 
     def _plan(self, tpl_name: str, passages: list[Passage], history: list[Turn], question: str,
