@@ -35,12 +35,28 @@ def locked(paths: AppPaths) -> Iterator[None]:
 
 
 class TerminalProgress:
-    """One updating status line on a terminal; plain lines otherwise (throttled)."""
+    """One updating status line on a terminal; plain lines otherwise (throttled).
+
+    Progress is cosmetic: when stderr is gone (``add ... 2>&1 | head -1`` closed the pipe, a full disk)
+    it falls silent instead of failing the work it reports on.
+    """
 
     def __init__(self) -> None:
-        self.tty = sys.stderr.isatty()
+        try:
+            self.tty = sys.stderr.isatty()
+        except (OSError, ValueError, AttributeError):
+            self.tty = False
         self.last = 0.0
         self.last_message = ""
+        self.broken = False
+
+    def _write(self, text: str, end: str) -> None:
+        if self.broken:
+            return
+        try:
+            print(text, end=end, file=sys.stderr, flush=True)
+        except (OSError, ValueError):  # BrokenPipeError, EIO, closed file
+            self.broken = True
 
     def __call__(self, done: int, total: int, message: str = "") -> None:
         now = time.monotonic()
@@ -49,13 +65,13 @@ class TerminalProgress:
         self.last, self.last_message = now, message
         line = f"[{done}/{total}] {message}"[:160]
         if self.tty:
-            print("\r\033[K" + line, end="", file=sys.stderr, flush=True)
+            self._write("\r\033[K" + line, "")
         else:
-            print(line, file=sys.stderr, flush=True)
+            self._write(line, "\n")
 
     def close(self) -> None:
         if self.tty:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
+            self._write("\r\033[K", "")
 
 
 @contextlib.contextmanager

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import os
 import re
+import threading
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 EMBED_BATCH = 16  # one transaction + one Chroma upsert per batch: little work lost on a crash
+LOAD_TIMEOUT_S = 900.0  # one source's reading/extraction (a stuck loader is marked failed, the rest go on)
 RRF_K = 60
 
 
@@ -117,6 +119,13 @@ def _ref_to_json(ref: SourceRef) -> dict[str, Any]:
     return d
 
 
+def _fallback_title(ref: dict[str, Any]) -> str:
+    """The name a source shows before its title is known: its file name or URL."""
+    if ref.get("path"):
+        return Path(str(ref["path"])).name
+    return str(ref.get("url") or ref.get("title") or "")
+
+
 def _block_json(b: Block) -> dict[str, Any]:
     d: dict[str, Any] = {"kind": b.kind, "start": b.start, "end": b.end}
     if b.page is not None:
@@ -149,8 +158,64 @@ class _Eta:
         return f"{what} — about {eta:.0f} s left"
 
 
+def _safe_progress(progress: ProgressCallback) -> ProgressCallback:
+    """Progress that can never fail the work: a broken terminal (closed pipe, full disk) only silences it."""
+    broken = False
+
+    def call(done: int, total: int, message: str = "") -> None:
+        nonlocal broken
+        if broken:
+            return
+        try:
+            progress(done, total, message)
+        except (Cancelled, KeyboardInterrupt):
+            raise
+        except Exception:  # noqa: BLE001 - progress is cosmetic; the work goes on
+            broken = True
+            log.warning("progress output failed; continuing without it", exc_info=True)
+
+    return call
+
+
+def _run_bounded(fn: Any, timeout_s: float, cancel: CancelToken, what: str) -> Any:
+    """Run ``fn(inner_cancel)`` in a daemon thread for at most ``timeout_s`` (and while ``cancel`` is not set).
+
+    A loader stuck in a system call (a FIFO, a dead network mount, a plugin's endless loop) cannot be
+    interrupted, but the caller moves on: the source is marked failed with the reason and the thread is
+    left behind (asked to stop through its cancel token).
+    """
+    inner = CancelToken()
+    box: dict[str, Any] = {}
+
+    def target() -> None:
+        try:
+            box["value"] = fn(inner)
+        except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+            box["error"] = e
+
+    t = threading.Thread(target=target, name=f"load {what}"[:60], daemon=True)
+    t.start()
+    deadline = time.monotonic() + timeout_s
+    while t.is_alive():
+        left = deadline - time.monotonic()
+        if left <= 0:
+            inner.cancel()
+            raise SourceLoadError(
+                f"Reading {what} took longer than {timeout_s:g} seconds and was stopped (is it a special file, "
+                "a stalled network drive or a very large document?). Retry it with `add` or Retry.")
+        if cancel.is_set():
+            inner.cancel()
+            raise Cancelled()
+        t.join(min(left, 0.1))
+    if "error" in box:
+        raise box["error"]
+    return box.get("value")
+
+
 class LibraryService:
     """Notebooks, sources and search over the library database and the vector index."""
+
+    load_timeout_s = LOAD_TIMEOUT_S
 
     def __init__(
         self,
@@ -219,6 +284,7 @@ class LibraryService:
     ) -> AddReport:
         """Add files, folders, URLs or pasted-text refs to a notebook; failures are reported, not raised."""
         cancel = cancel or CancelToken()
+        progress = _safe_progress(progress)
         nb = self.library.notebook(notebook)
         report = AddReport()
         strs = [i for i in items if isinstance(i, str)]
@@ -249,6 +315,7 @@ class LibraryService:
     ) -> Source:
         """Drive one source from its current state to ``ready`` (or ``failed``, re-raised)."""
         cancel = cancel or CancelToken()
+        progress = _safe_progress(progress)
         src = self.library.source(source_id)
         try:
             if src.status in (SourceStatus.QUEUED, SourceStatus.FAILED):
@@ -266,14 +333,25 @@ class LibraryService:
         except (Cancelled, _Duplicate):
             raise
         except NotebookError as e:
-            self.library.update_source(source_id, status=SourceStatus.FAILED, error=str(e))
+            self._mark_failed(source_id, str(e))
             raise
         except Exception as e:  # noqa: BLE001 - any loader/plugin bug becomes a failed source, not a crash
             log.exception("unexpected error processing %s", source_id)
             msg = f"Unexpected error: {type(e).__name__}: {e}"
-            self.library.update_source(source_id, status=SourceStatus.FAILED, error=msg)
+            self._mark_failed(source_id, msg)
             raise NotebookError(msg) from e
         return self.library.source(source_id)
+
+    def _mark_failed(self, source_id: str, reason: str) -> None:
+        """Failed, with the reason; a source that failed before extraction is named after its file or URL."""
+        fields: dict[str, Any] = {"status": SourceStatus.FAILED, "error": reason}
+        try:
+            src = self.library.source(source_id)
+        except NotebookError:
+            return  # removed meanwhile (a duplicate)
+        if not src.title:
+            fields["title"] = _fallback_title(src.ref)
+        self.library.update_source(source_id, **fields)
 
     def _ref_of(self, src: Source) -> SourceRef:
         r = src.ref
@@ -288,13 +366,20 @@ class LibraryService:
     def _extract(self, src: Source, ref: SourceRef, cancel: CancelToken, progress: ProgressCallback) -> None:
         progress(0, 1, f"reading {ref.display}")
         loader = self.loader_for(ref)
-        doc = loader.load(ref, cancel)
+        doc = _run_bounded(lambda inner: loader.load(ref, _Either(cancel, inner)), self.load_timeout_s, cancel,
+                           ref.display)
         cancel.raise_if_set()
         if not isinstance(doc, LoadedDocument):
             raise SourceLoadError(f"loader {loader.name} returned {type(doc).__name__}, not a document")
         original = doc.original if doc.original is not None else doc.text.encode("utf-8")
         sha = hashlib.sha256(original).hexdigest()
         dup = self.library.find_duplicate(src.notebook_id, sha, exclude=src.id)
+        if dup is not None and dup.status != SourceStatus.READY:
+            # the same content failed or never finished before (a crash, a closed pipe): this attempt
+            # replaces it instead of being refused as a duplicate of something unusable
+            log.info("replacing unfinished/failed source %s (%s) by %s", dup.id, dup.status, src.id)
+            self.remove_source(dup.id)
+            dup = None
         if dup is not None:
             self.library.delete_source(src.id)
             raise _Duplicate(dup)
@@ -302,7 +387,8 @@ class LibraryService:
         meta = dict(doc.metadata)
         meta["loader"] = loader.name
         self.library.store_extraction(
-            src.id, kind=doc.kind, title=src.title or doc.title, sha256=sha, blob=blob, text=doc.text,
+            src.id, kind=doc.kind,
+            title=src.title if src.title and src.title != _fallback_title(src.ref) else doc.title, sha256=sha, blob=blob, text=doc.text,
             blocks=[_block_json(b) for b in doc.blocks], flags=list(doc.flags), meta=meta,
         )
 
@@ -352,6 +438,7 @@ class LibraryService:
     def resume(self, *, cancel: CancelToken | None = None, progress: ProgressCallback = no_progress) -> list[str]:
         """Reconcile, then finish every unfinished source (and re-embed for a new embedding model)."""
         cancel = cancel or CancelToken()
+        progress = _safe_progress(progress)
         self.reconcile()
         pending = self.library.all_sources(status=[SourceStatus.QUEUED, SourceStatus.EXTRACTED, SourceStatus.CHUNKED,
                                                    SourceStatus.EMBEDDED])
@@ -470,6 +557,24 @@ class LibraryService:
             Hit(chunks[c], ready[chunks[c].source_id], scores[c], dense_rank.get(c), lex_rank.get(c), dense_sim.get(c))
             for c in best if c in chunks and chunks[c].source_id in ready
         ]
+
+
+class _Either(CancelToken):
+    """Set when either of two tokens is (the caller's, or the one a timed-out load gets)."""
+
+    def __init__(self, a: CancelToken, b: CancelToken) -> None:
+        super().__init__()
+        self._a, self._b = a, b
+
+    def cancel(self) -> None:
+        self._b.cancel()
+
+    def is_set(self) -> bool:
+        return self._a.is_set() or self._b.is_set()
+
+    def raise_if_set(self) -> None:
+        if self.is_set():
+            raise Cancelled()
 
 
 class _Duplicate(NotebookError):

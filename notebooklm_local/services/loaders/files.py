@@ -1,25 +1,59 @@
-"""Reading a local source file, with the same clear errors for every loader."""
+"""Reading a local source file, with the same clear errors for every loader.
+
+Only regular files are read: a FIFO, socket or device given as ``notes.txt`` would block the read
+forever (or never end), so it is refused before it is opened, and the file is opened non-blocking
+and checked again on the open descriptor (no window for a swap in between).
+"""
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from notebooklm_local.core.errors import SourceLoadError
 
-__all__ = ["read_file_bytes", "MAX_FILE_BYTES"]
+__all__ = ["read_file_bytes", "MAX_FILE_BYTES", "check_regular_file"]
 
 MAX_FILE_BYTES = 200_000_000
 
 
+def _kind(mode: int) -> str:
+    if stat.S_ISFIFO(mode):
+        return "a named pipe (FIFO)"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+        return "a device"
+    return "not a regular file"
+
+
+def check_regular_file(path: Path) -> os.stat_result:
+    """Stat ``path`` (following links); raise SourceLoadError unless it is a regular file."""
+    st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise SourceLoadError(f'"{path.name}" is a folder, not a file.')
+    if not stat.S_ISREG(st.st_mode):
+        raise SourceLoadError(f'"{path.name}" is {_kind(st.st_mode)}, not a regular file; only files can be added '
+                              f"({path}).")
+    return st
+
+
 def read_file_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
-    """Read a local file; missing, folder, unreadable and oversize files raise SourceLoadError."""
+    """Read a local regular file; missing, folder, special, unreadable and oversize files raise SourceLoadError."""
     try:
-        if path.is_dir():
-            raise SourceLoadError(f'"{path.name}" is a folder, not a file.')
-        size = path.stat().st_size
+        size = check_regular_file(path).st_size
         if size > limit:
             raise SourceLoadError(f"{path.name} is {size / 1e6:.0f} MB; the limit is {limit / 1e6:.0f} MB.")
-        return path.read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(f.fileno())
+            if not stat.S_ISREG(st.st_mode):  # swapped for a FIFO between stat and open
+                raise SourceLoadError(f'"{path.name}" is {_kind(st.st_mode)}, not a regular file.')
+            data = f.read(limit + 1)
+        if len(data) > limit:
+            raise SourceLoadError(f"{path.name} is over the {limit / 1e6:.0f} MB limit.")
+        return data
     except FileNotFoundError as e:
         raise SourceLoadError(f'File not found: "{path.name}" ({path})') from e
     except PermissionError as e:

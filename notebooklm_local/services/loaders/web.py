@@ -5,6 +5,7 @@ from __future__ import annotations
 import codecs
 import ipaddress
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -655,6 +656,9 @@ class WebLoader:
         max_bytes: int = 25_000_000,
         user_agent: str = f"notebooklm-local/{__version__}",
         transport: httpx.BaseTransport | None = None,
+        deadline_s: float = 180.0,
+        min_rate_bps: float = 2_000.0,
+        rate_grace_s: float = 20.0,
     ) -> None:
         """Configure fetching.
 
@@ -663,8 +667,14 @@ class WebLoader:
             max_bytes: Largest accepted download (after decompression).
             user_agent: The User-Agent header.
             transport: An ``httpx.BaseTransport`` to use instead of the network (tests).
+            deadline_s: The whole download (connect, headers, body) must finish within this many seconds; a
+                server that drips a byte now and then never trips the per-read timeout alone.
+            min_rate_bps: After ``rate_grace_s`` seconds, a download averaging fewer bytes per second is stopped.
         """
         self.timeout = timeout
+        self.deadline_s = deadline_s
+        self.min_rate_bps = min_rate_bps
+        self.rate_grace_s = rate_grace_s
         self.max_bytes = max_bytes
         self.user_agent = user_agent
         self._transport = transport
@@ -726,12 +736,13 @@ class WebLoader:
             "User-Agent": self.user_agent,
             "Accept": "text/html,application/xhtml+xml,application/pdf;q=0.9,text/plain;q=0.8,*/*;q=0.5",
         }
+        t0 = time.monotonic()
         try:
             with (
                 httpx.Client(
                     follow_redirects=True,
                     max_redirects=10,
-                    timeout=httpx.Timeout(self.timeout),
+                    timeout=httpx.Timeout(min(self.timeout, self.deadline_s)),
                     headers=headers,
                     transport=self._transport,
                 ) as client,
@@ -755,8 +766,11 @@ class WebLoader:
                     if total > self.max_bytes:
                         raise self._too_large(final, total, exact=False)
                     chunks.append(chunk)
+                    self._check_pace(resp, final, total, time.monotonic() - t0)
                 return _Download(final, mime, charset, b"".join(chunks))
         except httpx.TimeoutException as e:
+            if time.monotonic() - t0 >= self.deadline_s - 0.05:
+                raise self._too_slow(url, None) from e
             raise SourceLoadError(
                 f"{host} is unreachable: it did not respond within {self.timeout:g} seconds (timed out). "
                 f"Check your internet connection (are you offline?) or try again later. {nothing}"
@@ -779,6 +793,26 @@ class WebLoader:
                 f"The connection to {host} failed while downloading {url} ({type(e).__name__}: {e or 'no details'}). "
                 f"Try again later. {nothing}"
             ) from e
+
+    def _check_pace(self, resp: httpx.Response, url: str, received: int, elapsed: float) -> None:
+        """Stop a download past its overall deadline or below the minimum rate; cap the next read's wait."""
+        if elapsed >= self.deadline_s:
+            raise self._too_slow(url, received)
+        if elapsed >= self.rate_grace_s and received / elapsed < self.min_rate_bps:
+            raise self._too_slow(url, received, rate=received / elapsed)
+        timeouts = resp.request.extensions.get("timeout")
+        if isinstance(timeouts, dict):  # httpcore reads this for every socket read: no read may pass the deadline
+            timeouts["read"] = max(0.01, min(self.timeout, self.deadline_s - elapsed))
+
+    def _too_slow(self, url: str, received: int | None, *, rate: float | None = None) -> SourceLoadError:
+        got = "" if received is None else f" ({_size(received)} received)"
+        if rate is not None:
+            why = f"it is arriving too slowly ({rate:.0f} bytes/s, under the {self.min_rate_bps:.0f} bytes/s minimum)"
+        else:
+            why = f"it did not finish within {self.deadline_s:g} seconds"
+        return SourceLoadError(
+            f"Stopped downloading {url}: {why}{got}. The server may be overloaded or throttling; try again later, "
+            "or download the file yourself and add it from disk. Nothing was added.")
 
     def _too_large(self, url: str, size: int, *, exact: bool) -> SourceLoadError:
         got = _size(size) if exact else f"more than {_size(self.max_bytes)}"
