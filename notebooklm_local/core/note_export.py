@@ -39,6 +39,9 @@ __all__ = [
     "yaml_quote",
     "MAX_FILENAME_BYTES",
     "MAX_QUOTE_CHARS",
+    "neutralise_html",
+    "is_model_written",
+    "safe_for_export",
 ]
 
 MAX_FILENAME_BYTES = 120  # the name without ".md"; leaves room for " (12).md" under every FS's 255-byte limit
@@ -223,6 +226,43 @@ def _segments(body: str) -> tuple[list[tuple[bool, str]], str]:
     return [p for p in pieces if p[1]], closer
 
 
+# ---------------------------------------------------------------------------------------------
+# Model-written text: no HTML, no remote images
+#
+# A web page can steer the model into writing ``<img src=https://tracker/... onerror=...>`` or
+# ``![](https://tracker/pixel.png)``; Obsidian and most Markdown viewers would render it and fetch the
+# URL. The app escapes everything; exports of model-written notes neutralise it: tags and comments
+# become text (``&lt;``), images become plain links, script URLs lose their scheme. Code spans and
+# fenced blocks are shown as code anyway and stay as they are. The user's own notes are left as typed.
+
+_IMAGE = re.compile(r"(?<!\\)!(?=\[)")
+_SCRIPT_LINK = re.compile(r"\]\(\s*<?\s*(?:javascript|vbscript|data|file):", re.IGNORECASE)
+
+
+def _neutralise_prose(text: str) -> str:
+    t = _TAG_START.sub("&lt;", text)
+    t = _IMAGE.sub(r"\\!", t)
+    return _SCRIPT_LINK.sub("](#blocked-link:", t)
+
+
+def neutralise_html(markdown: str) -> str:
+    """Markdown with raw HTML, images and script links made inert, outside code (idempotent)."""
+    pieces, _closer = _segments(_clean(markdown))
+    return "".join(t if is_code else _neutralise_prose(t) for is_code, t in pieces)
+
+
+def is_model_written(note: Note) -> bool:
+    """Whether a note's body came from a model (chat answers, studio outputs), not typed by the user."""
+    return (note.origin_kind or "manual") != "manual"
+
+
+def safe_for_export(notes: Iterable[Note]) -> list[Note]:
+    """The notes as every exporter (plugins' too) receives them: model-written bodies neutralised."""
+    import dataclasses
+
+    return [dataclasses.replace(n, body=neutralise_html(n.body)) if is_model_written(n) else n for n in notes]
+
+
 @dataclass
 class _BodyResult:
     text: str
@@ -244,11 +284,16 @@ def _citations_by_id(citations: Iterable[Any]) -> dict[int, dict[str, Any]]:
 
 def _convert_body(
     body: str, cites: dict[int, dict[str, Any]], label_for: Callable[[int, set[str]], str],
-    rename: Callable[[str], str] | None = None,
+    rename: Callable[[str], str] | None = None, *, neutralise: bool = False,
 ) -> _BodyResult:
-    """Citation markers -> footnote references, outside code; the body's own footnotes kept (or renamed)."""
+    """Citation markers -> footnote references, outside code; the body's own footnotes kept (or renamed).
+
+    ``neutralise``: the body is model-written; raw HTML, images and script links are made inert.
+    """
     body = _clean(body).replace("\r\n", "\n").replace("\r", "\n")
     pieces, closer = _segments(body)
+    if neutralise:
+        pieces = [(is_code, t if is_code else _neutralise_prose(t)) for is_code, t in pieces]
     taken = {m.group(1) for is_code, t in pieces if not is_code for m in _FOOTNOTE.finditer(t)}
     link_labels = {" ".join(m.group(1).split()).casefold() for m in _LINK_DEF.finditer(
         "".join(t for is_code, t in pieces if not is_code))}
@@ -346,7 +391,7 @@ def _single_label(pid: int, taken: set[str]) -> str:
 def render_markdown(note: Note, *, notebook_name: str) -> str:
     """One note as a Markdown document with YAML front matter and footnote citations."""
     cites = _citations_by_id(note.citations)
-    body = _convert_body(note.body, cites, _single_label)
+    body = _convert_body(note.body, cites, _single_label, neutralise=is_model_written(note))
     fm = _front_matter([
         ("title", _one_line(note.title) or "Untitled note"),
         ("notebook", _one_line(notebook_name)),
@@ -387,7 +432,7 @@ def render_combined(notes: Sequence[Note], *, notebook_name: str | Mapping[str, 
     definitions: list[str] = []
     for i, n in enumerate(notes, 1):
         body = _convert_body(n.body, _citations_by_id(n.citations), lambda _pid, _taken: str(next(counter)),
-                             rename=_renamer(i))
+                             rename=_renamer(i), neutralise=is_model_written(n))
         parts += [f"## {_heading(n.title)}", ""]
         meta = [f"Updated {_when(n.updated).strftime('%Y-%m-%d %H:%M')}"]
         if n.tags:

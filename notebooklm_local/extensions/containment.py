@@ -19,7 +19,7 @@ from notebooklm_local.core.documents import LoadedDocument, SourceRef
 from notebooklm_local.core.errors import Cancelled, NotebookError, SourceLoadError
 from notebooklm_local.core.exporters import ExportSource
 from notebooklm_local.core.jobs import CancelToken
-from notebooklm_local.core.note_export import ExportError
+from notebooklm_local.core.note_export import ExportError, safe_for_export
 from notebooklm_local.core.notes import Note
 from notebooklm_local.core.tts import TTSError, Voice
 
@@ -63,9 +63,9 @@ def run_contained(plugin_id: str, what: str, func: Callable[[], Any], *, error: 
     c = _Contained(plugin_id, func, strict=strict, on_failure=on_failure)
     try:
         return func()
-    except (Cancelled, NotebookError):
+    except (Cancelled, NotebookError, KeyboardInterrupt, GeneratorExit):
         raise
-    except Exception as e:
+    except BaseException as e:  # SystemExit too: a plugin must not end the app
         message = c._failed(what, e)
         if strict:
             raise
@@ -83,7 +83,9 @@ class ContainedLoader(_Contained):
     def can_load(self, ref: SourceRef) -> bool:
         try:
             return bool(self.inner.can_load(ref))
-        except Exception as e:
+        except (KeyboardInterrupt, GeneratorExit):
+            raise
+        except BaseException as e:  # SystemExit too: a plugin must not end the app
             self._failed(f"in loader '{self.name}' (can_load {ref.display})", e)
             if self.strict:
                 raise
@@ -92,9 +94,9 @@ class ContainedLoader(_Contained):
     def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
         try:
             doc = self.inner.load(ref, cancel)
-        except (Cancelled, NotebookError):
+        except (Cancelled, NotebookError, KeyboardInterrupt, GeneratorExit):
             raise
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: a plugin must not end the app
             message = self._failed(f"to read {ref.display} (loader '{self.name}')", e)
             if self.strict:
                 raise
@@ -116,10 +118,10 @@ class ContainedExporter(_Contained):
     def export(self, notes: Sequence[Note], target: Path, *, notebook_name: str | Mapping[str, str],
                sources: Sequence[ExportSource] = (), force: bool = False) -> list[Path]:
         try:
-            written = self.inner.export(notes, target, notebook_name=notebook_name, sources=sources, force=force)
-        except (Cancelled, NotebookError):
+            written = self.inner.export(safe_for_export(notes), target, notebook_name=notebook_name, sources=sources, force=force)
+        except (Cancelled, NotebookError, KeyboardInterrupt, GeneratorExit):
             raise
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: a plugin must not end the app
             message = self._failed(f"to export (exporter '{self.name}')", e)
             if self.strict:
                 raise
@@ -145,7 +147,7 @@ class ContainedTTSEngine(_Contained):
     def unavailable_reason(self) -> str | None:
         try:
             reason = self.inner.unavailable_reason()
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: a plugin must not end the app
             message = self._failed(f"in TTS engine '{self.name}' (checking whether it can speak)", e)
             if self.strict:
                 raise
@@ -155,9 +157,9 @@ class ContainedTTSEngine(_Contained):
     def _call(self, what: str, func: Callable[[], Any]) -> Any:
         try:
             return func()
-        except (Cancelled, NotebookError):
+        except (Cancelled, NotebookError, KeyboardInterrupt, GeneratorExit):
             raise
-        except Exception as e:
+        except BaseException as e:  # SystemExit too: a plugin must not end the app
             message = self._failed(f"in TTS engine '{self.name}' ({what})", e)
             if self.strict:
                 raise

@@ -248,7 +248,8 @@ def test_code_links_and_existing_footnotes_are_left_alone() -> None:
         "[^1]: My own footnote.\n"
         "[^note]: Another.\n"
     )
-    md = render_markdown(note(body=body, citations=[cite(1), cite(2), cite(3)]), notebook_name="NB")
+    md = render_markdown(note(body=body, citations=[cite(1), cite(2), cite(3)], origin_kind="manual"),
+                         notebook_name="NB")  # typed by the user: images stay (model text: tests/reliability)
     assert "Claim [^c1] with my own aside[^1] and [^note]." in md  # citation label moved aside
     assert "```python\nitems[1] = x  # [2]\n```" in md
     assert "~~~\n[1]\n~~~" in md
@@ -259,6 +260,8 @@ def test_code_links_and_existing_footnotes_are_left_alone() -> None:
     assert "[^3]:" not in md  # never referenced outside code
     assert_footnotes_resolve(md)
     to_html(md)
+    model = render_markdown(note(body=body, citations=[cite(1), cite(2), cite(3)]), notebook_name="NB")
+    assert "an image \\![2](pic.png)" in model  # model-written: a plain link, nothing a viewer fetches
 
 
 def test_an_unclosed_code_block_does_not_swallow_the_footnotes() -> None:
