@@ -561,6 +561,12 @@ def _ask_once(chat: Any, args: argparse.Namespace, question: str, *, new_session
     return result
 
 
+def _template_notices(chat: Any) -> None:
+    """A bad edited template was replaced by the default: say so (the answer itself went through)."""
+    for note in getattr(getattr(chat, "templates", None), "notices", []):
+        print(f"warning: {note}", file=sys.stderr)
+
+
 def cmd_ask(args: argparse.Namespace) -> int:
     from notebooklm_local.extensions.runtime import open_chat
 
@@ -582,6 +588,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
                 print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
         finally:
             chat.engine.close()
+            _template_notices(chat)
     return 130 if result.cancelled else 0
 
 
@@ -620,6 +627,7 @@ def cmd_chat(args: argparse.Namespace) -> int:
             print()
         finally:
             chat.engine.close()
+            _template_notices(chat)
     return 0
 
 

@@ -26,10 +26,13 @@ inserted as data (a source containing ``{{ ... }}`` is not evaluated), a missing
 from __future__ import annotations
 
 import contextvars
+import functools
 import json
 import logging
 import os
+import re
 import tempfile
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -38,7 +41,10 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
+import jinja2.nodes
+import jinja2.runtime
 import jinja2.sandbox
+import jinja2.visitor
 import tomli_w
 
 from notebooklm_local.core.errors import TemplateError
@@ -47,41 +53,248 @@ __all__ = ["PromptTemplate", "TemplateStore", "parse_template", "RenderedPrompt"
 
 log = logging.getLogger(__name__)
 
-_ENV = jinja2.sandbox.ImmutableSandboxedEnvironment(
-    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True,
-    lstrip_blocks=True,
-)
+# A template is the user's text (or a plugin's): it must not be able to hang the app, eat its memory
+# or crash it. Every render runs under a budget (steps, wall-clock time, sizes) that the sandbox
+# enforces where a template can spend: each {% for %} step (whatever the iterable), each call, filter
+# and arithmetic operator, each ``~`` concatenation. Sizes are checked *before* a string, list or
+# integer is built (``'x' * 10**9``, ``s.replace('', s)``, ``'%99999999s' % x``, ``9 ** 9 ** 9``), and
+# every exception a template can cause (recursion, memory, overflow) becomes a TemplateError.
+RANGE_BUDGET = 100_000  # range() items per render
+MAX_OUTPUT_CHARS = 2_000_000  # the rendered text, and any string or list built on the way
+MAX_STEPS = 1_000_000  # loop iterations + calls + operators per render
+MAX_ARG_INT = 100_000  # the largest number a call or filter may get (widths, counts, repeats)
+MAX_INT_BITS = 4_096  # integers a template computes
+RENDER_SECONDS = 2.0  # wall clock per render part
 
-# A template is the user's text: it must not be able to hang the app. range() is budgeted per render
-# (a nested {% for %} over range(100000) twice would otherwise run 10^10 iterations), and the output
-# is capped.
-RANGE_BUDGET = 100_000
-MAX_OUTPUT_CHARS = 2_000_000
-_budget = contextvars.ContextVar("template_range_budget", default=RANGE_BUDGET)
+
+class _Budget:
+    __slots__ = ("range_left", "steps_left", "deadline")
+
+    def __init__(self, seconds: float) -> None:
+        self.range_left = RANGE_BUDGET
+        self.steps_left = MAX_STEPS
+        self.deadline = time.monotonic() + seconds
+
+
+_budget: contextvars.ContextVar[_Budget | None] = contextvars.ContextVar("template_budget", default=None)
+
+
+def _spend(n: int = 1) -> None:
+    b = _budget.get()
+    if b is None:
+        return
+    b.steps_left -= n
+    if b.steps_left < 0:
+        raise TemplateError(f"the template does too much work (more than {MAX_STEPS:,} steps in one render)")
+    if time.monotonic() > b.deadline:
+        raise TemplateError(f"the template takes too long to render (over {RENDER_SECONDS:g} seconds)")
+
+
+def _too_big(what: str) -> TemplateError:
+    return TemplateError(f"the template builds {what} larger than its budget allows")
+
+
+def _check_size(n: int, what: str = "a text or list") -> None:
+    if n > MAX_OUTPUT_CHARS:
+        raise _too_big(what)
 
 
 def _budgeted_range(*args: int) -> range:
     r = range(*args)
-    left = _budget.get() - len(r)
-    if left < 0:
-        raise TemplateError(f"the template loops too much (more than {RANGE_BUDGET:,} range() steps in one render)")
-    _budget.set(left)
+    b = _budget.get()
+    if b is not None:
+        b.range_left -= len(r)
+        if b.range_left < 0:
+            raise TemplateError(
+                f"the template loops too much (more than {RANGE_BUDGET:,} range() steps in one render)")
     return r
 
 
-_ENV.globals["range"] = _budgeted_range
+def _budget_iter(iterable: Any) -> Any:
+    """Every {% for %} iterates through here: one step per item, whatever the iterable."""
+    for item in iterable:
+        _spend()
+        yield item
 
 
-def _render_part(source: str, values: Mapping[str, Any]) -> str:
-    _budget.set(RANGE_BUDGET)
-    out: list[str] = []
-    size = 0
-    for piece in _ENV.from_string(source).generate(**values):
-        size += len(piece)
-        if size > MAX_OUTPUT_CHARS:
-            raise TemplateError(f"the template's output is larger than {MAX_OUTPUT_CHARS:,} characters")
-        out.append(piece)
-    return "".join(out)
+def _budget_concat(parts: list[Any]) -> str:
+    """``a ~ b ~ c``: the size is known before the string is built."""
+    strs = [str(p) for p in parts]
+    _spend(len(strs))
+    _check_size(sum(len(x) for x in strs), "a text")
+    return "".join(strs)
+
+
+def _check_ints(args: Any) -> None:
+    for a in args:
+        if isinstance(a, int) and not isinstance(a, bool) and abs(a) > MAX_ARG_INT:
+            raise TemplateError(f"the template passes {a if a.bit_length() < 64 else 'a huge number'} to a "
+                                f"function or filter; the limit is {MAX_ARG_INT:,}")
+
+
+def _field_estimate(fmt: str, args: Any) -> int:
+    """An upper bound on a %-format or str.format result's length."""
+    widths = sum(min(int(w), 10**12) for w in re.findall(r"\d+", fmt) if len(w) <= 13) + 10**13 * sum(
+        1 for w in re.findall(r"\d+", fmt) if len(w) > 13)
+    longest = max((len(str(a)) for a in args), default=0)
+    fields = fmt.count("%") + fmt.count("{")
+    return len(fmt) + widths + fields * longest
+
+
+def _seq_len(x: Any) -> int | None:
+    return len(x) if isinstance(x, (str, list, tuple)) else None
+
+
+class _Budgeter(jinja2.visitor.NodeTransformer):
+    """Rewrites a parsed template: loops iterate through the budget, ``~`` concatenates through it."""
+
+    def __init__(self, env: jinja2.Environment) -> None:
+        self.env = env
+
+    def _call(self, attr: str, args: list[jinja2.nodes.Expr], lineno: int) -> jinja2.nodes.Call:
+        call = jinja2.nodes.Call(jinja2.nodes.EnvironmentAttribute(attr), args, [], None, None)
+        call.set_lineno(lineno)
+        call.set_environment(self.env)
+        return call
+
+    def visit_For(self, node: jinja2.nodes.For) -> jinja2.nodes.Node:  # noqa: N802 - visitor protocol
+        self.generic_visit(node)
+        node.iter = self._call("budget_iter", [node.iter], node.lineno)
+        return node
+
+    def visit_Concat(self, node: jinja2.nodes.Concat) -> jinja2.nodes.Node:  # noqa: N802 - visitor protocol
+        self.generic_visit(node)
+        items = jinja2.nodes.List(list(node.nodes))
+        items.set_lineno(node.lineno)
+        items.set_environment(self.env)
+        return self._call("budget_concat", [items], node.lineno)
+
+
+def _budgeted_filter(name: str, func: Any) -> Any:
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        _spend()
+        values = [a for a in args if not isinstance(a, (jinja2.Environment, jinja2.runtime.Context, jinja2.nodes.EvalContext))]
+        _check_ints(values[1:])
+        _check_ints(kwargs.values())
+        if name == "replace" and len(values) >= 3:
+            s, old, new = (str(v) for v in values[:3])
+            _check_size(len(s) + (s.count(old) if old else len(s) + 1) * len(new), "a text")
+        elif name in ("join", "list", "sort", "unique", "reverse") and values and not isinstance(values[0], str):
+            items = list(_budget_iter(values[0]))  # a generator is consumed under the budget
+            _check_size(len(items), "a list")
+            if name == "join":
+                _check_size(sum(len(str(i)) for i in items) + len(items) * len(str(values[1]) if len(values) > 1
+                                                                                else ""), "a text")
+            args = (*args[: args.index(values[0])], items, *args[args.index(values[0]) + 1:])
+        elif name == "format" and values:
+            _check_size(_field_estimate(str(values[0]), [*values[1:], *kwargs.values()]), "a text")
+        out = func(*args, **kwargs)
+        n = _seq_len(out)
+        if n is not None:
+            _check_size(n)
+        return out
+
+    return wrapper
+
+
+def _no_lipsum(*_a: Any, **_k: Any) -> str:
+    raise TemplateError("lipsum() is not available in prompt templates")
+
+
+class _BudgetedEnvironment(jinja2.sandbox.ImmutableSandboxedEnvironment):
+    intercepted_binops = frozenset({"*", "**", "+", "%", "//", "/", "-"})
+
+    def __init__(self, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.budget_iter = _budget_iter
+        self.budget_concat = _budget_concat
+        self.filters = {k: _budgeted_filter(k, f) for k, f in self.filters.items()}
+        self.globals["lipsum"] = _no_lipsum  # n paragraphs of filler: nothing a prompt needs, an easy bomb
+        self.globals["range"] = _budgeted_range
+
+    def _parse(self, source: str, name: str | None, filename: str | None) -> jinja2.nodes.Template:
+        try:
+            tree = super()._parse(source, name, filename)
+            return _Budgeter(self).visit(tree)  # type: ignore[no-any-return]
+        except (RecursionError, MemoryError) as e:
+            raise TemplateError(f"the template is nested too deeply to read ({type(e).__name__})") from None
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        _spend()
+        ints = all(isinstance(x, int) for x in (left, right))
+        if operator == "**":
+            if ints and right > 0 and abs(left) > 1 and max(1, abs(left).bit_length() - 1) * right > MAX_INT_BITS:
+                raise _too_big("a number")
+            if isinstance(left, float) or isinstance(right, float):
+                try:
+                    return float(left) ** float(right)
+                except OverflowError:
+                    raise _too_big("a number") from None
+        elif operator == "*":
+            if ints and left.bit_length() + right.bit_length() > MAX_INT_BITS:
+                raise _too_big("a number")
+            for seq, n in ((left, right), (right, left)):
+                if _seq_len(seq) is not None and isinstance(n, int):
+                    _check_size(_seq_len(seq) * max(n, 0))  # type: ignore[operator]
+        elif operator == "+":
+            if ints and max(left.bit_length(), right.bit_length()) > MAX_INT_BITS:
+                raise _too_big("a number")
+            a, b = _seq_len(left), _seq_len(right)
+            if a is not None and b is not None:
+                _check_size(a + b)
+        elif operator == "%" and isinstance(left, str):
+            args = right if isinstance(right, tuple) else (right,)
+            _check_size(_field_estimate(left, args), "a text")
+        return super().call_binop(context, operator, left, right)
+
+    def call(__self, __context: Any, __obj: Any, *args: Any, **kwargs: Any) -> Any:  # noqa: N805 - jinja's API
+        _spend()
+        if __obj is not _budgeted_range:
+            _check_ints(args)
+            _check_ints(kwargs.values())
+        target = getattr(__obj, "__wrapped__", __obj)
+        owner = getattr(target, "__self__", None)
+        name = getattr(target, "__name__", "")
+        if isinstance(owner, str):
+            if name in ("format", "format_map"):
+                vals = list(args[0].values()) if name == "format_map" and args and isinstance(args[0], Mapping) \
+                    else [*args, *kwargs.values()]
+                _check_size(_field_estimate(owner, vals), "a text")
+            elif name == "replace" and len(args) >= 2:
+                old, new = str(args[0]), str(args[1])
+                _check_size(len(owner) + (owner.count(old) if old else len(owner) + 1) * len(new), "a text")
+            elif name == "join" and args:
+                items = list(_budget_iter(args[0]))
+                _check_size(sum(len(str(i)) for i in items) + len(items) * len(owner), "a text")
+                args = (items, *args[1:])
+        out = super().call(__context, __obj, *args, **kwargs)
+        n = _seq_len(out)
+        if n is not None:
+            _check_size(n)
+        return out
+
+
+_ENV = _BudgetedEnvironment(
+    undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False, trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def _render_part(source: str, values: Mapping[str, Any], seconds: float = RENDER_SECONDS) -> str:
+    token = _budget.set(_Budget(seconds))
+    try:
+        out: list[str] = []
+        size = 0
+        for piece in _ENV.from_string(source).generate(**values):
+            size += len(piece)
+            if size > MAX_OUTPUT_CHARS:
+                raise TemplateError(f"the template's output is larger than {MAX_OUTPUT_CHARS:,} characters")
+            _spend()
+            out.append(piece)
+        return "".join(out)
+    finally:
+        _budget.reset(token)
 
 
 @dataclass
@@ -116,9 +329,13 @@ class PromptTemplate:
             raise TemplateError(f"Template '{self.name}': {e.message}") from e
         except jinja2.TemplateError as e:
             raise TemplateError(f"Template '{self.name}' could not be rendered: {e}") from e
-        except (ArithmeticError, LookupError, TypeError, ValueError, AttributeError) as e:
-            # runtime errors raised by the template's own expressions ({{ 1/0 }}, a huge range())
-            raise TemplateError(f"Template '{self.name}' could not be rendered: {e}") from e
+        except TemplateError as e:
+            raise TemplateError(f"Template '{self.name}' could not be rendered: {e}") from None
+        except (RecursionError, MemoryError) as e:  # a macro calling itself, a bomb past the size checks
+            raise TemplateError(f"Template '{self.name}' could not be rendered: it recurses or needs too much "
+                                f"memory ({type(e).__name__})") from None
+        except Exception as e:  # noqa: BLE001 - whatever the template's own expressions raise ({{ 1/0 }}, ...)
+            raise TemplateError(f"Template '{self.name}' could not be rendered: {type(e).__name__}: {e}") from e
         return RenderedPrompt(system, user, self.schema)
 
     def preview(self, values: Mapping[str, Any] | None = None) -> RenderedPrompt:
@@ -178,6 +395,10 @@ def parse_template(text: str, *, origin: str = "default", path: Path | None = No
             used |= jinja2.meta.find_undeclared_variables(_ENV.parse(src))
         except jinja2.TemplateSyntaxError as e:
             problems.append(f"{part}: syntax error on line {e.lineno}: {e.message}")
+        except TemplateError as e:
+            problems.append(f"{part}: {e}")
+        except (RecursionError, MemoryError, jinja2.TemplateError) as e:
+            problems.append(f"{part}: cannot be read ({type(e).__name__})")
     unknown = sorted(used - set(variables))
     if unknown:
         problems.append(f"unknown variable(s): {', '.join(unknown)} (known: {', '.join(sorted(variables)) or 'none'})")
@@ -250,6 +471,7 @@ class TemplateStore:
         self.user_dir = user_dir
         self.extra: dict[str, PromptTemplate] = {}  # registered by plugins
         self.notices: list[str] = []
+        self._rejected: dict[str, tuple[int, int]] = {}  # user templates found invalid: (mtime, size)
 
     def names(self) -> list[str]:
         names = {p.stem for p in self.default_dir.glob("*.toml")} | set(self.extra)
@@ -270,6 +492,13 @@ class TemplateStore:
         up = self.user_dir / f"{name}.toml"
         if up.is_file():
             try:
+                st = up.stat()
+                stamp = (st.st_mtime_ns, st.st_size)
+            except OSError:
+                stamp = None
+            if stamp is not None and self._rejected.get(name) == stamp:
+                return self.default(name)  # known bad and unchanged: not validated (maybe seconds) again
+            try:
                 tpl = parse_template(up.read_text(encoding="utf-8"), origin="user", path=up, expected_name=name,
                                      base=self._base(name))
                 tpl.preview()
@@ -279,6 +508,8 @@ class TemplateStore:
                 if note not in self.notices:
                     self.notices.append(note)
                 log.warning("%s", note)
+                if stamp is not None:
+                    self._rejected[name] = stamp
         return self.default(name)
 
     def is_overridden(self, name: str) -> bool:
