@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from notebooklm_local.core.grounding import SUPPORT_THRESHOLD, Similarity, assess
 from notebooklm_local.core.textutil import content_words, normalize_for_match, split_sentences
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
 NOT_FOUND_TEXT = "The selected sources don't contain an answer to this question."
 NO_ANSWER_TEXT = "The model returned no answer. Try again, rephrase the question, or use a larger model."
 
-SUPPORT_THRESHOLD = 0.5  # share of a sentence's content words found in its best cited passage
 
 
 @dataclass
@@ -105,11 +105,13 @@ class AnswerSentence:
     supported: bool = False
     support: float = 0.0  # best overlap with a cited passage (0..1)
     flag: str = ""  # why it is not supported ("" when it is)
+    check: str = ""  # the check that failed: citation, quote, number, unit, entity, negation, direction, support
+    semantic: float | None = None  # best passage-sentence similarity, where the embedder was asked
     quotes: dict[int, tuple[int, int]] = field(default_factory=dict)  # passage id -> quote span in the source
 
     def to_json(self) -> dict[str, Any]:
         return {"text": self.text, "citations": self.citations, "supported": self.supported,
-                "support": round(self.support, 3), "flag": self.flag}
+                "support": round(self.support, 3), "flag": self.flag, "check": self.check}
 
 
 @dataclass
@@ -246,15 +248,14 @@ def _best_quote(claim: str, passage: Passage) -> tuple[float, int, int]:
     return best
 
 
-def _numbers(text: str) -> set[str]:
-    return {n.replace(",", "") for n in re.findall(r"\d[\d,]*(?:\.\d+)?", text)}
-
-
-def _check(sentence: AnswerSentence, by_id: dict[int, Passage], quote: str = "") -> None:
-    claim_words = set(content_words(sentence.text))
+def _check(sentence: AnswerSentence, by_id: dict[int, Passage], quote: str = "",
+           similarity: Similarity | None = None) -> None:
+    claim_text = strip_markers(sentence.text)
+    claim_words = set(content_words(claim_text))
     if not sentence.citations:
         sentence.supported = not claim_words  # "Here is what I found:" needs no source
         sentence.flag = "" if sentence.supported else "no citation"
+        sentence.check = "" if sentence.supported else "citation"
         return
     best_overlap = 0.0
     quoted_ok = False
@@ -277,22 +278,32 @@ def _check(sentence: AnswerSentence, by_id: dict[int, Passage], quote: str = "")
         union = len(claim_words & set(content_words(cited_text))) / len(claim_words)
         best_overlap = max(best_overlap, union * 0.9)
     sentence.support = best_overlap
-    missing_numbers = _numbers(strip_markers(sentence.text)) - _numbers(cited_text)
-    if missing_numbers:
-        sentence.supported = False
-        sentence.flag = f"the number(s) {', '.join(sorted(missing_numbers))} do not occur in the cited passage"
-    elif quote and not quoted_ok:  # an invented quote is a fabrication, whatever the word overlap
-        sentence.supported = False
-        sentence.flag = "its quote does not occur in the cited passage"
+    if quote and not quoted_ok:  # an invented quote is a fabrication, whatever the word overlap
+        v = assess(claim_text, [by_id[pid].text for pid in sentence.citations], overlap=1.0)
+        if v.check in ("number", "unit"):
+            sentence.supported, sentence.flag, sentence.check = False, v.flag, v.check
+        else:
+            sentence.supported, sentence.check = False, "quote"
+            sentence.flag = "its quote does not occur in the cited passage"
+        return
+    # a sentence backed by an exact quote needs less of its own overlap (the quote is the evidence)
+    overlap = best_overlap / 0.6 if quoted_ok else best_overlap
+    v = assess(claim_text, [by_id[pid].text for pid in sentence.citations], overlap=overlap,
+               similarity=similarity)
+    sentence.supported, sentence.check = v.supported, v.check
+    if v.semantic is not None:
+        sentence.semantic = v.semantic
+    if v.supported:
+        sentence.flag = ""
+    elif v.check != "support":
+        sentence.flag = v.flag
     elif quoted_ok:
-        sentence.supported = best_overlap >= SUPPORT_THRESHOLD * 0.6
-        sentence.flag = "" if sentence.supported else "the sentence says more than its quote"
+        sentence.flag = "the sentence says more than its quote" + (f" ({v.flag})" if v.flag else "")
     else:
-        sentence.supported = best_overlap >= SUPPORT_THRESHOLD
-        sentence.flag = "" if sentence.supported else (
+        sentence.flag = (
             f"the cited passage{'s' if len(sentence.citations) > 1 else ''} "
             f"{', '.join(f'[{c}]' for c in sentence.citations)} do{'' if len(sentence.citations) > 1 else 'es'} "
-            "not support it"
+            "not support it" + (f" ({v.flag})" if v.flag else "")
         )
 
 
@@ -348,7 +359,7 @@ def not_found_answer(notes: Sequence[str] = ()) -> CitedAnswer:
                        notes=list(notes))
 
 
-def build_answer(raw: str, passages: Sequence[Passage]) -> CitedAnswer:
+def build_answer(raw: str, passages: Sequence[Passage], similarity: Similarity | None = None) -> CitedAnswer:
     """Check a free-text answer with ``[n]`` markers against the passages it was given."""
     by_id = {p.pid: p for p in passages}
     text = _DANGLING.sub("", raw.strip()).strip()
@@ -385,11 +396,12 @@ def build_answer(raw: str, passages: Sequence[Passage]) -> CitedAnswer:
             continue
         sentences.append(AnswerSentence(seg, list(dict.fromkeys(ids))))
     for s in sentences:
-        _check(s, by_id)
+        _check(s, by_id, similarity=similarity)
     return CitedAnswer(text, sentences, _resolve(sentences, by_id), removed)
 
 
-def build_structured_answer(data: Any, passages: Sequence[Passage]) -> CitedAnswer:
+def build_structured_answer(data: Any, passages: Sequence[Passage], similarity: Similarity | None = None
+                            ) -> CitedAnswer:
     """Check a structured answer ``{"answerable", "sentences": [{text, citations, quote}]}``."""
     by_id = {p.pid: p for p in passages}
     if not isinstance(data, dict):
@@ -443,13 +455,13 @@ def build_structured_answer(data: Any, passages: Sequence[Passage]) -> CitedAnsw
         ans.removed_markers = removed
         return ans
     for s, q in zip(sentences, quotes, strict=True):
-        _check(s, by_id, q)
+        _check(s, by_id, q, similarity)
     text = " ".join(s.text for s in sentences)
     return CitedAnswer(text, sentences, _resolve(sentences, by_id), removed)
 
 
-def verify_sentences(items: Sequence[tuple[str, Sequence[int]]], passages: Sequence[Passage]
-                     ) -> tuple[list[AnswerSentence], list[Citation]]:
+def verify_sentences(items: Sequence[tuple[str, Sequence[int]]], passages: Sequence[Passage],
+                     similarity: Similarity | None = None) -> tuple[list[AnswerSentence], list[Citation]]:
     """Check ``(text, cited passage ids)`` pairs against ``passages`` (ids not among them are dropped):
     the same checks as answers get, for podcast lines and studio sentences."""
     by_id = {p.pid: p for p in passages}
@@ -458,11 +470,12 @@ def verify_sentences(items: Sequence[tuple[str, Sequence[int]]], passages: Seque
         valid = [i for i in dict.fromkeys(ids) if i in by_id]
         sentences.append(AnswerSentence(strip_markers(text), valid))
     for s in sentences:
-        _check(s, by_id)
+        _check(s, by_id, similarity=similarity)
     return sentences, _resolve(sentences, by_id)
 
 
-def attach_citations(text: str, passages: Sequence[Passage], min_overlap: float = SUPPORT_THRESHOLD) -> CitedAnswer:
+def attach_citations(text: str, passages: Sequence[Passage], min_overlap: float = SUPPORT_THRESHOLD,
+                     similarity: Similarity | None = None) -> CitedAnswer:
     """Cite each sentence of an uncited text (a chain-of-density step) with the passage that best supports
     it; a sentence no passage supports well enough stays uncited and is flagged."""
     items: list[tuple[str, list[int]]] = []
@@ -476,7 +489,7 @@ def attach_citations(text: str, passages: Sequence[Passage], min_overlap: float 
             if score > best:
                 best, best_pid = score, p.pid
         items.append((seg, [best_pid] if best_pid is not None and best >= min_overlap else []))
-    sentences, citations = verify_sentences(items, passages)
+    sentences, citations = verify_sentences(items, passages, similarity)
     for s in sentences:
         if s.citations:
             s.text = s.text + "".join(f" [{i}]" for i in s.citations)

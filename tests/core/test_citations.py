@@ -239,10 +239,11 @@ def test_citing_the_wrong_passage_is_flagged_but_not_fixed() -> None:
     ans = build_answer("Berlin is the capital of Germany [1].", PASSAGES)
     s = ans.sentences[0]
     assert s.citations == [1]  # never re-pointed to passage 2
-    assert not s.supported and s.flag == "the cited passage [1] does not support it"
+    # the flag names what is not in the passage (issue 14): here the city and the country
+    assert not s.supported and s.flag == "\u201cBerlin\u201d, \u201cGermany\u201d do not occur in the cited passage"
     assert s.support < 0.5
     assert ans.unsupported == [s]
-    assert ans.flags == [f"Unsupported: \u201c{s.text}\u201d (the cited passage [1] does not support it)"]
+    assert ans.flags == [f"Unsupported: \u201c{s.text}\u201d ({s.flag})"]
     assert_citations_resolve(ans)
 
 
@@ -272,7 +273,8 @@ def test_numbers_may_come_from_any_cited_passage() -> None:
     both = build_answer(claim + " [1][3].", PASSAGES).sentences[0]
     assert "number" not in both.flag  # 2,100,000 is in [1], 8.7 in [3]
     one = build_answer(claim + " [1].", PASSAGES).sentences[0]
-    assert not one.supported and one.flag == "the number(s) 8.7 do not occur in the cited passage"
+    # the flag names the number as the claim writes it, with its scale (issue 14)
+    assert not one.supported and one.flag == "the number(s) 8.7 million do not occur in the cited passage"
 
 
 def test_uncited_content_sentences_are_flagged_no_citation() -> None:
@@ -477,7 +479,9 @@ def test_structured_sentence_saying_more_than_its_quote() -> None:
     data = _structured({"text": "Paris hosts giant purple dragons every summer festival season.", "citations": [1],
                         "quote": "Paris is the capital of France"})
     s = build_structured_answer(data, PASSAGES).sentences[0]
-    assert not s.supported and s.flag == "the sentence says more than its quote"
+    # ... and names the words the source lacks (issue 14)
+    assert not s.supported and s.flag.startswith("the sentence says more than its quote (not in the source: ")
+    assert "dragons" in s.flag
 
 
 def test_structured_short_quote_is_not_a_quote_check() -> None:
