@@ -1,16 +1,27 @@
-"""PDF source loader (pypdf): text per page with page numbers, metadata, clear errors."""
+"""PDF source loader (pypdf, with PDFium for re-extraction and Tesseract OCR): text per page, metadata, clear errors."""
 
 from __future__ import annotations
 
 import io
 import logging
+import math
 import re
 from pathlib import Path
+from typing import Any
 
 from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.services.loaders.files import read_file_bytes
+from notebooklm_local.services.loaders.pdf_ocr import OCR_INSTALL_HINT, find_ocr_engine, ocr_enabled, render_page_png
+from notebooklm_local.services.loaders.pdf_text import (
+    TextFragment,
+    better_spaced,
+    clean_page_text,
+    is_junk_title,
+    looks_glued,
+    title_from_fragments,
+)
 
 __all__ = ["PdfLoader", "load_pdf_bytes", "MAX_PDF_BYTES"]
 
@@ -58,10 +69,89 @@ def _meta_str(value: object) -> str:
     return str(value).strip() if value else ""
 
 
+def _open_pdfium(data: bytes, password: str | None) -> Any:
+    """A ``pypdfium2.PdfDocument`` for re-extraction and rendering, or None when unavailable."""
+    try:
+        import pypdfium2
+    except ImportError:  # pragma: no cover - a declared dependency; the loader degrades without it
+        return None
+    try:
+        return pypdfium2.PdfDocument(data, password=password or None)
+    except Exception as e:  # noqa: BLE001 - PdfiumError and friends: the pypdf text stays
+        log.info("pdfium cannot open the PDF: %s", e)
+        return None
+
+
+def _pdfium_text(doc: Any, index: int) -> str:
+    page = doc[index]
+    try:
+        textpage = page.get_textpage()
+        try:
+            return textpage.get_text_bounded() or ""
+        finally:
+            textpage.close()
+    finally:
+        page.close()
+
+
+def _has_image(page: Any) -> bool:
+    """Whether a page draws an image (a scan) rather than nothing at all (an intentionally blank page)."""
+    try:
+        return len(page.images) > 0
+    except Exception:  # noqa: BLE001 - broken resources: treat as having an image so the user is told
+        return True
+
+
+def _first_page_title(page: Any) -> str:
+    """The largest-font line(s) near the top of a pypdf page (empty when no font stands out)."""
+    fragments: list[TextFragment] = []
+    try:
+        box = page.mediabox
+        top, height = float(box.top), float(box.height)
+    except Exception:  # noqa: BLE001
+        return ""
+
+    def visit(text: str, cm: Any, tm: Any, _font: Any, size: float) -> None:
+        if not text.strip():
+            return
+        try:
+            scale = math.sqrt(abs(tm[0] * tm[3] - tm[1] * tm[2])) * math.sqrt(abs(cm[0] * cm[3] - cm[1] * cm[2]))
+            y = tm[4] * cm[1] + tm[5] * cm[3] + cm[5]
+        except (TypeError, IndexError):
+            return
+        for k, line in enumerate(text.split("\n")):
+            fragments.append(TextFragment(line, float(size) * scale, top - y + k * float(size) * scale * 1.2))
+
+    try:
+        page.extract_text(visitor_text=visit)
+    except Exception:  # noqa: BLE001 - a title is optional
+        return ""
+    return title_from_fragments(fragments, height)
+
+
+def _choose_title(meta_title: str, first_page: Any, name: str) -> tuple[str, str]:
+    """(title, where it came from): metadata unless junk, else page 1's largest-font lines, else the file name."""
+    if meta_title and not is_junk_title(meta_title, name):
+        return meta_title, "metadata"
+    if first_page is not None:
+        title = _first_page_title(first_page)
+        if title and not looks_glued(title, min_letters=12, mean_len=14):
+            return title, "page 1"
+    return Path(name).stem, "file name"
+
+
 def load_pdf_bytes(
-    data: bytes, name: str, *, password: str | None = None, cancel: CancelToken | None = None
+    data: bytes, name: str, *, password: str | None = None, cancel: CancelToken | None = None,
+    ocr: bool = True,
 ) -> LoadedDocument:
     """Extract a PDF's text page by page.
+
+    pypdf reads the structure, metadata and encryption and extracts each page's text; pages whose
+    words lost their spaces are re-extracted with PDFium (pypdfium2) when its text has them; pages
+    pypdf cannot read are tried with PDFium too. Ligatures and leaked glyph names are normalized
+    before the text becomes blocks, so block spans are exact against the stored text. Scanned pages
+    (an image, no text layer) are read with OCR when Tesseract is installed (``ocr=False`` or
+    ``NOTEBOOKLM_LOCAL_OCR=0`` turns it off); intentionally blank pages raise no warning.
 
     Raises:
         SourceLoadError: not a PDF, damaged, encrypted without (the right) password.
@@ -95,43 +185,122 @@ def load_pdf_bytes(
     if n_pages == 0:
         raise SourceLoadError(f"{name} has no pages (damaged or truncated?).")
 
-    blocks: list[Block] = []
-    empty_pages: list[int] = []
-    failed_pages: list[int] = []
-    for i in range(n_pages):
-        cancel.raise_if_set()
-        try:
-            text = pages[i].extract_text() or ""
-        except Exception as e:  # noqa: BLE001 - pypdf raises many types on broken content streams
-            log.info("%s: page %d unreadable: %s", name, i + 1, e)
-            failed_pages.append(i + 1)
-            continue
-        paras = _page_paragraphs(text)
-        if not paras:
-            empty_pages.append(i + 1)
-        blocks.extend(Block(p, "paragraph", page=i + 1) for p in paras)
+    pdfium_doc: Any = None
+    pdfium_tried = False
 
-    meta = {}
+    def pdfium() -> Any:
+        nonlocal pdfium_doc, pdfium_tried
+        if not pdfium_tried:
+            pdfium_tried = True
+            pdfium_doc = _open_pdfium(data, password)
+        return pdfium_doc
+
+    page_blocks: dict[int, list[Block]] = {}
+    scanned_pages: list[int] = []
+    failed_pages: list[int] = []
+    respaced_pages: list[int] = []
+    try:
+        for i in range(n_pages):
+            cancel.raise_if_set()
+            try:
+                text = clean_page_text(pages[i].extract_text() or "")
+            except Exception as e:  # noqa: BLE001 - pypdf raises many types on broken content streams
+                log.info("%s: page %d unreadable by pypdf: %s", name, i + 1, e)
+                doc = pdfium()
+                try:
+                    text = clean_page_text(_pdfium_text(doc, i)) if doc is not None and i < len(doc) else None
+                except Exception:  # noqa: BLE001
+                    text = None
+                if text is None:
+                    failed_pages.append(i + 1)
+                    continue
+            if looks_glued(text) and pdfium() is not None and i < len(pdfium_doc):
+                try:
+                    alt = clean_page_text(_pdfium_text(pdfium_doc, i))
+                except Exception as e:  # noqa: BLE001
+                    log.info("%s: page %d: pdfium re-extraction failed: %s", name, i + 1, e)
+                    alt = ""
+                if alt and better_spaced(text, alt):
+                    text = alt
+                    respaced_pages.append(i + 1)
+            paras = _page_paragraphs(text)
+            if paras:
+                page_blocks[i + 1] = [Block(p, "paragraph", page=i + 1) for p in paras]
+            elif _has_image(pages[i]):
+                scanned_pages.append(i + 1)
+
+        ocr_pages: list[int] = []
+        ocr_empty: list[int] = []
+        ocr_failed: list[int] = []
+        engine = find_ocr_engine() if (ocr and scanned_pages) else None
+        if engine is not None and pdfium() is not None:
+            for page_no in scanned_pages:
+                cancel.raise_if_set()
+                try:
+                    text = clean_page_text(engine.read_png(render_page_png(pdfium_doc, page_no - 1)))
+                except Exception as e:  # noqa: BLE001 - OCR is best effort per page
+                    log.info("%s: OCR of page %d failed: %s", name, page_no, e)
+                    ocr_failed.append(page_no)
+                    continue
+                paras = _page_paragraphs(text)
+                if paras:
+                    page_blocks[page_no] = [Block(p, "paragraph", page=page_no) for p in paras]
+                    ocr_pages.append(page_no)
+                else:
+                    ocr_empty.append(page_no)
+        else:
+            engine = None
+    finally:
+        if pdfium_doc is not None:
+            pdfium_doc.close()
+    blocks = [b for p in sorted(page_blocks) for b in page_blocks[p]]
+
+    meta: dict[str, Any] = {}
     try:
         info = reader.metadata
     except Exception:  # noqa: BLE001
         info = None
+    meta_title = ""
     if info is not None:
         meta = {"author": _meta_str(info.author), "subject": _meta_str(info.subject)}
-        title = _meta_str(info.title)
-    else:
-        title = ""
+        try:
+            meta_title = _meta_str(info.title)
+        except Exception:  # noqa: BLE001
+            meta_title = ""
     metadata = {k: v for k, v in meta.items() if v}
     metadata["pages"] = n_pages
+    title, title_source = _choose_title(meta_title, pages[0] if n_pages else None, name)
+    metadata["title_source"] = title_source
+    if meta_title and title_source != "metadata":
+        metadata["metadata_title"] = meta_title
+    if respaced_pages:
+        metadata["respaced_pages"] = respaced_pages
+    if ocr_pages:
+        metadata["ocr_pages"] = ocr_pages
+        metadata["ocr_engine"] = f"{engine.name} ({engine.languages})" if engine else ""
+
     flags: list[str] = []
-    if not blocks:
-        flags.append("no extractable text (scanned?)")
-    elif empty_pages:
-        flags.append(f"{len(empty_pages)} of {n_pages} pages have no extractable text (scanned?)")
+    unread_scans = [p for p in scanned_pages if p not in ocr_pages]
+    if ocr_pages:
+        flags.append(f"{_pages(len(ocr_pages))} read by OCR ({engine.name if engine else 'OCR'}): "
+                     "recognized text may contain errors")
+    if unread_scans:
+        if engine is not None:
+            why = "OCR found no text on them" if not ocr_failed else "OCR failed on them"
+        elif not ocr:
+            why = "OCR is turned off"
+        elif not ocr_enabled():
+            why = "OCR is turned off (NOTEBOOKLM_LOCAL_OCR=0)"
+        else:
+            why = OCR_INSTALL_HINT
+        listed = ", ".join(map(str, unread_scans[:10])) + (", ..." if len(unread_scans) > 10 else "")
+        flags.append(f"{_pages(len(unread_scans))} of {n_pages} scanned without a text layer ({listed}); {why}")
+    if not blocks and not unread_scans:
+        flags.append("no extractable text")
     if failed_pages:
         flags.append(f"{len(failed_pages)} pages could not be read: {', '.join(map(str, failed_pages[:10]))}")
     doc = LoadedDocument.from_blocks(
-        "pdf", title or Path(name).stem, blocks, metadata=metadata, flags=flags, original=data, original_suffix=".pdf"
+        "pdf", title, blocks, metadata=metadata, flags=flags, original=data, original_suffix=".pdf"
     )
     spans: dict[int, list[int]] = {}
     for b in doc.blocks:
@@ -142,11 +311,18 @@ def load_pdf_bytes(
     return doc
 
 
+def _pages(n: int) -> str:
+    return "1 page" if n == 1 else f"{n} pages"
+
+
 class PdfLoader:
-    """Loads ``.pdf`` files."""
+    """Loads ``.pdf`` files (``ocr=False``: scanned pages are reported, not read with OCR)."""
 
     name = "pdf"
     extensions = (".pdf",)
+
+    def __init__(self, *, ocr: bool = True) -> None:
+        self.ocr = ocr
 
     def can_load(self, ref: SourceRef) -> bool:
         return ref.path is not None and ref.path.suffix.lower() in self.extensions
@@ -154,5 +330,5 @@ class PdfLoader:
     def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
         assert ref.path is not None
         data = read_file_bytes(ref.path, MAX_PDF_BYTES)
-        return load_pdf_bytes(data, ref.path.name, password=ref.password, cancel=cancel)
+        return load_pdf_bytes(data, ref.path.name, password=ref.password, cancel=cancel, ocr=self.ocr)
 
