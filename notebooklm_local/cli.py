@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import sqlite3
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -106,6 +107,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     re_ = sub.add_parser("resume", help="finish interrupted ingestion and reconcile the index")
     re_.set_defaults(func=cmd_resume)
+
+    rp = sub.add_parser("repair", help="salvage a damaged library database into a new one (the old one is kept)")
+    rp.add_argument("--force", action="store_true", help="rebuild even when the database passes its check")
+    rp.set_defaults(func=cmd_repair)
 
     for name, helptext in (("ask", "answer a question from a notebook's sources, with citations"),
                            ("chat", "interactive cited chat with a notebook (/new starts a new session, /quit ends)")):
@@ -402,6 +407,37 @@ def cmd_resume(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_repair(args: argparse.Namespace) -> int:
+    from notebooklm_local.core.library import Library
+    from notebooklm_local.core.library_care import LibraryDamagedError
+    from notebooklm_local.services.repair import repair_library
+
+    paths, settings = _context(args)
+    db = paths.data / "library.db"
+    with _locked(paths):
+        try:
+            Library(db, backup=False).close()
+            damaged = None
+        except LibraryDamagedError as e:
+            damaged = str(e)
+        if damaged is None and not args.force:
+            print(f"{db} passed its check (PRAGMA quick_check): nothing to repair (--force rebuilds it anyway)")
+            return 0
+
+        def reconcile(_lib: Any) -> dict[str, int]:
+            svc = _open(paths, settings)
+            try:
+                return svc.reconcile()
+            finally:
+                svc.library.close()
+
+        result = repair_library(db, reconcile)
+    for line in result.lines():
+        print(line)
+    print("repaired: run `notebooklm-local resume` to finish sources that were queued again")
+    return 0
+
+
 def _templates(args: argparse.Namespace) -> Any:
     from notebooklm_local.extensions.runtime import template_store
 
@@ -642,6 +678,16 @@ def run(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except (OSError, sqlite3.DatabaseError) as e:
+        from notebooklm_local.core.library_care import damaged, disk_full_error, is_disk_full
+
+        if isinstance(e, BrokenPipeError) or not (is_disk_full(e) or isinstance(e, sqlite3.DatabaseError)):
+            raise
+        log.debug("command failed", exc_info=True)
+        data = _data_dir(args)
+        err = disk_full_error(data, e) if is_disk_full(e) else damaged(data / "library.db", e)
+        print(f"error: {err}", file=sys.stderr)
+        return 1
     except NotebookError as e:
         log.debug("command failed", exc_info=True)
         print(f"error: {e}", file=sys.stderr)
@@ -653,6 +699,12 @@ def run(args: argparse.Namespace) -> int:
             else:
                 print("(-v shows what the model wrote, rejected)", file=sys.stderr)
         return 1
+
+
+def _data_dir(args: argparse.Namespace) -> Path:
+    from notebooklm_local.core.paths import app_paths
+
+    return app_paths(getattr(args, "basedir", None)).data
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -7,6 +7,7 @@ exclusive OS lock on ``<data>/.lock``. The OS releases it when the process dies,
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from types import TracebackType
@@ -35,7 +36,10 @@ class InstanceLock:
                 "or start with --basedir DIR to use a separate data directory."
             ) from None
         info = self.path.with_suffix(".pid")
-        info.write_text(str(os.getpid()), encoding="utf-8")
+        try:
+            info.write_text(str(os.getpid()), encoding="utf-8")
+        except OSError:  # a full disk or a read-only dir: the pid file is informative only, the lock holds
+            logging.getLogger(__name__).warning("could not write %s", info, exc_info=True)
         return self
 
     def release(self) -> None:

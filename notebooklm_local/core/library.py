@@ -259,19 +259,42 @@ def _sort_key(name: str) -> str:
 class Library:
     """Thread-safe access to the library database (one connection, one lock)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, check: bool = True, backup: bool = True) -> None:
+        """Open (or create) the library at ``path``.
+
+        ``check``: refuse a 0-byte file next to existing data and run ``PRAGMA quick_check``; a damaged
+        file raises LibraryDamagedError (a copy kept aside; ``repair`` salvages it). ``backup``: a
+        ``VACUUM INTO`` copy at most once a day and after migrations (see core.library_care).
+        """
+        from notebooklm_local.core import library_care as care
+
         self.path = path
         path.parent.mkdir(parents=True, exist_ok=True)
+        if check:
+            care.check_file(path)
+        existed = path.exists() and path.stat().st_size > 0
         self._lock = threading.RLock()
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._migrate()
+        try:
+            self._db.row_factory = sqlite3.Row
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            if check and existed:
+                care.quick_check(self._db)
+            migrated = self._migrate()
+        except sqlite3.DatabaseError as e:
+            self._db.close()
+            raise care.damaged(path, e) from None
+        except BaseException:
+            self._db.close()
+            raise
+        if backup and existed:
+            care.backup_if_due(self._db, path, force=migrated)
 
     # -- plumbing -------------------------------------------------------------------------------
-    def _migrate(self) -> None:
+    def _migrate(self) -> bool:
+        """Apply pending schema migrations; True when an existing library was migrated."""
         with self._lock:
             version = self._db.execute("PRAGMA user_version").fetchone()[0]
             if version > len(_MIGRATIONS):
@@ -280,6 +303,7 @@ class Library:
                 with self.transaction() as db:
                     db.executescript_in_tx(_MIGRATIONS[i])  # type: ignore[attr-defined]
                     db.execute(f"PRAGMA user_version = {i + 1}")
+            return 0 < version < len(_MIGRATIONS)
 
     @contextmanager
     def transaction(self) -> Iterator[Any]:
@@ -287,11 +311,30 @@ class Library:
             self._db.execute("BEGIN IMMEDIATE")
             try:
                 yield _Tx(self._db)
-            except BaseException:
-                self._db.execute("ROLLBACK")
+            except BaseException as e:
+                try:
+                    self._db.execute("ROLLBACK")
+                except sqlite3.Error:  # SQLite may have rolled back already (disk full): the real error is e
+                    pass
+                if isinstance(e, sqlite3.OperationalError):
+                    from notebooklm_local.core.library_care import disk_full_error, is_disk_full
+
+                    if is_disk_full(e):
+                        raise disk_full_error(self.path, e) from e
                 raise
             else:
-                self._db.execute("COMMIT")
+                try:
+                    self._db.execute("COMMIT")
+                except sqlite3.OperationalError as e:
+                    from notebooklm_local.core.library_care import disk_full_error, is_disk_full
+
+                    try:
+                        self._db.execute("ROLLBACK")
+                    except sqlite3.Error:
+                        pass
+                    if is_disk_full(e):
+                        raise disk_full_error(self.path, e) from e
+                    raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:

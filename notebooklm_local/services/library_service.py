@@ -25,6 +25,7 @@ from notebooklm_local.core.documents import Block, LoadedDocument, SourceLoader,
 from notebooklm_local.core.errors import Cancelled, NotebookError, SourceLoadError
 from notebooklm_local.core.jobs import CancelToken, ProgressCallback, no_progress
 from notebooklm_local.core.library import Library, Notebook, Source, SourceStatus, StoredChunk
+from notebooklm_local.core.library_care import DiskFullError, disk_full_error, free_space, is_disk_full
 from notebooklm_local.services.index import ChromaIndex
 
 __all__ = ["LibraryService", "AddReport", "Hit", "expand_inputs"]
@@ -34,6 +35,7 @@ log = logging.getLogger(__name__)
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 EMBED_BATCH = 16  # one transaction + one Chroma upsert per batch: little work lost on a crash
+MIN_FREE_BYTES = 20_000_000  # below this, adding refuses to start (disk full)
 LOAD_TIMEOUT_S = 900.0  # one source's reading/extraction (a stuck loader is marked failed, the rest go on)
 RRF_K = 60
 
@@ -286,6 +288,9 @@ class LibraryService:
         cancel = cancel or CancelToken()
         progress = _safe_progress(progress)
         nb = self.library.notebook(notebook)
+        free = free_space(self.data_dir)
+        if free is not None and free < MIN_FREE_BYTES:
+            raise disk_full_error(self.data_dir)
         report = AddReport()
         strs = [i for i in items if isinstance(i, str)]
         refs, report.skipped = expand_inputs(strs, self.file_extensions)
@@ -297,8 +302,8 @@ class LibraryService:
             try:
                 done = self.process(src.id, cancel=cancel, ref=ref,
                                     progress=lambda d, t, m, n=n: progress(n, len(refs), m))
-            except Cancelled:
-                raise
+            except (Cancelled, DiskFullError):
+                raise  # the next source would fail the same way
             except _Duplicate as d:
                 report.duplicates.append((ref.display, d.existing.title))
                 continue
@@ -333,25 +338,37 @@ class LibraryService:
         except (Cancelled, _Duplicate):
             raise
         except NotebookError as e:
-            self._mark_failed(source_id, str(e))
+            self._mark_failed(source_id, str(e), e)
             raise
         except Exception as e:  # noqa: BLE001 - any loader/plugin bug becomes a failed source, not a crash
+            if is_disk_full(e):
+                full = disk_full_error(self.data_dir, e)
+                self._mark_failed(source_id, str(full), full)
+                raise full from e
             log.exception("unexpected error processing %s", source_id)
             msg = f"Unexpected error: {type(e).__name__}: {e}"
-            self._mark_failed(source_id, msg)
-            raise NotebookError(msg) from e
+            err = NotebookError(msg)
+            self._mark_failed(source_id, msg, err)
+            raise err from e
         return self.library.source(source_id)
 
-    def _mark_failed(self, source_id: str, reason: str) -> None:
-        """Failed, with the reason; a source that failed before extraction is named after its file or URL."""
+    def _mark_failed(self, source_id: str, reason: str, original: BaseException) -> None:
+        """Failed, with the reason; a source that failed before extraction is named after its file or URL.
+
+        When even that cannot be written (the disk is full), the original error is what the caller
+        raises: this failure is logged, never shown instead of it.
+        """
         fields: dict[str, Any] = {"status": SourceStatus.FAILED, "error": reason}
         try:
             src = self.library.source(source_id)
-        except NotebookError:
-            return  # removed meanwhile (a duplicate)
-        if not src.title:
-            fields["title"] = _fallback_title(src.ref)
-        self.library.update_source(source_id, **fields)
+            if not src.title:
+                fields["title"] = _fallback_title(src.ref)
+            self.library.update_source(source_id, **fields)
+        except NotebookError as e:
+            if not isinstance(e, SourceLoadError) and "No source with id" not in str(e):
+                log.warning("could not record the failure of %s (%s): %s", source_id, original, e)
+        except Exception:  # noqa: BLE001 - never hide ``original``
+            log.warning("could not record the failure of %s (%s)", source_id, original, exc_info=True)
 
     def _ref_of(self, src: Source) -> SourceRef:
         r = src.ref
