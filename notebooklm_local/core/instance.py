@@ -44,7 +44,10 @@ class InstanceLock:
 
     def release(self) -> None:
         if self._lock.is_locked:
-            self.path.with_suffix(".pid").unlink(missing_ok=True)
+            try:
+                self.path.with_suffix(".pid").unlink(missing_ok=True)
+            except OSError:
+                pass
             self._lock.release()
 
     @property

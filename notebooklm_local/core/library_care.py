@@ -25,7 +25,7 @@ from notebooklm_local.core.errors import NotebookError
 
 __all__ = [
     "LibraryDamagedError", "DiskFullError", "check_file", "quick_check", "damaged", "backup_if_due",
-    "salvage", "SalvageReport", "disk_full_error", "is_disk_full", "free_space", "BACKUPS_KEPT",
+    "salvage", "SalvageReport", "disk_full_error", "DISK_FULL_PREFIX", "is_disk_full", "free_space", "BACKUPS_KEPT",
 ]
 
 log = logging.getLogger(__name__)
@@ -71,9 +71,12 @@ def is_disk_full(exc: BaseException) -> bool:
     return False
 
 
+DISK_FULL_PREFIX = "The disk is full"
+
+
 def disk_full_error(path: Path, exc: BaseException | None = None) -> DiskFullError:
     return DiskFullError(
-        f"The disk is full: {_mb(free_space(path))} free where the data lives ({path}). Nothing was lost; free "
+        f"{DISK_FULL_PREFIX}: {_mb(free_space(path))} free where the data lives ({path}). Nothing was lost; free "
         "some space, then run the command again (`notebooklm-local resume` finishes interrupted sources)."
         + (f" ({exc})" if exc is not None and not isinstance(exc, DiskFullError) else ""))
 

@@ -25,7 +25,13 @@ from notebooklm_local.core.documents import Block, LoadedDocument, SourceLoader,
 from notebooklm_local.core.errors import Cancelled, NotebookError, SourceLoadError
 from notebooklm_local.core.jobs import CancelToken, ProgressCallback, no_progress
 from notebooklm_local.core.library import Library, Notebook, Source, SourceStatus, StoredChunk
-from notebooklm_local.core.library_care import DiskFullError, disk_full_error, free_space, is_disk_full
+from notebooklm_local.core.library_care import (
+    DISK_FULL_PREFIX,
+    DiskFullError,
+    disk_full_error,
+    free_space,
+    is_disk_full,
+)
 from notebooklm_local.services.index import ChromaIndex
 
 __all__ = ["LibraryService", "AddReport", "Hit", "expand_inputs"]
@@ -459,6 +465,9 @@ class LibraryService:
         self.reconcile()
         pending = self.library.all_sources(status=[SourceStatus.QUEUED, SourceStatus.EXTRACTED, SourceStatus.CHUNKED,
                                                    SourceStatus.EMBEDDED])
+        # interrupted by a full disk (not the source's fault): finished once there is room again
+        pending += [s for s in self.library.all_sources(status=[SourceStatus.FAILED])
+                    if (s.error or "").startswith(DISK_FULL_PREFIX)]
         if self.index is not None:
             model = self.index.model_id
             pending += [s for s in self.library.all_sources(status=[SourceStatus.READY])
