@@ -460,6 +460,22 @@ def build_structured_answer(data: Any, passages: Sequence[Passage], similarity: 
     return CitedAnswer(text, sentences, _resolve(sentences, by_id), removed)
 
 
+def mostly_unsupported(sentences: Sequence[AnswerSentence], share: float = 0.5) -> str | None:
+    """Why an output is refused for its grounding (None when it is kept, its unsupported sentences flagged):
+    none of its claims is supported, or fewer than ``share`` of them are. Sentences that claim nothing
+    (no content words: "Here is what I found:") do not count."""
+    claims = [s for s in sentences if content_words(strip_markers(s.text))]
+    if not claims:
+        return None
+    good = sum(1 for s in claims if s.supported and s.citations)
+    if good == 0:
+        return "none of its sentences is supported by the passages it cites"
+    if good < share * len(claims):
+        return (f"most of its sentences ({len(claims) - good} of {len(claims)}) are not supported by the passages "
+                "they cite")
+    return None
+
+
 def verify_sentences(items: Sequence[tuple[str, Sequence[int]]], passages: Sequence[Passage],
                      similarity: Similarity | None = None) -> tuple[list[AnswerSentence], list[Citation]]:
     """Check ``(text, cited passage ids)`` pairs against ``passages`` (ids not among them are dropped):

@@ -37,6 +37,7 @@ from notebooklm_local.core.quotes import QuoteResult, quoted_answer, select_quot
 from notebooklm_local.core.settings import ChatSettings
 from notebooklm_local.core.templates import TemplateStore
 from notebooklm_local.core.textutil import content_words, words
+from notebooklm_local.services.grounding import similarity_for
 from notebooklm_local.services.library_service import Hit, LibraryService
 
 __all__ = ["ChatService", "AskResult", "standalone_query", "MODES", "QUOTES_LABEL"]
@@ -461,10 +462,11 @@ class ChatService:
         )
 
     def _verify(self, raw: str, passages: list[Passage], structured: bool) -> CitedAnswer:
+        similarity = similarity_for(self.library)  # the embedder's semantic signal (None: lexical checks only)
         if not structured:
-            return build_answer(raw, passages)
+            return build_answer(raw, passages, similarity)
         try:
-            return build_structured_answer(repair_json(raw), passages)
+            return build_structured_answer(repair_json(raw), passages, similarity)
         except ValueError as e:
             log.info("structured answer unusable (%s): %r", e, raw[:200])
             text = "The model did not produce a usable answer."

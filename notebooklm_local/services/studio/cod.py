@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from rapidfuzz import fuzz
 
 from notebooklm_local.core.citations import Passage, attach_citations, strip_markers
-from notebooklm_local.core.density import CoDStep, check_step, cod_step_schema
+from notebooklm_local.core.density import CoDStep, chain_problem, check_step, cod_step_schema
 from notebooklm_local.core.errors import NotebookError, StudioError
+from notebooklm_local.core.grounding import Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import Engine
 from notebooklm_local.core.templates import PromptTemplate
@@ -89,6 +90,7 @@ def run_chain(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
     on_step: Callable[[CoDStep], None] | None = None,
+    similarity: Similarity | None = None,
 ) -> CoDRun:
     cancel = cancel or CancelToken()
     if not 1 <= steps <= 10:
@@ -149,11 +151,13 @@ def run_chain(
             failure = f"Stopped after step {i - 1}: {e}"
             break
         step.attempts = len(attempts)
-        step.citations = attach_citations(step.summary, passages).to_json()
+        step.citations = attach_citations(step.summary, passages, similarity=similarity).to_json()
         accepted += step.missing_entities
         done.append(step)
         if on_step is not None:
             on_step(step)
+    if not failure and (problem := chain_problem(done)):
+        failure = f"Every step is kept, but {problem}."
     if progress:
         progress(1, 1, "Done")
     return CoDRun(done, sections, failure, notes)

@@ -7,9 +7,16 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from notebooklm_local.core.citations import Passage, format_passages, strip_markers, verify_sentences
+from notebooklm_local.core.citations import (
+    Passage,
+    format_passages,
+    mostly_unsupported,
+    strip_markers,
+    verify_sentences,
+)
 from notebooklm_local.core.density import degenerate_reason
 from notebooklm_local.core.errors import NotebookError
+from notebooklm_local.core.grounding import Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import Engine
 from notebooklm_local.core.podcast import Host, PodcastLine, PodcastScript
@@ -141,7 +148,8 @@ def _check_outline(data: Any, passages: Sequence[Passage], segments: int) -> tup
     return title, topics, refs, notes
 
 
-def _check_dialogue(data: Any, hosts: Sequence[str], passages: Sequence[Passage]) -> list[tuple[str, str, list[int]]]:
+def _check_dialogue(data: Any, hosts: Sequence[str], passages: Sequence[Passage],
+                    similarity: Similarity | None = None) -> list[tuple[str, str, list[int]]]:
     if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
         raise ValueError("the segment has no list of lines")
     lines: list[tuple[str, str, list[int]]] = []
@@ -163,17 +171,23 @@ def _check_dialogue(data: Any, hosts: Sequence[str], passages: Sequence[Passage]
         raise ValueError("the hosts repeat the same lines")
     if (why := degenerate_reason(" ".join(t for _, t, _ in lines))) is not None:
         raise ValueError(why)
-    checked, _ = verify_sentences([(t, c) for _, t, c in lines], passages)
+    checked, _ = verify_sentences([(t, c) for _, t, c in lines], passages, similarity)
     if not any(s.supported and s.citations for s in checked):
         raise ValueError("no line is supported by the passages it cites")
+    # uncited banter and questions claim nothing to check here; cited lines are kept flagged unless most are
+    # unsupported
+    claims = [s for s in checked if s.citations]
+    if (why := mostly_unsupported(claims)) is not None:
+        raise ValueError(why.replace("sentences", "lines"))
     return lines
 
 
-def verify_script(script: PodcastScript, passages: Sequence[Passage]) -> PodcastScript:
+def verify_script(script: PodcastScript, passages: Sequence[Passage],
+                  similarity: Similarity | None = None) -> PodcastScript:
     """Check every line against the passages it cites (ids are the script's passage ids); sets
     supported/flag and the script's citations. Used after generation and after the user edits."""
     known = {p.pid for p in passages}
-    sentences, citations = verify_sentences([(ln.text, ln.citations) for ln in script.lines], passages)
+    sentences, citations = verify_sentences([(ln.text, ln.citations) for ln in script.lines], passages, similarity)
     for ln, s in zip(script.lines, sentences, strict=True):
         bad = [i for i in ln.citations if i not in known]
         ln.citations = list(s.citations)
@@ -203,6 +217,7 @@ def write_script(
     stats: RunStats,
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
+    similarity: Similarity | None = None,
 ) -> tuple[PodcastScript, list[Passage], list[str]]:
     """Returns (script, the passages it was given (ids 1..n, the ones its citations use), notes)."""
     cancel = cancel or CancelToken()
@@ -254,7 +269,7 @@ def write_script(
         }
         seg_lines, _ = generate_structured(
             engine, messages_for(dialogue_template, values), _dialogue_schema(names, len(local), lines_per),
-            lambda d, local=local: _check_dialogue(d, names, local), what=f"dialogue for segment {si + 1}", max_tokens=line_tokens,
+            lambda d, local=local: _check_dialogue(d, names, local, similarity), what=f"dialogue for segment {si + 1}", max_tokens=line_tokens,
             retries=retries, stats=stats, temperature=0.6, cancel=cancel,
         )
         for speaker, text, cites in seg_lines:
@@ -263,7 +278,7 @@ def write_script(
             lines.append(PodcastLine(speaker, clean + "".join(f" [{g}]" for g in dict.fromkeys(glob)),
                                      list(dict.fromkeys(glob)), si))
     script = PodcastScript(title or topics[0], list(hosts), topics, lines, language=language)
-    verify_script(script, given)
+    verify_script(script, given, similarity)
     if progress:
         progress(total, total, "Done")
     return script, given, notes

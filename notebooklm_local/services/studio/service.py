@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from notebooklm_local.core.citations import CitedAnswer, Passage
+from notebooklm_local.core.citations import CitedAnswer, Passage, strip_markers
 from notebooklm_local.core.density import CoDStep
 from notebooklm_local.core.errors import NotebookError, StudioError
 from notebooklm_local.core.jobs import CancelToken
@@ -24,10 +24,20 @@ from notebooklm_local.core.podcast import DEFAULT_PERSONAS, Host, PodcastScript,
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.studio import StudioOutput, StudioStore
 from notebooklm_local.core.templates import TemplateStore
+from notebooklm_local.services.grounding import similarity_for
 from notebooklm_local.services.library_service import LibraryService
 from notebooklm_local.services.studio.cod import run_chain
 from notebooklm_local.services.studio.common import Progress, RunStats, load_material
 from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS, verify_script, write_script
+from notebooklm_local.services.studio.regenerate import (
+    Regenerated,
+    check_index,
+    closest_passages,
+    no_model_error,
+    reanswer,
+    remap_citations,
+    rewrite_sentence,
+)
 from notebooklm_local.services.studio.summaries import (
     AUDIENCES,
     DOCUMENT_TEMPLATES,
@@ -130,7 +140,8 @@ class StudioService:
         with self._busy:
             self.engine.info()  # load the model before the clock of the first call starts
             answer, parts, rounds = cited_document(self.engine, passages, plan, stats=stats, progress=progress,
-                                                   cancel=cancel, on_token=on_token)
+                                                   cancel=cancel, on_token=on_token,
+                                                   similarity=similarity_for(self.library))
         stats.finish()
         notes = plan.notes + answer.notes
         if parts > 1:
@@ -171,7 +182,8 @@ class StudioService:
             self.engine.info()
             run = run_chain(self.engine, passages, texts, template=self.templates.get("cod_step"),
                             section_plan=section_plan, steps=steps, words=words, language=lang, retries=st.retries,
-                            stats=stats, progress=progress, cancel=cancel, on_step=on_step)
+                            stats=stats, progress=progress, cancel=cancel, on_step=on_step,
+                            similarity=similarity_for(self.library))
         stats.finish()
         notes = run.notes + section_plan.notes
         out = self.store.add(
@@ -217,7 +229,7 @@ class StudioService:
                 self.engine, passages, outline_template=self.templates.get("podcast_outline"),
                 dialogue_template=self.templates.get("podcast_dialogue"), hosts=hosts, audience=audience,
                 length=length, language=lang, focus=" ".join(focus.split())[:500], retries=st.retries, stats=stats,
-                progress=progress, cancel=cancel,
+                progress=progress, cancel=cancel, similarity=similarity_for(self.library),
             )
         stats.finish()
         if script.unsupported:
@@ -252,7 +264,8 @@ class StudioService:
         strangers = sorted({ln.speaker for ln in new.lines} - known)
         if strangers:
             new.hosts = old.hosts + [Host(n) for n in strangers]
-        verify_script(new, [_passage_from_json(d) for d in out.payload.get("passages", [])])
+        verify_script(new, [_passage_from_json(d) for d in out.payload.get("passages", [])],
+                      similarity_for(self.library))
         payload = dict(out.payload, script=new.to_json(), text=new.to_markdown(), edited=True)
         self.store.update(out.id, payload=payload, title=new.title or out.title)
         return new
@@ -293,6 +306,79 @@ class StudioService:
         if output_id is not None:
             out = self.store.get(output_id)
             self.store.update(out.id, payload=dict(out.payload, audio=str(result.path)))
+        return result
+
+    # -- regenerate one flagged item (fail safe) ---------------------------------------------------
+    def regenerate_sentence(self, output_id: str, index: int, *, language: str | None = None,
+                            cancel: CancelToken | None = None) -> Regenerated:
+        """Write sentence ``index`` (0-based) of a stored summary again from the passages it cites (uncited:
+        the closest ones). It replaces the old sentence only when it is supported; the output's other
+        sentences stay as they are (checked again). The stored output is updated in place."""
+        out = self.store.get(output_id)
+        if out.kind != "summary":
+            raise NotebookError(f"Studio output {out.id[:8]} is a {out.kind}, not a summary.")
+        stored = out.payload["answer"]
+        sentences = stored.get("sentences", [])
+        check_index(len(sentences), index, "sentence")
+        _, passages = load_material(self.library.library, out.notebook_id, out.source_ids)
+        remap = remap_citations(stored, passages)
+        items = [(str(s["text"]), [remap[c] for c in s.get("citations", []) if c in remap]) for s in sentences]
+        by_pid = {p.pid: p for p in passages}
+        old_text, old_ids = items[index]
+        cited = [by_pid[i] for i in old_ids] or closest_passages(old_text, passages)
+        similarity = similarity_for(self.library)
+        stats = RunStats()
+        lang = self._language(language if language is not None else out.options.get("language"))
+        result = Regenerated(index, strip_markers(old_text), "", False)
+        try:
+            with self._busy:
+                self.engine.info()
+                new = rewrite_sentence(self.engine, old_text, cited, passages, template=self.templates.get("summary"),
+                                       reduce_template=self.templates.get("summary_reduce"), language=lang,
+                                       retries=self.settings.studio.retries, stats=stats, cancel=cancel,
+                                       similarity=similarity)
+        except StudioError as e:
+            result.flag = no_model_error(e, "sentence")
+            return result
+        s = new.sentences[0]
+        items[index] = (strip_markers(s.text), list(s.citations))
+        answer = reanswer(items, passages, similarity)
+        result.new, result.replaced = strip_markers(s.text), True
+        notes = list(out.payload.get("notes", [])) + [f"Sentence {index + 1} was regenerated."]
+        self.store.update(out.id, payload=dict(out.payload, answer=answer.to_json(), text=answer.text, notes=notes))
+        return result
+
+    def regenerate_line(self, output_id: str, index: int, *, cancel: CancelToken | None = None) -> Regenerated:
+        """Write line ``index`` (0-based) of a stored podcast script again from the passages it cites (uncited:
+        the closest ones); same speaker, replaced only when supported; the script is checked again."""
+        out = self.store.get(output_id)
+        if out.kind != "podcast":
+            raise NotebookError(f"Studio output {out.id[:8]} is a {out.kind}, not a podcast.")
+        script = PodcastScript.from_json(out.payload["script"])
+        check_index(len(script.lines), index, "line")
+        given = [_passage_from_json(d) for d in out.payload.get("passages", [])]
+        by_pid = {p.pid: p for p in given}
+        line = script.lines[index]
+        cited = [by_pid[i] for i in line.citations if i in by_pid] or closest_passages(line.text, given)
+        similarity = similarity_for(self.library)
+        stats = RunStats()
+        result = Regenerated(index, strip_markers(line.text), "", False)
+        try:
+            with self._busy:
+                self.engine.info()
+                new = rewrite_sentence(self.engine, line.text, cited, given, template=self.templates.get("summary"),
+                                       reduce_template=self.templates.get("summary_reduce"),
+                                       language=script.language, retries=self.settings.studio.retries, stats=stats,
+                                       cancel=cancel, similarity=similarity)
+        except StudioError as e:
+            result.flag = no_model_error(e, "line")
+            return result
+        s = new.sentences[0]
+        line.text = strip_markers(s.text) + "".join(f" [{i}]" for i in s.citations)
+        line.citations = list(s.citations)
+        verify_script(script, given, similarity)
+        result.new, result.replaced = strip_markers(s.text), True
+        self.store.update(out.id, payload=dict(out.payload, script=script.to_json(), text=script.to_markdown()))
         return result
 
     # -- notes -----------------------------------------------------------------------------------

@@ -20,10 +20,12 @@ from notebooklm_local.core.citations import (
     Passage,
     build_structured_answer,
     format_passages,
+    mostly_unsupported,
     strip_markers,
 )
 from notebooklm_local.core.density import degenerate_reason
 from notebooklm_local.core.errors import NotebookError, StudioError
+from notebooklm_local.core.grounding import Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import Engine
 from notebooklm_local.core.templates import PromptTemplate
@@ -107,8 +109,12 @@ def _renumber(batch: Sequence[Passage]) -> list[Passage]:
                     p.t_start, p.heading, p.url) for i, p in enumerate(batch)]
 
 
-def _checker(local_to_global: Callable[[int], list[int]], passages: Sequence[Passage]) -> Callable[[Any], CitedAnswer]:
-    """Checks one map/reduce output and returns it as a CitedAnswer over the original passages."""
+def _checker(local_to_global: Callable[[int], list[int]], passages: Sequence[Passage],
+             similarity: Similarity | None = None) -> Callable[[Any], CitedAnswer]:
+    """Checks one map/reduce output and returns it as a CitedAnswer over the original passages.
+
+    Fail safe, not fail hard: an output with some unsupported sentences is kept with those flagged; it is
+    refused (and retried) only when it is not valid structure, says nothing, or is mostly unsupported."""
 
     def check(data: Any) -> CitedAnswer:
         if not isinstance(data, dict) or not isinstance(data.get("sentences"), list):
@@ -137,11 +143,11 @@ def _checker(local_to_global: Callable[[int], list[int]], passages: Sequence[Pas
             raise ValueError("it repeats the same sentences")
         if (why := degenerate_reason(" ".join(i["text"] for i in items))) is not None:
             raise ValueError(why)
-        answer = build_structured_answer({"sentences": items}, passages)
+        answer = build_structured_answer({"sentences": items}, passages, similarity)
         if answer.not_found or not answer.sentences:
             raise ValueError("the output says nothing about the sources")
-        if not any(s.supported and s.citations for s in answer.sentences):
-            raise ValueError("none of its sentences is supported by the passages it cites")
+        if (why := mostly_unsupported(answer.sentences)) is not None:
+            raise ValueError(why)
         return answer
 
     return check
@@ -156,6 +162,7 @@ def cited_document(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
     on_token: Callable[[str], None] | None = None,
+    similarity: Similarity | None = None,
 ) -> tuple[CitedAnswer, int, int]:
     """Map-reduce over ``passages`` (global ids). Returns (answer, parts, reduce rounds)."""
     cancel = cancel or CancelToken()
@@ -182,7 +189,7 @@ def cited_document(
                 return notes_map.get(batch[i - 1].pid, []) if 1 <= i <= len(batch) else []
         msgs = messages_for(template, _values(p, format_passages(local), reduce=reduce))
         answer, _ = generate_structured(
-            engine, msgs, summary_schema(len(local), p.sentences), _checker(to_global, passages), what=what,
+            engine, msgs, summary_schema(len(local), p.sentences), _checker(to_global, passages, similarity), what=what,
             max_tokens=answer_tokens, retries=plan.retries, stats=stats, temperature=plan.temperature,
             cancel=cancel, on_token=on_token if stream else None,
         )
