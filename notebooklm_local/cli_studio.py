@@ -15,11 +15,12 @@ from typing import Any
 from notebooklm_local.cli_common import TerminalProgress, context, locked, resolve_sources, sigint_cancels
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.core.studio import EXTRACTED_KINDS, KINDS
 
 __all__ = ["add_studio_parsers"]
 
 _LENGTHS = ("short", "medium", "long")
-_EXTRACT_KINDS = ("extract_summary", "key_quotes", "flashcards", "quiz", "mindmap")
+_EXTRACT_KINDS = EXTRACTED_KINDS
 _AUDIENCES = ("beginner", "general", "expert")
 
 
@@ -97,7 +98,7 @@ def add_studio_parsers(sub: Any) -> None:
     sts = st.add_subparsers(dest="studio_command", metavar="ACTION", required=True)
     x = sts.add_parser("list", help="the notebook's summaries, chains of density and podcasts")
     x.add_argument("-n", "--notebook", required=True)
-    x.add_argument("--kind", choices=("summary", "cod", "podcast", *_EXTRACT_KINDS))
+    x.add_argument("--kind", choices=KINDS)
     x.add_argument("--json", action="store_true")
     x.set_defaults(func=cmd_studio_list)
     x = sts.add_parser("show", help="one output")

@@ -30,7 +30,8 @@ def default_embedder_files(tmp_path_factory: pytest.TempPathFactory) -> list[Pat
 
 
 def _link_into(files: list[Path], folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    for d in (*reversed(folder.parents[:2]), folder):  # home/data/models, private like AppPaths.ensure makes them
+        d.mkdir(mode=0o700, parents=True, exist_ok=True)
     for f in files:
         try:
             os.link(f, folder / f.name)
@@ -39,13 +40,15 @@ def _link_into(files: list[Path], folder: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def app_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, default_embedder_files: list[Path]) -> Path:
+def app_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch,
+             default_embedder_files: list[Path]) -> Path:
     """NOTEBOOKLM_LOCAL_HOME -> a fresh temp dir, so no test touches the user's real directories.
 
     The built-in embedder is linked in as ``init`` would have made it (converted once per session, not
-    once per test); tests of the conversion itself use data dirs of their own.
+    once per test); tests of the conversion itself use data dirs of their own. The home is not inside
+    the test's ``tmp_path``, which stays empty for the test's own files.
     """
-    home = tmp_path / "nbl-home"
+    home = tmp_path_factory.mktemp("app") / "nbl-home"
     monkeypatch.setenv("NOTEBOOKLM_LOCAL_HOME", str(home))
     _link_into(default_embedder_files, home / "data" / "models")
     return home

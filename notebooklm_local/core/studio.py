@@ -17,9 +17,10 @@ from typing import Any
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.library import Library
 
-__all__ = ["StudioOutput", "StudioStore", "KINDS"]
+__all__ = ["StudioOutput", "StudioStore", "KINDS", "EXTRACTED_KINDS"]
 
-KINDS = ("summary", "cod", "podcast")
+EXTRACTED_KINDS = ("extract_summary", "key_quotes", "flashcards", "quiz", "mindmap")  # model-free (no engine)
+KINDS = ("summary", "cod", "podcast", *EXTRACTED_KINDS)
 
 
 @dataclass

@@ -31,23 +31,18 @@ from PySide6.QtWidgets import (
 )
 
 from notebooklm_local.core.citations import Citation
+from notebooklm_local.core.extractive import LABEL as EXTRACT_LABEL
 from notebooklm_local.core.studio import StudioOutput
 from notebooklm_local.ui.mindmap_view import MindMapView
 from notebooklm_local.ui.rich_text import CitationBrowser, chip
 
-__all__ = ["ExtractTab", "EXTRACT_LABEL", "EXTRACT_KINDS"]
+__all__ = ["ExtractTab", "KIND_LABELS"]
 
 log = logging.getLogger(__name__)
 
-EXTRACT_LABEL = "Extracted from your sources \u2014 nothing generated"
-# (stored kind, what ExtractiveStudio.make calls it, the menu's label)
-EXTRACT_KINDS = (
-    ("extract_summary", "summary", "Summary (extracted)"),
-    ("key_quotes", "quotes", "Key quotes"),
-    ("flashcards", "flashcards", "Flashcards"),
-    ("quiz", "quiz", "Quiz"),
-    ("mindmap", "mindmap", "Mind map"),
-)
+# the stored kinds (ExtractiveStudio's FORMATS keys, which ``make`` also accepts) and the menu's labels
+KIND_LABELS = {"extract_summary": "Summary (extracted)", "key_quotes": "Key quotes", "flashcards": "Flashcards",
+               "quiz": "Quiz", "mindmap": "Mind map"}
 EXPORT_FILTERS = {"md": "Markdown (*.md)", "csv": "CSV (*.csv)", "apkg": "Anki package (*.apkg)",
                   "opml": "OPML outline (*.opml)", "json": "JSON (*.json)"}
 
@@ -270,7 +265,7 @@ class ExtractTab(QWidget):
         self.result: Any = None
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
-        self.kind_box = _combo("extract-kind", [(label, kind) for kind, _what, label in EXTRACT_KINDS], "extract_summary")
+        self.kind_box = _combo("extract-kind", [(label, kind) for kind, label in KIND_LABELS.items()], "extract_summary")
         self.kind_box.currentIndexChanged.connect(self._on_kind_changed)
         self.length_box = _combo("extract-length", [("Short (~120 words a source)", "short"),
                                                     ("Medium (~280 words)", "medium"), ("Long (~600 words)", "long")],
@@ -397,7 +392,7 @@ class ExtractTab(QWidget):
         if not p.notebook_id:
             self.bar.show_error("Open a notebook first.")
             return
-        what = next(w for k, w, _label in EXTRACT_KINDS if k == self.kind)
+        what = self.kind
         kwargs: dict[str, Any] = {}
         if self.kind == "extract_summary":
             kwargs["length"] = self.length_box.currentData()

@@ -1525,10 +1525,10 @@ class StudioPane(QWidget):
 
     def open_output(self, out: StudioOutput) -> None:
         """Show a stored output again in its tab."""
-        from notebooklm_local.ui.studio_extract import EXTRACT_KINDS
+        from notebooklm_local.ui.studio_extract import KIND_LABELS
 
         tabs: dict[str, Any] = {"summary": self.summary_tab, "cod": self.cod_tab, "podcast": self.podcast_tab}
-        tabs.update({kind: self.extract_tab for kind, _what, _label in EXTRACT_KINDS})
+        tabs.update(dict.fromkeys(KIND_LABELS, self.extract_tab))
         tab: Any = tabs.get(out.kind)
         if tab is None:
             return

@@ -222,7 +222,7 @@ def test_kill_minus_nine_during_ingestion_then_resume(tmp_path: Path, app_home: 
     """Kill the CLI while it embeds; the next run resumes: no duplicates, no orphan vectors."""
     env = {**os.environ, "NOTEBOOKLM_LOCAL_HOME": str(app_home)}
     subprocess.run([*cli_exe(), "notebook", "create", "Big"], env=env, check=True, capture_output=True, timeout=60)
-    doc = _big_text(tmp_path / "big.txt", 50)
+    doc = _big_text(tmp_path / "big.txt", 400)  # the built-in MiniLM embeds ~30 chunks/s: enough to catch it midway
     proc = subprocess.Popen([*cli_exe(), "add", str(doc), "-n", "Big"], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE)
     db = app_home / "data" / "library.db"
@@ -253,7 +253,10 @@ def test_kill_minus_nine_during_ingestion_then_resume(tmp_path: Path, app_home: 
     assert "resumed: big" in out.stdout
 
     paths = app_paths(app_home)
-    lib = make_service(LlamaCppEmbedder(installed_model), app_home)
+    from notebooklm_local.core.settings import Settings
+    from notebooklm_local.services.models import embedding_model_path
+
+    lib = make_service(LlamaCppEmbedder(embedding_model_path(paths, Settings())), app_home)  # what the CLI used
     srcs = lib.sources("Big")
     assert len(srcs) == 1 and srcs[0].status == "ready"
     nb = lib.notebook("Big")

@@ -44,7 +44,10 @@ def test_explains_the_demo_and_continuing_marks_it_done(qtbot: Any, paths: AppPa
     assert should_show_first_run(settings)
     dlg = make(qtbot, paths, settings, lanes)
     intro = dlg.findChild(type(dlg.status), "first-run-intro").text()
-    assert "Gemma 3 270M" in intro and "cannot really answer questions" in intro and "flagged" in intro
+    assert "Gemma 3 270M" in intro and "cannot write answers" in intro
+    # what works with nothing downloaded is said first: quotes in chat, the Extract tab, a question to try
+    assert intro.index("Works now") < intro.index("tiny demo") and "Quotes" in intro and "Extract" in intro
+    assert "How much memory does a 7B model need at 4 bits?" in intro
     assert "built-in demo" in dlg.status.text()
     dlg.demo_button.click()
     assert not dlg.isVisible()

@@ -45,6 +45,7 @@ def pane(qtbot: Any, world: World) -> Iterator[Any]:
     p.resize(900, 900)
     p.show()
     p.set_notebook(world.notebook_id, [world.source_id])
+    p.tabs.setCurrentWidget(p.summary_tab)  # these tests drive the model-made outputs (Extract is the first tab)
     yield p
     p.stop()
     lanes.shutdown(5000)
