@@ -125,6 +125,7 @@ def bench_first_token(model: Path, repeats: int, n_ctx: int) -> dict[str, Any]:
     if C.MODEL.is_file():
         settings.model.embedding_path = str(C.MODEL)
     settings.chat.answer_tokens = 16
+    settings.chat.mode = "generate"  # generation is what is timed (auto would quote with a base model)
     lib = open_library(paths, settings)
     ensure_sample_notebook(lib)
     chat = open_chat(paths, settings, library=lib)

@@ -155,7 +155,8 @@ def main() -> int:
     app = create_application()
     record_chroma_calls()
     paths = app_paths().ensure()
-    settings = Settings()  # the app's defaults: the embedded model for chat and embeddings
+    settings = Settings()  # the app's defaults: the embedded models for chat and embeddings
+    settings.chat.mode = "generate"  # the questions stream generated answers (the heavier case for the GUI)
     ensure_default_model(paths)
     lib = open_library(paths, settings, with_index=False)
     lib.create_notebook("Canals")

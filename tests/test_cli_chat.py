@@ -31,9 +31,10 @@ def garden(tmp_path: Path, installed_model: Path) -> str:
 
 
 def test_ask_json_carries_answer_sentences_citations_flags_timings(garden: str) -> None:
-    out = run("ask", "When should roses be pruned?", "-n", garden, "--json")
+    out = run("ask", "When should roses be pruned?", "-n", garden, "--json", "--mode", "generate")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
+    assert data["mode"] == "generate" and not data["extractive"]
     for key in ("answer", "sentences", "citations", "flags", "timings", "sources", "model", "session_id"):
         assert key in data
     assert data["model"]["name"] == "gemma-3-270m-q4_k_m.gguf" and data["model"]["chat_format"] == "raw"
@@ -47,10 +48,22 @@ def test_ask_json_carries_answer_sentences_citations_flags_timings(garden: str) 
 
 
 def test_ask_streams_text_then_lists_citations(garden: str) -> None:
-    out = run("ask", "What improves drainage in clay soil?", "-n", garden, "--no-structured")
+    out = run("ask", "What improves drainage in clay soil?", "-n", garden, "--no-structured", "--mode", "generate")
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()
     assert "tok/s" in out.stderr and "raw" in out.stderr  # the run report: model, backend, speeds
+
+
+def test_ask_on_the_demo_model_quotes_the_sources_without_generating(garden: str) -> None:
+    out = run("ask", "What improves drainage in clay soil?", "-n", garden)
+    assert out.returncode == 0, out.stderr
+    assert "Quoted from your sources" in out.stdout + out.stderr and "tok/s" not in out.stderr
+    assert "add compost to improve drainage" in out.stdout
+    data = json.loads(run("ask", "When should roses be pruned?", "-n", garden, "--json").stdout)
+    assert data["mode"] == "quotes" and data["extractive"] and data["citations"]
+    for c in data["citations"]:
+        assert c["quote"] in "Prune roses in late winter, above an outward-facing bud. Remove dead wood first." \
+            or c["quote"] in "Clay soil holds water; add compost to improve drainage."
 
 
 def test_ask_bad_inputs(garden: str) -> None:

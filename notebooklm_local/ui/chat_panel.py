@@ -20,11 +20,13 @@ from typing import Any
 from PySide6.QtCore import QObject, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCursor, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPlainTextEdit,
     QPushButton,
+    QSizePolicy,
     QTextBrowser,
     QToolButton,
     QToolTip,
@@ -35,10 +37,11 @@ from PySide6.QtWidgets import (
 from notebooklm_local.core.citations import strip_markers
 from notebooklm_local.core.note_export import render_markdown
 from notebooklm_local.core.notes import Note, NoteStore
+from notebooklm_local.services.chat import QUOTES_LABEL
 from notebooklm_local.ui.errors import guard_none_refcount
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
-__all__ = ["ChatPanel", "answer_markdown", "citation_html"]
+__all__ = ["ChatPanel", "answer_html", "answer_markdown", "citation_html", "quotes_html"]
 
 log = logging.getLogger(__name__)
 
@@ -51,16 +54,52 @@ class _TokenRelay(QObject):
     token = Signal(str)
 
 
+MODES = (("auto", "Auto"), ("generate", "Generated answer"), ("quotes", "Quotes only"))
+MODE_TIP = ("Auto: quotes when the chat model is the built-in demo model (it cannot answer), a generated answer "
+            "with a real instruct model.\nGenerated answer: the model writes the answer, citing passages.\n"
+            "Quotes only: the source sentences that answer best, verbatim, with their citations (no model).")
+
+
+def _chips(key: int, ids: Any) -> str:
+    return "".join(
+        f' <a href="cite:{key}:{pid}" style="text-decoration:none"><span style="background:#dbe7ff;color:#1a3d8f;'
+        f'border-radius:4px">&nbsp;{pid}&nbsp;</span></a>'
+        for pid in ids
+    )
+
+
+def quotes_html(answer: Any, key: int = 0) -> str:
+    """An extractive ("Quotes") answer: each quoted source sentence on its own line with its chip, under a label."""
+    label = (f'<div style="color:#2e6b30;font-size:small;font-weight:bold">\u275d {QUOTES_LABEL}</div>')
+    if not answer.sentences:
+        return label + f"<p>{html.escape(answer.text)}</p>" + "".join(
+            f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in answer.notes)
+    items = "".join(
+        f'<li style="margin-bottom:4px">\u201c{html.escape(strip_markers(s.text))}\u201d{_chips(key, s.citations)}</li>'
+        for s in answer.sentences
+    )
+    extra = "".join(f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in answer.notes)
+    if answer.citations:
+        extra += '<div style="font-size:small">Sources: ' + "; ".join(
+            f'<a href="cite:{key}:{c.passage_id}">[{c.passage_id}] {html.escape(c.source_title)}'
+            f'{", " + html.escape(c.location) if c.location else ""}</a>' for c in answer.citations
+        ) + "</div>"
+    return f"{label}<ul style='margin-left:0px'>{items}</ul>{extra}"
+
+
+def answer_html(result_or_answer: Any, key: int = 0, *, mode: str = "") -> str:
+    """A stored or fresh answer as HTML: quotes answers as quotes, generated ones with their checks."""
+    answer = getattr(result_or_answer, "answer", result_or_answer)
+    mode = mode or getattr(result_or_answer, "mode", "") or ""
+    return quotes_html(answer, key) if mode == "quotes" else citation_html(answer, key)
+
+
 def citation_html(answer: Any, key: int = 0) -> str:
     """The checked answer as HTML: sentences with citation links (``cite:<key>:<id>``), unsupported ones marked."""
     parts: list[str] = []
     for s in answer.sentences:
         text = html.escape(strip_markers(s.text))
-        chips = "".join(
-            f' <a href="cite:{key}:{pid}" style="text-decoration:none"><span style="background:#dbe7ff;color:#1a3d8f;'
-            f'border-radius:4px">&nbsp;{pid}&nbsp;</span></a>'
-            for pid in s.citations
-        )
+        chips = _chips(key, s.citations)
         if s.supported:
             parts.append(f"{text}{chips}")
         else:
@@ -170,7 +209,17 @@ class ChatPanel(QWidget):
         row = QHBoxLayout()
         self.status = QLabel("")
         self.status.setObjectName("chat-status")
+        self.status.setWordWrap(True)
+        self.status.setMinimumWidth(40)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         row.addWidget(self.status, 1)
+        self.mode_box = QComboBox()
+        self.mode_box.setObjectName("chat-mode")
+        self.mode_box.setAccessibleName("Answer mode")
+        self.mode_box.setToolTip(MODE_TIP)
+        for value, text in MODES:
+            self.mode_box.addItem(text, value)
+        row.addWidget(self.mode_box)
         self.new_button = QPushButton("New chat")
         self.new_button.setAccessibleName("New chat")
         self.new_button.clicked.connect(self.new_session)
@@ -274,7 +323,8 @@ class ChatPanel(QWidget):
                     continue
                 for c in answer.citations:
                     self._citations[(self._answers, c.passage_id)] = c
-                self._history_html.append(f"<p><b>Answer:</b></p>{citation_html(answer, self._answers)}")
+                mode = str(m.payload.get("mode", "")) if isinstance(m.payload, dict) else ""
+                self._history_html.append(f"<p><b>Answer:</b></p>{answer_html(answer, self._answers, mode=mode)}")
         when = time.strftime("%d %b %H:%M", time.localtime(chosen.updated))
         self._history_html.append(f'<p style="color:#808080;font-size:small">— chat of {when}; ask to continue it, '
                                   "or start a New chat —</p>")
@@ -302,6 +352,16 @@ class ChatPanel(QWidget):
     def busy(self) -> bool:
         return self.worker is not None and not self.worker.done
 
+    @property
+    def mode(self) -> str:
+        """The answer mode chosen in the panel: ``auto``, ``generate`` or ``quotes``."""
+        return str(self.mode_box.currentData() or "auto")
+
+    def set_mode(self, mode: str) -> None:
+        i = self.mode_box.findData(mode)
+        if i >= 0:
+            self.mode_box.setCurrentIndex(i)
+
     @Slot()
     def new_session(self) -> None:
         if self.busy:
@@ -326,14 +386,15 @@ class ChatPanel(QWidget):
         self.repaints = 0
         self._render(streaming=True)
         notebook, session, sources, relay = self.notebook_id, self.session_id, self.source_ids, self._relay
+        mode = self.mode
 
         def run(cancel: Any, progress: Any) -> Any:
             if self.chat is None:
-                progress(0, 0, "Loading the model…")
+                progress(0, 0, "Opening the index…" if mode == "quotes" else "Loading the model…")
                 self.chat = self.chat_factory()
-            progress(0, 0, "Thinking…")
+            progress(0, 0, "Finding the passages…")
             return self.chat.ask(notebook, question, session_id=session, new_session=session is None,
-                                 source_ids=sources, on_token=relay.token.emit, cancel=cancel)
+                                 source_ids=sources, on_token=relay.token.emit, cancel=cancel, mode=mode)
 
         worker = FunctionWorker(run, pass_context=True)
         worker.signals.succeeded.connect(self._on_answer)
@@ -383,12 +444,15 @@ class ChatPanel(QWidget):
             self._citations[(self._answers, c.passage_id)] = c
         self._results[self._answers] = result
         self.load_session(None, show=False)  # the History menu lists this chat too
-        self._history_html.append(f"<p><b>Answer:</b></p>{citation_html(result.answer, self._answers)}"
+        self._history_html.append(f"<p><b>Answer:</b></p>{answer_html(result, self._answers)}"
                                   + _actions_html(self._answers))
         self._streamed = ""
         self._render(streaming=False)
         g = result.generation
-        if g is not None:
+        if getattr(result, "mode", "") == "quotes":
+            ms = 1000 * float(result.timings.get("total_s", 0.0))
+            self.status.setText(f"Quoted in {ms:.0f} ms (nothing generated).")
+        elif g is not None:
             self.status.setText(f"{g.completion_tokens} tokens, {g.tokens_per_s:.1f} tok/s"
                                 + (" — stopped" if result.cancelled else ""))
         self.answer_finished.emit(result)
@@ -467,8 +531,9 @@ class ChatPanel(QWidget):
         self.status.setText("Answer copied as Markdown.")
         return text
 
-    @Slot(str)
-    def _on_anchor_hovered(self, link: str) -> None:
+    @Slot(QUrl)
+    def _on_anchor_hovered(self, url: QUrl | str) -> None:
+        link = url.toString() if isinstance(url, QUrl) else str(url or "")  # QTextBrowser.highlighted sends a QUrl
         c = self._citation_for(link)
         if c is not None:
             loc = f", {c.location}" if c.location else ""

@@ -75,11 +75,16 @@ class FirstRunDialog(QDialog):
         layout.addWidget(title)
         intro = QLabel(
             "Everything runs on this computer: your sources, the search index and the language model.<br><br>"
-            "<b>The built-in model is a tiny demo.</b> Gemma 3 270M (a base model, not instruction-tuned) lets the "
-            "app work out of the box, but it cannot really answer questions: expect answers that miss the point, "
-            "and sentences flagged \u26a0 because the cited passages do not support them.<br><br>"
-            "For real answers use an instruction-tuned model of 1–3 billion parameters (a 1–2 GB download; "
-            "Qwen2.5 1.5B Instruct is a good start, and speaks 29 languages).")
+            "<b>Works now, with nothing to download:</b> drop papers, web pages, notes or transcripts; search them "
+            "(all-MiniLM-L6-v2 finds passages by meaning, and keywords too); ask a question in the chat and get "
+            "<b>Quotes</b> — the sentences of your sources that answer it, each with a citation you can click. "
+            "The Studio's <b>Extract</b> tab makes summaries, key quotes, flashcards, quizzes and a mind map from "
+            "your sources' own sentences. Nothing is generated, so nothing is made up. Try the "
+            "<i>Sample notebook</i>: ask “How much memory does a 7B model need at 4 bits?”.<br><br>"
+            "<b>The built-in language model is a tiny demo.</b> Gemma 3 270M (a base model) cannot write answers "
+            "or summaries. For written answers, chain-of-density summaries and podcasts add an instruction-tuned "
+            "model of 1–3 billion parameters (a 1–2 GB download; Qwen2.5 1.5B Instruct is a good start, and speaks "
+            "29 languages).")
         intro.setWordWrap(True)
         intro.setObjectName("first-run-intro")
         intro.setMinimumWidth(520)

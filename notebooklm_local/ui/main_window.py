@@ -177,7 +177,8 @@ class MainWindow(QMainWindow):
         self._llm_services: tuple[Any, Any] | None = None  # (LibraryService, Engine) shared by chat and studio
         self.plugins = self._load_plugins()
         self.studio_pane = StudioPane(self.lanes, self._make_studio, settings=ctx.settings,
-                                      tts_engines=self._tts_engines, library_getter=lambda: self.library)
+                                      tts_engines=self._tts_engines, library_getter=lambda: self.library,
+                                      library_service=self.ingest.service)
         self.notes_pane = NotesPane(self.lanes, lambda: self.library, exporters=self._exporters)
         self.center = QTabWidget()
         self.center.setObjectName("center-tabs")
@@ -190,6 +191,9 @@ class MainWindow(QMainWindow):
             if title is not None:
                 title.hide()  # the tab says it
         self.chat_pane = ChatPanel(self.lanes, self._make_chat, library_getter=lambda: self.library)
+        self.studio_pane.extract_tab.ask_requested.connect(self._ask_in_chat)
+        self.chat_pane.set_mode(getattr(ctx.settings.chat, "mode", "auto"))
+        self.chat_pane.mode_box.currentIndexChanged.connect(self._on_chat_mode_changed)
         self.chat_pane.citation_activated.connect(self._on_citation_activated)
         self.studio_pane.citation_activated.connect(self._on_citation_activated)
         self.chat_pane.note_saved.connect(self._on_note_saved)
@@ -420,11 +424,31 @@ class MainWindow(QMainWindow):
         if reload_needed:
             busy = self.chat_pane.busy or self.studio_pane.busy
             self._release_models()
+            if "embedding model" in reload_needed:  # index with the new model now, not at the next question
+                self.ingest.reembed_stale(reopen=True)
             self.statusBar().showMessage(
                 "Settings saved. " + ("The model reloads after the current job: " if busy else
                                       "The model reloads at the next question: ") + "; ".join(reload_needed), 10000)
         else:
             self.statusBar().showMessage("Settings saved.", 5000)
+
+    @Slot(str)
+    def _ask_in_chat(self, question: str) -> None:
+        """Put a question (e.g. about a mind-map node) into the chat panel, ready to send."""
+        self.toggle_chat_action.setChecked(True)
+        self.chat_pane.input.setPlainText(question)
+        self.chat_pane.input.setFocus()
+
+    @Slot(int)
+    def _on_chat_mode_changed(self, _index: int) -> None:
+        """Remember the chat panel's answer mode (``chat.mode`` in settings, as ``config set`` would)."""
+        from notebooklm_local.core.settings import save_settings
+
+        self.ctx.settings.chat.mode = self.chat_pane.mode
+        try:
+            save_settings(self.ctx.settings, self.ctx.paths.settings_file)
+        except OSError as e:
+            self.statusBar().showMessage(f"The answer mode could not be saved: {e}", 8000)
 
     @Slot()
     def show_first_run(self) -> None:
@@ -809,9 +833,10 @@ class MainWindow(QMainWindow):
         lib, _notebooks = result  # type: ignore[misc]
         self.library = lib
         self._reload_notebooks()
-        # Open the index now, while the window is idle: Chroma's client holds the GIL for ~0.1 s when it
-        # opens, which would otherwise be felt as a hitch at the first drop.
-        self.lanes.submit(self.lanes.io, FunctionWorker(self.ingest.service))
+        # Open the index now, while the window is idle (Chroma's client holds the GIL for ~0.1 s when it
+        # opens, which would otherwise be felt as a hitch at the first drop), and re-embed the sources that
+        # have no vectors of the current embedding model (a data dir made with an earlier default).
+        self.ingest.reembed_stale()
 
     @Slot(object)
     def _on_library_failed(self, exc: object) -> None:

@@ -47,7 +47,8 @@ def test_the_bundle_runs_version_doctor_and_a_cited_ask(bundle: Path, tmp_path: 
     init = frozen(bundle, "init", home=home)
     assert init.returncode == 0, init.stderr
     assert "sample notebook" in init.stdout
-    ask = frozen(bundle, "ask", "What does quantization do?", "-n", "Sample notebook", "--json", home=home)
+    ask = frozen(bundle, "ask", "What does quantization do?", "-n", "Sample notebook", "--json", "--mode", "generate",
+                 home=home)
     assert ask.returncode == 0, ask.stderr
     answer = json.loads(ask.stdout)
     assert answer["model"]["name"] == "gemma-3-270m-q4_k_m.gguf"

@@ -45,6 +45,7 @@ def world(tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> di
     settings.model.embedding_path = str(tiny_model_path)
     settings.model.n_ctx = 2048
     settings.chat.answer_tokens = 48
+    settings.chat.mode = "generate"  # the model's answers are under test (auto would quote for a base model)
     lib = open_library(paths, settings)
     ensure_sample_notebook(lib)
     lib.create_notebook("Hostile")

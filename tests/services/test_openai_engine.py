@@ -559,6 +559,7 @@ def test_cited_chat_through_a_real_server_via_settings(real_server: str, tmp_pat
     settings.server.base_url = real_server
     settings.server.n_ctx = 2048
     settings.chat.answer_tokens = 48
+    settings.chat.mode = "generate"
     lib = open_library(paths, settings, with_index=False)  # keyword search: no embedder needed here
     ensure_sample_notebook(lib)
     chat = open_chat(paths, settings, library=lib)

@@ -1,7 +1,7 @@
 """Quotes mode on the real stack: LibraryService (SQLite/FTS5 + Chroma + the MiniLM GGUF embedder), ChatService.
 
-Answers are source sentences, cited like model answers; the generative engine is never touched. Skips when
-the reference embedder (beside development checkouts, /work/shared/models) is absent.
+Answers are source sentences, cited like model answers; the generative engine is never touched. The
+embedder is the app's built-in one (converted from its PyPI package once per test session).
 """
 
 from __future__ import annotations
@@ -21,14 +21,7 @@ from notebooklm_local.extensions.builtins import builtin_registry
 from notebooklm_local.services.chat import QUOTES_LABEL, ChatService
 from notebooklm_local.services.index import ChromaIndex
 from notebooklm_local.services.library_service import LibraryService
-from tests.conftest import SHARED_MODELS
-
-MINILM = SHARED_MODELS / "all-minilm-l6-v2-f16.gguf"
-
-pytestmark = [
-    pytest.mark.model,
-    pytest.mark.skipif(not MINILM.is_file(), reason=f"reference embedder not found at {MINILM}"),
-]
+pytestmark = [pytest.mark.model]
 
 DOCS = {
     "volcanoes.md": (
@@ -51,12 +44,12 @@ class ExplodingEngine:
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def world(tmp_path_factory: pytest.TempPathFactory, default_embedder_files: list[Path]) -> Iterator[dict[str, Any]]:
     from notebooklm_local.services.llama_runtime import LlamaCppEmbedder
 
     root = tmp_path_factory.mktemp("quotes-world")
     paths = app_paths(root / "home").ensure()
-    embedder = LlamaCppEmbedder(MINILM)
+    embedder = LlamaCppEmbedder(default_embedder_files[0])
     lib = LibraryService(paths.data, Library(paths.data / "library.db"), builtin_registry().source_loaders.items(),
                          ChromaIndex.persistent(paths.index / "chroma", embedder))
     lib.create_notebook("Notes")

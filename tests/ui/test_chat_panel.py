@@ -26,6 +26,7 @@ def ctx(app_home: Path, installed_model: Path) -> AppContext:
     settings = Settings()
     settings.model.n_ctx = 2048
     settings.chat.answer_tokens = 40
+    settings.chat.mode = "generate"  # these tests are about generated answers (the demo model would quote)
     lib = open_library(paths, settings)
     ensure_sample_notebook(lib)
     lib.library.close()
@@ -118,6 +119,7 @@ def test_save_answer_to_note_and_copy_as_markdown(qtbot: Any, tmp_path: Path) ->
     chat = ChatService(world.lib, world.engine, template_store(app_paths()), world.settings.chat)
     lanes = Lanes()
     panel = ChatPanel(lanes, lambda: chat)
+    panel.set_mode("generate")  # a scripted answer (the scripted engine looks like a base model)
     qtbot.addWidget(panel)
     panel.resize(600, 700)
     panel.show()

@@ -240,6 +240,7 @@ def test_answering_never_stalls_the_gui_and_closing_stops_generation_within_3s(
     notes = tmp_path / "canals.md"
     notes.write_text("# Canals\n\n" + "\n\n".join(_pages(3, seed=3)), encoding="utf-8")
     ctx.settings.chat.structured = "off"  # free-text answers: streamed token by token
+    ctx.settings.chat.mode = "generate"  # the model answers (the demo model would otherwise quote)
     lib = open_library(ctx.paths, ctx.settings)
     lib.create_notebook("Canals")
     lib.add("Canals", [str(notes)])

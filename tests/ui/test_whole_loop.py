@@ -34,6 +34,7 @@ def ctx(app_home: Path, installed_model: Path) -> AppContext:
     settings = Settings()
     settings.model.n_ctx = 2048
     settings.chat.answer_tokens = 40
+    settings.chat.mode = "generate"  # the loop with a generated answer (the demo model would quote)
     settings.studio.retries = 0
     return AppContext(paths, settings)
 
