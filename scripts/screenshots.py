@@ -458,6 +458,91 @@ def dark_main_window() -> int:
     return 0 if ok else 1
 
 
+def extract_and_quotes(theme: str = "light") -> int:
+    """What a user gets with nothing downloaded, on the sample notebook in the real window: a Quotes answer in
+    the chat (chat-quotes.png), and the studio's Extract tab: extracted summary, flashcards (revealed), quiz
+    (checked) and mind map (studio-extract-summary.png, studio-flashcards.png, studio-quiz.png,
+    studio-mindmap.png). ``theme`` "dark" writes the same names with a -dark suffix."""
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_NO_FIRST_RUN", "1")
+    from PySide6.QtWidgets import QApplication
+
+    sys.path.insert(0, str(REPO))
+    from notebooklm_local.core.context import AppContext
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.core.settings import load_settings
+    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.extensions.sample import ensure_sample_notebook
+    from notebooklm_local.services.models import ensure_default_model
+    from notebooklm_local.ui.application import create_application
+    from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.ui.theme import apply_theme
+
+    app = create_application()
+    paths = app_paths().ensure()
+    settings = load_settings(paths.settings_file)
+    settings.ui.theme = theme
+    ensure_default_model(paths)
+    lib = open_library(paths, settings)
+    ensure_sample_notebook(lib)
+    lib.library.close()
+    apply_theme(app, theme)
+    win = MainWindow(AppContext(paths, settings))
+    win.resize(1280, 800)
+    win.move(0, 0)
+    win.show()
+    OUT.mkdir(parents=True, exist_ok=True)
+    suffix = "" if theme == "light" else f"-{theme}"
+    shots: list[Path] = []
+
+    def grab(name: str) -> None:
+        _settle(idle=0.8)
+        target = OUT / name.replace(".png", f"{suffix}.png")
+        QApplication.primaryScreen().grabWindow(0, 0, 0, 1280, 800).save(str(target))
+        shots.append(target)
+
+    _settle(lambda: win.chat_pane.notebook_id is not None and win.library is not None, timeout=60)
+    panel = win.chat_pane
+    panel.set_mode("auto")
+    panel.input.setPlainText("How much memory does a 7B model need at 4 bits?")
+    panel.send()
+    _settle(lambda: not panel.busy and panel.last_result is not None, timeout=120)
+    grab("chat-quotes.png")
+    tab = win.studio_pane.extract_tab
+    win.studio_pane.tabs.setCurrentWidget(tab)
+
+    def make(kind: str, count: int | None = None) -> None:
+        tab.kind_box.setCurrentIndex(tab.kind_box.findData(kind))
+        if count is not None:
+            tab.count_box.setValue(count)
+        tab.make()
+        _settle(lambda: not win.studio_pane.tab_busy(tab), timeout=60)
+
+    make("extract_summary")
+    grab("studio-extract-summary.png")
+    make("flashcards", 12)
+    tab.cards_view.show_card(1)
+    tab.cards_view.reveal()
+    grab("studio-flashcards.png")
+    make("quiz", 8)
+    qv = tab.quiz_view
+    if qv.questions:
+        q = qv.questions[0]
+        qv.options[q.correct].setChecked(True)
+        qv.check()
+    grab("studio-quiz.png")
+    make("mindmap")
+    # give the map room: collapse the chat panel for this shot
+    win.toggle_chat_action.setChecked(False)
+    _settle(idle=0.5)
+    tab.map_view.fit()
+    grab("studio-mindmap.png")
+    win.close()
+    for t in shots:
+        print(t)
+    return 0 if len(shots) == 5 else 1
+
+
 def plugins_dialog_shot() -> int:
     """The Plugins dialog: the bundled plugins plus one broken user plugin (selected, its traceback shown):
     plugins-dialog.png.
@@ -504,6 +589,8 @@ def plugins_dialog_shot() -> int:
 
 
 if __name__ == "__main__":
+    if "--extract" in sys.argv[1:]:
+        sys.exit(extract_and_quotes("dark" if "--dark" in sys.argv[1:] else "light"))
     if "--dark" in sys.argv[1:]:
         sys.exit(dark_main_window())
     if "--plugins" in sys.argv[1:]:
