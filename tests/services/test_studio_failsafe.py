@@ -2,6 +2,8 @@
 flagged; it is refused only when mostly unsupported; one flagged sentence or podcast line can be written
 again on its own. Scripted model, real notebooks (the fixtures of ``test_studio_scripted.py``)."""
 
+# ruff: noqa: F811  (the imported fixtures are parameters of the tests below)
+
 from __future__ import annotations
 
 from typing import Any
@@ -80,7 +82,7 @@ def test_regenerate_keeps_the_old_sentence_when_no_supported_one_comes(world: Wo
         studio.regenerate_sentence(r.output.id, 4)
 
 
-def test_regenerate_one_podcast_line(world: World, pod: dict[str, Any]) -> None:  # noqa: F811
+def test_regenerate_one_podcast_line(world: World, pod: dict[str, Any]) -> None:
     fixed = {"sentences": [{"text": "Hybrid retrieval fuses the rankings of both searches.", "citations": [1]}]}
     studio, engine = world.studio([pod["outline"], *pod["segments"], fixed])
     r = studio.podcast_script("Mixed")
@@ -98,7 +100,7 @@ def test_regenerate_one_podcast_line(world: World, pod: dict[str, Any]) -> None:
 
 
 def test_a_dialogue_segment_with_mostly_unsupported_cited_lines_is_retried(world: World,
-                                                                           pod: dict[str, Any]) -> None:  # noqa: F811
+                                                                           pod: dict[str, Any]) -> None:
     bad = _seg(("Alex", "Welcome to the show.", []),
                ("Sam", "Quantization was invented on the Moon.", [1]),
                ("Alex", "And it needs 900 GPUs.", [1]),
@@ -107,3 +109,23 @@ def test_a_dialogue_segment_with_mostly_unsupported_cited_lines_is_retried(world
     r = studio.podcast_script("Mixed")
     assert r.output.payload["stats"]["failed_attempts"] == 1
     assert len(engine.calls) == 5
+
+
+def test_regenerate_one_chain_of_density_step(world: World) -> None:
+    from tests.core.test_density import CHAIN, CHAIN_WORDS
+
+    again = dict(CHAIN[2], denser_summary=CHAIN[2]["denser_summary"].replace("quickly", "fast"))
+    repeat = dict(CHAIN[2], denser_summary=CHAIN[1]["denser_summary"])  # repeats step 2: refused
+    studio, engine = world.studio([*CHAIN, repeat, again])
+    r = studio.chain_of_density("Local", steps=5, words=CHAIN_WORDS)
+    res = studio.regenerate_step(r.output.id, 3)
+    assert res.replaced and "fast" in res.new and len(engine.calls) == 7
+    assert f"Previous summary: {CHAIN[1]['denser_summary']}" in engine.calls[6].prompt
+    steps = studio.store.get(r.output.id).payload["steps"]
+    assert steps[2]["summary"] == res.new and steps[2]["attempts"] == 2
+    assert "made again on its own" in steps[2]["notes"]
+    assert any("earlier version of step 3" in n for n in steps[3]["notes"])
+    assert [s["summary"] for k, s in enumerate(steps) if k != 2] == [
+        s.summary for k, s in enumerate(r.steps) if k != 2]
+    with pytest.raises(NotebookError, match="from 1 to 5"):
+        studio.regenerate_step(r.output.id, 6)

@@ -22,7 +22,7 @@ from notebooklm_local.core.templates import PromptTemplate
 from notebooklm_local.services.studio.common import Progress, RunStats, generate_structured, messages_for
 from notebooklm_local.services.studio.summaries import SummaryPlan, answer_tokens_for, cited_document
 
-__all__ = ["SourceMatcher", "CoDRun", "run_chain"]
+__all__ = ["SourceMatcher", "CoDRun", "run_chain", "regenerate_step"]
 
 
 class SourceMatcher:
@@ -161,6 +161,51 @@ def run_chain(
     if progress:
         progress(1, 1, "Done")
     return CoDRun(done, sections, failure, notes)
+
+
+def regenerate_step(
+    engine: Engine,
+    passages: Sequence[Passage],
+    texts: Sequence[tuple[str, str]],
+    steps: Sequence[CoDStep],
+    index: int,
+    *,
+    template: PromptTemplate,
+    words: int,
+    language: str,
+    retries: int,
+    stats: RunStats,
+    cancel: CancelToken | None = None,
+    similarity: Similarity | None = None,
+) -> CoDStep:
+    """Step ``index`` (1-based) made again on its own from the step before it, under the same checks.
+    Raises StudioError (every attempt failed) or NotebookError (the source no longer fits the context)."""
+    if not 1 <= index <= len(steps):
+        raise NotebookError(f"Choose a step from 1 to {len(steps)}.")
+    source_text = _article(texts)
+    answer_tokens = int(words * 1.8) + 80
+    prev = steps[index - 2] if index > 1 else None
+    values = {"article": source_text, "words": words, "step": index, "steps": len(steps),
+              "previous": prev.summary if prev else "", "language": language}
+    msgs = messages_for(template, values)
+    if engine.count_chat_tokens(msgs) + answer_tokens + 48 > engine.n_ctx:
+        raise NotebookError("The source is longer than the model's context: a single step cannot be made again "
+                            "on its own. Run the whole chain again instead.")
+    matcher = SourceMatcher(source_text)
+    before = tuple(e for s in steps[: index - 1] for e in s.missing_entities)
+
+    def check(data: object) -> CoDStep:
+        return check_step(data, index=index, previous=prev, budget_words=words, find_in_source=matcher.find,
+                          reference=source_text, accepted_before=before)
+
+    step, attempts = generate_structured(
+        engine, msgs, cod_step_schema(words), check, what=f"chain-of-density step {index}", max_tokens=answer_tokens,
+        retries=retries, stats=stats, temperature=0.6, cancel=cancel,
+    )
+    step.attempts = len(attempts)
+    step.citations = attach_citations(step.summary, passages, similarity=similarity).to_json()
+    step.notes.append("made again on its own")
+    return step
 
 
 def _article(texts: Sequence[tuple[str, str]]) -> str:

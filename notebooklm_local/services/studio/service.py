@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from notebooklm_local.core.citations import CitedAnswer, Passage, strip_markers
-from notebooklm_local.core.density import CoDStep
+from notebooklm_local.core.density import CoDStep, chain_problem
 from notebooklm_local.core.errors import NotebookError, StudioError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.library import Source
@@ -26,6 +26,7 @@ from notebooklm_local.core.studio import StudioOutput, StudioStore
 from notebooklm_local.core.templates import TemplateStore
 from notebooklm_local.services.grounding import similarity_for
 from notebooklm_local.services.library_service import LibraryService
+from notebooklm_local.services.studio.cod import regenerate_step as regenerate_cod_step
 from notebooklm_local.services.studio.cod import run_chain
 from notebooklm_local.services.studio.common import Progress, RunStats, load_material
 from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS, verify_script, write_script
@@ -346,6 +347,44 @@ class StudioService:
         result.new, result.replaced = strip_markers(s.text), True
         notes = list(out.payload.get("notes", [])) + [f"Sentence {index + 1} was regenerated."]
         self.store.update(out.id, payload=dict(out.payload, answer=answer.to_json(), text=answer.text, notes=notes))
+        return result
+
+    def regenerate_step(self, output_id: str, step: int, *, cancel: CancelToken | None = None) -> Regenerated:
+        """Make step ``step`` (1-based) of a stored chain of density again on its own, from the step before it,
+        under the same checks. It replaces the old step only when it passes; later steps are kept (noted as
+        made from the earlier version), and the chain's failure line is brought up to date."""
+        out = self.store.get(output_id)
+        if out.kind != "cod":
+            raise NotebookError(f"Studio output {out.id[:8]} is a {out.kind}, not a chain of density.")
+        steps = [CoDStep.from_json(d) for d in out.payload.get("steps", [])]
+        if not 1 <= step <= len(steps):
+            raise NotebookError(f"Choose a step from 1 to {len(steps)}.")
+        sources, passages = load_material(self.library.library, out.notebook_id, out.source_ids)
+        texts = [(s.display, self.library.library.source_text(s.id)[0]) for s in sources]
+        stats = RunStats()
+        result = Regenerated(step - 1, steps[step - 1].summary, "", False)
+        words = int(out.options.get("words", self.settings.studio.cod_words))
+        try:
+            with self._busy:
+                self.engine.info()
+                new = regenerate_cod_step(self.engine, passages, texts, steps, step,
+                                          template=self.templates.get("cod_step"), words=words,
+                                          language=str(out.options.get("language", "")),
+                                          retries=self.settings.studio.retries, stats=stats, cancel=cancel,
+                                          similarity=similarity_for(self.library))
+        except StudioError as e:
+            result.flag = no_model_error(e, "step")
+            return result
+        steps[step - 1] = new
+        for later in steps[step:]:
+            later.notes.append(f"made from the earlier version of step {step}")
+        problem = chain_problem(steps)
+        old_failure = str(out.payload.get("failure", ""))
+        failure = (f"Every step is kept, but {problem}." if problem
+                   else "" if old_failure.startswith("Every step is kept") else old_failure)
+        payload = dict(out.payload, steps=[s.to_json() for s in steps], text=steps[-1].summary, failure=failure)
+        self.store.update(out.id, payload=payload)
+        result.new, result.replaced = new.summary, True
         return result
 
     def regenerate_line(self, output_id: str, index: int, *, cancel: CancelToken | None = None) -> Regenerated:
