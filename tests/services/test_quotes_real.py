@@ -21,6 +21,7 @@ from notebooklm_local.extensions.builtins import builtin_registry
 from notebooklm_local.services.chat import QUOTES_LABEL, ChatService
 from notebooklm_local.services.index import ChromaIndex
 from notebooklm_local.services.library_service import LibraryService
+
 pytestmark = [pytest.mark.model]
 
 DOCS = {
