@@ -121,7 +121,8 @@ def test_protocol_and_can_load(tmp_path: Path) -> None:
     loader = TranscriptFileLoader()
     assert isinstance(loader, SourceLoader)
     assert loader.name == "transcript"
-    assert loader.extensions == (".vtt", ".srt")
+    assert loader.extensions == (".vtt", ".srt", ".sbv")
+    assert loader.can_load(SourceRef(path=tmp_path / "studio.SBV"))
     assert loader.can_load(SourceRef(path=tmp_path / "a.vtt"))
     assert loader.can_load(SourceRef(path=tmp_path / "B.SRT"))
     assert loader.can_load(SourceRef(path=tmp_path / "c.Vtt"))

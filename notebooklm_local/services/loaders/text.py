@@ -11,7 +11,7 @@ from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.services.loaders.files import read_file_bytes
 
-__all__ = ["TextLoader", "PastedTextLoader", "decode_text", "load_text_bytes", "MAX_TEXT_BYTES"]
+__all__ = ["TextLoader", "PastedTextLoader", "decode_text", "fits_cp1252", "load_text_bytes", "MAX_TEXT_BYTES"]
 
 MAX_TEXT_BYTES = 200_000_000
 _PARA_SPLIT = re.compile(r"\n[ \t]*\n")
@@ -24,6 +24,37 @@ _BOMS = (
 )
 MARKDOWN_SUFFIXES = (".md", ".markdown", ".mdown", ".mkd")
 TEXT_SUFFIXES = (".txt", ".text", ".rst", ".org", ".log", ".csv", ".tsv")
+
+
+_CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
+_ICELANDIC = frozenset("ÐÝÞðýþ")
+
+
+def fits_cp1252(data: bytes, *, max_foreign_share: float = 0.6) -> bool:
+    """Whether non-UTF-8 bytes read as natural cp1252 text (Western European), the most common legacy encoding.
+
+    Short French or Spanish files fit several single-byte code pages, and charset detection often picks
+    cp1250 or a Mac code page ("oů", "ŕ la télé"). cp1252 is preferred unless the text needs another:
+    a byte cp1252 leaves undefined, a non-letter (¹ ³ ¿ ¦ ...) inside a word (Polish "¹" is cp1250's
+    "ą"), or mostly non-ASCII letters (Cyrillic or Greek read as accented Latin letters).
+    """
+    sample = data[:200_000]
+    if not any(b >= 0x80 for b in sample) or any(b in _CP1252_UNDEFINED for b in sample):
+        return False
+    text = sample.decode("cp1252")
+    if any(ch in _ICELANDIC for ch in text):
+        return False  # Turkish cp1254's Ğ İ Ş ğ ı ş sit there; let detection decide (Icelandic also fits it)
+    letters = foreign = 0
+    for i, ch in enumerate(text):
+        if ch.isalpha():
+            letters += 1
+            if ord(ch) >= 0x80:
+                foreign += 1
+        elif 0x80 <= ord(ch) <= 0xFF and 0 < i < len(text) - 1 and text[i - 1].isalpha() and text[i + 1].isalpha():
+            return False  # e.g. "w¹tek": a symbol inside a word is another code page's letter
+        elif 0x80 <= ord(ch) < 0xA0 and ch.isprintable() is False:
+            return False
+    return letters > 0 and foreign / letters <= max_foreign_share
 
 
 def decode_text(data: bytes, name: str) -> tuple[str, str]:
@@ -41,6 +72,8 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
+    if fits_cp1252(data):
+        return data.decode("cp1252"), "cp1252"
     from charset_normalizer import from_bytes
 
     results = from_bytes(data[:2_000_000])

@@ -1,4 +1,4 @@
-"""Subtitle transcript files (.vtt, .srt) as documents of timestamped paragraph blocks."""
+"""Subtitle transcript files (.vtt, .srt, .sbv) as documents of timestamped paragraph blocks."""
 
 from __future__ import annotations
 
@@ -14,12 +14,14 @@ from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.services.loaders.files import read_file_bytes
+from notebooklm_local.services.loaders.text import fits_cp1252
 
 __all__ = [
     "Cue",
     "TranscriptFileLoader",
     "parse_vtt",
     "parse_srt",
+    "parse_sbv",
     "collapse_rolling_cues",
     "cues_to_document",
     "decode_subtitle_bytes",
@@ -34,6 +36,8 @@ _CANCEL_EVERY = 2000  # check the cancel token every this many cue blocks / cues
 
 _TIMESTAMP = r"(?:(\d+):)?(\d{1,2}):(\d{1,2})(?:[.,](\d+))?"
 _TIMING_LINE = re.compile(rf"^\s*{_TIMESTAMP}\s*-->\s*{_TIMESTAMP}(?:\s+.*)?$")
+# SubViewer / YouTube Studio .sbv: "0:00:01.250,0:00:04.000" on its own line.
+_SBV_TIMING = re.compile(r"^\s*(\d+:\d{1,2}:\d{1,2}(?:\.\d+)?),(\d+:\d{1,2}:\d{1,2}(?:\.\d+)?)\s*$", re.MULTILINE)
 _BLOCK_SPLIT = re.compile(r"\n(?:[ \t]*\n)+")
 # Tags: <c>, </c>, <c.yellow>, <v Speaker>, <i>, <font color="...">, <00:00:01.000>. A bare "<" in text
 # ("x < y") is not a tag because a tag name starts right after the "<".
@@ -71,14 +75,15 @@ def _seconds(groups: Sequence[str | None]) -> float | None:
     return round(value, 3)
 
 
-def _parse_timing(line: str) -> tuple[float, float] | None:
+def _parse_timing(line: str) -> tuple[float, float, bool] | None:
+    """(start, end, hidden): ``hidden`` for a cue written with zero duration (end == start)."""
     m = _TIMING_LINE.match(line)
     if m is None:
         return None
     start, end = _seconds(m.groups()[:4]), _seconds(m.groups()[4:])
     if start is None or end is None:
         return None
-    return start, max(start, end)
+    return start, max(start, end), end == start
 
 
 def _clean_line(line: str) -> str:
@@ -87,11 +92,23 @@ def _clean_line(line: str) -> str:
 
 
 def _parse(text: str, *, vtt: bool, cancel: CancelToken | None = None) -> tuple[list[Cue], int, int]:
-    """Parse subtitle text into collapsed cues; also return the counts of malformed and of timed cues."""
+    """Parse subtitle text into collapsed cues; also return the counts of malformed and of timed cues.
+
+    As in WebVTT, a line with "-->" inside a cue's text ends that cue's payload: a valid timing line
+    starts the next cue (a missing blank line), an invalid one drops the rest of the block. Cues of
+    zero duration (hidden cues, end == start) are not indexed.
+    """
     text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff")
     raw: list[_RawCue] = []
     malformed = 0
     current: _RawCue | None = None
+
+    def start_cue(timing: tuple[float, float, bool]) -> _RawCue:
+        cue = _RawCue(timing[0], timing[1], [])
+        if not timing[2]:
+            raw.append(cue)
+        return cue  # a hidden cue still collects its lines, which are then dropped with it
+
     for i, block in enumerate(_BLOCK_SPLIT.split(text.strip())):
         if cancel is not None and i % _CANCEL_EVERY == 0:
             cancel.raise_if_set()
@@ -103,8 +120,7 @@ def _parse(text: str, *, vtt: bool, cancel: CancelToken | None = None) -> tuple[
             timing = _parse_timing(lines[1])  # line 0 is a cue number (srt) or a cue identifier (vtt)
             body_from = 2
         if timing is not None:
-            current = _RawCue(timing[0], timing[1], [])
-            raw.append(current)
+            current = start_cue(timing)
             body = lines[body_from:]
         elif i == 0 and first.startswith("WEBVTT"):
             continue  # the header block (may carry "Kind:" and "Language:" lines)
@@ -118,8 +134,28 @@ def _parse(text: str, *, vtt: bool, cancel: CancelToken | None = None) -> tuple[
             continue
         else:
             body = lines  # text after a blank line inside a cue (or after a whitespace-only line)
-        current.lines.extend(cleaned for cleaned in map(_clean_line, body) if cleaned)
+        for k, line in enumerate(body):
+            if "-->" in line:
+                inner = _parse_timing(line)
+                if inner is None:
+                    malformed += 1
+                    current = None
+                    break
+                # a cue number just before the timing line belongs to the next cue, not to this text
+                if k > 0 and body[k - 1].strip().isdigit() and current is not None and current.lines \
+                        and current.lines[-1] == body[k - 1].strip():
+                    current.lines.pop()
+                current = start_cue(inner)
+                continue
+            cleaned = _clean_line(line)
+            if cleaned and current is not None:
+                current.lines.append(cleaned)
     return _collapse(raw), malformed, len(raw)
+
+
+def sbv_to_srt(text: str) -> str:
+    """Rewrite .sbv timing lines ("0:00:01.250,0:00:04.000") as SubRip ones; the rest is unchanged."""
+    return _SBV_TIMING.sub(lambda m: f"{m.group(1)} --> {m.group(2)}", text)
 
 
 def _collapse(cues: Sequence[_RawCue]) -> list[Cue]:
@@ -180,6 +216,11 @@ def parse_vtt(text: str, *, cancel: CancelToken | None = None) -> list[Cue]:
         The cues in file order, rolling duplicates collapsed, malformed cues skipped.
     """
     return _parse(text, vtt=True, cancel=cancel)[0]
+
+
+def parse_sbv(text: str, *, cancel: CancelToken | None = None) -> list[Cue]:
+    """Parse SubViewer / YouTube Studio ``.sbv`` text (``0:00:01.250,0:00:04.000`` timings)."""
+    return _parse(sbv_to_srt(text), vtt=False, cancel=cancel)[0]
 
 
 def parse_srt(text: str, *, cancel: CancelToken | None = None) -> list[Cue]:
@@ -279,7 +320,8 @@ def cues_to_document(
 
 
 def decode_subtitle_bytes(data: bytes) -> str | None:
-    """Decode subtitle file bytes: BOM (UTF-8/16/32), else strict UTF-8, else charset detection.
+    """Decode subtitle file bytes: BOM (UTF-8/16/32), else strict UTF-8, else cp1252 when the text fits it
+    (:func:`~notebooklm_local.services.loaders.text.fits_cp1252`), else charset detection.
 
     Args:
         data: The raw file content.
@@ -300,6 +342,8 @@ def decode_subtitle_bytes(data: bytes) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
+    if fits_cp1252(data):
+        return data.decode("cp1252")
     from charset_normalizer import from_bytes
 
     best = from_bytes(data).best()
@@ -313,13 +357,13 @@ def _looks_binary(text: str) -> bool:
 
 
 class TranscriptFileLoader:
-    """Loads .vtt and .srt subtitle files into timestamped "cue" blocks."""
+    """Loads .vtt, .srt and .sbv subtitle files into timestamped "cue" blocks."""
 
     name = "transcript"
-    extensions: tuple[str, ...] = (".vtt", ".srt")
+    extensions: tuple[str, ...] = (".vtt", ".srt", ".sbv")
 
     def can_load(self, ref: SourceRef) -> bool:
-        """True for a path ending in .vtt or .srt (any case)."""
+        """True for a path ending in .vtt, .srt or .sbv (any case)."""
         return ref.path is not None and ref.path.suffix.lower() in self.extensions
 
     def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
@@ -355,12 +399,14 @@ class TranscriptFileLoader:
         cancel.raise_if_set()
         suffix = path.suffix.lower()
         vtt = suffix == ".vtt" or text.lstrip("\ufeff \t\r\n").startswith("WEBVTT")
+        if suffix == ".sbv" or (not vtt and "-->" not in text and _SBV_TIMING.search(text)):
+            text = sbv_to_srt(text)
         cues, malformed, timed = _parse(text, vtt=vtt, cancel=cancel)
         if not cues:
             if not timed:
                 raise SourceLoadError(
                     f'"{name}" contains no valid subtitle timestamps (lines like "00:00:01,000 --> 00:00:04,000"), '
-                    "so it is not a readable .vtt or .srt file."
+                    "so it is not a readable .vtt, .srt or .sbv file."
                 )
             raise SourceLoadError(f'"{name}" has subtitle timestamps but no caption text.')
         flags = [f"skipped {malformed} malformed cue{'' if malformed == 1 else 's'}"] if malformed else []
