@@ -207,6 +207,14 @@ def cmd_init(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reading(_paths: AppPaths) -> Any:
+    """Read-only commands on SQLite only (sources, notebook list, lexical search) take no lock: WAL lets
+    them read while another process (the app, an `add`) writes."""
+    import contextlib
+
+    return contextlib.nullcontext()
+
+
 def _open(paths: AppPaths, settings: Settings, *, with_index: bool = True) -> Any:
     from notebooklm_local.extensions.runtime import open_library
 
@@ -223,7 +231,7 @@ def cmd_notebook_create(args: argparse.Namespace) -> int:
 
 def cmd_notebook_list(args: argparse.Namespace) -> int:
     paths, settings = _context(args)
-    with _locked(paths):
+    with _reading(paths):
         lib = _open(paths, settings, with_index=False)
         rows = [(nb, lib.library.sources(nb.id)) for nb in lib.notebooks()]
     if args.json:
@@ -277,13 +285,51 @@ def cmd_add(args: argparse.Namespace) -> int:
     progress = _TerminalProgress()
     with _locked(paths):
         lib = _open(paths, settings, with_index=not args.lexical_only)
+        lib.confirm_large = _confirm_large(progress)
         try:
             report = lib.add(args.notebook, items, progress=progress)
         finally:
             progress.close()
     for line in report.lines():
         print(line)
+    if not (report.added or report.failed or report.duplicates):
+        skipped = f" ({len(report.skipped)} file(s) skipped, see above)" if report.skipped else ""
+        print(f"nothing to add: no supported files in {', '.join(map(str, args.items))}{skipped}", file=sys.stderr)
+        return 1
     return 1 if report.failed and not report.added else 0
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+def _confirm_large(progress: Any) -> Callable[[Any, int, float], str]:
+    """Before long embedding: the size and time, up front; on a terminal, continue / lexical-only / cancel."""
+
+    def ask(src: Any, chunks: int, seconds: float) -> str:
+        msg = (f"{src.title or src.display}: {chunks:,} chunks to embed, about {_duration(seconds)} on this "
+               "machine.")
+        try:
+            interactive = sys.stdin.isatty() and sys.stderr.isatty()
+        except (OSError, ValueError):
+            interactive = False
+        try:
+            if not interactive:
+                print(f"note: {msg} Continuing (Ctrl-C stops; `resume` finishes later; --lexical-only skips "
+                      "embedding).", file=sys.stderr, flush=True)
+                return "continue"
+            progress.close()
+            answer = input(f"{msg}\n[c]ontinue, [l]exical-only (keyword search now; `resume` embeds later), "
+                           "or [x] cancel this source? [c] ").strip().lower()
+        except (OSError, EOFError, ValueError):
+            return "continue"
+        return {"l": "lexical", "x": "cancel", "n": "cancel"}.get(answer[:1], "continue")
+
+    return ask
 
 
 def _source_json(s: Any) -> dict[str, Any]:
@@ -293,7 +339,7 @@ def _source_json(s: Any) -> dict[str, Any]:
 
 def cmd_sources(args: argparse.Namespace) -> int:
     paths, settings = _context(args)
-    with _locked(paths):
+    with _reading(paths):
         srcs = _open(paths, settings, with_index=False).sources(args.notebook)
     if args.json:
         print(json.dumps([_source_json(s) for s in srcs], indent=2))
@@ -377,7 +423,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
 
 def cmd_search(args: argparse.Namespace) -> int:
     paths, settings = _context(args)
-    with _locked(paths):
+    with _locked(paths) if args.mode != "lexical" else _reading(paths):  # Chroma: one process at a time
         lib = _open(paths, settings, with_index=args.mode != "lexical")
         ids = _resolve_sources(lib, args.notebook, args.sources) if args.sources else None
         hits = lib.search(args.notebook, args.query, k=args.k, source_ids=ids, mode=args.mode)

@@ -61,8 +61,10 @@ def test_notebook_add_sources_search_delete(tmp_path: Path, installed_model: Pat
 def test_cli_refuses_while_another_process_holds_the_data_dir(app_home: Path) -> None:
     paths = app_paths().ensure()
     with InstanceLock(paths.lock_file):
-        out = run("notebook", "list")
+        out = run("notebook", "create", "Garden")  # writers wait; readers (`notebook list`, `sources`) may read
+        listed = run("notebook", "list")
     assert out.returncode == 1 and "Another notebooklm-local is using" in out.stderr
+    assert listed.returncode == 0 and "no notebooks yet" in listed.stdout
 
 
 def test_init_creates_the_sample_notebook_once(installed_model: Path) -> None:

@@ -14,7 +14,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,9 +39,11 @@ __all__ = ["LibraryService", "AddReport", "Hit", "expand_inputs"]
 log = logging.getLogger(__name__)
 
 _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+_NOT_A_SOURCE = re.compile(r"^\s*(javascript|data|vbscript|about|blob|mailto|chrome|view-source):", re.IGNORECASE)
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 EMBED_BATCH = 16  # one transaction + one Chroma upsert per batch: little work lost on a crash
 MIN_FREE_BYTES = 20_000_000  # below this, adding refuses to start (disk full)
+LARGE_EMBED_S = 180.0  # embedding estimated to take longer than this is announced (and may be skipped)
 LOAD_TIMEOUT_S = 900.0  # one source's reading/extraction (a stuck loader is marked failed, the rest go on)
 RRF_K = 60
 
@@ -97,6 +99,9 @@ def expand_inputs(items: Iterable[str], extensions: set[str]) -> tuple[list[Sour
     for raw in items:
         item = raw.strip()
         if not item:
+            continue
+        if _NOT_A_SOURCE.match(item) and not Path(item).exists():  # javascript:, data:, ...: not a file
+            refs.append(SourceRef(url=item))
             continue
         if _URL.match(item) or item.startswith(("www.", "youtu.be/", "youtube.com/")):
             refs.append(SourceRef(url=item if _URL.match(item) else "https://" + item))
@@ -224,6 +229,11 @@ class LibraryService:
     """Notebooks, sources and search over the library database and the vector index."""
 
     load_timeout_s = LOAD_TIMEOUT_S
+    large_embed_s = LARGE_EMBED_S
+    # Asked once per source when embedding it will take longer than ``large_embed_s`` (estimated from the
+    # first batch): (source, chunks, estimated seconds) -> "continue", "lexical" (keyword search only
+    # for now) or "cancel" (the source is not added). None: always continue.
+    confirm_large: Callable[[Source, int, float], str] | None = None
 
     def __init__(
         self,
@@ -278,6 +288,10 @@ class LibraryService:
             supported = ", ".join(sorted(self.file_extensions))
             raise SourceLoadError(f"{ref.path.name}: unsupported file type {suffix}. Supported: {supported}.")
         if ref.url is not None:
+            m = _NOT_A_SOURCE.match(ref.url.strip())
+            if m:
+                raise SourceLoadError(f"{m.group(1).lower()}: links cannot be added; only web pages (http:// or "
+                                      "https://), YouTube videos and files can.")
             raise SourceLoadError(f"Not a valid web or YouTube URL: {ref.url}")
         raise SourceLoadError("Nothing to add.")
 
@@ -341,6 +355,9 @@ class LibraryService:
                 self._embed(src, cancel, progress)
                 self.library.update_source(src.id, status=SourceStatus.READY, error=None)
                 self._drop_stale_collections(src.notebook_id)  # the last source moved to a new model: old vectors go
+        except _CancelLarge:
+            self.remove_source(source_id)
+            raise SourceLoadError("Not added: cancelled before its long embedding.") from None
         except (Cancelled, _Duplicate):
             raise
         except NotebookError as e:
@@ -455,6 +472,16 @@ class LibraryService:
             )
             self.library.mark_embedded([c.id for c in batch], model)
             done += len(batch)
+            if done == len(batch) and total > done and self.confirm_large is not None:
+                # the first batch measured this machine's speed: say up front when the rest takes long
+                left = (time.monotonic() - eta.t0) / done * (total - done)
+                if left > self.large_embed_s:
+                    choice = self.confirm_large(src, total, left)
+                    if choice == "lexical":
+                        log.info("%s: embedding skipped by the user (%d chunks, ~%.0f s)", src.id, total, left)
+                        return  # keyword search covers it; `resume` or re-index embeds it later
+                    if choice == "cancel":
+                        raise _CancelLarge()
             progress(done, total, eta.message(done, f"embedding {src.title}: {done}/{total} chunks"))
 
     # -- maintenance ----------------------------------------------------------------------------
@@ -601,6 +628,10 @@ class _Either(CancelToken):
     def raise_if_set(self) -> None:
         if self.is_set():
             raise Cancelled()
+
+
+class _CancelLarge(Exception):  # noqa: N818 - an internal signal
+    """The user chose not to add a source whose embedding would take long."""
 
 
 class _Duplicate(NotebookError):
