@@ -445,7 +445,9 @@ class ModelManager:
     call ``save(settings)`` if given (the CLI passes ``save_settings``); without ``save`` the caller saves.
     """
 
-    chunk_size = 1 << 20  # bytes per read when downloading: the granularity of progress and cancelling
+    chunk_size = 1 << 20  # bytes between progress reports when downloading
+    min_rate_bps = 2_000.0  # a download slower than this over ``rate_window_s`` is stopped (resumable)
+    rate_window_s = 60.0
 
     def __init__(self, paths: AppPaths, settings: Settings, save: Callable[[Settings], None] | None = None) -> None:
         self.paths = paths
@@ -769,11 +771,26 @@ class ModelManager:
                     total = size or have + int(r.headers.get("Content-Length") or 0) or None
                     report(have, total or have, f"{name}: {'resuming at ' + _mb(have) if have else 'starting'}")
                     with part.open("ab" if have else "wb") as f:
-                        for chunk in r.iter_bytes(self.chunk_size):
+                        window_t, window_have, reported = time.monotonic(), have, have
+                        for chunk in r.iter_bytes():  # as it arrives: a server dripping bytes is seen at once
                             if cancel is not None:
                                 cancel.raise_if_set()
                             f.write(chunk)
                             have += len(chunk)
+                            now = time.monotonic()
+                            if now - window_t >= self.rate_window_s:  # the minimum rate, over a sliding window
+                                rate = (have - window_have) / (now - window_t)
+                                if rate < self.min_rate_bps:
+                                    f.flush()
+                                    raise DownloadError(
+                                        f"The download of {name} is too slow ({rate / 1000:.1f} KB/s over the last "
+                                        f"{now - window_t:.0f} s, under {self.min_rate_bps / 1000:g} KB/s); stopped "
+                                        f"at {_mb(have)}. Run the same command again to resume.")
+                                window_t, window_have = now, have
+                            if have - reported >= self.chunk_size or (total and have >= total):
+                                reported = have
+                                report(have, total or have, f"{name}: {_mb(have)} of {_mb(total) if total else '?'}")
+                        if reported != have:
                             report(have, total or have, f"{name}: {_mb(have)} of {_mb(total) if total else '?'}")
                         f.flush()
                         os.fsync(f.fileno())

@@ -135,3 +135,27 @@ def test_silence_after_the_first_byte_is_bounded_by_the_deadline() -> None:
         loader = WebLoader(timeout=20, deadline_s=1.0, rate_grace_s=1000)
         with pytest.raises(SourceLoadError, match="within 1 seconds"):
             _, elapsed = bounded(lambda: loader.load(SourceRef(url=url), CancelToken()), 8)
+
+
+def test_a_model_download_below_the_minimum_rate_stops_and_can_resume(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from notebooklm_local.core.settings import Settings
+    from notebooklm_local.services.model_manager import DownloadError, ModelManager
+    from tests.helpers.fake_hub import FakeHub, guard_loopback_only
+    from tests.helpers.gguf_files import write_gguf
+
+    blocked = guard_loopback_only(monkeypatch)
+    data = write_gguf(tmp_path / "tiny.gguf", data_bytes=1 << 16).read_bytes()
+    hub = FakeHub(chunk=64).start()  # 64 bytes every 50 ms: about 1.3 KB/s, for ever
+    hub.delay = 0.05
+    try:
+        hub.add("o/r", "m.gguf", data)
+        paths = app_paths().ensure()
+        manager = ModelManager(paths, Settings(), save=lambda s: None)
+        manager.min_rate_bps, manager.rate_window_s = 10_000, 0.3
+        with pytest.raises(DownloadError, match="too slow"):
+            _, elapsed = bounded(lambda: manager.download("o/r", "m.gguf", endpoint=hub.url), 10)
+        assert list(paths.models.glob(".m.gguf.*.part")), "the partial file is kept for resuming"
+        assert not blocked
+    finally:
+        hub.stop()
