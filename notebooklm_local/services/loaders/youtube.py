@@ -197,7 +197,7 @@ class YouTubeLoader:
         except (Cancelled, SourceLoadError):
             raise
         except Exception as exc:  # every failure becomes a clear SourceLoadError
-            log.info("YouTube captions for %s failed: %r", video_id, exc)
+            log.info("YouTube captions for %s failed: %s", video_id, scrub(f"{type(exc).__name__}: {exc}"))
             raise SourceLoadError(_message(exc, video_id)) from exc
         finally:
             try:
@@ -260,8 +260,20 @@ class YouTubeLoader:
         return transcripts[0], True
 
 
+_URL = re.compile(r"(?:for url:\s*)?https?://\S+", re.IGNORECASE)
+_SECRET = re.compile(r"((?:key|api_?key|token|signature|sig)=)[^&\s]+", re.IGNORECASE)
+
+
+def scrub(text: str) -> str:
+    """A message or log line without URLs (which can carry YouTube's API key) or key/token values."""
+    return " ".join(_URL.sub("", _SECRET.sub(r"\1…", text)).split()).rstrip(" :;,")
+
+
 def _message(exc: BaseException, video_id: str) -> str:
-    """The user-facing message for a failure while fetching captions."""
+    """The user-facing message for a failure while fetching captions: plain words by failure kind, no
+    exception class names, no URLs, and the caption-file hint only where importing a file can help."""
+    import xml.etree.ElementTree as ET
+
     from youtube_transcript_api import (
         AgeRestricted,
         FailedToCreateConsentCookie,
@@ -279,16 +291,20 @@ def _message(exc: BaseException, video_id: str) -> str:
     )
 
     reason: str
+    hint = True
     if isinstance(exc, TranscriptsDisabled):
-        reason = "captions are turned off for this video"
+        reason = "captions are turned off for this video, so there are none to read"
+        hint = False
     elif isinstance(exc, NoTranscriptFound):
         reason = "the video has no captions"
+        hint = False
     elif isinstance(exc, VideoUnavailable | InvalidVideoId):
         reason = "the video is unavailable (it may be private or deleted, or the link is wrong)"
+        hint = False
     elif isinstance(exc, AgeRestricted):
         reason = "the video is age-restricted and YouTube only shows its captions to signed-in users"
     elif isinstance(exc, VideoUnplayable):
-        details = "; ".join(x for x in [exc.reason or "", *exc.sub_reasons] if x)
+        details = scrub("; ".join(x for x in [exc.reason or "", *exc.sub_reasons] if x))
         reason = "YouTube says the video cannot be played" + (f" ({details})" if details else "")
     elif isinstance(exc, IpBlocked | RequestBlocked):
         reason = (
@@ -300,19 +316,25 @@ def _message(exc: BaseException, video_id: str) -> str:
     elif isinstance(exc, FailedToCreateConsentCookie):
         reason = "YouTube's cookie consent page could not be passed"
     elif isinstance(exc, YouTubeRequestFailed):
-        reason = f"YouTube answered with an error ({exc.reason})"
+        reason = f"YouTube answered with an error ({scrub(str(exc.reason))})"
     elif isinstance(exc, YouTubeDataUnparsable):
         reason = "YouTube's page could not be understood (YouTube may have changed; an app update may help)"
+    elif isinstance(exc, ET.ParseError):
+        reason = ("YouTube's response could not be understood: the captions came back empty or cut off "
+                  "(this happens for a while after many requests; try again later)")
     elif isinstance(exc, requests.JSONDecodeError):
         reason = "YouTube's response could not be understood (it was not the expected data)"
     elif isinstance(exc, requests.Timeout):
         reason = "YouTube did not answer in time (you may be offline, or the connection is too slow)"
     elif isinstance(exc, requests.ConnectionError):
         reason = "YouTube could not be reached; you appear to be offline"
+    elif isinstance(exc, requests.HTTPError) and exc.response is not None:
+        reason = f"YouTube answered with an error (HTTP {exc.response.status_code})"
     elif isinstance(exc, requests.RequestException):
-        reason = f"a network error occurred ({type(exc).__name__})"
+        reason = "a network error occurred"
     elif isinstance(exc, YouTubeTranscriptApiException):
-        reason = f"the captions could not be retrieved ({type(exc).__name__})"
-    else:
-        reason = f"YouTube's response could not be understood ({type(exc).__name__})"
-    return f"Could not get captions for YouTube video {video_id}: {reason}. {IMPORT_HINT}"
+        reason = "the captions could not be retrieved"
+    else:  # KeyError, IndexError, ...: data in a shape the caption library did not expect
+        reason = "YouTube's response could not be understood (it was not the expected data)"
+    message = f"Could not get captions for YouTube video {video_id}: {reason}."
+    return f"{message} {IMPORT_HINT}" if hint else message
