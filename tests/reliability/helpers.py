@@ -11,7 +11,7 @@ from contextlib import contextmanager
 
 @contextmanager
 def drip_server(*, headers: bytes | None = None, body_byte_every_s: float = 0.05,
-                total_s: float = 30.0) -> Iterator[str]:
+                total_s: float = 30.0, drip_headers: bool = False) -> Iterator[str]:
     """An HTTP server on 127.0.0.1 that answers at once, then drips the body one byte at a time.
 
     Each connection is served for at most ``total_s``; the server stops when the block ends.
@@ -29,6 +29,12 @@ def drip_server(*, headers: bytes | None = None, body_byte_every_s: float = 0.05
         end = time.monotonic() + total_s
         try:
             conn.recv(65536)
+            if drip_headers:  # the status line, then a header that never ends, a byte at a time
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not stop.is_set() and time.monotonic() < end:
+                    conn.sendall(b"a")
+                    time.sleep(body_byte_every_s)
+                return
             conn.sendall(head)
             while not stop.is_set() and time.monotonic() < end:
                 conn.sendall(b"<")

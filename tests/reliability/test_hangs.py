@@ -159,3 +159,10 @@ def test_a_model_download_below_the_minimum_rate_stops_and_can_resume(tmp_path: 
         assert not blocked
     finally:
         hub.stop()
+
+
+def test_dripping_headers_hit_the_overall_deadline_too() -> None:
+    with drip_server(drip_headers=True, body_byte_every_s=0.05) as url:
+        loader = WebLoader(timeout=20, deadline_s=1.0, rate_grace_s=1000)
+        with pytest.raises(SourceLoadError, match="within 1 seconds"):
+            _, elapsed = bounded(lambda: loader.load(SourceRef(url=url), CancelToken()), 8)

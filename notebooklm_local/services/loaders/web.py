@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import ipaddress
 import re
+import socket
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -782,12 +784,37 @@ class WebLoader:
         import httpx
 
         host = _host(url)
-        nothing = "Nothing was added."
         headers = {
             "User-Agent": self.user_agent,
             "Accept": "text/html,application/xhtml+xml,application/pdf;q=0.9,text/plain;q=0.8,*/*;q=0.5",
         }
         t0 = time.monotonic()
+        # The overall deadline also covers the headers (a server can drip those too, a byte at a time, and
+        # no per-read timeout fires): at the deadline a watchdog shuts the sockets, which ends any read.
+        socks: list[Any] = []
+        fired: list[bool] = []
+
+        def on_trace(event: str, info: dict[str, Any]) -> None:
+            if event == "connection.connect_tcp.complete":
+                stream = info.get("return_value")
+                sock = stream.get_extra_info("socket") if stream is not None else None
+                if sock is not None:
+                    socks.append(sock)
+
+        def track(request: httpx.Request) -> None:
+            request.extensions["trace"] = on_trace
+
+        def expire() -> None:
+            fired.append(True)
+            for sock in socks:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+        watchdog = threading.Timer(self.deadline_s, expire)
+        watchdog.daemon = True
+        watchdog.start()
         try:
             with (
                 httpx.Client(
@@ -796,6 +823,7 @@ class WebLoader:
                     timeout=httpx.Timeout(min(self.timeout, self.deadline_s)),
                     headers=headers,
                     transport=self._transport,
+                    event_hooks={"request": [track]},
                 ) as client,
                 client.stream("GET", url) as resp,
             ):
@@ -819,9 +847,20 @@ class WebLoader:
                     chunks.append(chunk)
                     self._check_pace(resp, final, total, time.monotonic() - t0)
                 return _Download(final, mime, charset, b"".join(chunks))
-        except httpx.TimeoutException as e:
-            if time.monotonic() - t0 >= self.deadline_s - 0.05:
+        except (httpx.HTTPError, httpx.StreamError) as e:
+            if fired or (isinstance(e, httpx.TimeoutException) and time.monotonic() - t0 >= self.deadline_s - 0.05):
                 raise self._too_slow(url, None) from e
+            self._raise_for(e, url, host)
+        finally:
+            watchdog.cancel()
+
+    def _raise_for(self, e: Exception, url: str, host: str) -> None:
+        import httpx
+
+        nothing = "Nothing was added."
+        try:
+            raise e
+        except httpx.TimeoutException as e:
             raise SourceLoadError(
                 f"{host} is unreachable: it did not respond within {self.timeout:g} seconds (timed out). "
                 f"Check your internet connection (are you offline?) or try again later. {nothing}"
@@ -846,14 +885,11 @@ class WebLoader:
             ) from e
 
     def _check_pace(self, resp: httpx.Response, url: str, received: int, elapsed: float) -> None:
-        """Stop a download past its overall deadline or below the minimum rate; cap the next read's wait."""
+        """Stop a download past its overall deadline or below the minimum rate (a stuck read: the watchdog)."""
         if elapsed >= self.deadline_s:
             raise self._too_slow(url, received)
         if elapsed >= self.rate_grace_s and received / elapsed < self.min_rate_bps:
             raise self._too_slow(url, received, rate=received / elapsed)
-        timeouts = resp.request.extensions.get("timeout")
-        if isinstance(timeouts, dict):  # httpcore reads this for every socket read: no read may pass the deadline
-            timeouts["read"] = max(0.01, min(self.timeout, self.deadline_s - elapsed))
 
     def _too_slow(self, url: str, received: int | None, *, rate: float | None = None) -> SourceLoadError:
         got = "" if received is None else f" ({_size(received)} received)"
