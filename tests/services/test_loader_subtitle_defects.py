@@ -30,6 +30,8 @@ ENCODED = [
     ("de", "cp1252", _srt("Über den Fluß, schöne Grüße.")),
     ("pl", "cp1250", _srt("Zażółć gęślą jaźń.", "Wątek się skończył, pójdźmy dalej.")),
     ("cs", "cp1250", _srt("Příliš žluťoučký kůň úpěl ďábelské ódy.")),
+    ("cs-short", "cp1250", _srt("Děkuji, mám se dobře.")),  # fits cp1252 byte by byte ("Dìkuji ... dobøe")
+    ("pl-short", "cp1250", _srt("Dziękuję bardzo za pomoc.")),  # "Dziêkujê"
     ("ru", "cp1251", _srt("Привет, как дела? Всё хорошо, спасибо большое.", "Мы идём домой сегодня вечером.")),
     ("el", "cp1253", _srt("Καλημέρα σας, τι κάνετε σήμερα; Όλα καλά, ευχαριστώ πολύ.")),
     ("tr", "cp1254", _srt("İstanbul'da güzel bir gün geçirdik, çok teşekkürler.", "Şimdi eve dönüyoruz.")),

@@ -28,6 +28,11 @@ TEXT_SUFFIXES = (".txt", ".text", ".rst", ".org", ".log", ".csv", ".tsv")
 
 _CP1252_UNDEFINED = frozenset(b"\x81\x8d\x8f\x90\x9d")
 _ICELANDIC = frozenset("ÐÝÞðýþ")
+# cp1250 (Czech, Polish, ...) letters read as cp1252 in places Western languages do not put them:
+# ì ò inside a word (Czech ě ň; Italian has them only at a word's end), ø æ without å (Czech ř, Polish ć;
+# Danish/Norwegian have å too), œ not before u/i (Polish ś; French œ is in cœur, œil, œuvre), ê at a word's
+# end (Polish ę: "się", "proszę"), È Ì Ø (Czech Č Ě Ř).
+_CENTRAL_EUROPEAN = re.compile(r"[ìò](?=\w)|(?<!\w)(?=\w*[øæ])(?!\w*å)\w+|œ(?![uil])|\wê(?!\w)|[ÈÌØ]")
 
 
 def fits_cp1252(data: bytes, *, max_foreign_share: float = 0.6) -> bool:
@@ -44,6 +49,8 @@ def fits_cp1252(data: bytes, *, max_foreign_share: float = 0.6) -> bool:
     text = sample.decode("cp1252")
     if any(ch in _ICELANDIC for ch in text):
         return False  # Turkish cp1254's Ğ İ Ş ğ ı ş sit there; let detection decide (Icelandic also fits it)
+    if _CENTRAL_EUROPEAN.search(text):
+        return False
     letters = foreign = 0
     for i, ch in enumerate(text):
         if ch.isalpha():
