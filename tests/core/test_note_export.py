@@ -410,13 +410,29 @@ def _probe_writable(folder: Path) -> bool:
     return True
 
 
-def test_read_only_folder_is_a_clear_error(tmp_path: Path) -> None:
+def test_read_only_folder_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ro = tmp_path / "ro"
     ro.mkdir()
     ro.chmod(stat.S_IRUSR | stat.S_IXUSR)  # 0o500
     try:
-        if _probe_writable(ro):
-            pytest.skip("chmod does not stop this user from writing (root?); see the test below")
+        if _probe_writable(ro):  # root: chmod does not stop it, so the OS's refusal is simulated
+            real_open, real_mkdir = open, Path.mkdir
+
+            def refuse(path: Any) -> None:
+                if Path(path) == ro or ro in Path(path).parents:
+                    raise PermissionError(13, "Permission denied", str(path))
+
+            def fake_open(path: Any, *a: Any, **k: Any) -> Any:
+                refuse(path)
+                return real_open(path, *a, **k)
+
+            def fake_mkdir(self: Path, *a: Any, **k: Any) -> None:
+                if not self.exists():
+                    refuse(self)
+                real_mkdir(self, *a, **k)
+
+            monkeypatch.setattr(note_export, "open", fake_open, raising=False)
+            monkeypatch.setattr(Path, "mkdir", fake_mkdir)
         with pytest.raises(ExportError, match=re.escape(str(ro))):
             export_notes([note()], ro, notebook_name="NB")
         with pytest.raises(ExportError, match=re.escape(str(ro))):

@@ -287,7 +287,6 @@ def test_page_without_title_or_heading_is_named_after_the_url(server: str) -> No
 
 @pytest.mark.parametrize("path", ["/docs/paper.pdf", "/download"])
 def test_pdf_download(server: str, path: str) -> None:
-    pytest.importorskip("notebooklm_local.services.loaders.pdf")
     url = f"{server}{path}"
     doc = _fetch(url)
     assert doc.kind == "pdf"
@@ -301,7 +300,6 @@ def test_pdf_download(server: str, path: str) -> None:
 
 
 def test_plain_text_download(server: str) -> None:
-    pytest.importorskip("notebooklm_local.services.loaders.text")
     doc = _fetch(f"{server}/notes.txt")
     assert doc.kind == "text"
     assert "Buy oat milk and rye bread." in doc.text
@@ -310,7 +308,6 @@ def test_plain_text_download(server: str) -> None:
 
 
 def test_markdown_served_as_text_plain_is_markdown(server: str) -> None:
-    pytest.importorskip("notebooklm_local.services.loaders.text")
     doc = _fetch(f"{server}/README.md")
     assert doc.kind == "markdown"
     assert doc.original_suffix == ".md"
