@@ -34,7 +34,7 @@ import re
 import tempfile
 import time
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -317,8 +317,24 @@ class PromptTemplate:
     origin: str = "default"  # "default", "user", "plugin:<id>"
     path: Path | None = None
     text: str = ""  # the file's text (for the editor)
+    # A user's template that validated with its samples but fails on real values renders the default
+    # instead, and says so through ``on_fallback`` (TemplateStore.get sets both).
+    fallback: PromptTemplate | None = field(default=None, repr=False, compare=False)
+    on_fallback: Callable[[str], None] | None = field(default=None, repr=False, compare=False)
 
     def render(self, values: Mapping[str, Any]) -> RenderedPrompt:
+        if self.fallback is None:
+            return self._render(values)
+        try:
+            return self._render(values)
+        except TemplateError as e:
+            note = f"Your edited template '{self.name}' failed ({e}); the default was used."
+            log.warning("%s", note)
+            if self.on_fallback is not None:
+                self.on_fallback(note)
+            return self.fallback.render(values)
+
+    def _render(self, values: Mapping[str, Any]) -> RenderedPrompt:
         missing = [v for v in self.required if v not in values]
         if missing:
             raise TemplateError(f"Template '{self.name}' needs values for: {', '.join(missing)}")
@@ -502,6 +518,8 @@ class TemplateStore:
                 tpl = parse_template(up.read_text(encoding="utf-8"), origin="user", path=up, expected_name=name,
                                      base=self._base(name))
                 tpl.preview()
+                tpl.fallback = self.default(name)
+                tpl.on_fallback = self._notice
                 return tpl
             except (TemplateError, OSError, UnicodeDecodeError) as e:
                 note = f"Your edited template '{name}' is invalid and was not used ({e}); using the default."
@@ -511,6 +529,10 @@ class TemplateStore:
                 if stamp is not None:
                     self._rejected[name] = stamp
         return self.default(name)
+
+    def _notice(self, note: str) -> None:
+        if note not in self.notices:
+            self.notices.append(note)
 
     def is_overridden(self, name: str) -> bool:
         return (self.user_dir / f"{name}.toml").is_file()

@@ -87,3 +87,20 @@ def test_a_bomb_in_the_users_template_falls_back_to_the_default(tmp_path: Path) 
     t1 = time.monotonic()
     assert store.get("chat_answer").origin == "default"  # known bad, unchanged: not validated again
     assert time.monotonic() - t1 < 0.5 and t1 - t0 < 15
+
+
+def test_a_user_template_failing_on_real_values_falls_back_at_render(tmp_path: Path) -> None:
+    default = (DEFAULTS / "chat_answer.toml").read_text(encoding="utf-8")
+    # fine with the short sample passages, a bomb with real ones (a loop over every character, squared)
+    bomb = default.replace("{{ question }}", "{{ question }}{% for a in passages %}{% for b in passages %}"
+                           "{% endfor %}{% endfor %}", 1)
+    user = tmp_path / "user"
+    user.mkdir()
+    (user / "chat_answer.toml").write_text(bomb, encoding="utf-8")
+    store = TemplateStore(DEFAULTS, user)
+    tpl = store.get("chat_answer")
+    assert tpl.origin == "user" and not store.notices
+    values = {"passages": "<passage id=1>" + "glacier " * 5000 + "</passage>", "question": "Why?", "language": ""}
+    r, elapsed = bounded(lambda: tpl.render(values), 15)
+    assert "glacier" in r.user and elapsed < 10
+    assert store.notices and "the default was used" in store.notices[0]
