@@ -27,7 +27,7 @@ from notebooklm_local.services.llama_runtime import LlamaCppEmbedder
 from tests.conftest import cli_exe
 from tests.helpers.docs import make_pdf
 
-pytestmark = pytest.mark.model
+# `model`: the tests that load the real GGUF (as embedder); the others run without one
 
 TOPICS = {
     "volcano.md": "# Volcanoes\n\nMagma rises through the crust and erupts as lava. Basalt forms when lava cools quickly.",
@@ -73,6 +73,7 @@ def write_topics(folder: Path) -> list[Path]:
     return out
 
 
+@pytest.mark.model
 def test_add_search_and_anchors(tmp_path: Path, embedder: LlamaCppEmbedder) -> None:
     lib = make_service(embedder)
     lib.create_notebook("Science")
@@ -108,6 +109,7 @@ def test_add_search_and_anchors(tmp_path: Path, embedder: LlamaCppEmbedder) -> N
         lib.search("Science", "   ")
 
 
+@pytest.mark.model
 def test_duplicates_and_bad_inputs_lose_nothing(tmp_path: Path, embedder: LlamaCppEmbedder) -> None:
     lib = make_service(embedder)
     lib.create_notebook("NB")
@@ -160,6 +162,7 @@ def test_lexical_only_without_embedder(tmp_path: Path) -> None:
     assert hits[0].source.title == "bakery" and hits[0].lexical_rank == 1 and hits[0].dense_rank is None
 
 
+@pytest.mark.model
 def test_changing_the_embedding_model_reembeds_without_mixing(tmp_path: Path, embedder: LlamaCppEmbedder) -> None:
     home = tmp_path / "home"
     lib = make_service(embedder, home)
@@ -179,6 +182,7 @@ def test_changing_the_embedding_model_reembeds_without_mixing(tmp_path: Path, em
     assert lib2.search("NB", "sourdough", mode="dense")
 
 
+@pytest.mark.model
 def test_delete_source_and_notebook_clean_index_and_blobs(tmp_path: Path, embedder: LlamaCppEmbedder) -> None:
     lib = make_service(embedder)
     lib.create_notebook("NB")
@@ -218,6 +222,7 @@ def _big_text(path: Path, paragraphs: int) -> Path:
     return path
 
 
+@pytest.mark.model
 def test_kill_minus_nine_during_ingestion_then_resume(tmp_path: Path, app_home: Path, installed_model: Path) -> None:
     """Kill the CLI while it embeds; the next run resumes: no duplicates, no orphan vectors."""
     env = {**os.environ, "NOTEBOOKLM_LOCAL_HOME": str(app_home)}
@@ -296,6 +301,7 @@ def chroma_server(tmp_path: Path) -> Iterator[int]:
         proc.wait(30)
 
 
+@pytest.mark.model
 def test_against_a_real_chroma_server(tmp_path: Path, embedder: LlamaCppEmbedder, chroma_server: int) -> None:
     paths = app_paths().ensure()
     index = ChromaIndex.http("127.0.0.1", chroma_server, embedder)
