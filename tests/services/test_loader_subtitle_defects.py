@@ -34,7 +34,10 @@ ENCODED = [
     ("pl-short", "cp1250", _srt("Dziękuję bardzo za pomoc.")),  # "Dziêkujê"
     ("ru", "cp1251", _srt("Привет, как дела? Всё хорошо, спасибо большое.", "Мы идём домой сегодня вечером.")),
     ("el", "cp1253", _srt("Καλημέρα σας, τι κάνετε σήμερα; Όλα καλά, ευχαριστώ πολύ.")),
+    ("el-short", "cp1253", _srt("Τι κάνετε σήμερα;")),  # detection says mac_greek: the Windows page wins
     ("tr", "cp1254", _srt("İstanbul'da güzel bir gün geçirdik, çok teşekkürler.", "Şimdi eve dönüyoruz.")),
+    ("tr-short", "cp1254", _srt("Çok teşekkürler.")),  # detection says big5hkscs ("よk te𤦷kk僡ler")
+    ("tr-short2", "cp1254", _srt("Ağaçlar yeşil.")),  # detection says cp1250 ("Ađaçlar yeţil")
     ("ja", "shift_jis", _srt("こんにちは、元気ですか？今日はいい天気ですね。")),
     ("utf-16", "utf-16", _srt("Où est la télé ? 北京 ✓")),
     ("utf-8-sig", "utf-8-sig", _srt("Où est la télé ?")),

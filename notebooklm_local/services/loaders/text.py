@@ -11,7 +11,7 @@ from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.services.loaders.files import read_file_bytes
 
-__all__ = ["TextLoader", "PastedTextLoader", "decode_text", "fits_cp1252", "load_text_bytes", "MAX_TEXT_BYTES"]
+__all__ = ["TextLoader", "PastedTextLoader", "decode_text", "decode_legacy", "fits_cp1252", "load_text_bytes", "MAX_TEXT_BYTES"]
 
 MAX_TEXT_BYTES = 200_000_000
 _PARA_SPLIT = re.compile(r"\n[ \t]*\n")
@@ -41,16 +41,25 @@ def fits_cp1252(data: bytes, *, max_foreign_share: float = 0.6) -> bool:
     Short French or Spanish files fit several single-byte code pages, and charset detection often picks
     cp1250 or a Mac code page ("oů", "ŕ la télé"). cp1252 is preferred unless the text needs another:
     a byte cp1252 leaves undefined, a non-letter (¹ ³ ¿ ¦ ...) inside a word (Polish "¹" is cp1250's
-    "ą"), or mostly non-ASCII letters (Cyrillic or Greek read as accented Latin letters).
+    "ą"), Central European letters in un-Western places (see ``_CENTRAL_EUROPEAN``), Turkish letters
+    (cp1254), or mostly non-ASCII letters (Cyrillic or Greek read as accented Latin letters).
     """
+    return _western(data, max_foreign_share) == "cp1252"
+
+
+def _western(data: bytes, max_foreign_share: float = 0.6) -> str | None:
+    """"cp1252" or "cp1254" (Turkish) when non-UTF-8 bytes read as natural Western text, else None."""
     sample = data[:200_000]
     if not any(b >= 0x80 for b in sample) or any(b in _CP1252_UNDEFINED for b in sample):
-        return False
+        return None
     text = sample.decode("cp1252")
-    if any(ch in _ICELANDIC for ch in text):
-        return False  # Turkish cp1254's Ğ İ Ş ğ ı ş sit there; let detection decide (Icelandic also fits it)
-    if _CENTRAL_EUROPEAN.search(text):
-        return False
+    if _CENTRAL_EUROPEAN.search(text) or not _latin_fits(text, max_foreign_share):
+        return None
+    # Ğ İ Ş ğ ı ş are cp1254's bytes for cp1252's Ð Ý Þ ð ý þ: Turkish (80 M speakers) over Icelandic
+    return "cp1254" if any(ch in _ICELANDIC for ch in text) else "cp1252"
+
+
+def _latin_fits(text: str, max_foreign_share: float) -> bool:
     letters = foreign = 0
     for i, ch in enumerate(text):
         if ch.isalpha():
@@ -59,9 +68,41 @@ def fits_cp1252(data: bytes, *, max_foreign_share: float = 0.6) -> bool:
                 foreign += 1
         elif 0x80 <= ord(ch) <= 0xFF and 0 < i < len(text) - 1 and text[i - 1].isalpha() and text[i + 1].isalpha():
             return False  # e.g. "w¹tek": a symbol inside a word is another code page's letter
-        elif 0x80 <= ord(ch) < 0xA0 and ch.isprintable() is False:
-            return False
     return letters > 0 and foreign / letters <= max_foreign_share
+
+
+_MULTIBYTE_CJK = ("big5", "gb", "cp932", "cp949", "cp950", "shift_jis", "euc", "hz", "iso2022", "johab")
+_CJK_LATIN_MIX = re.compile(r"[A-Za-z][\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\U00020000-\U0002ffff]"
+                            r"|[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af\U00020000-\U0002ffff][A-Za-z]")
+
+
+def decode_legacy(data: bytes) -> tuple[str, str] | None:
+    """(text, encoding) for bytes that are not UTF-8: Western Windows code pages when the text fits them,
+    else charset detection, preferring Windows code pages to Mac/DOS ones of about the same fit and a
+    single-byte reading to a CJK one that glues Latin letters to ideographs ("よk te𤦷kk僡ler")."""
+    western = _western(data)
+    if western:
+        return data.decode(western), western
+    from charset_normalizer import from_bytes
+
+    results = list(from_bytes(data[:2_000_000]))
+    if not results:
+        return None
+    best = results[0]
+    for match in results[1:]:
+        windows = match.encoding.startswith("cp125")
+        if best.encoding.startswith(("mac_", "cp85", "cp86", "cp437")) and windows and match.chaos <= best.chaos + 0.05:
+            best = match
+            break
+        if best.encoding.startswith(_MULTIBYTE_CJK) and _CJK_LATIN_MIX.search(str(best)) and \
+                not match.encoding.startswith(_MULTIBYTE_CJK):
+            best = match
+            break
+    # (no tie-break towards cp1252 here: _western already took cp1252 wherever the text fits it)
+    try:
+        return data.decode(best.encoding, errors="replace"), best.encoding
+    except LookupError:  # pragma: no cover - charset_normalizer only reports codecs Python has
+        return None
 
 
 def decode_text(data: bytes, name: str) -> tuple[str, str]:
@@ -79,24 +120,10 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
         return data.decode("utf-8"), "utf-8"
     except UnicodeDecodeError:
         pass
-    if fits_cp1252(data):
-        return data.decode("cp1252"), "cp1252"
-    from charset_normalizer import from_bytes
-
-    results = from_bytes(data[:2_000_000])
-    best = results.best()
-    if best is None or best.encoding is None:
+    decoded = decode_legacy(data)
+    if decoded is None:
         raise SourceLoadError(f"{name} looks like a binary file or uses an unknown text encoding.")
-    # Short Western texts fit several Windows code pages equally well; on a tie prefer cp1252, by far
-    # the most common legacy encoding (charset_normalizer would pick the first, e.g. cp1250).
-    for match in results:
-        if match.encoding == "cp1252" and match.chaos <= best.chaos and match.coherence >= best.coherence:
-            best = match
-            break
-    try:
-        return data.decode(best.encoding, errors="replace"), best.encoding
-    except LookupError as e:  # pragma: no cover - charset_normalizer only reports codecs Python has
-        raise SourceLoadError(f"{name}: unknown encoding {best.encoding}") from e
+    return decoded
 
 
 def _plain_blocks(text: str) -> list[Block]:

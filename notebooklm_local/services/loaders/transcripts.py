@@ -14,7 +14,7 @@ from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.services.loaders.files import read_file_bytes
-from notebooklm_local.services.loaders.text import fits_cp1252
+from notebooklm_local.services.loaders.text import decode_legacy
 
 __all__ = [
     "Cue",
@@ -320,8 +320,8 @@ def cues_to_document(
 
 
 def decode_subtitle_bytes(data: bytes) -> str | None:
-    """Decode subtitle file bytes: BOM (UTF-8/16/32), else strict UTF-8, else cp1252 when the text fits it
-    (:func:`~notebooklm_local.services.loaders.text.fits_cp1252`), else charset detection.
+    """Decode subtitle file bytes: BOM (UTF-8/16/32), else strict UTF-8, else a Western Windows code page
+    when the text fits it, else charset detection (:func:`~notebooklm_local.services.loaders.text.decode_legacy`).
 
     Args:
         data: The raw file content.
@@ -342,12 +342,8 @@ def decode_subtitle_bytes(data: bytes) -> str | None:
         return data.decode("utf-8")
     except UnicodeDecodeError:
         pass
-    if fits_cp1252(data):
-        return data.decode("cp1252")
-    from charset_normalizer import from_bytes
-
-    best = from_bytes(data).best()
-    return None if best is None else str(best)
+    decoded = decode_legacy(data)
+    return None if decoded is None else decoded[0]
 
 
 def _looks_binary(text: str) -> bool:
