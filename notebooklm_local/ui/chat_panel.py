@@ -39,6 +39,7 @@ from notebooklm_local.core.note_export import render_markdown
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.services.chat import QUOTES_LABEL
 from notebooklm_local.ui.errors import guard_none_refcount
+from notebooklm_local.ui.theme import good_color
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["ChatPanel", "answer_html", "answer_markdown", "citation_html", "quotes_html"]
@@ -70,7 +71,7 @@ def _chips(key: int, ids: Any) -> str:
 
 def quotes_html(answer: Any, key: int = 0) -> str:
     """An extractive ("Quotes") answer: each quoted source sentence on its own line with its chip, under a label."""
-    label = (f'<div style="color:#2e6b30;font-size:small;font-weight:bold">\u275d {QUOTES_LABEL}</div>')
+    label = f'<div style="color:{good_color()};font-size:small;font-weight:bold">\u275d {QUOTES_LABEL}</div>'
     if not answer.sentences:
         return label + f"<p>{html.escape(answer.text)}</p>" + "".join(
             f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in answer.notes)
@@ -188,9 +189,22 @@ class ChatPanel(QWidget):
         self._note_relay = _NoteRelay(self)
 
         layout = QVBoxLayout(self)
+        head = QHBoxLayout()
         title = QLabel("<b>Chat</b>")
         title.setObjectName("chat-pane-title")
-        layout.addWidget(title)
+        head.addWidget(title)
+        head.addStretch(1)
+        self.mode_box = QComboBox()
+        self.mode_box.setObjectName("chat-mode")
+        self.mode_box.setAccessibleName("Answer mode")
+        self.mode_box.setToolTip(MODE_TIP)
+        self.mode_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_box.setMinimumContentsLength(8)
+        for value, text in MODES:
+            self.mode_box.addItem(text, value)
+        head.addWidget(QLabel("Answers:"))
+        head.addWidget(self.mode_box)
+        layout.addLayout(head)
         self.transcript = QTextBrowser()
         self.transcript.setObjectName("chat-transcript")
         self.transcript.setAccessibleName("Chat transcript")
@@ -206,20 +220,14 @@ class ChatPanel(QWidget):
         self.input.setPlaceholderText("Ask about your sources… (Ctrl+Enter to send)")
         self.input.setMaximumHeight(90)
         layout.addWidget(self.input)
-        row = QHBoxLayout()
+        # the status on a line of its own (word-wrapped, never widening the panel), then the controls
         self.status = QLabel("")
         self.status.setObjectName("chat-status")
         self.status.setWordWrap(True)
-        self.status.setMinimumWidth(40)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        row.addWidget(self.status, 1)
-        self.mode_box = QComboBox()
-        self.mode_box.setObjectName("chat-mode")
-        self.mode_box.setAccessibleName("Answer mode")
-        self.mode_box.setToolTip(MODE_TIP)
-        for value, text in MODES:
-            self.mode_box.addItem(text, value)
-        row.addWidget(self.mode_box)
+        layout.addWidget(self.status)
+        row = QHBoxLayout()
+        row.addStretch(1)
         self.new_button = QPushButton("New chat")
         self.new_button.setAccessibleName("New chat")
         self.new_button.clicked.connect(self.new_session)

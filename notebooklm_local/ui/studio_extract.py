@@ -19,11 +19,13 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
     QRadioButton,
+    QSizePolicy,
     QSpinBox,
     QStackedWidget,
     QVBoxLayout,
@@ -35,6 +37,7 @@ from notebooklm_local.core.extractive import LABEL as EXTRACT_LABEL
 from notebooklm_local.core.studio import StudioOutput
 from notebooklm_local.ui.mindmap_view import MindMapView
 from notebooklm_local.ui.rich_text import CitationBrowser, chip
+from notebooklm_local.ui.theme import good_color
 
 __all__ = ["ExtractTab", "KIND_LABELS"]
 
@@ -164,7 +167,8 @@ class _QuizView(QWidget):
         self.feedback.setAccessibleName("Quiz feedback")
         self.feedback.setMaximumHeight(120)
         self.feedback.citation_activated.connect(tab.citation_activated)
-        layout.addWidget(self.feedback, 1)
+        layout.addWidget(self.feedback)
+        layout.addStretch(1)  # the question stays at the top; free room goes below it
         row = QHBoxLayout()
         self.score = QLabel("")
         self.score.setObjectName("quiz-score")
@@ -276,6 +280,9 @@ class ExtractTab(QWidget):
         self.count_box.setRange(1, 200)
         self.count_box.setValue(20)
         self.count_label = QLabel("Count")
+        for box in (self.kind_box, self.length_box):  # narrow panes: the combos shrink, not the window grows
+            box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            box.setMinimumContentsLength(15)
         row.addWidget(self.kind_box)
         row.addWidget(self.length_box)
         row.addWidget(self.count_label)
@@ -287,7 +294,7 @@ class ExtractTab(QWidget):
         layout.addLayout(row)
         self.label = QLabel(f"\u275d {EXTRACT_LABEL}")
         self.label.setObjectName("extract-label")
-        self.label.setStyleSheet("color:#2e6b30;font-weight:bold")
+        self.label.setStyleSheet(f"color:{good_color()};font-weight:bold")
         layout.addWidget(self.label)
         self.bar = JobBar("extract")
         layout.addWidget(self.bar)
@@ -295,8 +302,7 @@ class ExtractTab(QWidget):
         self.text_view = CitationBrowser()
         self.text_view.setObjectName("extract-result")
         self.text_view.setAccessibleName("Extracted output")
-        self.text_view.setPlaceholderText("Choose what to make and press Make. Nothing is generated: every line is "
-                                          "a sentence of your sources, with its citation.")
+        self.text_view.setPlaceholderText("Choose what to make, then press Make.")
         self.text_view.citation_activated.connect(self.citation_activated)
         self.cards_view = _CardsView(self)
         self.quiz_view = _QuizView(self)
@@ -319,6 +325,8 @@ class ExtractTab(QWidget):
             zoom.addWidget(b)
         hint = QLabel("Click a node: its passage. Double-click: fold. Right-click: ask in chat. Ctrl+wheel: zoom.")
         hint.setStyleSheet("color:#808080")
+        hint.setWordWrap(True)
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         zoom.addWidget(hint, 1)
         mp.addLayout(zoom)
         mp.addWidget(self.map_view, 1)

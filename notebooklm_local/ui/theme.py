@@ -115,3 +115,9 @@ def apply_theme(app: QApplication, theme: str = "system") -> Qt.ColorScheme:
         follower = _Follower(app)
     follower.theme = theme
     return _apply(app, theme)
+
+
+def good_color(app: QApplication | None = None) -> str:
+    """The colour of "grounded, nothing generated" labels, readable on the current palette (WCAG AA on both:
+    #2e6b30 on white 6.6:1, #8fd694 on the dark window colour 8.9:1)."""
+    return "#8fd694" if is_dark(app) else "#2e6b30"
