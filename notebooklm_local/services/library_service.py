@@ -109,11 +109,14 @@ def expand_inputs(items: Iterable[str], extensions: set[str]) -> tuple[list[Sour
         p = Path(item).expanduser()
         if p.is_dir():
             for f in sorted(p.rglob("*")):
-                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    if f.suffix.lower() in extensions:
-                        refs.append(SourceRef(path=f.resolve()))
-                    else:
-                        skipped.append((str(f), f"unsupported file type '{f.suffix or 'no extension'}'"))
+                if any(part.startswith(".") for part in f.relative_to(p).parts) or f.is_dir():
+                    continue
+                if not f.is_file():  # a FIFO, socket or device (or a dangling link): never opened
+                    skipped.append((str(f), "not a regular file"))
+                elif f.suffix.lower() in extensions:
+                    refs.append(SourceRef(path=f.resolve()))
+                else:
+                    skipped.append((str(f), f"unsupported file type '{f.suffix or 'no extension'}'"))
         elif p.exists() or not _YT_ID.match(item):
             refs.append(SourceRef(path=p.resolve() if p.exists() else p))
         else:

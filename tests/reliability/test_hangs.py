@@ -166,3 +166,16 @@ def test_dripping_headers_hit_the_overall_deadline_too() -> None:
         loader = WebLoader(timeout=20, deadline_s=1.0, rate_grace_s=1000)
         with pytest.raises(SourceLoadError, match="within 1 seconds"):
             _, elapsed = bounded(lambda: loader.load(SourceRef(url=url), CancelToken()), 8)
+
+
+@needs_fifo
+def test_a_fifo_inside_an_added_folder_is_skipped_with_the_reason(tmp_path: Path) -> None:
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.txt")
+    (folder / "real.txt").write_text("Deltas grow where rivers meet the sea.", encoding="utf-8")
+    lib = lexical_service()
+    lib.create_notebook("nb")
+    report, _ = bounded(lambda: lib.add("nb", [str(folder)]), 10)
+    assert [s.title for s in report.added] == ["real"]
+    assert report.skipped == [(str(folder / "pipe.txt"), "not a regular file")]
