@@ -391,7 +391,7 @@ _DIRECTIONS: list[tuple[str, str, str]] = [
     ("extreme", "most maximum max highest largest", "least minimum min lowest smallest"),
     ("sameness", "same identical equal match", "different differ distinct"),
     ("truth", "true correct valid", "false incorrect invalid wrong"),
-    ("difficulty", "easy easier simple", "hard harder difficult"),
+    ("difficulty", "easy easier", "hard harder difficult"),
 ]
 _DIR_LEXICON: dict[str, tuple[str, int]] = {}
 for _g, _up, _down in _DIRECTIONS:
@@ -400,7 +400,7 @@ for _g, _up, _down in _DIRECTIONS:
     for _w in _down.split():
         _DIR_LEXICON[_w] = (_g, -1)
 _EXACT = frozenset("more less most least max min cut fell rose lift better worse best worst prior after before "
-                   "later lower higher same equal match true false wrong valid easy hard simple".split())
+                   "later lower higher same equal match true false wrong valid easy hard".split())
 
 
 def _direction_words(text: str) -> dict[str, tuple[str, int]]:
