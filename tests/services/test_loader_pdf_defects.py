@@ -172,3 +172,8 @@ def test_ocr_can_be_turned_off_by_environment(tmp_path: Path, monkeypatch: pytes
     monkeypatch.setenv("NOTEBOOKLM_LOCAL_OCR", "0")
     doc = load(scanned_pdf(tmp_path / "scan.pdf", [["Some scanned words here."]]))
     assert doc.blocks == [] and "NOTEBOOKLM_LOCAL_OCR=0" in doc.flags[0]
+
+
+def test_section_number_is_not_part_of_the_title(tmp_path: Path) -> None:
+    f = titled_pdf(tmp_path / "english.pdf", ["1 The English language"], ["Body text of the section. " * 30])
+    assert load(f).title == "The English language"

@@ -41,3 +41,15 @@ def test_comments_left_out_are_reported_only_when_there_are_some() -> None:
     assert "zucchini" not in blog.text
     plain = html_to_document((FIXTURES / "latin1.html").read_bytes(), url=None, kind="html")
     assert not any("comments" in f for f in plain.flags)
+
+
+def test_placeholder_page_titles_give_way_to_the_heading() -> None:
+    def page(title: str) -> bytes:
+        return (f"<html><head><title>{title}</title></head><body><article><h2>Tide tables for Brest</h2><p>"
+                + "High water is at six in the morning and low water just after noon today. " * 8
+                + "</p></article></body></html>").encode()
+
+    doc = html_to_document(page("Untitled Document"), url=None, kind="html")
+    assert doc.title == "Tide tables for Brest" and doc.metadata["page_title"] == "Untitled Document"
+    assert html_to_document(page("index.html"), url=None, kind="html").title == "Tide tables for Brest"
+    assert html_to_document(page("Brest tides"), url=None, kind="html").title == "Brest tides"

@@ -24,6 +24,7 @@ __all__ = [
     "looks_glued",
     "better_spaced",
     "is_junk_title",
+    "is_placeholder_title",
     "title_from_fragments",
     "TextFragment",
     "glued_share",
@@ -148,7 +149,7 @@ def glued_share(text: str, vocabulary: set[str] | None = None, *, min_len: int =
 
 _JUNK_TITLE = re.compile(
     r"""^(?:
-        untitled(?:[\s_-]*\d+)? | no\s+title(?:\s+given)? | title | document\d* | doc\d* | new\s+document |
+        untitled(?:\s+(?:document|page))?(?:[\s_-]*\d+)? | no\s+title(?:\s+given)? | title | document\d* | doc\d* | new\s+document |
         microsoft\s+word\s*-.* | microsoft\s+powerpoint\s*-.* | slide\s*\d* | page\s*\d* | print | pdf | none | null |
         unknown | \(?anonymous\)? | template | draft | blank | \W*
     )$""",
@@ -191,6 +192,17 @@ class TextFragment(NamedTuple):
     y: float
 
 
+_SECTION_NUMBER = re.compile(r"^\d{1,2}(?:\.\d{1,2})*\.?\s+(?=[A-Z])")  # "1 The English language"
+
+
+def is_placeholder_title(title: str) -> bool:
+    """A title that names nothing: "Untitled", "Document1", "index.html", "Microsoft Word - x.docx", ...
+
+    (:func:`is_junk_title` also rejects journal headers and identifiers; for PDFs.)"""
+    t = " ".join(title.split())
+    return len(t) < 2 or not any(c.isalnum() for c in t) or bool(_JUNK_TITLE.match(t) or _FILE_LIKE.search(t))
+
+
 def title_from_fragments(fragments: Sequence[TextFragment], page_height: float) -> str:
     """The largest-font line(s) in the top half of a page, when that font clearly stands out.
 
@@ -223,7 +235,7 @@ def title_from_fragments(fragments: Sequence[TextFragment], page_height: float) 
             lines.append(f.text.strip())
         last_y = f.y
     title = " ".join(" ".join(lines).split())
-    title = clean_page_text(title)
+    title = _SECTION_NUMBER.sub("", clean_page_text(title))
     if sum(c.isalpha() for c in title) < 4 or len(title) > 300:
         return ""
     return title

@@ -19,6 +19,7 @@ from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.services.loaders.files import read_file_bytes
+from notebooklm_local.services.loaders.pdf_text import is_placeholder_title
 
 if TYPE_CHECKING:
     import httpx
@@ -479,7 +480,11 @@ def html_to_document(
     if url:
         meta["url"] = url
     first_heading = next((b.text for b in blocks if b.kind == "heading"), "")
-    title = meta.pop("title", "") or first_heading or _url_label(url) or fallback_title or "Untitled"
+    title = meta.pop("title", "")
+    if title and is_placeholder_title(title):  # "Untitled", "index.html", "Document1": the page's heading instead
+        meta["page_title"] = title
+        title = ""
+    title = title or first_heading or _url_label(url) or fallback_title or "Untitled"
     return LoadedDocument.from_blocks(kind, title, blocks, metadata=meta, flags=flags)
 
 
