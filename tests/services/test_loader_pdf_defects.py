@@ -177,3 +177,23 @@ def test_ocr_can_be_turned_off_by_environment(tmp_path: Path, monkeypatch: pytes
 def test_section_number_is_not_part_of_the_title(tmp_path: Path) -> None:
     f = titled_pdf(tmp_path / "english.pdf", ["1 The English language"], ["Body text of the section. " * 30])
     assert load(f).title == "The English language"
+
+
+@needs_dejavu
+def test_a_page_with_only_a_small_figure_is_not_a_scan(tmp_path: Path) -> None:
+    import io
+
+    from fpdf import FPDF
+
+    from tests.helpers.pdf_defects import page_image_png
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.multi_cell(0, 6, "A text page.")
+    pdf.add_page()
+    pdf.image(io.BytesIO(page_image_png(["logo"])), x=20, y=20, w=40, h=56)  # ~5 % of the page
+    f = tmp_path / "figure.pdf"
+    pdf.output(str(f))
+    doc = load(f)
+    assert doc.flags == [] and "ocr_pages" not in doc.metadata

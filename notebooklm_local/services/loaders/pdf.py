@@ -102,6 +102,30 @@ def _has_image(page: Any) -> bool:
         return True
 
 
+SCAN_MIN_COVERAGE = 0.4  # an image covering less of a text-less page is a figure or a logo, not a scan
+
+
+def _image_coverage(doc: Any, index: int) -> float | None:
+    """The share of the page the largest image covers (PDFium), or None when it cannot be measured."""
+    try:
+        import pypdfium2.raw as pdfium_c
+
+        page = doc[index]
+        try:
+            width, height = page.get_size()
+            best = 0.0
+            for obj in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=4):
+                left, bottom, right, top = obj.get_bounds()
+                w = max(0.0, min(right, width) - max(left, 0.0))
+                h = max(0.0, min(top, height) - max(bottom, 0.0))
+                best = max(best, w * h / (width * height) if width and height else 0.0)
+            return best
+        finally:
+            page.close()
+    except Exception:  # noqa: BLE001 - measuring is optional
+        return None
+
+
 def _first_page_title(page: Any) -> str:
     """The largest-font line(s) near the top of a pypdf page (empty when no font stands out)."""
     fragments: list[TextFragment] = []
@@ -227,7 +251,9 @@ def load_pdf_bytes(
             if paras:
                 page_blocks[i + 1] = [Block(p, "paragraph", page=i + 1) for p in paras]
             elif _has_image(pages[i]):
-                scanned_pages.append(i + 1)
+                coverage = _image_coverage(pdfium(), i) if pdfium() is not None else None
+                if coverage is None or coverage >= SCAN_MIN_COVERAGE:
+                    scanned_pages.append(i + 1)
 
         ocr_pages: list[int] = []
         ocr_empty: list[int] = []
