@@ -1,4 +1,4 @@
-"""``summarize``, ``cod``, ``podcast``, ``extract`` and ``studio list|show|note|delete``: the studio from the
+"""``summarize``, ``cod``, ``podcast``, ``extract`` and ``studio list|show|note|delete|regenerate``: the studio from the
 command line.
 
 Same service as the GUI's studio (``services/studio/service.py``). Ctrl-C cancels at the next token.
@@ -117,6 +117,14 @@ def add_studio_parsers(sub: Any) -> None:
     x = sts.add_parser("delete", help="delete an output")
     x.add_argument("id")
     x.set_defaults(func=cmd_studio_delete)
+    x = sts.add_parser("regenerate", help="write one flagged summary sentence, podcast line or chain-of-density "
+                                          "step again (it replaces the old one only when it passes the checks)")
+    x.add_argument("id")
+    which = x.add_mutually_exclusive_group(required=True)
+    which.add_argument("--sentence", type=int, metavar="N", help="a summary's sentence (1-based)")
+    which.add_argument("--line", type=int, metavar="N", help="a podcast script's line (1-based)")
+    which.add_argument("--step", type=int, metavar="N", help="a chain of density's step (1-based)")
+    x.set_defaults(func=cmd_studio_regenerate)
 
 
 # -- plumbing ----------------------------------------------------------------------------------------
@@ -406,6 +414,26 @@ def cmd_studio_delete(args: argparse.Namespace) -> int:
         out = studio.store.get(args.id)
         studio.store.delete(out.id)
     print(f"Deleted {out.kind} {out.id[:8]}: {out.title}")
+    return 0
+
+
+def cmd_studio_regenerate(args: argparse.Namespace) -> int:
+    paths, studio = _studio(args)
+    with locked(paths):
+        out = studio.store.get(args.id)
+
+        def fn(progress: Any, token: CancelToken) -> Any:
+            if args.step is not None:
+                return studio.regenerate_step(out.id, args.step, cancel=token)
+            if args.line is not None:
+                return studio.regenerate_line(out.id, args.line - 1, cancel=token)
+            return studio.regenerate_sentence(out.id, args.sentence - 1, cancel=token)
+
+        r = _run(studio, fn)
+    if not r.replaced:
+        print(r.flag, file=sys.stderr)
+        return 1
+    print(f"Replaced: {r.old}\n      by: {r.new}")
     return 0
 
 

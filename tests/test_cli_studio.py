@@ -148,3 +148,17 @@ def test_studio_bad_inputs(garden: str, tmp_path: Path) -> None:
         _no_traceback(out)
         assert out.returncode == 1, (args, out.stdout, out.stderr)
         assert message in out.stderr, (args, out.stderr)
+
+
+def test_studio_regenerate_one_line(garden: str, app_home: Path) -> None:
+    """Issue 14: one flagged item is written again on its own; the old one stays unless the new one passes."""
+    oid = _stored_podcast(app_home)
+    for args, message in [(("--line", "9"), "Choose a line from 1 to 2"), (("--sentence", "1"), "not a summary"),
+                          (("--step", "1"), "not a chain of density")]:
+        out = run("studio", "regenerate", oid[:8], *args)
+        _no_traceback(out)
+        assert out.returncode == 1 and message in out.stderr, (args, out.stderr)
+    out = run("studio", "regenerate", oid[:8], "--line", "2")  # the tiny model: replaced, or kept with a reason
+    _no_traceback(out)
+    assert (out.returncode == 0 and "Replaced:" in out.stdout) or (
+        out.returncode == 1 and "old one is kept" in out.stderr), (out.stdout, out.stderr)
