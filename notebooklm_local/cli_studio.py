@@ -394,7 +394,24 @@ def cmd_studio_show(args: argparse.Namespace) -> int:
             print(f"Stopped early: {p['failure']}")
     for n in p.get("notes", []):
         print(f"Note: {n}")
+    if p.get("provenance"):
+        print(_provenance_line(p["provenance"]))
     return 0
+
+
+def _provenance_line(pv: dict[str, Any]) -> str:
+    """One line saying how an output was made (issue 14)."""
+    import datetime
+
+    when = datetime.datetime.fromtimestamp(float(pv.get("created", 0))).strftime("%Y-%m-%d %H:%M")
+    model = pv.get("model", "?") + (f" ({pv['quantization']})" if pv.get("quantization") else "")
+    tpls = ", ".join(f"{t['name']}@{t['sha256'][:8]}" + ("" if t.get("origin") == "default" else f" ({t['origin']})")
+                     for t in pv.get("templates", []))
+    srcs = ", ".join(f"{s['title']}@{(s.get('sha256') or '')[:8]}" for s in pv.get("sources", [])[:5])
+    more = len(pv.get("sources", [])) - 5
+    return (f"Made with {model} · n_ctx {pv.get('n_ctx')} · temperature {pv.get('temperature')} · seed "
+            f"{pv.get('seed')} · templates {tpls} · sources {srcs}" + (f" + {more} more" if more > 0 else "")
+            + f" · {when}")
 
 
 def cmd_studio_note(args: argparse.Namespace) -> int:

@@ -129,3 +129,25 @@ def test_regenerate_one_chain_of_density_step(world: World) -> None:
         s.summary for k, s in enumerate(r.steps) if k != 2]
     with pytest.raises(NotebookError, match="from 1 to 5"):
         studio.regenerate_step(r.output.id, 6)
+
+
+def test_every_output_keeps_its_provenance(world: World, pod: dict[str, Any]) -> None:
+    from tests.core.test_density import CHAIN, CHAIN_WORDS
+
+    out, _, _ = _summary(world)
+    studio, _ = world.studio([out, *CHAIN, pod["outline"], *pod["segments"]])
+    summary = studio.summarize("Local")
+    cod = studio.chain_of_density("Local", steps=5, words=CHAIN_WORDS)
+    podcast = studio.podcast_script("Mixed")
+    src = world.sources["Local"]
+    for r, templates, temp in [(summary, ["summary", "summary_reduce"], 0.3),
+                               (cod, ["cod_step", "summary", "summary_reduce"], 0.4),
+                               (podcast, ["podcast_outline", "podcast_dialogue"], 0.6)]:
+        p = studio.store.get(r.output.id).payload["provenance"]
+        assert p["model"] == "scripted-model.gguf" and p["n_ctx"] == 4096 and p["temperature"] == temp
+        assert [t["name"] for t in p["templates"]] == templates
+        assert all(len(t["sha256"]) == 16 and t["origin"] == "default" for t in p["templates"])
+        assert p["created"] > 0 and p["retries"] == studio.settings.studio.retries
+    p = studio.store.get(summary.output.id).payload["provenance"]
+    assert p["sources"] == [{"id": src.id, "title": src.display, "sha256": src.sha256, "updated": src.updated}]
+    assert len(studio.store.get(podcast.output.id).payload["provenance"]["sources"]) == 3

@@ -6,8 +6,11 @@ options, model and template, and can be saved as a note with its citations.
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import re
 import threading
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +105,27 @@ class StudioService:
     def _model(self) -> str:
         return self.engine.info().model
 
+    def _provenance(self, templates: Sequence[str], sources: Sequence[Source], temperature: float) -> dict[str, Any]:
+        """How an output was made (issue 14): model file and quantization, template names and hashes, the
+        sources' versions, the settings that shaped it, and when. Kept in the output's payload."""
+        info = self.engine.info()
+        quant = re.search(r"(?i)(?<![a-z0-9])(I?Q\d(?:_[A-Z0-9]+)*|BF16|F16|F32)(?![a-z0-9])", info.model)
+        tpls = []
+        for name in templates:
+            t = self.templates.get(name)
+            digest = hashlib.sha256(f"{t.system}\n\x00\n{t.user}".encode()).hexdigest()[:16]
+            tpls.append({"name": t.name, "origin": t.origin, "sha256": digest})
+        return {
+            "model": info.model, "quantization": quant.group(1).upper() if quant else "", "engine": info.kind,
+            "backend": info.backend, "n_ctx": info.n_ctx, "gpu_layers": info.gpu_layers,
+            "seed": getattr(self.engine, "seed", None), "temperature": temperature,
+            "retries": self.settings.studio.retries, "templates": tpls,
+            "sources": [{"id": s.id, "title": s.display, "sha256": s.sha256, "updated": s.updated} for s in sources],
+            "checker": "grounding v1 (names, numbers, polarity, direction, overlap"
+                       + (" + semantic)" if similarity_for(self.library) is not None else ")"),
+            "created": time.time(),
+        }
+
     def _language(self, language: str | None) -> str:
         return self.settings.output_language if language is None else language
 
@@ -152,7 +176,8 @@ class StudioService:
             nb_id, "summary", title_for(label, [s.display for s in sources]), source_ids=[s.id for s in sources],
             options=options, model=self._model(), template=template,
             payload={"text": answer.text, "answer": answer.to_json(), "parts": parts, "passages": len(passages),
-                     "stats": stats.to_json(), "notes": notes},
+                     "stats": stats.to_json(), "notes": notes,
+                     "provenance": self._provenance([template, "summary_reduce"], sources, plan.temperature)},
         )
         return SummaryResult(out, answer, parts, stats, notes)
 
@@ -193,7 +218,8 @@ class StudioService:
             model=self._model(), template="cod_step",
             payload={"steps": [s.to_json() for s in run.steps], "failure": run.failure, "sections": run.sections,
                      "stats": stats.to_json(), "notes": notes,
-                     "text": run.steps[-1].summary if run.steps else ""},
+                     "text": run.steps[-1].summary if run.steps else "",
+                     "provenance": self._provenance(["cod_step", "summary", "summary_reduce"], sources, 0.4)},
         )
         return CoDResult(out, run.steps, run.failure, stats, notes)
 
@@ -242,7 +268,8 @@ class StudioService:
                      "focus": " ".join(focus.split())[:500]},
             model=self._model(), template="podcast_outline+podcast_dialogue",
             payload={"script": script.to_json(), "passages": [_passage_json(p) for p in given],
-                     "stats": stats.to_json(), "notes": notes, "text": script.to_markdown()},
+                     "stats": stats.to_json(), "notes": notes, "text": script.to_markdown(),
+                     "provenance": self._provenance(["podcast_outline", "podcast_dialogue"], sources, 0.6)},
         )
         return PodcastResult(out, script, stats, notes)
 
