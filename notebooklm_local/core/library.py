@@ -281,7 +281,7 @@ class Library:
             self._db.execute("PRAGMA foreign_keys=ON")
             self._db.execute("PRAGMA synchronous=NORMAL")
             if check and existed:
-                care.quick_check(self._db)
+                care.quick_check(self._db, path)
             migrated = self._migrate()
         except sqlite3.DatabaseError as e:
             self._db.close()

@@ -111,12 +111,35 @@ def check_file(db: Path) -> None:
                 "library from a backup and what is left, or move the data directory away to start afresh.")
 
 
-def quick_check(db: sqlite3.Connection) -> None:
-    """Raise sqlite3.DatabaseError when ``PRAGMA quick_check`` finds damage."""
+QUICK_CHECK_ALWAYS_BYTES = 100_000_000  # smaller files are checked at every open (well under a second)
+QUICK_CHECK_EVERY_S = 6 * 3600  # larger ones when the last clean check is older than this
+
+
+def quick_check(db: sqlite3.Connection, path: Path | None = None) -> None:
+    """Raise sqlite3.DatabaseError when ``PRAGMA quick_check`` finds damage.
+
+    It reads every page, so a large library (hundreds of MB) is checked at most every few hours (a
+    ``.<name>.checked`` stamp); damage met in between still surfaces as a clear error from any command.
+    The header and schema are read at every open anyway.
+    """
+    stamp = path.with_name(f".{path.name}.checked") if path is not None else None
+    if stamp is not None:
+        try:
+            if (path.stat().st_size > QUICK_CHECK_ALWAYS_BYTES  # type: ignore[union-attr]
+                    and time.time() - stamp.stat().st_mtime < QUICK_CHECK_EVERY_S):
+                db.execute("SELECT count(*) FROM sqlite_master").fetchone()
+                return
+        except OSError:
+            pass
     rows = db.execute("PRAGMA quick_check").fetchall()
     problems = [str(r[0]) for r in rows if str(r[0]) != "ok"]
     if problems:
         raise sqlite3.DatabaseError("; ".join(problems[:3]) + (" ..." if len(problems) > 3 else ""))
+    if stamp is not None:
+        try:
+            stamp.touch()
+        except OSError:
+            pass
 
 
 def _keep_aside(db: Path) -> Path | None:

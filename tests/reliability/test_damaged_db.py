@@ -152,3 +152,18 @@ def test_a_few_backups_are_kept(tmp_path: Path) -> None:
     kept = sorted((db.parent / "backups").glob("library-*.db"))
     assert len(kept) == BACKUPS_KEPT
     assert all(sqlite3.connect(k).execute("PRAGMA quick_check").fetchone()[0] == "ok" for k in kept)
+
+
+def test_large_libraries_are_fully_checked_every_few_hours(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from notebooklm_local.core import library_care
+
+    db = build_library(tmp_path)
+    monkeypatch.setattr(library_care, "QUICK_CHECK_ALWAYS_BYTES", 0)  # every library counts as large
+    Library(db, backup=False).close()
+    stamp = db.with_name(".library.db.checked")
+    assert stamp.exists()  # a clean full check was recorded
+    random_pages(db)
+    old = time.time() - library_care.QUICK_CHECK_EVERY_S - 60
+    os.utime(stamp, (old, old))  # the last full check is too old: the next open checks every page again
+    with pytest.raises(LibraryDamagedError, match="damaged"):
+        Library(db, backup=False)
