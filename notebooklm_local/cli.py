@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     rm.add_argument("name")
     rm.add_argument("--yes", action="store_true", help="do not ask for confirmation")
     rm.set_defaults(func=cmd_notebook_delete)
+    hl = nbs.add_parser("health", help="citation health over the stored answers and studio outputs")
+    hl.add_argument("name")
+    hl.add_argument("--json", action="store_true")
+    hl.set_defaults(func=cmd_notebook_health)
 
     a = sub.add_parser("add", help="add files, folders, web/YouTube URLs (or - for text on stdin) to a notebook")
     a.add_argument("items", nargs="+", metavar="PATH_OR_URL")
@@ -253,6 +257,28 @@ def cmd_notebook_rename(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_notebook_health(args: argparse.Namespace) -> int:
+    from notebooklm_local.services.health import notebook_health
+
+    paths, settings = _context(args)
+    with _reading(paths):
+        lib = _open(paths, settings, with_index=False)
+        nb = lib.notebook(args.name)
+        rep = notebook_health(lib.library, nb.id)
+    if args.json:
+        print(json.dumps(rep.to_json(), indent=2, ensure_ascii=False))
+        return 0
+    print(f"Citation health of '{nb.name}': {rep.answers} answer(s), {rep.outputs} studio output(s)")
+    print(f"  sentences supported: {rep.supported} of {rep.sentences} ({rep.supported_share:.0%})")
+    if rep.flags:
+        print("  flags by kind: " + ", ".join(f"{k} {n}" for k, n in rep.flags.most_common()))
+    print(f"  citations: {rep.citations}; span no longer matching the source: {len(rep.stale)}"
+          + (f"; source removed: {rep.missing_sources}" if rep.missing_sources else ""))
+    for c in rep.stale[:10]:
+        print(f"    ! {c['source_title']} [{c['start']}:{c['end']}] \u201c{c['quote'][:80]}\u201d ({c['kind']})")
+    return 0
+
+
 def cmd_notebook_delete(args: argparse.Namespace) -> int:
     paths, settings = _context(args)
     with _locked(paths):
@@ -307,8 +333,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 3600:.1f} hours"
 
 
-def _confirm_large(progress: Any) -> Callable[[Any, int, float], str]:
-    """Before long embedding: the size and time, up front; on a terminal, continue / lexical-only / cancel."""
+def _confirm_large(progress: Any, *, adding: bool = True) -> Callable[[Any, int, float], str]:
+    """Before long embedding: the size and time, up front; on a terminal, continue / lexical-only / cancel
+    (cancel only when adding: a source being resumed or re-indexed is not removed)."""
 
     def ask(src: Any, chunks: int, seconds: float) -> str:
         msg = (f"{src.title or src.display}: {chunks:,} chunks to embed, about {_duration(seconds)} on this "
@@ -323,11 +350,13 @@ def _confirm_large(progress: Any) -> Callable[[Any, int, float], str]:
                       "embedding).", file=sys.stderr, flush=True)
                 return "continue"
             progress.close()
-            answer = input(f"{msg}\n[c]ontinue, [l]exical-only (keyword search now; `resume` embeds later), "
-                           "or [x] cancel this source? [c] ").strip().lower()
+            choices = ", or [x] cancel this source" if adding else ""
+            answer = input(f"{msg}\n[c]ontinue, [l]exical-only (keyword search now; `resume` embeds later)"
+                           f"{choices}? [c] ").strip().lower()
         except (OSError, EOFError, ValueError):
             return "continue"
-        return {"l": "lexical", "x": "cancel", "n": "cancel"}.get(answer[:1], "continue")
+        mapping = {"l": "lexical", "x": "cancel", "n": "cancel"} if adding else {"l": "lexical"}
+        return mapping.get(answer[:1], "continue")
 
     return ask
 
@@ -390,6 +419,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     failed = 0
     with _locked(paths):
         lib = _open(paths, settings, with_index=not args.lexical_only)
+        lib.confirm_large = _confirm_large(progress, adding=False)
         ids = list(dict.fromkeys(_resolve_sources(lib, args.notebook, args.sources)))
         try:
             with _sigint_cancels(token):
@@ -444,6 +474,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     progress = _TerminalProgress()
     with _locked(paths):
         lib = _open(paths, settings)
+        lib.confirm_large = _confirm_large(progress, adding=False)
         try:
             messages = lib.resume(progress=progress)
         finally:

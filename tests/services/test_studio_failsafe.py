@@ -151,3 +151,15 @@ def test_every_output_keeps_its_provenance(world: World, pod: dict[str, Any]) ->
     p = studio.store.get(summary.output.id).payload["provenance"]
     assert p["sources"] == [{"id": src.id, "title": src.display, "sha256": src.sha256, "updated": src.updated}]
     assert len(studio.store.get(podcast.output.id).payload["provenance"]["sources"]) == 3
+
+
+def test_notebook_health_over_stored_outputs(world: World) -> None:
+    from notebooklm_local.services.health import notebook_health
+
+    out, _, _ = _summary(world)
+    studio, _ = world.studio([out])
+    studio.summarize("Local")
+    nb = world.lib.notebook("Local")
+    rep = notebook_health(world.lib.library, nb.id)
+    assert rep.outputs == 1 and rep.sentences == 4 and rep.supported == 3
+    assert dict(rep.flags) == {"entity": 1} and rep.stale == [] and rep.citations == 2
