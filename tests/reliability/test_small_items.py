@@ -139,3 +139,18 @@ def test_cli_prints_the_estimate_when_not_interactive(capsys: pytest.CaptureFixt
     assert ask(SimpleNamespace(title="Big", display="Big"), 300_000, 4 * 3600) == "continue"
     err = capsys.readouterr().err
     assert "300,000 chunks" in err and "4.0 hours" in err and "--lexical-only" in err
+
+
+@pytest.mark.parametrize(("answer", "adding", "choice"), [("l", True, "lexical"), ("x", True, "cancel"),
+                                                          ("", True, "continue"), ("x", False, "continue")])
+def test_cli_asks_on_a_terminal(answer: str, adding: bool, choice: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    prompts: list[str] = []
+    monkeypatch.setattr(sys.stdin, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setattr("builtins.input", lambda p="": prompts.append(p) or answer)
+    ask = _confirm_large(SimpleNamespace(close=lambda: None), adding=adding)
+    assert ask(SimpleNamespace(title="Big", display="Big"), 12_000, 900) == choice
+    assert "12,000 chunks" in prompts[0] and "15 minutes" in prompts[0]
+    assert ("cancel" in prompts[0]) == adding
