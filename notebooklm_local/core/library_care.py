@@ -68,7 +68,12 @@ def is_disk_full(exc: BaseException) -> bool:
             return True
         if isinstance(e, DiskFullError):
             return True
+        if e is not None and any(m in str(e) for m in _FULL_MESSAGES):  # wrapped (Chroma's Rust core, ...)
+            return True
     return False
+
+
+_FULL_MESSAGES = ("No space left on device", "database or disk is full", "Disk quota exceeded")
 
 
 DISK_FULL_PREFIX = "The disk is full"

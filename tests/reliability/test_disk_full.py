@@ -83,3 +83,24 @@ def test_read_only_commands_work_when_the_pid_file_cannot_be_written(capsys: pyt
     capsys.readouterr()
     assert main(["sources", "-n", "nb"]) == 0
     assert "no sources yet" in capsys.readouterr().out
+
+
+def test_a_full_disk_while_writing_vectors_is_reported_as_such(tmp_path: Path) -> None:
+    from tests.reliability.test_kill_points import service
+
+    lib = service()
+    nb = lib.create_notebook("nb")
+    assert lib.index is not None
+
+    def full(*_a: object, **_k: object) -> None:
+        raise RuntimeError("Error executing plan: Internal error: error returned from database: "
+                           "(code: 13) database or disk is full")  # what a wrapped backend error looks like
+
+    real = lib.index.add
+    lib.index.add = full  # type: ignore[method-assign]
+    with pytest.raises(DiskFullError):
+        lib.add("nb", [str(_big_text(tmp_path / "big.txt"))])
+    lib.index.add = real  # type: ignore[method-assign]  # space freed
+    lib.resume()
+    (src,) = lib.library.sources(nb.id)
+    assert src.status == SourceStatus.READY
