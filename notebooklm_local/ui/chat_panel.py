@@ -509,9 +509,10 @@ class ChatPanel(QWidget):
             return False
         library = self.chat.library.library
         notebook, answer, session = self.notebook_id, result.answer, result.session_id
+        title = " ".join(str(getattr(result, "question", "")).split())[:200]  # as `ask --save-note` titles it
 
         def run() -> Any:
-            return NoteStore(library).add(notebook, "", answer.text, citations=[c.to_json() for c in answer.citations],
+            return NoteStore(library).add(notebook, title, answer.text, citations=[c.to_json() for c in answer.citations],
                                           origin_kind="chat", origin_id=session or "")
 
         worker = FunctionWorker(run)

@@ -133,13 +133,19 @@ def test_save_answer_to_note_and_copy_as_markdown(qtbot: Any, tmp_path: Path) ->
         qtbot.waitUntil(lambda: panel.send_button.isEnabled(), timeout=5000)
         assert {"note:1", "copy:1", "cite:1:1"} <= set(link_hrefs(panel.transcript))
         assert "Save to note" in panel.transcript.toPlainText()
+        # hovering a chip shows its quote (Qt hands the handler a QUrl, as in the real app)
+        from PySide6.QtWidgets import QToolTip
+
+        panel.transcript.highlighted.emit(QUrl("cite:1:1"))
+        qtbot.waitUntil(lambda: "4.8 bits per weight" in QToolTip.text(), timeout=3000)
+        panel.transcript.highlighted.emit(QUrl(""))
 
         with qtbot.waitSignal(panel.note_saved, timeout=10000) as saved:
             click_link(qtbot, panel.transcript, "note:1")
         note = NoteStore(world.library).get(saved.args[0])
         assert note.notebook_id == world.notebook_id and note.body == result.answer.text
         assert note.origin_kind == "chat" and note.origin_id == result.session_id
-        assert note.title == "Q4_K_M uses about 4.8 bits per weight."
+        assert note.title == "How many bits does Q4_K_M use?"  # the question, not the answer's first words
         assert note.citations == [c.to_json() for c in result.answer.citations]
         assert note.citations[0]["quote"] == "The Q4_K_M format in llama.cpp uses about 4.8 bits per weight."
         assert "Saved as the note" in panel.status.text()
