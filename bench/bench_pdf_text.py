@@ -17,7 +17,8 @@ Figures: vocabulary coverage (share of pdftotext's distinct words of ≥ 3 lette
 ligature-folded, found in the text), glued share (letters in runs of ≥ 16 letters that are not words of
 the reference), ligature characters, leaked glyph names, junk titles (by ``is_junk_title``, so "after"
 can only be read together with the list of titles written to the JSON), page attribution (share of
-blocks whose first five words occur in pdftotext's text of the block's page), seconds per page. Also OCR
+blocks whose first five words occur in pdftotext's text of the block's page), reading order (share of
+pdftotext's word bigrams found in the text; LaTeX News issues are two-column), seconds per page. Also OCR
 accuracy and pages/s on generated scanned pages (text rendered to an image, so the truth is known), and
 subtitle decoding of short files in 8 legacy encodings.
 """
@@ -84,6 +85,14 @@ def page_attribution(doc, ref_pages: list[str]) -> float:  # noqa: ANN001
         total += 1
         ok += " ".join(words) in " ".join(norm_words(ref_pages[b.page - 1]))
     return ok / total if total else 1.0
+
+
+def reading_order(text: str, ref: str) -> float:
+    """Share of pdftotext's word bigrams (its reading order, columns one after the other) found in the text."""
+    a, b = norm_words(ref), norm_words(text)
+    ref_pairs = list(zip(a, a[1:], strict=False))
+    ours = set(zip(b, b[1:], strict=False))
+    return sum(p in ours for p in ref_pairs) / len(ref_pairs) if ref_pairs else 1.0
 
 
 def vocab(text: str) -> set[str]:
@@ -178,6 +187,7 @@ def bench_pdfs(root: Path, pages: int, max_mb: float) -> dict:
             "cov_before": len(rv & vocab(b_text)) / len(rv), "cov_after": len(rv & vocab(doc.text)) / len(rv),
             "cov_pdfium_only": len(rv & vocab(pdfium_only)) / len(rv),
             "page_attribution": page_attribution(doc, ref_pages),
+            "order_before": reading_order(b_text, ref), "order_after": reading_order(doc.text, ref),
             "glued_before": glued_share(b_text, rv), "glued_after": glued_share(doc.text, rv),
             "lig_before": len(LIG.findall(b_text)), "lig_after": len(LIG.findall(doc.text)),
             "glyph_before": glyph_names(b_text), "glyph_after": glyph_names(doc.text),
@@ -209,6 +219,11 @@ def summarize(rows: list[dict]) -> dict:
                          "after": min((r["cov_after"] for r in rows), default=0),
                          "pdfium_only": min((r["cov_pdfium_only"] for r in rows), default=0)},
         "page_attribution_mean": mean("page_attribution"),
+        "reading_order_mean": {"before": mean("order_before"), "after": mean("order_after")},
+        "reading_order_two_column_ltnews": {
+            "pdfs": count(lambda r: "/ltnews" in r["file"]),
+            "before": statistics.mean([r["order_before"] for r in rows if "/ltnews" in r["file"]] or [0]),
+            "after": statistics.mean([r["order_after"] for r in rows if "/ltnews" in r["file"]] or [0])},
         "pdfs_coverage_below_0.95": {"before": count(lambda r: r["cov_before"] < 0.95),
                                      "after": count(lambda r: r["cov_after"] < 0.95),
                                      "pdfium_only": count(lambda r: r["cov_pdfium_only"] < 0.95)},

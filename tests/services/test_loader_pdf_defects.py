@@ -92,6 +92,9 @@ def test_clean_page_text_units() -> None:
     assert clean_page_text("see /usr/share/doc and /Type /Font, /a.out") == "see /usr/share/doc and /Type /Font, /a.out"
     assert clean_page_text("/T_h/e /c_t/one.oldstyle") == "Th/e ct1"
     assert clean_page_text("hy\x02\r\nphen") == "hy-\nphen"
+    # TeX OT1 ligature codes pypdf returns without a ToUnicode map (pandora.pdf: "Identi\x0ccation")
+    assert clean_page_text("Identi\x0ccation, \x0bect, \x0dow, o\x0ece, ba\x0fe") == "Identification, ffect, flow, office, baffle"
+    assert clean_page_text("end.\x0c\x0cNext page\x0c") == "end.\x0c\x0cNext page\x0c"  # form feeds stay
 
 
 def test_glue_heuristics() -> None:

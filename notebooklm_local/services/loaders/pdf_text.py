@@ -92,9 +92,18 @@ def _map_glyph_name(m: re.Match[str]) -> str:
     return "".join(o for o in out if o)
 
 
+# TeX's OT1 fonts put the ligatures ff fi fl ffi ffl at codes 11-15; without a ToUnicode map pypdf
+# returns those control codes ("Identi\x0ccation"), which text normalization would then delete.
+# \x0c and \x0d are also form feed and carriage return: only taken for fi/fl right before a lower-case letter.
+_OT1_LIGATURE = re.compile(r"(?<=[^\W\d_])[\x0b\x0e\x0f]|[\x0b\x0e\x0f](?=[^\W\d_])|[\x0c\x0d](?=[a-z\u00df-\u00ff])")
+_OT1 = {"\x0b": "ff", "\x0c": "fi", "\x0d": "fl", "\x0e": "ffi", "\x0f": "ffl"}
+
+
 def clean_page_text(text: str) -> str:
-    """Ligatures expanded, leaked glyph names mapped, PDFium's hyphen marks and CRLFs normalized."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n").translate(_TRANSLATE)
+    """Ligatures expanded (Unicode U+FB00-FB06 and TeX OT1 codes), leaked glyph names mapped, PDFium's
+    hyphen marks and CRLFs normalized."""
+    text = _OT1_LIGATURE.sub(lambda m: _OT1[m.group()], text.replace("\r\n", "\n"))
+    text = text.replace("\r", "\n").translate(_TRANSLATE)
     if "/" in text:
         text = _GLYPH_NAME.sub(_map_glyph_name, text)
     return text
