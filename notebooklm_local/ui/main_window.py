@@ -909,6 +909,23 @@ class MainWindow(QMainWindow):
         state = qs.value("splitter")
         if state is not None:
             self.splitter.restoreState(state)
+        self._clamp_to_screen()
+
+    def _clamp_to_screen(self) -> None:
+        """Keep the window on its screen: a saved size larger than the screen (saved on a bigger monitor, or
+        after a layout pushed the window wider) is cut to the available area, and moved back onto it."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return
+        area = screen.availableGeometry()
+        w = min(self.width(), area.width())
+        h = min(self.height(), area.height())
+        if (w, h) != (self.width(), self.height()):
+            self.resize(w, h)  # never below the layout's minimum (Qt keeps that)
+        x = min(max(self.x(), area.left()), max(area.left(), area.right() - self.width() + 1))
+        y = min(max(self.y(), area.top()), max(area.top(), area.bottom() - self.height() + 1))
+        if (x, y) != (self.x(), self.y()):
+            self.move(x, y)
 
     def _save_state(self) -> None:
         qs = QSettings(str(self.ctx.paths.config / "window.ini"), QSettings.Format.IniFormat)

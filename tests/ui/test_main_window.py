@@ -237,3 +237,29 @@ def test_status_bar_shows_indexing_and_closing_cancels_within_3s(
     assert time.monotonic() - t0 < 3.5
     assert not win.isVisible()
     qtbot.waitUntil(lambda: not win.ingest.busy, timeout=10000)  # the stopped source reported back
+
+
+def test_a_saved_window_larger_than_the_screen_is_clamped_at_start(qtbot, ctx: AppContext) -> None:
+    from PySide6.QtCore import QByteArray, QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from notebooklm_local.ui.main_window import MainWindow
+
+    area = QApplication.primaryScreen().availableGeometry()
+    first = MainWindow(ctx)
+    qtbot.addWidget(first)
+    first.show()
+    first.resize(area.width() + 900, area.height() + 400)  # e.g. saved on a bigger monitor
+    first.move(area.right() - 50, area.top())
+    first.close()  # saves the geometry
+    saved = QSettings(str(ctx.paths.config / "window.ini"), QSettings.Format.IniFormat).value("geometry")
+    assert isinstance(saved, QByteArray) and saved.size() > 0
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    floor = win.minimumSizeHint()  # (the offscreen screen is 800 px wide: below the layout's minimum)
+    assert win.width() <= max(area.width(), floor.width()) and win.height() <= max(area.height(), floor.height())
+    assert win.width() < area.width() + 900
+    assert win.x() <= max(area.left(), area.right() - win.width() + 1)  # moved back onto the screen (was right - 50)
+    assert win.minimumSizeHint().width() <= 1000  # the panes fit a 1024-px screen (no pane forces a wider window)
+    win.close()
