@@ -134,7 +134,8 @@ def _studio(args: argparse.Namespace, *, engine: bool = True) -> Any:
     from notebooklm_local.extensions.runtime import open_library, open_studio
 
     paths, settings = context(args)
-    lib = open_library(paths, settings, with_index=False)
+    # a command that generates opens the index too: its embedder gives the grounding check its semantic signal
+    lib = open_library(paths, settings, with_index=engine)
     return paths, open_studio(paths, settings, library=lib, engine=None if engine else _NoEngine())
 
 
