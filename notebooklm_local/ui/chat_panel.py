@@ -105,7 +105,7 @@ def citation_html(answer: Any, key: int = 0) -> str:
             parts.append(f"{text}{chips}")
         else:
             parts.append(
-                f'<span style="background:#fff1c2" title="{html.escape(s.flag)}">\u26a0 {text}</span>{chips}'
+                f'<span style="background:#fff1c2;color:#3d2e00" title="{html.escape(s.flag)}">\u26a0 {text}</span>{chips}'
             )
     body = " ".join(parts) if parts else html.escape(answer.text)
     extra = ""

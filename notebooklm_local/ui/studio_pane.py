@@ -1032,7 +1032,7 @@ class _PodcastTab(QWidget):
             if ln.supported:
                 parts.append(f"<p><b>{html.escape(ln.speaker)}:</b> {text}{chips}</p>")
             else:
-                parts.append(f'<p><b>{html.escape(ln.speaker)}:</b> <span style="background:#fff1c2" '
+                parts.append(f'<p><b>{html.escape(ln.speaker)}:</b> <span style="background:#fff1c2;color:#3d2e00" '
                              f'title="{html.escape(ln.flag or "not supported by the cited passages")}">'
                              f"\u26a0 {text}</span>{chips}</p>")
         if s.unsupported:
