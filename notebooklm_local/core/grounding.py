@@ -212,7 +212,7 @@ _UNITS = {"%": "%", "percent": "%", "per cent": "%", "percentage": "%", "x": "x"
           "minutes": "min", "minute": "min", "min": "min", "hours": "h", "hour": "h", "days": "d", "day": "d",
           "weeks": "wk", "week": "wk", "months": "mo", "month": "mo", "years": "y", "year": "y", "bit": "bit",
           "bits": "bit", "bytes": "byte", "byte": "byte"}
-_NUM_TOKEN = r"(?:\d[\d,]*(?:\.\d+)?|" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")"
+_NUM_TOKEN = r"(?:\d[\d,]*(?:\.\d+)?|(?:" + "|".join(sorted(_WORD_NUMBERS, key=len, reverse=True)) + r")\b)"
 _QUANTITY = re.compile(
     rf"(?<![\w.])(?P<num>{_NUM_TOKEN})(?![\d])"
     r"(?:[\s-]?(?P<scale>hundred|thousand|million|billion|trillion|bn|mn|[kKmMbBtT])(?![A-Za-z]))?"
@@ -336,7 +336,7 @@ def missing_numbers(claim: str, cited: str) -> tuple[list[str], list[str]]:
 _NEG = re.compile(
     r"\b(?:not|no|never|none|nor|neither|nothing|nobody|nowhere|cannot|hardly|rarely|seldom|unable|lacks?|lacking"
     r"|fails?|failed|ignor(?:e|es|ed|ing)|avoid(?:s|ed|ing)?|prevent(?:s|ed|ing)?|refus(?:e|es|ed|ing)"
-    r"|stop(?:s|ped|ping)?)\b|n['\u2019]t\b",
+    r"|stop(?:s|ped)?\s+(?:working|running|functioning))\b|n['\u2019]t\b",
     re.IGNORECASE,
 )
 # contrast: "X rather than Y" / "X instead of Y" negate Y, not the claim; they count only against a negation
