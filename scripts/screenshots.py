@@ -418,55 +418,10 @@ def source_viewer() -> int:
     return 0 if len(shots) == 2 else 1
 
 
-def dark_main_window() -> int:
-    """The main window in the dark theme on the sample notebook: main-window-dark.png."""
+def _sample_window(theme: str) -> Any:
+    """The real main window on the sample notebook (a throw-away data dir), in ``theme``, shown at 0,0."""
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
     os.environ.setdefault("NOTEBOOKLM_LOCAL_NO_FIRST_RUN", "1")
-
-    from PySide6.QtWidgets import QApplication
-
-    sys.path.insert(0, str(REPO))
-    from notebooklm_local.core.context import AppContext
-    from notebooklm_local.core.paths import app_paths
-    from notebooklm_local.core.settings import load_settings
-    from notebooklm_local.extensions.runtime import open_library
-    from notebooklm_local.extensions.sample import ensure_sample_notebook
-    from notebooklm_local.services.models import ensure_default_model
-    from notebooklm_local.ui.application import create_application
-    from notebooklm_local.ui.main_window import MainWindow
-    from notebooklm_local.ui.theme import apply_theme
-
-    app = create_application()
-    paths = app_paths().ensure()
-    settings = load_settings(paths.settings_file)
-    settings.ui.theme = "dark"
-    ensure_default_model(paths)
-    lib = open_library(paths, settings)
-    ensure_sample_notebook(lib)
-    lib.library.close()
-    apply_theme(app, "dark")
-    win = MainWindow(AppContext(paths, settings))
-    win.resize(1280, 800)
-    win.move(0, 0)
-    win.show()
-    _settle(idle=4.0)
-    OUT.mkdir(parents=True, exist_ok=True)
-    target = OUT / "main-window-dark.png"
-    ok = QApplication.primaryScreen().grabWindow(0, 0, 0, 1280, 800).save(str(target))
-    win.close()
-    print(target)
-    return 0 if ok else 1
-
-
-def extract_and_quotes(theme: str = "light") -> int:
-    """What a user gets with nothing downloaded, on the sample notebook in the real window: a Quotes answer in
-    the chat (chat-quotes.png), and the studio's Extract tab: extracted summary, flashcards (revealed), quiz
-    (checked) and mind map (studio-extract-summary.png, studio-flashcards.png, studio-quiz.png,
-    studio-mindmap.png). ``theme`` "dark" writes the same names with a -dark suffix."""
-    os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
-    os.environ.setdefault("NOTEBOOKLM_LOCAL_NO_FIRST_RUN", "1")
-    from PySide6.QtWidgets import QApplication
-
     sys.path.insert(0, str(REPO))
     from notebooklm_local.core.context import AppContext
     from notebooklm_local.core.paths import app_paths
@@ -491,6 +446,31 @@ def extract_and_quotes(theme: str = "light") -> int:
     win.resize(1280, 800)
     win.move(0, 0)
     win.show()
+    return win
+
+
+def dark_main_window() -> int:
+    """The main window in the dark theme on the sample notebook: main-window-dark.png."""
+    from PySide6.QtWidgets import QApplication
+
+    win = _sample_window("dark")
+    _settle(idle=4.0)
+    OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / "main-window-dark.png"
+    ok = QApplication.primaryScreen().grabWindow(0, 0, 0, 1280, 800).save(str(target))
+    win.close()
+    print(target)
+    return 0 if ok else 1
+
+
+def extract_and_quotes(theme: str = "light") -> int:
+    """What a user gets with nothing downloaded, on the sample notebook in the real window: a Quotes answer in
+    the chat (chat-quotes.png), and the studio's Extract tab: extracted summary, flashcards (revealed), quiz
+    (checked) and mind map (studio-extract-summary.png, studio-flashcards.png, studio-quiz.png,
+    studio-mindmap.png). ``theme`` "dark" writes the same names with a -dark suffix."""
+    from PySide6.QtWidgets import QApplication
+
+    win = _sample_window(theme)
     OUT.mkdir(parents=True, exist_ok=True)
     suffix = "" if theme == "light" else f"-{theme}"
     shots: list[Path] = []

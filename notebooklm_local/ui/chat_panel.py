@@ -73,19 +73,23 @@ def quotes_html(answer: Any, key: int = 0) -> str:
     """An extractive ("Quotes") answer: each quoted source sentence on its own line with its chip, under a label."""
     label = f'<div style="color:{good_color()};font-size:small;font-weight:bold">\u275d {QUOTES_LABEL}</div>'
     if not answer.sentences:
-        return label + f"<p>{html.escape(answer.text)}</p>" + "".join(
-            f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in answer.notes)
+        return label + f"<p>{html.escape(answer.text)}</p>" + _notes_and_sources(answer, key)
     items = "".join(
         f'<li style="margin-bottom:4px">\u201c{html.escape(strip_markers(s.text))}\u201d{_chips(key, s.citations)}</li>'
         for s in answer.sentences
     )
+    return f"{label}<ul style='margin-left:0px'>{items}</ul>{_notes_and_sources(answer, key)}"
+
+
+def _notes_and_sources(answer: Any, key: int) -> str:
+    """An answer's notes (what was left out, why not found) and its list of cited sources, as links."""
     extra = "".join(f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in answer.notes)
     if answer.citations:
         extra += '<div style="font-size:small">Sources: ' + "; ".join(
             f'<a href="cite:{key}:{c.passage_id}">[{c.passage_id}] {html.escape(c.source_title)}'
             f'{", " + html.escape(c.location) if c.location else ""}</a>' for c in answer.citations
         ) + "</div>"
-    return f"{label}<ul style='margin-left:0px'>{items}</ul>{extra}"
+    return extra
 
 
 def answer_html(result_or_answer: Any, key: int = 0, *, mode: str = "") -> str:
@@ -115,14 +119,7 @@ def citation_html(answer: Any, key: int = 0) -> str:
                   f'{"s are" if len(flagged) > 1 else " is"} not supported by the cited sources.</div>')
     for m in answer.removed_markers:
         extra += f'<div style="color:#8a5a00;font-size:small">Removed citation {html.escape(m)}: no such passage.</div>'
-    for note in answer.notes:
-        extra += f'<div style="color:#808080;font-size:small">{html.escape(note)}</div>'
-    if answer.citations:
-        extra += '<div style="font-size:small;color:#444">Sources: ' + "; ".join(
-            f'<a href="cite:{key}:{c.passage_id}">[{c.passage_id}] {html.escape(c.source_title)}'
-            f'{", " + html.escape(c.location) if c.location else ""}</a>' for c in answer.citations
-        ) + "</div>"
-    return f"<div>{body}</div>{extra}"
+    return f"<div>{body}</div>{extra}{_notes_and_sources(answer, key)}"
 
 
 def answer_markdown(answer: Any) -> str:
@@ -212,7 +209,7 @@ class ChatPanel(QWidget):
         self.transcript.setOpenExternalLinks(False)
         self.transcript.anchorClicked.connect(self._on_anchor_clicked)
         self.transcript.highlighted.connect(self._on_anchor_hovered)
-        self.transcript.setPlaceholderText("Answers cite their passages; unsupported sentences are marked \u26a0.")
+        self.transcript.setPlaceholderText("Answers cite your sources, passage by passage.")
         layout.addWidget(self.transcript, 1)
         self.input = QPlainTextEdit()
         self.input.setObjectName("chat-input")
