@@ -105,7 +105,14 @@ _COMMON_STARTERS = frozenset(
     which whose one two three four five six seven eight nine ten all few much more less only just again already
     always never sometimes perhaps maybe given unless until upon within without across along among around behind
     beyond inside outside toward towards via per like unlike near our their its his her your my this that these
-    those they we you it he she i an a the in on at by for from to of with as if so or and but nor not no""".split())
+    those they we you it he she i an a the in on at by for from to of with as if so or and but nor not no
+    well sure right great good nice wow hey hello hi welcome thank thanks yeah yep exactly true indeed absolutely
+    okay oh ah hmm fine cool imagine picture suppose assume consider note see look think tell let take keep make
+    use try ask give show read start remember compare check add say go put get find run set pick choose write call
+    turn open hold bring wait listen hear""".split())
+# after an imperative verb comes its object ("Tell me ...", "Take the ..."); after a name, mostly a verb
+_OBJECT_WORDS = frozenset("me us you him her them it the a an this that these those your our my his their about "
+                          "to what how why whether".split())
 _COMMON_SUFFIX = re.compile(r"(?:ing|ed|ly|s|ion|ment|ness|ity|ive|al|ous|ful|able|ible|ise|ize|ism|ist|er|est|ure"
                             r"|ance|ence|ship|hood|less|ward|wise)$")
 
@@ -127,6 +134,9 @@ def claim_terms(claim: str, reference: str | None = None) -> list[str]:
     for a, _b in split_sentences(claim):
         m = re.match(r"[\"'\u201c(]*([A-Z][a-z]{2,})(?:['\u2019]s)?\b(?![-'\u2019]\w)", claim[a:])
         if m is None:
+            continue
+        nxt = re.match(r"[\s,]*([A-Za-z]+)", claim[a + m.end():])
+        if nxt is not None and nxt.group(1).casefold() in _OBJECT_WORDS:
             continue
         w = m.group(1)
         lw = w.casefold()

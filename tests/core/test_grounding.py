@@ -33,6 +33,8 @@ def check(claim: str, *texts: str, similarity: G.Similarity | None = None) -> tu
     "Mixtral 8x7B outperforms Llama 2 70B.",  # "Llama 2" = "LLaMA-2"
     "Mixtral 8x7B outperforms llama2 70B.",
     "Layers that don't fit stay on the CPU.",  # both negative
+    "Tell me about Q4_K_M.",  # an imperative, not a name, starts the sentence
+    "Notably, GGUF records the quantization type of every tensor.",
 ])
 def test_faithful_claims_pass(claim: str) -> None:
     ok, flag, _ = check(claim, QUANT, MIXTRAL, TEMP)
