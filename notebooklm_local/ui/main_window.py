@@ -242,9 +242,11 @@ class MainWindow(QMainWindow):
         self._restore_state()
         for notice in ctx.notices:
             self.statusBar().showMessage(notice, 15000)
+        # the very first start (the welcome dialog shows): an empty library gets the sample notebook, as `init` makes
+        self._first_start = should_show_first_run(ctx.settings) and not os.environ.get("NOTEBOOKLM_LOCAL_NO_FIRST_RUN")
         self._probe_backend()
         self._load_library()
-        if should_show_first_run(ctx.settings) and not os.environ.get("NOTEBOOKLM_LOCAL_NO_FIRST_RUN"):
+        if self._first_start:
             QTimer.singleShot(0, self.show_first_run)
 
     def _action(self, text: str, slot: Any, name: str, shortcut: QKeySequence | str | None = None,
@@ -830,13 +832,31 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_library_loaded(self, result: object) -> None:
-        lib, _notebooks = result  # type: ignore[misc]
+        lib, notebooks = result  # type: ignore[misc]
         self.library = lib
+        if not notebooks and self._first_start:
+            self._create_sample_notebook()
         self._reload_notebooks()
         # Open the index now, while the window is idle (Chroma's client holds the GIL for ~0.1 s when it
         # opens, which would otherwise be felt as a hitch at the first drop), and re-embed the sources that
         # have no vectors of the current embedding model (a data dir made with an earlier default).
         self.ingest.reembed_stale()
+
+    def _create_sample_notebook(self) -> None:
+        """Create the sample notebook (the shipped sources, indexed in the background like any drop)."""
+        from notebooklm_local.core.paths import resources_dir
+        from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK
+
+        assert self.library is not None
+        try:
+            nb = self.library.create_notebook(SAMPLE_NOTEBOOK)
+        except NotebookError as e:
+            log.warning("could not create the sample notebook: %s", e)
+            return
+        folder = resources_dir() / "sample"
+        self.ingest.add(nb.id, [str(p) for p in sorted(folder.iterdir()) if p.is_file()])
+        self.statusBar().showMessage("Created the Sample notebook: its sources are being indexed. Ask it something "
+                                     "in the chat, or try the Studio's Extract tab.", 10000)
 
     @Slot(object)
     def _on_library_failed(self, exc: object) -> None:

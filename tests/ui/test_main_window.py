@@ -263,3 +263,27 @@ def test_a_saved_window_larger_than_the_screen_is_clamped_at_start(qtbot, ctx: A
     assert win.x() <= max(area.left(), area.right() - win.width() + 1)  # moved back onto the screen (was right - 50)
     assert win.minimumSizeHint().width() <= 1000  # the panes fit a 1024-px screen (no pane forces a wider window)
     win.close()
+
+
+def test_the_first_start_on_an_empty_data_dir_creates_and_indexes_the_sample_notebook(
+        qtbot, ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK
+    from notebooklm_local.ui.main_window import MainWindow
+
+    monkeypatch.delenv("NOTEBOOKLM_LOCAL_NO_FIRST_RUN", raising=False)  # a real first start
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: getattr(win, "first_run_dialog", None) is not None, timeout=10000)
+    win.first_run_dialog.reject()
+    qtbot.waitUntil(lambda: win.notebook_box.currentText() == SAMPLE_NOTEBOOK, timeout=20000)
+    nb_id = win.current_notebook_id()
+    qtbot.waitUntil(lambda: not win.ingest.busy and win.library.sources(nb_id)
+                    and all(s.status == "ready" for s in win.library.sources(nb_id)), timeout=120000)
+    assert len(win.library.sources(nb_id)) == 4
+    win.close()
+    # it happens once: a later start (the welcome dialog done) leaves an emptied library empty
+    win2 = MainWindow(ctx)
+    qtbot.addWidget(win2)
+    assert not win2._first_start
+    win2.close()
