@@ -144,6 +144,19 @@ def _title_of(s: Source) -> str:
     return s.ref.get("url") or s.id
 
 
+def _size_of(s: Source) -> str:
+    """What a reader measures a source in: pages (PDF), duration (transcripts), else words or passages."""
+    meta = s.meta or {}
+    pages = meta.get("pages")
+    if isinstance(pages, int) and pages > 0:
+        return f"{pages} page{'s' if pages != 1 else ''}"
+    duration = meta.get("duration")
+    if isinstance(duration, (int, float)) and duration > 0:
+        m, sec = divmod(int(round(duration)), 60)
+        return f"{m // 60}:{m % 60:02d}:{sec:02d}" if m >= 60 else f"{m}:{sec:02d}"
+    return f"{s.n_chunks} passage{'s' if s.n_chunks != 1 else ''}"
+
+
 def _row(s: Source, live: LiveState | None) -> dict[int, Any]:
     """Everything a row shows, as item data."""
     kind = _KIND_LABEL.get(s.kind, s.kind)
@@ -152,8 +165,7 @@ def _row(s: Source, live: LiveState | None) -> dict[int, Any]:
         detail, action, mark = live.text, "cancel", "… "
         fraction = live.fraction if live.running else None  # a bar only for the one being indexed
     elif s.status == SourceStatus.READY:
-        chunks = f"{s.n_chunks} chunk{'s' if s.n_chunks != 1 else ''}"
-        detail = " · ".join(p for p in (kind, chunks) if p)
+        detail = " · ".join(p for p in (kind, _size_of(s)) if p)
         if s.flags:
             detail += f" · ⚑ {s.flags[0]}" + (f" (+{len(s.flags) - 1})" if len(s.flags) > 1 else "")
         state, fraction, action, mark = "ready", None, None, ""

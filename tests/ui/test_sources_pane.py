@@ -163,7 +163,7 @@ def test_files_and_a_folder_reach_ready_and_are_selected(qtbot: Any, world: Simp
     assert sorted(pane.selected_ids()) == sorted(s.id for s in _sources(world, pane))
     for s in _sources(world, pane):
         state, detail, action = pane.row_state(s.id)
-        assert state == "ready" and "chunk" in detail and action is None
+        assert state == "ready" and "passage" in detail and action is None  # text: passages (PDFs say pages)
         assert s.selected
     assert any("Skipped 1 file" in n and ".jpg" in n for n in pane.notices())
     assert "4 sources, 4 ready, 4 selected" in pane.summary.text()
@@ -432,3 +432,15 @@ def test_url_dialogs_check_what_is_typed(qtbot: Any) -> None:
     assert not yt.ok_button.isEnabled() and "not a YouTube video link" in yt.message.text()
     yt.edit.setPlainText("https://youtu.be/dQw4w9WgXcQ\ndQw4w9WgXcQ")
     assert yt.ok_button.isEnabled() and len(yt.urls()) == 2
+
+
+def test_a_ready_row_says_pages_for_a_pdf_and_duration_for_a_transcript() -> None:
+    from notebooklm_local.ui.sources_pane import _size_of
+
+    class S:  # the fields _size_of reads
+        def __init__(self, meta: dict, n_chunks: int = 3) -> None:
+            self.meta, self.n_chunks = meta, n_chunks
+
+    assert _size_of(S({"pages": 12})) == "12 pages" and _size_of(S({"pages": 1})) == "1 page"
+    assert _size_of(S({"duration": 754.2})) == "12:34" and _size_of(S({"duration": 3725})) == "1:02:05"
+    assert _size_of(S({})) == "3 passages" and _size_of(S({}, 1)) == "1 passage"
