@@ -38,7 +38,7 @@ from notebooklm_local.core.citations import strip_markers
 from notebooklm_local.core.note_export import render_markdown
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.services.chat import QUOTES_LABEL
-from notebooklm_local.ui.errors import guard_none_refcount
+from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount
 from notebooklm_local.ui.theme import good_color
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
@@ -382,7 +382,7 @@ class ChatPanel(QWidget):
         question = self.input.toPlainText().strip()
         if not question or self.busy or not self.notebook_id:
             if not self.notebook_id:
-                self.status.setText("Open a notebook first.")
+                self.status.setText(NO_NOTEBOOK)
             return
         self.input.clear()
         self._history_html.append(f'<p style="margin-top:12px"><b>You:</b> {html.escape(question)}</p>')

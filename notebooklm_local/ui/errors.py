@@ -33,7 +33,10 @@ from PySide6.QtWidgets import (
 from notebooklm_local import __version__
 from notebooklm_local.core.errors import Cancelled, NotebookError
 
-__all__ = ["ErrorDialog", "show_error", "show_exception", "exception_details", "guard_none_refcount"]
+__all__ = ["ErrorDialog", "show_error", "show_exception", "exception_details", "guard_none_refcount", "NO_NOTEBOOK"]
+
+# what every pane says when it is asked to work with no notebook open (there may be none yet)
+NO_NOTEBOOK = "No notebook is open: choose one in the toolbar, or create one with “+ New notebook”."
 
 log = logging.getLogger(__name__)
 

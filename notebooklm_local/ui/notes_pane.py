@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.note_export import ExportExists, export_notes, render_markdown, safe_filename
 from notebooklm_local.core.notes import Note, NoteStore
-from notebooklm_local.ui.errors import guard_none_refcount, show_exception
+from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_exception
 from notebooklm_local.ui.rich_text import SafeTextBrowser, markdown_html, strip_front_matter
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
@@ -505,7 +505,7 @@ class NotesPane(QWidget):
     def new_note(self) -> None:
         nb = self.notebook_id
         if not nb:
-            self.status.setText("Open a notebook first.")
+            self.status.setText(NO_NOTEBOOK)
             return
         self.save_pending()
 
@@ -578,7 +578,7 @@ class NotesPane(QWidget):
         """Export all of the notebook's notes, and its sources, with a plugin exporter into a folder."""
         nb, name = self.notebook_id, self.notebook_name
         if not nb:
-            self.status.setText("Open a notebook first.")
+            self.status.setText(NO_NOTEBOOK)
             return
         exporter = next((e for e in self.exporters() if getattr(e, "name", None) == exporter_name), None)
         if exporter is None:
@@ -619,7 +619,7 @@ class NotesPane(QWidget):
         """Export ``scope`` ("current", "selected" or "all") to a folder or one Markdown file (asked for)."""
         nb, name = self.notebook_id, self.notebook_name
         if not nb:
-            self.status.setText("Open a notebook first.")
+            self.status.setText(NO_NOTEBOOK)
             return
         if scope == "current":
             ids: list[str] | None = [self.current.id] if self.current else []

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from notebooklm_local.core.citations import Citation
 from notebooklm_local.core.extractive import LABEL as EXTRACT_LABEL
 from notebooklm_local.core.studio import StudioOutput
+from notebooklm_local.ui.errors import NO_NOTEBOOK
 from notebooklm_local.ui.mindmap_view import MindMapView
 from notebooklm_local.ui.rich_text import CitationBrowser, chip
 from notebooklm_local.ui.theme import good_color
@@ -398,7 +399,7 @@ class ExtractTab(QWidget):
     def make(self) -> None:
         p = self.pane
         if not p.notebook_id:
-            self.bar.show_error("Open a notebook first.")
+            self.bar.show_error(NO_NOTEBOOK)
             return
         what = self.kind
         kwargs: dict[str, Any] = {}

@@ -55,7 +55,7 @@ from notebooklm_local.core.studio import StudioOutput, StudioStore
 from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS
 from notebooklm_local.services.studio.summaries import AUDIENCES, DOCUMENT_TEMPLATES, LENGTHS
 from notebooklm_local.ui.chat_panel import citation_html
-from notebooklm_local.ui.errors import guard_none_refcount, show_exception
+from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_exception
 from notebooklm_local.ui.rich_text import CitationBrowser, answer_from_json, chip, citation_from_json
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
@@ -456,7 +456,7 @@ class _SummaryTab(QWidget):
     def generate(self) -> None:
         p = self.pane
         if not p.notebook_id:
-            self.bar.show_error("Open a notebook first.")
+            self.bar.show_error(NO_NOTEBOOK)
             return
         template = self.kind_box.currentData()
         length, audience = self.length_box.currentData(), self.audience_box.currentData()
@@ -684,7 +684,7 @@ class _CoDTab(QWidget):
     def generate(self) -> None:
         p = self.pane
         if not p.notebook_id:
-            self.bar.show_error("Open a notebook first.")
+            self.bar.show_error(NO_NOTEBOOK)
             return
         steps, words = self.steps_box.value(), self.words_box.value()
         language = self.language_edit.text().strip() or None
@@ -969,7 +969,7 @@ class _PodcastTab(QWidget):
     def generate(self) -> None:
         p = self.pane
         if not p.notebook_id:
-            self.bar.show_error("Open a notebook first.")
+            self.bar.show_error(NO_NOTEBOOK)
             return
         a, b = self.host_a.text().strip(), self.host_b.text().strip()
         if not a or not b or a.casefold() == b.casefold():
