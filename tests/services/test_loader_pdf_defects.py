@@ -200,3 +200,16 @@ def test_a_page_with_only_a_small_figure_is_not_a_scan(tmp_path: Path) -> None:
     pdf.output(str(f))
     doc = load(f)
     assert doc.flags == [] and "ocr_pages" not in doc.metadata
+
+
+@needs_dejavu
+def test_glued_pages_of_an_encrypted_pdf_are_respaced_with_its_password(tmp_path: Path) -> None:
+    from pypdf import PdfWriter
+
+    plain = glued_words_pdf(tmp_path / "glued.pdf", LINES[:1])
+    writer = PdfWriter(clone_from=str(plain))
+    writer.encrypt(user_password="pw", owner_password="owner", algorithm="AES-256")
+    f = tmp_path / "locked.pdf"
+    writer.write(str(f))
+    doc = load(f, password="pw")
+    assert doc.text == LINES[0] and doc.metadata["respaced_pages"] == [1]
