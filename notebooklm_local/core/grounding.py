@@ -358,7 +358,10 @@ _NEG_PREFIX = re.compile(r"\b(un|in|im|il|ir|dis|non-?)([a-z]{5,})", re.IGNORECA
 def _negations(text: str, other: str) -> list[str]:
     """Negation cues of ``text``; a prefixed word counts when ``other`` has its positive root
     ("indistinguishable" when the other side says "distinguish")."""
-    cues = [m.group(0) for m in _NEG.finditer(text)]
+    # "No: it runs on a laptop." answers a question; the "No" negates nothing in the sentence itself
+    cues = [m.group(0) for m in _NEG.finditer(text)
+            if not (m.group(0).casefold() == "no" and not text[:m.start()].strip(" \"'\u201c(")
+                    and re.match(r"\s*[,:;!\u2014\u2013-]", text[m.end():]))]
     other_words = set(re.findall(r"\w+", other.casefold()))
     for m in _NEG_PREFIX.finditer(text):
         root = m.group(2).casefold()[:6]

@@ -34,6 +34,7 @@ def check(claim: str, *texts: str, similarity: G.Similarity | None = None) -> tu
     "Mixtral 8x7B outperforms llama2 70B.",
     "Layers that don't fit stay on the CPU.",  # both negative
     "Tell me about Q4_K_M.",  # an imperative, not a name, starts the sentence
+    "No: layers that don't fit stay on the CPU.",  # an answer's "No" negates nothing in the sentence
     "Notably, GGUF records the quantization type of every tensor.",
 ])
 def test_faithful_claims_pass(claim: str) -> None:
