@@ -30,10 +30,11 @@ from notebooklm_local.core.documents import SourceRef
 from notebooklm_local.core.errors import Cancelled, NotebookError, SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.library import SourceStatus
-from notebooklm_local.services.library_service import LibraryService, _ref_to_json, expand_inputs
+from notebooklm_local.core.library_care import DiskFullError, LibraryDamagedError, disk_full_error, free_space
+from notebooklm_local.services.library_service import MIN_FREE_BYTES, LibraryService, _ref_to_json, expand_inputs
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
-__all__ = ["IngestController", "LiveState", "format_eta"]
+__all__ = ["IngestController", "LiveState", "LargeSource", "format_eta", "format_duration"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,34 @@ def format_eta(seconds: float) -> str:
     if s < 90:
         return f"about {s} s left"
     return f"about {round(s / 60)} min left"
+
+
+def format_duration(seconds: float) -> str:
+    """``"40 seconds"``, ``"12 minutes"``, ``"2.5 hours"`` (the CLI's wording for the size estimate)."""
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"
+
+
+@dataclass
+class LargeSource:
+    """A source whose embedding will take long: the question put to the user (see ``large_source``)."""
+
+    source_id: str
+    label: str
+    chunks: int
+    seconds: float
+    adding: bool  # a new source: "cancel" removes it; else (resume, retry, re-index) it only stops
+    answer: str | None = None
+    answered: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def message(self) -> str:
+        return (f"“{self.label}” has {self.chunks:,} passages to index for meaning search, about "
+                f"{format_duration(self.seconds)} on this computer. Keyword search can find it right away; "
+                "meaning search needs the embedding.")
 
 
 @dataclass
@@ -148,6 +177,7 @@ class _Relay(QObject):
     """Carries progress from the worker thread to the GUI thread, tagged with the source (queued signal)."""
 
     progress = Signal(str, int, int, str)
+    ask = Signal(object)  # LargeSource
 
 
 class IngestController(QObject):
@@ -166,6 +196,13 @@ class IngestController(QObject):
         activity_changed(int, int): sources still to index (and inputs being checked), percent done of
             the current batch; (0, 100) when idle.
         notebook_deleted(str): the notebook is gone.
+        large_source(object): a :class:`LargeSource`: embedding a source will take more than a few minutes
+            (``LibraryService.confirm_large``). The store lane waits (cancellably) until
+            :meth:`answer_large` is called with "continue", "lexical" (keyword search only for now) or
+            "cancel". With nothing connected, the work continues.
+        disk_full(str): the disk holding the data is full (the message says how much is free); the queue
+            was stopped, nothing was lost, and the sources finish once there is room (Retry / resume).
+        library_damaged(str): the library database could not be opened for indexing (damaged).
     """
 
     state_changed = Signal(str)
@@ -174,6 +211,11 @@ class IngestController(QObject):
     notice = Signal(str)
     activity_changed = Signal(int, int)
     notebook_deleted = Signal(str)
+    large_source = Signal(object)
+    disk_full = Signal(str)
+    library_damaged = Signal(str)
+
+    ASK_POLL_S = 0.1  # how often a store lane waiting for the user's answer looks at its cancel token
 
     def __init__(self, lanes: Lanes, open_service: Callable[[], LibraryService], parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -191,6 +233,8 @@ class IngestController(QObject):
         self._last_emit: dict[str, float] = {}
         self._relay = _Relay()
         self._relay.progress.connect(self._on_relay_progress)
+        self._relay.ask.connect(self._on_relay_ask)
+        self._asking: dict[str, LargeSource] = {}
 
     # -- the service ------------------------------------------------------------------------------
 
@@ -201,6 +245,7 @@ class IngestController(QObject):
                 svc = self._open_service()
                 if svc.index is not None:
                     svc.index.embedder = _CancellableEmbedder(svc.index.embedder, self._tls)  # type: ignore[assignment]
+                svc.confirm_large = self._confirm_large
                 self._svc = svc
             return self._svc
 
@@ -255,6 +300,9 @@ class IngestController(QObject):
     def _prepare(self, notebook_id: str, items: list[str | SourceRef], cancel: CancelToken) -> Prepared:
         """(io lane) Expand folders, choose loaders and queue a source for every acceptable input."""
         svc = self.service()
+        free = free_space(svc.data_dir)
+        if free is not None and free < MIN_FREE_BYTES:  # as `add` refuses to start when the disk is nearly full
+            raise disk_full_error(svc.data_dir)
         out = Prepared(notebook_id)
         nb = svc.library.notebook(notebook_id)
         exts = svc.file_extensions
@@ -302,7 +350,11 @@ class IngestController(QObject):
     @Slot(object)
     def _on_prepare_failed(self, exc: object) -> None:
         self._preparing -= 1
-        if not isinstance(exc, Cancelled):
+        if isinstance(exc, DiskFullError):
+            self.disk_full.emit(str(exc))
+        elif isinstance(exc, LibraryDamagedError):
+            self.library_damaged.emit(str(exc))
+        elif not isinstance(exc, Cancelled):
             log.warning("adding sources failed: %s", exc)
             self.notice.emit(f"Could not add: {exc}")
         self._emit_activity()
@@ -334,6 +386,7 @@ class IngestController(QObject):
         cur = self._current
         if cur is not None and cur.state.source_id == source_id and cur.worker is not None:
             cur.worker.cancel_token.cancel()
+            self._asking.pop(source_id, None)
             cur.state.stopping = True
             cur.state.text = "Stopping…"
             self.state_changed.emit(source_id)
@@ -393,6 +446,7 @@ class IngestController(QObject):
         if svc.index is not None:
             index = svc.index
             self._tls.watch = _EmbedWatch(cancel, report, lambda: svc.library.count_unembedded(sid, index.model_id))
+        self._tls.job = (sid, cancel, ref is not None and not reindex)
         try:
             if reindex:
                 src = svc.library.source(sid)
@@ -402,7 +456,11 @@ class IngestController(QObject):
             done = svc.process(sid, cancel=cancel, ref=ref, progress=report)
         except Cancelled:
             return sid, "stopped", "Stopped. Resume it to finish, or remove it."
+        except DiskFullError as e:
+            return sid, "disk_full", str(e)
         except NotebookError as e:
+            if getattr(self._tls, "cancelled_large", False):  # the user said cancel: the service removed it
+                return sid, "cancelled", f"{_label(ref) if ref is not None else sid} was not added (cancelled)."
             existing = getattr(e, "existing", None)
             if existing is not None:  # the service's duplicate: it removed the new copy
                 name = _label(ref) if ref is not None else sid
@@ -410,7 +468,72 @@ class IngestController(QObject):
             return sid, "failed", str(e)
         finally:
             self._tls.watch = None
+            self._tls.job = None
+            self._tls.cancelled_large = False
         return sid, "ready", done.title
+
+    # -- long embedding: ask the user ---------------------------------------------------------------
+
+    def _confirm_large(self, src: Any, chunks: int, seconds: float) -> str:
+        """(store lane) ``LibraryService.confirm_large``: ask on the GUI thread and wait for the answer.
+
+        The wait checks the source's cancel token, so Cancel (or closing the window) ends it: the source
+        then stops where it is (``Cancelled``), as it would mid-embedding.
+        """
+        job = getattr(self._tls, "job", None)
+        if job is None or not self.isSignalConnected(self._large_source_signal()):
+            return "continue"
+        sid, cancel, adding = job
+        question = LargeSource(sid, src.title or src.display, chunks, seconds, adding)
+        try:
+            self._relay.ask.emit(question)
+        except RuntimeError:  # the window is gone
+            return "continue"
+        while not question.answered.wait(self.ASK_POLL_S):
+            cancel.raise_if_set()
+        cancel.raise_if_set()
+        answer = question.answer or "continue"
+        if answer == "cancel" and not adding:
+            raise Cancelled()  # a resumed or re-indexed source is never removed: it stops where it is
+        self._tls.cancelled_large = answer == "cancel"
+        return answer
+
+    def _large_source_signal(self) -> Any:
+        from PySide6.QtCore import QMetaMethod
+
+        return QMetaMethod.fromSignal(self.large_source)
+
+    @Slot(object)
+    def _on_relay_ask(self, question: object) -> None:
+        assert isinstance(question, LargeSource)
+        cur = self._current
+        if cur is None or cur.state.source_id != question.source_id or cur.state.stopping or self._closed:
+            question.answer = "continue"
+            question.answered.set()
+            return
+        self._asking[question.source_id] = question
+        cur.state.text = "Large source: waiting for your answer…"
+        self.state_changed.emit(question.source_id)
+        self.large_source.emit(question)
+
+    def pending_question(self, source_id: str) -> LargeSource | None:
+        """The unanswered size question of a source, if one is waiting."""
+        return self._asking.get(source_id)
+
+    def answer_large(self, source_id: str, answer: str) -> None:
+        """The user's answer to ``large_source``: "continue", "lexical" or "cancel" (GUI thread)."""
+        question = self._asking.pop(source_id, None)
+        if question is None:
+            return
+        if answer == "cancel" and not question.adding:
+            self.cancel(source_id)  # stops it (kept, resumable) rather than removing it
+        question.answer = answer if answer in ("continue", "lexical", "cancel") else "continue"
+        cur = self._current
+        if cur is not None and cur.state.source_id == source_id and not cur.state.stopping:
+            cur.state.text = {"lexical": "Keyword search only: finishing…",
+                              "cancel": "Cancelling…"}.get(question.answer, "Embedding…")
+            self.state_changed.emit(source_id)
+        question.answered.set()
 
     @Slot(str, int, int, str)
     def _on_relay_progress(self, sid: str, done: int, total: int, message: str) -> None:
@@ -432,8 +555,24 @@ class IngestController(QObject):
     def _on_job_succeeded(self, result: object) -> None:
         sid, outcome, message = result  # type: ignore[misc]
         job = self._finish_current()
+        self._asking.pop(sid, None)
+        if outcome == "disk_full":
+            # every source after it would fail the same way: stop the queue, say so once, lose nothing
+            dropped = list(self._queue)
+            self._queue.clear()
+            self.source_finished.emit(sid, "failed", message)
+            for j in dropped:
+                self.source_finished.emit(j.state.source_id, "stopped", "Not started: the disk is full.")
+                self.sources_changed.emit(j.state.notebook_id)
+            if job is not None:
+                self.sources_changed.emit(job.state.notebook_id)
+            self.disk_full.emit(message)
+            self._emit_activity()
+            return
         if outcome == "duplicate":
             self.notice.emit(f"Not added again: {message}")
+        elif outcome == "cancelled":
+            self.notice.emit(message)
         elif outcome == "failed" and job is not None:
             log.info("source %s failed: %s", job.state.label, message)
         self.source_finished.emit(sid, outcome, message)
@@ -447,7 +586,12 @@ class IngestController(QObject):
         # could not open, e.g. a missing embedding model. Everything queued would fail the same way.
         job = self._finish_current()
         log.warning("indexing failed: %s", exc)
-        self.notice.emit(f"Indexing stopped: {exc}")
+        if isinstance(exc, DiskFullError):
+            self.disk_full.emit(str(exc))
+        elif isinstance(exc, LibraryDamagedError):
+            self.library_damaged.emit(str(exc))
+        else:
+            self.notice.emit(f"Indexing stopped: {exc}")
         dropped = list(self._queue)
         self._queue.clear()
         for j in [job, *dropped]:

@@ -55,9 +55,9 @@ from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.library import Library
 from notebooklm_local.ui.chat_panel import ChatPanel
-from notebooklm_local.ui.errors import guard_none_refcount, show_exception
+from notebooklm_local.ui.errors import guard_none_refcount, show_error, show_exception
 from notebooklm_local.ui.first_run import should_show_first_run
-from notebooklm_local.ui.ingest import IngestController
+from notebooklm_local.ui.ingest import IngestController, LargeSource
 from notebooklm_local.ui.notes_pane import NotesPane
 from notebooklm_local.ui.source_viewer import SourceViewer
 from notebooklm_local.ui.sources_pane import SourcesPane, items_from_mime
@@ -199,6 +199,9 @@ class MainWindow(QMainWindow):
         self.chat_pane.note_saved.connect(self._on_note_saved)
         self.studio_pane.note_saved.connect(self._on_note_saved)
         self.chat_pane.answer_finished.connect(self._on_answer_finished)
+        self.chat_pane.busy_changed.connect(self._on_generation_busy_changed)
+        self.studio_pane.busy_changed.connect(self._on_generation_busy_changed)
+        self._template_notices_shown: set[str] = set()
         self.sources_pane.selection_changed.connect(self._on_selection_changed)
         self.sources_pane.open_requested.connect(self._on_source_open_requested)
         self.sources_pane.create_notebook_requested.connect(self.new_notebook)
@@ -206,6 +209,10 @@ class MainWindow(QMainWindow):
         self.ingest.activity_changed.connect(self._on_ingest_activity_changed)
         self.ingest.source_finished.connect(self._on_ingest_source_finished)
         self.ingest.notebook_deleted.connect(self._on_ingest_notebook_deleted)
+        self.ingest.large_source.connect(self._on_large_source)
+        self.ingest.disk_full.connect(self._on_disk_full)
+        self.ingest.library_damaged.connect(self._on_library_damaged)
+        self._large_questions: dict[str, QMessageBox] = {}
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
         for w in (self.sources_pane, self.center, self.chat_pane):
@@ -531,6 +538,7 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_answer_finished(self, result: object) -> None:
+        self._show_template_notices()
         g = getattr(result, "generation", None)
         if g is not None and getattr(g, "completion_tokens", 0):
             self.speed_label.setText(f"Last answer: {g.tokens_per_s:.1f} tok/s")
@@ -540,6 +548,28 @@ class MainWindow(QMainWindow):
             layers = int(getattr(eng, "gpu_layers", 0) or 0)
             gpu = f" · {layers} layers on the GPU" if layers > 0 else ""
             self.backend_label.setText(f"Backend: {backend}{gpu}")
+
+    @Slot(bool)
+    def _on_generation_busy_changed(self, busy: bool) -> None:
+        if not busy:
+            self._show_template_notices()
+
+    def _show_template_notices(self) -> None:
+        """A user template that failed on real values was replaced by the default (``TemplateStore.notices``):
+        say so in the chat panel and the status bar, once per notice (the answer itself went through)."""
+        new: list[str] = []
+        for service in (getattr(self.chat_pane, "chat", None), getattr(self.studio_pane, "studio", None)):
+            for note in list(getattr(getattr(service, "templates", None), "notices", None) or []):
+                if note not in self._template_notices_shown:
+                    self._template_notices_shown.add(note)
+                    new.append(note)
+        if not new:
+            return
+        text = " ".join(new) + " Fix it in Tools ▸ Prompt templates (or reset it)."
+        self.chat_pane.status.setText(f"⚠ {text}")
+        self.chat_pane.status.setToolTip(text)
+        self.statusBar().showMessage(text, 30000)
+        self.template_notice = text
 
     # -- notebooks: switcher, new / rename / delete -----------------------------------------------
 
@@ -728,13 +758,66 @@ class MainWindow(QMainWindow):
         self.indexing_bar.hide()
         if was_busy and self._batch_outcomes:
             o = self._batch_outcomes
-            parts = [f"{o[k]} {k}" for k in ("ready", "failed", "duplicate", "stopped") if o.get(k)]
+            parts = [f"{o[k]} {k}" for k in ("ready", "failed", "duplicate", "stopped", "cancelled") if o.get(k)]
             self.statusBar().showMessage("Indexing finished: " + ", ".join(parts) + ".", 10000)
         self._batch_outcomes = {}
 
     @Slot(str, str, str)
-    def _on_ingest_source_finished(self, _source_id: str, outcome: str, _message: str) -> None:
+    def _on_ingest_source_finished(self, source_id: str, outcome: str, _message: str) -> None:
         self._batch_outcomes[outcome] = self._batch_outcomes.get(outcome, 0) + 1
+        box = self._large_questions.pop(source_id, None)
+        if box is not None:  # stopped (Cancel in the sources list) while the size question was open
+            box.close()
+
+    # -- long embedding, full disk, damaged library: asked or told in the window ---------------------------
+
+    @Slot(object)
+    def _on_large_source(self, question: object) -> None:
+        """Embedding a source will take more than a few minutes: continue, keyword search only, or cancel.
+
+        Window-modal and opened with ``open()`` (never ``exec()``): the GUI keeps running while the store
+        lane waits for the answer; Cancel in the sources list (or closing the window) also ends the wait.
+        """
+        assert isinstance(question, LargeSource)
+        sid = question.source_id
+        box = QMessageBox(self)
+        box.setObjectName("large-source-question")
+        box.setIcon(QMessageBox.Icon.Question)
+        box.setWindowTitle("Large source")
+        box.setText(question.message)
+        box.setInformativeText("Index it for meaning search now, keep keyword search only for now (re-index it "
+                               "later to add meaning search), or " + ("cancel adding it?" if question.adding
+                                                                    else "stop it (resume finishes it later)?"))
+        go = box.addButton("Continue", QMessageBox.ButtonRole.AcceptRole)
+        go.setObjectName("large-continue")
+        lexical = box.addButton("Keyword search only", QMessageBox.ButtonRole.ActionRole)
+        lexical.setObjectName("large-lexical")
+        stop = box.addButton("Cancel" if question.adding else "Stop", QMessageBox.ButtonRole.RejectRole)
+        stop.setObjectName("large-cancel")
+        box.setDefaultButton(go)
+        box.setEscapeButton(go)  # closing the question never removes a source
+        answers = {go: "continue", lexical: "lexical", stop: "cancel"}
+
+        def answered(button: object) -> None:
+            if self._large_questions.pop(sid, None) is not None:
+                self.ingest.answer_large(sid, answers.get(button, "continue"))  # type: ignore[call-overload]
+
+        box.buttonClicked.connect(answered)
+        box.finished.connect(lambda _r: answered(box.clickedButton()))
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        self._large_questions[sid] = box
+        self.large_question = box
+        box.open()
+
+    @Slot(str)
+    def _on_disk_full(self, message: str) -> None:
+        self.statusBar().showMessage("The disk is full: indexing stopped. Nothing was lost.", 30000)
+        self.error_dialog = show_error(self, "The disk is full", message)
+
+    @Slot(str)
+    def _on_library_damaged(self, message: str) -> None:
+        self.statusBar().showMessage("The library database is damaged: see the message.", 30000)
+        self.error_dialog = show_error(self, "The library is damaged", message)
 
     @Slot(str)
     def _on_sources_notice_posted(self, text: str) -> None:
@@ -860,8 +943,17 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_library_failed(self, exc: object) -> None:
+        from notebooklm_local.core.library_care import DiskFullError, LibraryDamagedError
+
         log.warning("could not open the library: %s", exc)
         self.sources_pane.show_empty(f"The library could not be opened: {exc}")
+        if isinstance(exc, DiskFullError):
+            self._on_disk_full(str(exc))
+        elif isinstance(exc, LibraryDamagedError):
+            self._on_library_damaged(str(exc))
+        elif isinstance(exc, BaseException):
+            self.statusBar().showMessage("The library could not be opened.", 30000)
+            self.error_dialog = show_exception(self, "The library could not be opened", exc)
 
     @Slot(int)
     def _on_notebook_box_changed(self, index: int) -> None:

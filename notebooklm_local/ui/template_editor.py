@@ -214,7 +214,8 @@ class TemplateEditorDialog(QDialog):
         preview_values: optional; returns values for the preview from the current selection (e.g. the real
             passages of the last answer and its question). Called on the GUI thread: it must be quick.
         parent: parent widget.
-        lanes: optional; validation then runs on the ``io`` lane, else on Qt's global pool.
+        lanes: optional; validation and saving then run on the ``templates`` lane (a lane of their own: a
+            slow validation never holds up other work, nor waits for it), else on a pool of the dialog's.
 
     Signals:
         template_changed(str): a template was saved or reset (its name).
@@ -234,6 +235,7 @@ class TemplateEditorDialog(QDialog):
         self.store = store
         self.preview_values = preview_values
         self.lanes = lanes
+        self._pool: QThreadPool | None = None  # without lanes: the dialog's own one-thread pool
         self.current: str | None = None
         self.last_error: ErrorDialog | None = None
         self._base_text = ""  # the file text the parts are put back into
@@ -692,9 +694,12 @@ class TemplateEditorDialog(QDialog):
 
     def _start(self, worker: FunctionWorker) -> None:
         if self.lanes is not None:
-            self.lanes.submit(self.lanes.io, worker)
+            self.lanes.submit(self.lanes.templates, worker)
         else:
-            QThreadPool.globalInstance().start(worker)
+            if self._pool is None:
+                self._pool = QThreadPool(self)
+                self._pool.setMaxThreadCount(1)
+            self._pool.start(worker)
 
     @Slot(object)
     def _on_checked(self, result: _Check) -> None:

@@ -78,7 +78,12 @@ class FunctionWorker(QRunnable):
 
 
 class Lanes:
-    """The three lanes: ``llm`` (1 thread), ``store`` (1 thread), ``io`` (a few threads)."""
+    """The lanes: ``llm`` (1 thread), ``store`` (1 thread), ``io`` (a few threads) and ``templates`` (1 thread).
+
+    ``templates`` checks prompt templates as they are typed: a template that is slow to validate (it
+    renders under a time budget) then waits only for itself, never for a download, a folder walk or an
+    index write, and never holds up one of them.
+    """
 
     def __init__(self) -> None:
         self.llm = QThreadPool()
@@ -87,6 +92,8 @@ class Lanes:
         self.store.setMaxThreadCount(1)
         self.io = QThreadPool()
         self.io.setMaxThreadCount(max(2, min(4, QThreadPool.globalInstance().maxThreadCount())))
+        self.templates = QThreadPool()
+        self.templates.setMaxThreadCount(1)
         self._active: set[FunctionWorker] = set()
 
     def submit(self, pool: QThreadPool, worker: FunctionWorker) -> FunctionWorker:
@@ -100,13 +107,13 @@ class Lanes:
     def shutdown(self, timeout_ms: int = 3000) -> bool:
         """Cancel all work and wait (bounded) for the lanes to drain. True if all finished.
 
-        ``timeout_ms`` bounds the whole wait, not each lane's (three lanes would make it up to 3x).
+        ``timeout_ms`` bounds the whole wait, not each lane's (four lanes would make it up to 4x).
         """
         for w in list(self._active):
             w.cancel_token.cancel()
         ok = True
         deadline = time.monotonic() + timeout_ms / 1000
-        for pool in (self.llm, self.store, self.io):
+        for pool in (self.llm, self.store, self.io, self.templates):
             left = max(0, round((deadline - time.monotonic()) * 1000))
             ok = pool.waitForDone(left) and ok
         if not ok:

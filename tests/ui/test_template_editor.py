@@ -213,3 +213,51 @@ def test_highlighter_marks_unknown_variables_at_the_right_place_after_emoji(qtbo
     ranges = doc.firstBlock().layout().formats()
     unknown = [r for r in ranges if r.format.underlineStyle() == r.format.UnderlineStyle.WaveUnderline]
     assert [(r.start, r.length) for r in unknown] == [(6, 4)]  # UTF-16: the emoji counts 2
+
+
+def test_a_slow_validation_runs_on_a_lane_of_its_own_and_blocks_no_other_work(
+    qtbot: Any, store: TemplateStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 20: while a check is stuck (a template slow to render), the io and store lanes (adding sources,
+    downloads, index writes) and the GUI thread go on; the check's result arrives once it finishes."""
+    import threading
+
+    from notebooklm_local.ui.template_editor import TemplateEditorDialog
+    from notebooklm_local.ui.workers import FunctionWorker, Lanes
+
+    lanes = Lanes()
+    release, entered = threading.Event(), threading.Event()
+    real = store.validate
+
+    def slow(name: str, text: str) -> Any:
+        entered.set()
+        assert release.wait(20)
+        return real(name, text)
+
+    dlg = TemplateEditorDialog(store, None, lanes=lanes)
+    dlg._ask_unsaved = lambda name: "discard"
+    qtbot.addWidget(dlg)
+    dlg.show()
+    try:
+        assert dlg.select(NAME)
+        qtbot.waitUntil(lambda: dlg._checking is None and dlg._last is not None, timeout=10000)
+        monkeypatch.setattr(store, "validate", slow)
+        dlg.editors["user"].setPlainText("{{ passages }}\n{{ question }} — edited\n")
+        qtbot.waitUntil(entered.is_set, timeout=5000)
+        assert dlg._checking is not None and dlg.status.text() == "Checking…"
+        # every other lane takes work and finishes it while the check is stuck (io has up to 4 threads:
+        # fill them all, as a folder walk and downloads would)
+        done: list[str] = []
+        for pool, n in ((lanes.io, lanes.io.maxThreadCount()), (lanes.store, 1), (lanes.llm, 1)):
+            for i in range(n):
+                lanes.submit(pool, FunctionWorker(lambda i=i: done.append(f"{i}")))
+        expected = lanes.io.maxThreadCount() + 2
+        qtbot.waitUntil(lambda: len(done) == expected, timeout=5000)
+        assert dlg._checking is not None  # still stuck
+        assert lanes.templates.activeThreadCount() == 1 and lanes.io.activeThreadCount() == 0
+        with qtbot.waitSignal(dlg.validated, timeout=20000) as checked:
+            release.set()
+        assert checked.args[0] == []
+    finally:
+        release.set()
+        lanes.shutdown(5000)
