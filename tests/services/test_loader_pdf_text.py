@@ -117,6 +117,31 @@ def test_text_encodings(tmp_path: Path) -> None:
         assert [b.text for b in doc.blocks] == ["Café naïve — «quotes» and ünïcödé.", "Second paragraph."]
 
 
+@pytest.mark.parametrize("enc", ["utf-16-le", "utf-16-be"])
+@pytest.mark.parametrize("text", [
+    "Café naïve — «quotes» and ünïcödé.\r\n\r\nSecond paragraph.",  # Western (a Windows tool's CRLF)
+    "Привет, мир. Это текст без метки порядка байтов.\n\nВторой абзац.",  # Cyrillic: zeros only in spaces/newlines
+    "Γειά σου κόσμε.\n\nΔεύτερη παράγραφος.",
+])
+def test_utf16_without_a_bom_is_detected(tmp_path: Path, enc: str, text: str) -> None:
+    (tmp_path / "nobom.txt").write_bytes(text.encode(enc))  # no byte-order mark
+    doc = TextLoader().load(SourceRef(path=tmp_path / "nobom.txt"), CancelToken())
+    want = text.replace("\r\n", "\n")
+    assert doc.text.replace("\r\n", "\n") == want, (enc, doc.text)
+    assert len(doc.blocks) == 2 and doc.blocks[1].text.endswith(("paragraph.", "абзац.", "παράγραφος."))
+
+
+def test_binary_with_zero_bytes_in_both_halves_is_not_taken_for_utf16(tmp_path: Path) -> None:
+    import struct
+
+    # little-endian integers (zeros in every position) and UTF-16-looking data full of control codes
+    (tmp_path / "ints.txt").write_bytes(b"".join(struct.pack("<I", i * 7) for i in range(5000)))
+    (tmp_path / "ctl.txt").write_bytes(bytes([1, 0, 2, 0, 3, 0, 65, 0]) * 500)
+    for name in ("ints.txt", "ctl.txt"):
+        with pytest.raises(SourceLoadError, match="binary"):
+            TextLoader().load(SourceRef(path=tmp_path / name), CancelToken())
+
+
 def test_binary_file_named_txt_and_empty_file(tmp_path: Path) -> None:
     (tmp_path / "bin.txt").write_bytes(bytes(range(256)) * 100)
     with pytest.raises(SourceLoadError, match="binary"):

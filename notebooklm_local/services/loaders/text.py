@@ -1,4 +1,5 @@
-"""Plain-text and Markdown loaders with encoding detection (UTF-8, UTF-16/32 with BOM, cp1252, ...)."""
+"""Plain-text and Markdown loaders with encoding detection (UTF-8, UTF-16/32 with BOM, UTF-16 without one
+in alphabetic scripts, cp1252, ...)."""
 
 from __future__ import annotations
 
@@ -105,6 +106,41 @@ def decode_legacy(data: bytes) -> tuple[str, str] | None:
         return None
 
 
+_TEXT_CONTROLS = frozenset("\t\n\r\f\v")
+
+
+def _utf16_without_bom(data: bytes) -> tuple[str, str] | None:
+    """UTF-16 text saved without a byte-order mark (some Windows tools, PowerShell's ``Out-File``), or None.
+
+    Text in an alphabetic script has a zero byte in one half of many code units (the high byte of
+    U+0000-U+00FF: all of Latin-1 text, at least the spaces and newlines of Greek or Cyrillic text), always
+    in the same position (at least 5% of them), and (almost) never in the other; binary data has zeros on
+    both sides. (CJK text without a BOM has no such zeros: it is not told from binary here.) The decoded text must then be
+    text: valid UTF-16 (no lone surrogates) and at most 1% control characters other than whitespace.
+    """
+    if len(data) < 4 or len(data) % 2:
+        return None
+    sample = data[:65536]
+    pairs = len(sample) // 2
+    even = sum(1 for i in range(0, 2 * pairs, 2) if sample[i] == 0)
+    odd = sum(1 for i in range(1, 2 * pairs, 2) if sample[i] == 0)
+    if odd >= max(2, 0.05 * pairs) and even <= 0.01 * pairs:
+        enc = "utf-16-le"
+    elif even >= max(2, 0.05 * pairs) and odd <= 0.01 * pairs:
+        enc = "utf-16-be"
+    else:
+        return None
+    try:
+        text = data.decode(enc)
+    except UnicodeDecodeError:
+        return None
+    probe = text[:32768]
+    controls = sum(1 for c in probe if (c < " " or "\x7f" <= c < "\xa0") and c not in _TEXT_CONTROLS)
+    if controls > 0.01 * max(1, len(probe)):
+        return None
+    return text, enc
+
+
 def decode_text(data: bytes, name: str) -> tuple[str, str]:
     """Return (text, encoding). Raises SourceLoadError for binary data."""
     for bom, enc in _BOMS:
@@ -115,6 +151,9 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
                 raise SourceLoadError(f"{name} starts with a {enc} byte-order mark but is not valid {enc}.") from e
     sample = data[:65536]
     if b"\x00" in sample:
+        utf16 = _utf16_without_bom(data)
+        if utf16 is not None:
+            return utf16
         raise SourceLoadError(f"{name} looks like a binary file, not text.")
     try:
         return data.decode("utf-8"), "utf-8"
