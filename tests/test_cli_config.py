@@ -157,3 +157,11 @@ def test_the_settings_dialog_uses_the_same_checks() -> None:
     assert validate_settings(s) == []
     s.ui.theme = "purple"
     assert validate_settings(s) == [("output", "The theme must be one of system, light, dark (it is 'purple').")]
+
+
+def test_ocr_of_scanned_pages_can_be_turned_off(capsys: pytest.CaptureFixture[str], settings_file: Path) -> None:
+    rc, out, err = cli(capsys, "config", "set", "index.ocr", "false")
+    assert rc == 0 and out.strip() == "index.ocr = false (was true)", (out, err)
+    assert load_settings(settings_file).index.ocr is False
+    rc, out, err = cli(capsys, "config", "set", "index.ocr", "sometimes")
+    assert rc != 0 and "index.ocr" in err and load_settings(settings_file).index.ocr is False

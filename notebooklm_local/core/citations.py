@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -25,6 +25,10 @@ from notebooklm_local.core.grounding import SUPPORT_THRESHOLD, Similarity, asses
 from notebooklm_local.core.textutil import content_words, normalize_for_match, split_sentences
 
 __all__ = [
+    "OCR_MARK",
+    "ocr_pages_in",
+    "mark_ocr",
+    "is_ocr_location",
     "Passage",
     "Citation",
     "AnswerSentence",
@@ -63,10 +67,37 @@ class Passage:
     heading: str = ""
     url: str | None = None
     score: float = 0.0
+    ocr_pages: tuple[int, ...] = ()  # pages of the source whose text was read by OCR (marked in the location)
 
     @property
     def location(self) -> str:
-        return format_location(self.page, self.page_end, self.t_start, self.heading)
+        return mark_ocr(format_location(self.page, self.page_end, self.t_start, self.heading),
+                        self.page, self.page_end, self.ocr_pages)
+
+
+OCR_MARK = " (OCR)"
+
+
+def mark_ocr(location: str, page: int | None, page_end: int | None, ocr_pages: Iterable[int] | None) -> str:
+    """``location`` with " (OCR)" when a page it covers was read by OCR (its text may hold recognition errors)."""
+    if page is None or not ocr_pages or not location or location.endswith(OCR_MARK):
+        return location
+    pages = set(ocr_pages)
+    last = page_end if page_end is not None and page_end >= page else page
+    return location + OCR_MARK if any(p in pages for p in range(page, last + 1)) else location
+
+
+def ocr_pages_in(meta: Any) -> tuple[int, ...]:
+    """The OCR'd pages a source's metadata lists (``ocr_pages``, set by the PDF loader); () when none."""
+    pages = meta.get("ocr_pages") if isinstance(meta, dict) else None
+    if not isinstance(pages, list | tuple):
+        return ()
+    return tuple(int(p) for p in pages if isinstance(p, int) and not isinstance(p, bool))
+
+
+def is_ocr_location(location: str) -> bool:
+    """Whether a citation's location says its page was read by OCR."""
+    return bool(location) and location.endswith(OCR_MARK)
 
 
 def format_location(page: int | None, page_end: int | None, t_start: float | None, heading: str = "") -> str:

@@ -99,6 +99,7 @@ class SourceRef:
     text: str | None = None
     title: str | None = None  # for pasted text
     password: str | None = None  # for encrypted PDFs
+    ocr: bool = True  # False: do not run OCR on scanned pages (settings [index] ocr); loaders may ignore it
 
     @property
     def display(self) -> str:

@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from notebooklm_local.core.citations import Citation, Passage, format_location
+from notebooklm_local.core.citations import Citation, Passage, format_location, mark_ocr
 from notebooklm_local.core.textutil import STOPWORDS, content_words
 
 __all__ = [
@@ -263,7 +263,8 @@ class Sentence:
         p = self.passage
         return Citation(pid, p.chunk_id, p.source_id, p.source_title, self.page, self.t_start, self.start, self.end,
                         self.display if quote is None else quote,
-                        format_location(self.page, None, self.t_start, HEADING_SEP.join(self.section)), p.url)
+                        mark_ocr(format_location(self.page, None, self.t_start, HEADING_SEP.join(self.section)),
+                                 self.page, None, p.ocr_pages), p.url)
 
 
 _DANGLING_START = frozenset(

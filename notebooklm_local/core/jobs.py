@@ -12,10 +12,28 @@ __all__ = ["CancelToken", "ProgressFn", "no_progress"]
 
 
 class CancelToken:
-    """A cooperative cancellation flag, checked by long-running work between steps."""
+    """A cooperative cancellation flag, checked by long-running work between steps.
 
-    def __init__(self) -> None:
+    It also carries the job's progress back to whoever started it: long work inside a source loader
+    (OCR of scanned pages) calls :meth:`report`, which does nothing unless the token was given a
+    ``progress`` callback (the library service gives one, so the sources pane shows "OCR page 3/12").
+    Loaders that never call it keep working unchanged.
+    """
+
+    def __init__(self, progress: Callable[[int, int, str], None] | None = None) -> None:
         self._event = threading.Event()
+        self._progress = progress
+
+    def report(self, done: int, total: int, message: str = "") -> None:
+        """Report progress of the work this token belongs to (never raises; a no-op without a callback)."""
+        if self._progress is None:
+            return
+        try:
+            self._progress(done, total, message)
+        except Cancelled:
+            raise
+        except Exception:  # noqa: BLE001 - progress is cosmetic
+            pass
 
     def cancel(self) -> None:
         self._event.set()

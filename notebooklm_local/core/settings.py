@@ -71,11 +71,12 @@ class ChatSettings:
 
 @dataclass
 class IndexSettings:
-    """Where the vector index lives."""
+    """Where the vector index lives, and how sources are read into it."""
 
     backend: str = "persistent"  # "persistent" (in the data dir) or "http" (a Chroma server)
     host: str = "127.0.0.1"
     port: int = 8000
+    ocr: bool = True  # read scanned PDF pages with OCR (Tesseract) when they have no text layer
 
 
 @dataclass

@@ -80,6 +80,8 @@ def validate_settings(s: Settings) -> list[tuple[str, str]]:
         out.append(("retrieval", f"Structured answers must be one of {', '.join(CHOICES)}."))
     if c.mode not in ANSWER_MODES:
         out.append(("retrieval", f"The answer mode must be one of {', '.join(ANSWER_MODES)} (it is '{c.mode}')."))
+    if not isinstance(s.index.ocr, bool):
+        out.append(("retrieval", f"OCR of scanned pages (index.ocr) must be true or false (it is '{s.index.ocr}')."))
     if len(s.output_language) > 40:
         out.append(("output", "The output language is a language name, like 'French' (at most 40 characters)."))
     if s.ui.theme not in THEMES:

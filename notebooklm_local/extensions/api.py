@@ -107,7 +107,8 @@ def write_files(files: Mapping[Path, str], *, force: bool = False) -> None:
 class FileLoader:
     """A base for loaders of one kind of file: set ``name``, ``extensions`` (lower case, with the dot) and
     ``max_bytes``, and implement :meth:`parse`. Reading the file (missing, unreadable, too large: clear
-    errors) and the first cancellation check are done here.
+    errors) and the first cancellation check are done here. Long work can report progress with
+    ``cancel.report(done, total, message)`` (shown in the sources pane; a no-op where nobody listens).
 
     Example::
 

@@ -121,7 +121,9 @@ def open_library(
             index = ChromaIndex.http(settings.index.host, settings.index.port, embedder)
         else:
             index = ChromaIndex.persistent(paths.index / "chroma", embedder)
-    return LibraryService(paths.data, library, _contained(ContainedLoader, registry, "source_loaders"), index)
+    service = LibraryService(paths.data, library, _contained(ContainedLoader, registry, "source_loaders"), index)
+    service.ocr = settings.index.ocr is not False
+    return service
 
 
 def open_engine(paths: AppPaths, settings: Settings) -> Engine:

@@ -27,6 +27,7 @@ from notebooklm_local.core.citations import (
     build_structured_answer,
     format_passages,
     not_found_answer,
+    ocr_pages_in,
     repair_json,
     strip_markers,
 )
@@ -145,7 +146,7 @@ def _passage(pid: int, hit: Hit) -> Passage:
     c, s = hit.chunk, hit.source
     url = s.ref.get("url") if isinstance(s.ref, dict) else None
     return Passage(pid, c.id, s.id, s.display, c.text, c.char_start, c.char_end, c.page, c.page_end, c.t_start,
-                   c.heading, url, hit.score)
+                   c.heading, url, hit.score, ocr_pages=ocr_pages_in(s.meta))
 
 
 def _shorten(p: Passage, keep: float) -> Passage:

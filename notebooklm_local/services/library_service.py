@@ -8,6 +8,7 @@ gone and re-queues chunks whose vectors are missing.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from notebooklm_local.core.chunking import ChunkingOptions, chunk_document
-from notebooklm_local.core.citations import format_location
+from notebooklm_local.core.citations import format_location, is_ocr_location, mark_ocr, ocr_pages_in
 from notebooklm_local.core.documents import Block, LoadedDocument, SourceLoader, SourceRef
 from notebooklm_local.core.errors import Cancelled, NotebookError, SourceLoadError
 from notebooklm_local.core.jobs import CancelToken, ProgressCallback, no_progress
@@ -76,13 +77,14 @@ class Hit:
     @property
     def location(self) -> str:
         c = self.chunk
-        return format_location(c.page, c.page_end, c.t_start, c.heading)
+        return mark_ocr(format_location(c.page, c.page_end, c.t_start, c.heading), c.page, c.page_end,
+                        ocr_pages_in(self.source.meta))
 
     def to_json(self) -> dict[str, Any]:
         c = self.chunk
         return {
             "source": self.source.title, "source_id": self.source.id, "kind": self.source.kind,
-            "chunk_id": c.id, "page": c.page, "timestamp": c.t_start, "heading": c.heading,
+            "chunk_id": c.id, "page": c.page, "ocr": is_ocr_location(self.location), "timestamp": c.t_start, "heading": c.heading,
             "char_start": c.char_start, "char_end": c.char_end, "score": round(self.score, 6),
             "dense_rank": self.dense_rank, "lexical_rank": self.lexical_rank,
             "similarity": None if self.similarity is None else round(self.similarity, 4), "snippet": c.text[:300],
@@ -237,6 +239,8 @@ class LibraryService:
     # first batch): (source, chunks, estimated seconds) -> "continue", "lexical" (keyword search only
     # for now) or "cancel" (the source is not added). None: always continue.
     confirm_large: Callable[[Source, int, float], str] | None = None
+    # OCR of scanned PDF pages (settings [index] ocr): False asks loaders not to (SourceRef.ocr)
+    ocr: bool = True
 
     def __init__(
         self,
@@ -409,8 +413,10 @@ class LibraryService:
     def _extract(self, src: Source, ref: SourceRef, cancel: CancelToken, progress: ProgressCallback) -> None:
         progress(0, 1, f"reading {ref.display}")
         loader = self.loader_for(ref)
-        doc = _run_bounded(lambda inner: loader.load(ref, _Either(cancel, inner)), self.load_timeout_s, cancel,
-                           ref.display)
+        if not self.ocr and ref.ocr:
+            ref = dataclasses.replace(ref, ocr=False)
+        doc = _run_bounded(lambda inner: loader.load(ref, _Either(cancel, inner, progress)), self.load_timeout_s,
+                           cancel, ref.display)
         cancel.raise_if_set()
         if not isinstance(doc, LoadedDocument):
             raise SourceLoadError(f"loader {loader.name} returned {type(doc).__name__}, not a document")
@@ -618,8 +624,8 @@ class LibraryService:
 class _Either(CancelToken):
     """Set when either of two tokens is (the caller's, or the one a timed-out load gets)."""
 
-    def __init__(self, a: CancelToken, b: CancelToken) -> None:
-        super().__init__()
+    def __init__(self, a: CancelToken, b: CancelToken, progress: ProgressCallback | None = None) -> None:
+        super().__init__(progress)
         self._a, self._b = a, b
 
     def cancel(self) -> None:

@@ -542,9 +542,9 @@ class ChatPanel(QWidget):
         link = url.toString() if isinstance(url, QUrl) else str(url or "")  # QTextBrowser.highlighted sends a QUrl
         c = self._citation_for(link)
         if c is not None:
-            loc = f", {c.location}" if c.location else ""
-            QToolTip.showText(QCursor.pos(), f"<b>{html.escape(c.source_title)}{html.escape(loc)}</b><br>"
-                                             f"\u201c{html.escape(c.quote[:400])}\u201d", self.transcript)
+            from notebooklm_local.ui.rich_text import citation_tooltip
+
+            QToolTip.showText(QCursor.pos(), citation_tooltip(c), self.transcript)
         else:
             QToolTip.hideText()
 

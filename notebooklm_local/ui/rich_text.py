@@ -24,7 +24,7 @@ from PySide6.QtCore import QUrl, Signal, Slot
 from PySide6.QtGui import QCursor, QDesktopServices
 from PySide6.QtWidgets import QTextBrowser, QToolTip, QWidget
 
-from notebooklm_local.core.citations import AnswerSentence, Citation, CitedAnswer
+from notebooklm_local.core.citations import AnswerSentence, Citation, CitedAnswer, is_ocr_location
 
 __all__ = [
     "SafeTextBrowser",
@@ -108,10 +108,15 @@ class CitationBrowser(SafeTextBrowser):
             QToolTip.hideText()
 
 
+OCR_TOOLTIP_NOTE = "Read by OCR from a scanned page: the text may contain recognition errors."
+
+
 def citation_tooltip(c: Any) -> str:
     loc = f", {c.location}" if getattr(c, "location", "") else ""
+    ocr = (f"<br><i>{html.escape(OCR_TOOLTIP_NOTE)}</i>"
+           if is_ocr_location(str(getattr(c, "location", "") or "")) else "")
     return (f"<b>{html.escape(str(c.source_title))}{html.escape(loc)}</b><br>"
-            f"\u201c{html.escape(str(c.quote)[:400])}\u201d")
+            f"\u201c{html.escape(str(c.quote)[:400])}\u201d{ocr}")
 
 
 def chip(link: str, label: str) -> str:

@@ -28,6 +28,7 @@ from typing import Any
 from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QStandardItemModel
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -374,6 +375,12 @@ class SettingsDialog(QDialog):
         self.structured.setToolTip("Structured answers: the model must answer in JSON sentences, each with its "
                                    "passage ids and a supporting quote (good for small models)")
         form.addRow("Structured answers:", self.structured)
+        self.ocr = QCheckBox("Read scanned PDF pages with OCR (Tesseract)")
+        self.ocr.setObjectName("settings-ocr")
+        self.ocr.setToolTip("Pages that are only an image (a scan) are read with Tesseract OCR when it is "
+                            "installed; their text is marked as OCR in citations. Off: such pages are "
+                            "listed as scanned and not read. Applies to sources added or re-indexed later.")
+        form.addRow("Scanned pages:", self.ocr)
         return w
 
     def _output_tab(self) -> QWidget:
@@ -511,6 +518,7 @@ class SettingsDialog(QDialog):
         self.endpoint_edit.setText(m.hub_endpoint)
         self.top_k.setValue(s.chat.top_k)
         _select(self.structured, s.chat.structured)
+        self.ocr.setChecked(s.index.ocr is not False)
         self.language.setCurrentText(s.output_language)
         _select(self.theme, s.ui.theme if s.ui.theme in THEMES else "system")
         st = s.studio
@@ -543,6 +551,7 @@ class SettingsDialog(QDialog):
         m.embedding_path = self.embedding.currentData() or ""
         s.chat.top_k = self.top_k.value()
         s.chat.structured = self.structured.currentData()
+        s.index.ocr = self.ocr.isChecked()
         s.output_language = self.language.currentText().strip()
         s.ui.theme = self.theme.currentData()
         st = s.studio

@@ -57,7 +57,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notebooklm_local.core.citations import format_location
+from notebooklm_local.core.citations import format_location, is_ocr_location, mark_ocr, ocr_pages_in
+from notebooklm_local.ui.rich_text import OCR_TOOLTIP_NOTE
 
 if TYPE_CHECKING:
     from notebooklm_local.core.library import Library, Source
@@ -452,8 +453,10 @@ class SourceViewer(QDialog):
         pdf_path: Path | str | None = None,
         url: str | None = None,
         original: str | None = None,
+        ocr_pages: Sequence[int] = (),
     ) -> None:
         super().__init__(parent)
+        self.ocr_pages = {int(p) for p in ocr_pages or ()}  # pages whose text was read by OCR
         self.setObjectName("source-viewer")
         self.source_title = title
         self.kind = kind
@@ -606,13 +609,20 @@ class SourceViewer(QDialog):
         if original is None and stored is not None and src.ref.get("path"):
             original = str(stored)  # the file moved or was deleted: open the copy the library kept
         return cls(src.title or src.display, text, citation, parent, blocks=blocks, kind=src.kind,
-                   pdf_path=stored if src.kind == "pdf" else None, url=url, original=original)
+                   pdf_path=stored if src.kind == "pdf" else None, url=url, original=original,
+                   ocr_pages=ocr_pages_in(src.meta))
 
     # -- header links and notices -----------------------------------------------------------------------
 
     def _set_location(self, location: str) -> None:
-        """Show where the passage is (``p. 3``, ``0:42``, a heading) in the header and the window title."""
+        """Show where the passage is (``p. 3``, ``0:42``, a heading) in the header and the window title.
+
+        A page whose text was read by OCR is marked ``(OCR)``, with a tooltip on the header saying so."""
+        m = re.match(r"pp?\. (\d+)(?:-(\d+))?$", location)
+        if m and self.ocr_pages:
+            location = mark_ocr(location, int(m.group(1)), int(m.group(2) or m.group(1)), self.ocr_pages)
         self.location = location
+        self.header.setToolTip(OCR_TOOLTIP_NOTE if is_ocr_location(location) else "")
         title = self.source_title
         self.setWindowTitle(f"{title} \u2014 {location}" if location else title)
         self.header.setText(f"<b>{html.escape(title)}</b>" + (f" \u2014 {html.escape(location)}" if location else ""))

@@ -97,8 +97,11 @@ def test_settings_persist_to_disk_and_load_back_equal(qtbot: Any, paths: AppPath
     dlg.rate.setValue(180)
     dlg.pause.setValue(0.6)
     dlg.audio_format.setCurrentIndex(dlg.audio_format.findData("mp3"))
+    assert dlg.ocr.isChecked()
+    dlg.ocr.setChecked(False)
     assert "context size" in dlg.reload_note.text() and "GPU layers" in dlg.reload_note.text()
     expected = dlg.collect()
+    assert expected.index.ocr is False
 
     with qtbot.waitSignal(dlg.settings_changed, timeout=2000) as blocker:
         dlg.accept()

@@ -260,8 +260,10 @@ def load_pdf_bytes(
         ocr_failed: list[int] = []
         engine = find_ocr_engine() if (ocr and scanned_pages) else None
         if engine is not None and pdfium() is not None:
-            for page_no in scanned_pages:
+            for n, page_no in enumerate(scanned_pages):
                 cancel.raise_if_set()
+                cancel.report(n, len(scanned_pages),
+                              f"{name}: OCR page {n + 1}/{len(scanned_pages)} (page {page_no} of {n_pages})")
                 try:
                     text = clean_page_text(engine.read_png(render_page_png(pdfium_doc, page_no - 1)))
                 except Exception as e:  # noqa: BLE001 - OCR is best effort per page
@@ -356,5 +358,6 @@ class PdfLoader:
     def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
         assert ref.path is not None
         data = read_file_bytes(ref.path, MAX_PDF_BYTES)
-        return load_pdf_bytes(data, ref.path.name, password=ref.password, cancel=cancel, ocr=self.ocr)
+        ocr = self.ocr and getattr(ref, "ocr", True)
+        return load_pdf_bytes(data, ref.path.name, password=ref.password, cancel=cancel, ocr=ocr)
 

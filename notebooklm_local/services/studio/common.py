@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from notebooklm_local.core.citations import Passage, repair_json
+from notebooklm_local.core.citations import Passage, ocr_pages_in, repair_json
 from notebooklm_local.core.errors import Cancelled, NotebookError, StudioError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.library import Library, Source, StoredChunk
@@ -80,7 +80,7 @@ class Attempt:
 def passage_from_chunk(pid: int, chunk: StoredChunk, source: Source) -> Passage:
     url = source.ref.get("url") if isinstance(source.ref, dict) else None
     return Passage(pid, chunk.id, source.id, source.display, chunk.text, chunk.char_start, chunk.char_end,
-                   chunk.page, chunk.page_end, chunk.t_start, chunk.heading, url)
+                   chunk.page, chunk.page_end, chunk.t_start, chunk.heading, url, ocr_pages=ocr_pages_in(source.meta))
 
 
 def load_material(library: Library, notebook_id: str, source_ids: Sequence[str] | None
