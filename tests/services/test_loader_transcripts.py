@@ -19,6 +19,7 @@ from notebooklm_local.services.loaders.transcripts import (
     cues_to_document,
     parse_srt,
     parse_vtt,
+    title_from_file_stem,
 )
 
 SRT = """1
@@ -401,3 +402,49 @@ def test_cancel_is_honoured(tmp_path: Path) -> None:
 
     with pytest.raises(Cancelled):
         _load(_write(tmp_path, "big.vtt", _huge_vtt(20_000)), CancelLater())
+
+
+# --------------------------------------------------------------------------------------------- titles (issue 18)
+
+CUE = "\n\n00:00:01.000 --> 00:00:03.000\nA line of the talk.\n"
+
+
+@pytest.mark.parametrize(("header", "title"), [
+    ("WEBVTT - Local-first software, a talk", "Local-first software, a talk"),
+    ("WEBVTT\nKind: captions\nLanguage: en\nTitle: Rivers &amp; deltas", "Rivers & deltas"),
+    ("WEBVTT\n\nNOTE\nTitle: The estuary lecture\nRecorded 2024", "The estuary lecture"),
+    ("WEBVTT\n\nNOTE Title: Inline note title", "Inline note title"),
+])
+def test_a_vtt_title_stated_in_the_file_is_used(tmp_path: Path, header: str, title: str) -> None:
+    doc = _load(_write(tmp_path, "captions_file.en.vtt", header + CUE))
+    assert doc.title == title and doc.metadata["title_source"] == "file header"
+
+
+@pytest.mark.parametrize("header", ["WEBVTT", "WEBVTT - English captions", "WEBVTT Subtitles by a volunteer",
+                                    "WEBVTT\nKind: captions\nLanguage: en", "WEBVTT\n\nNOTE recorded live"])
+def test_without_a_stated_title_the_cleaned_file_name_is_used(tmp_path: Path, header: str) -> None:
+    doc = _load(_write(tmp_path, "my_river_talk.en.vtt", header + CUE))
+    assert doc.title == "my river talk" and "title_source" not in doc.metadata
+
+
+@pytest.mark.parametrize(("stem", "title"), [
+    ("my_talk_2019.en", "my talk 2019"),
+    ("Local-first software [dQw4w9WgXcQ].en", "Local-first software"),
+    ("The.Great.Talk.2019.1080p.WEBRip.x264.eng", "The Great Talk 2019"),
+    ("Keynote [1080p]", "Keynote"),
+    ("Conference Talk (720p).fr", "Conference Talk"),
+    ("lecture_03_intro.en-US.forced", "lecture 03 intro"),
+    ("ep_12.pt_BR", "ep 12"),
+    ("Python.3.12.release.talk", "Python 3.12 release talk"),
+    ("Part.II", "Part.II"),  # not a language code: kept
+    ("talk.v2", "talk.v2"),
+    ("River Lecture", "River Lecture"),
+    ("en", "en"),  # nothing would be left: the stem stays
+])
+def test_title_from_file_stem(stem: str, title: str) -> None:
+    assert title_from_file_stem(stem) == title
+
+
+def test_srt_title_from_its_file_name(tmp_path: Path) -> None:
+    doc = _load(_write(tmp_path, "river_lecture_[1080p].en.srt", SRT))
+    assert doc.title == "river lecture"

@@ -25,6 +25,8 @@ __all__ = [
     "collapse_rolling_cues",
     "cues_to_document",
     "decode_subtitle_bytes",
+    "title_from_file_stem",
+    "vtt_header_title",
 ]
 
 # Grouping of cues into paragraph-sized blocks.
@@ -352,6 +354,91 @@ def _looks_binary(text: str) -> bool:
     return bad > max(2, len(sample) // 50)
 
 
+# -- titles -------------------------------------------------------------------------------------------
+
+_TITLE_KEY = re.compile(r"^\s*(?:title|name)\s*[:=]\s*(.+?)\s*$", re.IGNORECASE)
+# "WEBVTT - English captions", "WEBVTT Subtitles by ...": a description of the file, not the talk's title
+_DESCRIPTION = re.compile(r"\b(?:captions?|subtitles?|subs|transcript|cc|sdh)\b\W*$|^(?:captions?|subtitles?|subs)\b",
+                          re.IGNORECASE)
+_HEADER_META = re.compile(r"^[A-Za-z-]+\s*:")  # "Kind: captions", "Language: en" (header settings, not a title)
+# tags file names of downloaded subtitles carry: a language code (".en", ".en-US", ".pt_BR", ".eng"), with
+# ".forced"/".sdh"/".cc"/".auto"; a resolution or release tag ("[1080p]", "(720p)", "WEBRip", "x264"); a
+# YouTube id in brackets as yt-dlp writes it ("Title [dQw4w9WgXcQ].en.vtt")
+_RELEASE_TAG = re.compile(
+    r"[\[(](?:\d{3,4}[pi]|4k|uhd|hd|sd)[\])]"
+    r"|\b(?:\d{3,4}p|4k|web-?rip|web-?dl|bluray|brrip|hdtv|x26[45]|h\.?26[45]|hevc|aac)\b",
+    re.IGNORECASE)
+_LANG_CODES = frozenset(
+    "en eng fr fre fra de ger deu es spa it ita pt por nl dut nld ru rus ja jpn zh chi zho ko kor pl pol cs cze "
+    "ces sv swe da dan no nor fi fin el gre ell tr tur ar ara he heb hi hin hu hun ro rum ron uk ukr "
+    "forced sdh cc auto default orig".split())
+
+
+def vtt_header_title(text: str) -> str:
+    """A title a WebVTT file states: text after "WEBVTT" on its first line ("WEBVTT - My talk"), a
+    "Title: ..." line in its header, or a NOTE block at the top that holds "Title: ..."; else ""."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n").lstrip("\ufeff \t\n")
+    if not text.startswith("WEBVTT"):
+        return ""
+    blocks = _BLOCK_SPLIT.split(text.strip())
+    header = blocks[0].split("\n")
+    rest = header[0][len("WEBVTT"):]
+    if rest[:1] in (" ", "\t"):
+        candidate = rest.strip(" \t-\u2013\u2014:")
+        if candidate and not _HEADER_META.match(candidate) and "-->" not in candidate \
+                and not _DESCRIPTION.search(candidate):
+            return _clean_title(candidate)
+    for line in header[1:]:
+        m = _TITLE_KEY.match(line)
+        if m and "-->" not in line:
+            return _clean_title(m.group(1))
+    for block in blocks[1:4]:  # NOTE blocks before the first cue
+        lines = block.split("\n")
+        first = lines[0].strip()
+        if _TIMING_LINE.match(first) or (len(lines) > 1 and _TIMING_LINE.match(lines[1])):
+            break
+        if first.split(" ", 1)[0] != "NOTE":
+            continue
+        body = [first[4:].strip(), *lines[1:]]
+        for line in body:
+            m = _TITLE_KEY.match(line)
+            if m:
+                return _clean_title(m.group(1))
+    return ""
+
+
+def _clean_title(title: str) -> str:
+    title = " ".join(_TAG.sub("", html.unescape(title)).split())
+    return title[:200]
+
+
+def title_from_file_stem(stem: str) -> str:
+    """A readable title from a subtitle file's name: language and resolution/release tags removed,
+    underscores (and dots between words of release-style names) made spaces. The stem itself when
+    nothing readable is left."""
+    name = stem.strip()
+    # language/"forced" suffixes: only known codes, so "Part.II" or "talk.v2" keep their end
+    while True:
+        m = re.search(r"[._ -]([A-Za-z]{2,7}(?:[-_][A-Za-z]{2,4})?)$", name)
+        if not m:
+            break
+        code = m.group(1).lower()
+        base = re.split(r"[-_]", code)[0]
+        if code in _LANG_CODES or (base in _LANG_CODES and code != base):
+            name = name[: m.start()]
+        else:
+            break
+    name = re.sub(r"\s*\[[A-Za-z0-9_-]{11}\]$", "", name)  # yt-dlp's "[video id]" at the end
+    if " " not in name.strip() and name.count(".") >= 2:
+        name = re.sub(r"\.(?!\d)|(?<!\d)\.", " ", name)  # The.Great.Talk.2019 -> The Great Talk 2019 (not 2.5)
+    name = _RELEASE_TAG.sub(" ", name)
+    if "_" in name:
+        name = name.replace("_", " ")
+    name = re.sub(r"\s*[\[(]\s*[\])]\s*", " ", name)  # brackets left empty
+    name = " ".join(name.split()).strip(" -_.\u2013\u2014")
+    return name if re.search(r"\w", name) else stem
+
+
 class TranscriptFileLoader:
     """Loads .vtt, .srt and .sbv subtitle files into timestamped "cue" blocks."""
 
@@ -406,10 +493,13 @@ class TranscriptFileLoader:
                 )
             raise SourceLoadError(f'"{name}" has subtitle timestamps but no caption text.')
         flags = [f"skipped {malformed} malformed cue{'' if malformed == 1 else 's'}"] if malformed else []
+        stated = vtt_header_title(text) if vtt else ""
+        title = stated or title_from_file_stem(path.stem)
         return cues_to_document(
             cues,
             kind="transcript",
-            title=path.stem,
+            title=title,
+            metadata={"title_source": "file header"} if stated else None,
             flags=flags,
             original=data,
             original_suffix=suffix,
