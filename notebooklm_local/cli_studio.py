@@ -306,7 +306,7 @@ def cmd_podcast(args: argparse.Namespace) -> int:
         _maybe_note(studio, args, out.id)
         if args.script_out is not None:
             args.script_out.parent.mkdir(parents=True, exist_ok=True)
-            args.script_out.write_text(script.to_markdown(), encoding="utf-8")
+            args.script_out.write_text(script.export_markdown(), encoding="utf-8")
             print(f"Script written to {args.script_out}", file=sys.stderr)
         audio = None
         if args.audio is not None:
@@ -331,7 +331,7 @@ def cmd_podcast(args: argparse.Namespace) -> int:
                                  "render_s": round(audio.render_s, 2), "engine": audio.engine, "voices": audio.voices}
         print(json.dumps(d, indent=2, ensure_ascii=False))
     else:
-        print(script.to_markdown())
+        print(script.export_markdown())
         print(f"Studio output {out.id[:8]}.", file=sys.stderr)
         if stats is not None:
             _print_stats(stats.to_json(), out.model)
@@ -375,7 +375,7 @@ def cmd_studio_show(args: argparse.Namespace) -> int:
     if args.markdown or out.kind == "podcast":
         if out.kind != "podcast":
             raise NotebookError("--markdown shows a podcast's script; this output is a " + out.kind)
-        print(studio.script_of(out.id).to_markdown(), end="")
+        print(studio.script_of(out.id).export_markdown(), end="")
         return 0
     print(f"# {out.title}\n")
     print(f"({out.kind}, {out.model}, template {out.template}, options {json.dumps(out.options)})\n")

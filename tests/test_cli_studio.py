@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import wave
@@ -48,7 +49,7 @@ def garden(tmp_path: Path, app_home: Path, installed_model: Path) -> str:
     return "Garden"
 
 
-def _stored_podcast(app_home: Path) -> str:
+def _stored_podcast(app_home: Path, extra: tuple[PodcastLine, ...] = ()) -> str:
     lib = Library(app_home / "data" / "library.db")
     try:
         nb = lib.notebook("Garden")
@@ -61,6 +62,7 @@ def _stored_podcast(app_home: Path) -> str:
         script = PodcastScript("Roses in winter", [Host("Ada"), Host("Grace")], ["Pruning"], [
             PodcastLine("Ada", "When do we prune roses?", [], 0),
             PodcastLine("Grace", "Prune roses in late winter, above an outward-facing bud [1].", [1], 0),
+            *extra,
         ])
         out = StudioStore(lib).add(nb.id, "podcast", script.title, source_ids=[src.id], options={},
                                    model="hand-written", template="", payload={"script": script.to_json(),
@@ -130,6 +132,34 @@ def test_podcast_script_edit_and_audio_from_a_stored_output(garden: str, app_hom
     assert len(exported) == 1 and "[^1]" in exported[0].read_text(encoding="utf-8")
     assert run("studio", "delete", oid[:8]).returncode == 0
     assert run("studio", "show", oid[:8]).returncode == 1
+
+
+HOSTILE = ('Prune them <img src="https://track.example/p.gif" onerror="alert(1)"> in winter '
+           '<script>fetch("https://track.example")</script> ![x](https://track.example/i.png) [1].')
+
+
+def test_podcast_markdown_exports_neutralise_model_html_and_read_back(garden: str, app_home: Path,
+                                                                      tmp_path: Path) -> None:
+    """Issue 20: a model steered by a web page into writing HTML: --script-out, the podcast command's output and
+    `studio show --markdown` carry no live HTML or image; the exported file still reads back for editing."""
+    oid = _stored_podcast(app_home, (PodcastLine("Ada", HOSTILE, [1], 0),))
+    md = tmp_path / "script.md"
+    out = run("podcast", "--from-output", oid[:8], "--script-out", str(md))
+    assert out.returncode == 0, out.stderr
+    for text in (md.read_text(encoding="utf-8"), out.stdout, run("studio", "show", oid[:8], "--markdown").stdout):
+        assert "**Ada:** Prune them &lt;img" in text, text
+        assert "<img" not in text and "<script" not in text and "](https://track.example/i.png)" in text
+        assert not re.search(r"(?<!\\)!\[", text) and "\\![x]" in text  # an image is a plain link: nothing fetched
+    # read back for editing (the user adds a line): speakers, citations and the model's own text come back
+    md.write_text(md.read_text(encoding="utf-8").split("## Sources")[0]
+                  + "\n**Grace:** Cut above an outward-facing bud [1].\n", encoding="utf-8")
+    back = run("podcast", "--from-output", oid[:8], "--script", str(md), "--json")
+    assert back.returncode == 0, back.stderr
+    lines = json.loads(back.stdout)["script"]["lines"]
+    assert [ln["speaker"] for ln in lines] == ["Ada", "Grace", "Ada", "Grace"]
+    assert lines[2]["text"] == HOSTILE and lines[2]["citations"] == [1]
+    assert lines[3]["text"] == "Cut above an outward-facing bud [1]."
+    assert "<img" not in run("studio", "show", oid[:8], "--markdown").stdout
 
 
 def test_studio_bad_inputs(garden: str, tmp_path: Path) -> None:

@@ -104,6 +104,15 @@ class PodcastScript:
             out.append("")
         return "\n".join(out).rstrip() + "\n"
 
+    def export_markdown(self) -> str:
+        """The script as a Markdown file for the user (``--script-out``, ``studio show --markdown``, the
+        studio's Export): the model wrote it, so raw HTML, images and script links are made inert
+        (``core.note_export.neutralise_html``; Obsidian and many viewers would render them and fetch remote
+        URLs). :func:`parse_markdown` reads the file back, with the ``<`` and ``![`` it escaped restored."""
+        from notebooklm_local.core.note_export import neutralise_html
+
+        return neutralise_html(self.to_markdown())
+
     def utterances(self) -> list[tuple[str, str]]:
         """(speaker, text to speak): markers, warning signs and Markdown emphasis removed."""
         out = []
@@ -120,6 +129,11 @@ _LINE = re.compile(r"^\s*(?:[-*]\s+)?\*\*(?P<speaker>[^*\n:]{1,60}):?\s{0,3}\*\*
 _SEGMENT = re.compile(r"^\s*##\s+(?:\d+[.)]\s*)?(?P<topic>.*\S)\s*$")
 
 
+# what neutralise_html escapes in prose (export_markdown), put back when an exported script is read again
+_RESTORED = {"&lt;": "<", "\\![": "!["}
+_NEUTRALISED = re.compile(r"&lt;|\\!\[")
+
+
 def parse_markdown(text: str, *, hosts: list[Host] | None = None) -> PodcastScript:
     """Read a (possibly edited) script back. Lines are ``**Name:** text``; ``## topic`` starts a segment;
     continuation lines join the line above; the Sources list is ignored. Raises NotebookError when no
@@ -130,7 +144,7 @@ def parse_markdown(text: str, *, hosts: list[Host] | None = None) -> PodcastScri
     bodies: list[list[str]] = []  # each line's pieces, joined once at the end (a long text stays linear)
     in_sources = False
     for raw in text.splitlines():
-        s = raw.rstrip()
+        s = _NEUTRALISED.sub(lambda m: _RESTORED[m.group(0)], raw.rstrip())  # an exported script read back
         if not s.strip():
             continue
         if s.startswith("# ") and not title:

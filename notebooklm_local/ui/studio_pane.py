@@ -1105,7 +1105,7 @@ class _PodcastTab(QWidget):
         target = Path(path)
         if target.suffix.lower() != ".md":
             target = target.with_name(target.name + ".md")
-        text = self.script.to_markdown()
+        text = self.script.export_markdown()  # model-written: HTML made inert
 
         def run(_studio: Any, _cancel: Any, _progress: Any, _relay: _Relay) -> Any:
             try:

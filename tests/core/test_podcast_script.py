@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -68,6 +69,21 @@ def test_markdown_round_trip_keeps_speakers_segments_and_citations() -> None:
     assert all("\u26a0" not in ln.text for ln in back.lines)
     # and again: the Markdown is stable
     assert parse_markdown(back.to_markdown()).to_markdown() == back.to_markdown()
+
+
+def test_export_markdown_neutralises_model_html_and_reads_back_as_written() -> None:
+    script = make_script()
+    script.title = "Pods <b>bold</b>"
+    script.lines[0].text = 'Welcome <img src="https://t.example/p.gif" onerror="x()"> and ![i](https://t.example/i.png) `<kbd>`'
+    md = script.export_markdown()
+    assert "<img" not in md and "<b>" not in md and not re.search(r"(?<!\\)!\[", md)
+    assert "&lt;img" in md and "\\![i](https://t.example/i.png)" in md and "`<kbd>`" in md  # code stays as written
+    assert script.to_markdown() != md and "<img" in script.to_markdown()  # the stored text is not changed
+    back = parse_markdown(md)
+    assert back.title == script.title
+    assert [(ln.speaker, ln.text, ln.citations) for ln in back.lines] == [
+        (ln.speaker, ln.text, ln.citations) for ln in script.lines]
+    assert parse_markdown(back.export_markdown()).export_markdown() == back.export_markdown()  # stable
 
 
 def test_json_round_trip() -> None:

@@ -314,10 +314,16 @@ def test_podcast_script_is_shown_edited_saved_exported_and_noted(qtbot: Any, pan
     target = tmp_path / "out" / "episode"
     target.parent.mkdir()
     monkeypatch.setattr(pane, "_ask_save_path", lambda *_a: str(target))
+    tab.script.lines[0].text += ' <img src="https://t.example/p.gif"> ![i](https://t.example/i.png)'  # model HTML
     tab.export_button.click()
     wait_idle(qtbot, pane)
     written = target.with_name("episode.md")
     assert written.is_file() and "## Sources" in written.read_text() and "exported to" in tab.bar.text
+    exported = written.read_text()
+    assert "<img" not in exported and "&lt;img" in exported and "\\![i](https://t.example/i.png)" in exported
+    from notebooklm_local.core.podcast import parse_markdown
+
+    assert parse_markdown(exported).lines[0].text == tab.script.lines[0].text  # reads back as the model wrote it
 
     with qtbot.waitSignal(pane.note_saved, timeout=WAIT) as saved:
         tab.save_note_button.click()
