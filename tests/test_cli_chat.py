@@ -39,12 +39,22 @@ def test_ask_json_carries_answer_sentences_citations_flags_timings(garden: str) 
         assert key in data
     assert data["model"]["name"] == "gemma-3-270m-q4_k_m.gguf" and data["model"]["chat_format"] == "raw"
     assert data["timings"]["completion_tokens"] >= 1 and data["timings"]["prompt_tokens"] > 50
-    given = {p["id"] for p in data["passages_given"]}
-    for c in data["citations"]:
-        assert c["passage_id"] in given and c["source_title"] == "Roses" and c["quote"]
-        assert c["start"] <= c["end"]
     for s in data["sentences"]:
         assert s["supported"] or s["flag"]
+    # the tiny model rarely cites (a loop over its citations may run zero times): the same JSON from the
+    # model-free Quotes path, which always cites here, is checked citation by citation
+    quoted = run("ask", "When should roses be pruned?", "-n", garden, "--json", "--mode", "quotes")
+    assert quoted.returncode == 0, quoted.stderr
+    q = json.loads(quoted.stdout)
+    assert q["mode"] == "quotes" and q["extractive"]
+    checked = 0
+    for d in (data, q):
+        given = {p["id"] for p in d["passages_given"]}
+        for c in d["citations"]:
+            assert c["passage_id"] in given and c["source_title"] == "Roses" and c["quote"]
+            assert c["start"] <= c["end"]
+            checked += 1
+    assert checked >= 1 and q["citations"]
 
 
 def test_ask_streams_text_then_lists_citations(garden: str) -> None:
@@ -96,6 +106,7 @@ def test_ask_save_note_keeps_the_citations(garden: str) -> None:
     out = run("ask", "When should roses be pruned?", "-n", garden, "--save-note", "--tag", "roses", "--json")
     assert out.returncode == 0, out.stderr
     answer = json.loads(out.stdout)
+    assert answer["mode"] == "quotes" and answer["citations"]  # the demo model: quoted, so there are citations
     assert "Saved as note" in out.stderr
     listed = json.loads(run("notes", "list", "-n", garden, "--json").stdout)
     assert len(listed) == 1 and listed[0]["title"] == "When should roses be pruned?"

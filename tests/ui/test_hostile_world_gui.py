@@ -258,3 +258,47 @@ def test_a_replaced_user_template_is_shown_in_the_chat_panel_and_status_bar(
     qtbot.waitUntil(lambda: win.chat_pane.send_button.isEnabled(), timeout=5000)
     assert not win.chat_pane.status.text().startswith("⚠")
     win.close()
+
+
+@pytest.mark.model
+def test_a_chat_citation_chip_opens_the_cited_pdf_page_highlighted(
+    qtbot: Any, ctx: AppContext, installed_model: Path
+) -> None:
+    """Through the real window: ask the sample notebook in Quotes mode, click the chip of the PDF citation in
+    the transcript, and the source viewer shows that PDF at the cited page with the passage highlighted."""
+    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK, ensure_sample_notebook
+    from tests.ui.helpers import click_link, link_hrefs
+
+    lib = open_library(ctx.paths, ctx.settings)
+    ensure_sample_notebook(lib)
+    lib.library.close()
+    win = _window(qtbot, ctx)
+    qtbot.waitUntil(lambda: win.notebook_box.currentText() == SAMPLE_NOTEBOOK, timeout=10000)
+    win.chat_pane.set_mode("quotes")
+    win.chat_pane.input.setPlainText("What happens to a marker such as [7] when only five passages were provided?")
+    with qtbot.waitSignal(win.chat_pane.answer_finished, timeout=120000) as done:
+        win.chat_pane.send()
+    result = done.args[0]
+    assert result.mode == "quotes"
+    pdf = [c for c in result.answer.citations if "only five passages were provided" in c.quote]
+    assert pdf, [c.quote for c in result.answer.citations]
+    cit = pdf[0]
+    assert cit.source_title and cit.page == 2
+    href = f"cite:1:{cit.passage_id}"
+    qtbot.waitUntil(lambda: href in link_hrefs(win.chat_pane.transcript), timeout=5000)
+    with qtbot.waitSignal(win.chat_pane.citation_activated, timeout=5000):
+        click_link(qtbot, win.chat_pane.transcript, href)
+    qtbot.waitUntil(lambda: getattr(win, "source_viewer", None) is not None and win.source_viewer.isVisible(),
+                    timeout=10000)
+    viewer = win.source_viewer
+    view = viewer.pdf_view
+    assert view is not None and viewer.tabs.currentWidget() is view  # the page view, not the extracted text
+    qtbot.waitUntil(lambda: view.pageNavigator().currentPage() == 1, timeout=10000)  # 0-based: page 2
+    assert viewer.page_label.text() == "Page 2 of 4" and viewer.notice_text == ""
+    assert viewer.search_model.resultsOnPage(1) and viewer.pdf_match  # the passage is marked on page 2
+    assert not viewer.search_model.resultsOnPage(0) and not viewer.search_model.resultsOnPage(3)
+    assert " ".join(viewer.highlighted.split()) == " ".join(cit.quote.split())
+    assert "p. 2" in viewer.windowTitle()
+    viewer.close()
+    win.close()

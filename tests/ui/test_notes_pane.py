@@ -362,6 +362,8 @@ def test_a_real_answer_saved_from_chat_appears_in_the_notes_pane(qtbot: Any, app
         with qtbot.waitSignal(panel.answer_finished, timeout=400000) as done:
             panel.send()
         answer = done.args[0].answer
+        # the demo model's chat is the model-free Quotes path: it cites, so the footnote loop below runs
+        assert done.args[0].mode == "quotes" and answer.citations
         qtbot.waitUntil(lambda: panel.send_button.isEnabled(), timeout=10000)
         with qtbot.waitSignal(panel.note_saved, timeout=20000) as saved:
             assert panel.save_to_note(1)
@@ -371,8 +373,11 @@ def test_a_real_answer_saved_from_chat_appears_in_the_notes_pane(qtbot: Any, app
         assert len(notes_pane.current.citations) == len(answer.citations)
         preview = notes_pane.preview.toPlainText()
         assert notes_pane.current.title in preview
+        footnotes = 0
         for c in answer.citations:
             assert c.source_title in preview  # each citation is a footnote
+            footnotes += 1
+        assert footnotes == len(answer.citations) >= 1
         assert notes_pane.preview.blocked == []
     finally:
         lanes.shutdown(10000)
