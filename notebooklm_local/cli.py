@@ -316,8 +316,9 @@ def cmd_add(args: argparse.Namespace) -> int:
             report = lib.add(args.notebook, items, progress=progress)
         finally:
             progress.close()
-    for line in report.lines():
-        print(line)
+    problems = set(report.problem_lines())
+    for line in report.lines():  # failures and skipped inputs on stderr, so stdout holds only what was added
+        print(line, file=sys.stderr if line in problems else sys.stdout)
     if not (report.added or report.failed or report.duplicates):
         skipped = f" ({len(report.skipped)} file(s) skipped, see above)" if report.skipped else ""
         print(f"nothing to add: no supported files in {', '.join(map(str, args.items))}{skipped}", file=sys.stderr)
@@ -437,7 +438,7 @@ def cmd_reindex(args: argparse.Namespace) -> int:
                         raise
                     except NotebookError as e:
                         progress.close()
-                        print(f"failed: {src.title}: {e}")
+                        print(f"failed: {src.title}: {e}", file=sys.stderr)
                         failed += 1
                         continue
                     progress.close()

@@ -33,7 +33,7 @@ def test_notebook_add_sources_search_delete(tmp_path: Path, installed_model: Pat
               "-n", "Garden")
     assert out.returncode == 0, out.stderr
     assert "added: Roses (markdown" in out.stdout and "added: soil (text" in out.stdout
-    assert "failed:" in out.stdout and "unsupported file type .jpg" in out.stdout
+    assert "failed:" in out.stderr and "unsupported file type .jpg" in out.stderr and "failed:" not in out.stdout
     pasted = run("add", "-", "-n", "Garden", "--title", "Watering notes", stdin="Water tomatoes at the base, not the leaves.")
     assert "added: Watering notes (paste" in pasted.stdout
 

@@ -86,8 +86,8 @@ def test_reindex_reads_the_original_again(capsys: pytest.CaptureFixture[str], tm
     assert rc == 0 and json.loads(out)[0]["source"] == "Soil notes"  # the new text is what is indexed
 
     notes.unlink()
-    rc, out, _ = cli(capsys, "reindex", "Soil notes", "-n", "Garden", "--lexical-only")
-    assert rc == 1 and out.startswith("failed: Soil notes: File not found")
+    rc, out, err = cli(capsys, "reindex", "Soil notes", "-n", "Garden", "--lexical-only")
+    assert rc == 1 and "failed: Soil notes: File not found" in err and "failed" not in out
     assert sources(capsys, "Garden")["Soil notes"]["status"] == "failed"
     rc, _out, err = cli(capsys, "reindex", "Nope", "-n", "Garden", "--lexical-only")
     assert rc == 1 and "'Nope' matches 0 sources" in err

@@ -93,9 +93,9 @@ def test_a_broken_user_plugin_shows_error_and_the_cli_still_works(
     assert cli(capsys, "notebook", "create", "NB")[0] == 0
     (tmp_path / "notes.md").write_text("# Notes\n\nBroken plugins do not stop the app.", encoding="utf-8")
     (tmp_path / "x.bad").write_text("whatever", encoding="utf-8")
-    rc, out, _ = cli(capsys, "add", str(tmp_path / "notes.md"), str(tmp_path / "x.bad"), "-n", "NB", "--lexical-only")
+    rc, out, err = cli(capsys, "add", str(tmp_path / "notes.md"), str(tmp_path / "x.bad"), "-n", "NB", "--lexical-only")
     assert rc == 0 and "added: Notes (markdown" in out
-    assert "'bad-loader' plugin failed to read" in out and "ZeroDivisionError: in load" in out
+    assert "'bad-loader' plugin failed to read" in err and "ZeroDivisionError: in load" in err  # failures: stderr
     rc, out, _ = cli(capsys, "sources", "-n", "NB", "--json")
     srcs = json.loads(out)
     assert sorted(s["status"] for s in srcs) == ["failed", "ready"]
@@ -118,8 +118,8 @@ def test_safe_mode_loads_no_plugin(capsys: pytest.CaptureFixture[str], user_plug
     d.add_paragraph("Safe mode has no DOCX loader.")
     d.save(str(tmp_path / "a.docx"))
     assert cli(capsys, "--safe-mode", "notebook", "create", "NB")[0] == 0
-    rc, out, _ = cli(capsys, "--safe-mode", "add", str(tmp_path / "a.docx"), "-n", "NB", "--lexical-only")
-    assert "skipped" in out or "unsupported file type .docx" in out
+    rc, _out, err = cli(capsys, "--safe-mode", "add", str(tmp_path / "a.docx"), "-n", "NB", "--lexical-only")
+    assert "skipped" in err or "unsupported file type .docx" in err
     assert not marker.exists()
     rc, out, _ = cli(capsys, "add", str(tmp_path / "a.docx"), "-n", "NB", "--lexical-only")
     assert rc == 0 and "added: a (docx" in out and marker.exists()

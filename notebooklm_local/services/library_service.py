@@ -64,6 +64,10 @@ class AddReport:
         out += [f"skipped: {p}: {r}" for p, r in self.skipped]
         return out
 
+    def problem_lines(self) -> list[str]:
+        """The lines of ``lines()`` that report a failure or a skipped input (the CLI prints them on stderr)."""
+        return [ln for ln in self.lines() if ln.startswith(("failed: ", "skipped: "))]
+
 
 @dataclass
 class Hit:
