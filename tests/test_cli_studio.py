@@ -88,6 +88,41 @@ def test_summarize_ends_in_a_cited_output_or_a_clear_error(garden: str) -> None:
         assert "attempt 1:" in out.stderr and "larger model" in out.stderr
 
 
+def test_summarize_success_branch_prints_and_stores_resolving_citations(
+    garden: str, app_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The success branch the tiny model seldom reaches, through the same command (in process) with a scripted
+    faithful engine: the stored summary's citations are checked one by one (and there are some)."""
+    from notebooklm_local import cli
+    from notebooklm_local.extensions import runtime
+    from tests.helpers.scripted_engine import ScriptedEngine
+    from tests.services.test_studio_scripted import echo_summary
+
+    engine = ScriptedEngine(fallback=echo_summary)
+    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    capsys.readouterr()
+    assert cli.main(["summarize", "-n", garden, "--length", "short", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["kind"] == "summary" and engine.calls
+    lib = Library(app_home / "data" / "library.db")
+    try:
+        src = lib.sources(lib.notebook(garden).id)[0]
+        text, _ = lib.source_text(src.id)
+    finally:
+        lib.close()
+    checked = 0
+    for c in data["answer"]["citations"]:
+        assert c["source_title"] == "Roses" and c["quote"]
+        assert " ".join(text[c["start"]:c["end"]].split()) == " ".join(c["quote"].split())
+        checked += 1
+    assert checked >= 1
+    assert data["id"][:8] in cli_list(garden)
+
+
+def cli_list(garden: str) -> str:
+    return run("studio", "list", "-n", garden).stdout
+
+
 def test_cod_ends_in_steps_or_a_clear_error(garden: str) -> None:
     out = run("cod", "-n", garden, "--steps", "2", "--words", "30")
     _no_traceback(out)
