@@ -207,10 +207,15 @@ def studio_and_notes() -> int:
     idle = lambda: not pane.busy  # noqa: E731
 
     world.engine.outputs = [SUMMARY]
+    pane.tabs.setCurrentWidget(pane.summary_tab)
     pane.summary_tab.focus_edit.setText("how quantization changes file size")
     pane.summary_tab.generate_button.click()
     settle(idle)
     grab(pane, "studio-summary.png")
+    pane.summary_tab.provenance_button.click()  # the provenance card of that summary
+    pane.provenance_dialog.move(40, 60)
+    grab(pane.provenance_dialog, "studio-provenance.png")
+    pane.provenance_dialog.close()
 
     pane.tabs.setCurrentWidget(pane.cod_tab)
     pane.cod_tab.steps_box.setValue(5)

@@ -42,7 +42,7 @@ from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount
 from notebooklm_local.ui.theme import good_color
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
-__all__ = ["ChatPanel", "answer_html", "answer_markdown", "citation_html", "quotes_html"]
+__all__ = ["ChatPanel", "answer_html", "answer_markdown", "citation_html", "quotes_html", "regenerate_link"]
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +99,17 @@ def answer_html(result_or_answer: Any, key: int = 0, *, mode: str = "") -> str:
     return quotes_html(answer, key) if mode == "quotes" else citation_html(answer, key)
 
 
-def citation_html(answer: Any, key: int = 0) -> str:
-    """The checked answer as HTML: sentences with citation links (``cite:<key>:<id>``), unsupported ones marked."""
+def regenerate_link(key: int, index: int) -> str:
+    """A small "rewrite" link after a flagged item (``regen:<key>:<index>``; the studio handles it)."""
+    return (f' <a href="regen:{key}:{index}" style="font-size:small;text-decoration:none" '
+            f'title="Write this one again from its passages">\u21bb rewrite</a>')
+
+
+def citation_html(answer: Any, key: int = 0, *, regenerate: bool = False) -> str:
+    """The checked answer as HTML: sentences with citation links (``cite:<key>:<id>``), unsupported ones marked
+    (with a ``regen:<key>:<n>`` link after each when ``regenerate``)."""
     parts: list[str] = []
-    for s in answer.sentences:
+    for n, s in enumerate(answer.sentences):
         text = html.escape(strip_markers(s.text))
         chips = _chips(key, s.citations)
         if s.supported:
@@ -110,6 +117,7 @@ def citation_html(answer: Any, key: int = 0) -> str:
         else:
             parts.append(
                 f'<span style="background:#fff1c2;color:#3d2e00" title="{html.escape(s.flag)}">\u26a0 {text}</span>{chips}'
+                + (regenerate_link(key, n) if regenerate else "")
             )
     body = " ".join(parts) if parts else html.escape(answer.text)
     extra = ""

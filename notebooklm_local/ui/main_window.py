@@ -55,7 +55,7 @@ from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.library import Library
 from notebooklm_local.ui.chat_panel import ChatPanel
-from notebooklm_local.ui.errors import guard_none_refcount, show_error, show_exception
+from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_error, show_exception
 from notebooklm_local.ui.first_run import should_show_first_run
 from notebooklm_local.ui.ingest import IngestController, LargeSource
 from notebooklm_local.ui.notes_pane import NotesPane
@@ -310,8 +310,12 @@ class MainWindow(QMainWindow):
                                              "Ctrl+Shift+T", "Edit, validate, preview and reset prompt templates")
         self.plugins_action = self._action("&Plugins…", self.show_plugins, "plugins", None,
                                            "Bundled and your own plugins: state, errors, enable or disable")
+        self.health_action = self._action("Citation &health…", self.show_health, "citation-health", None,
+                                          "How well this notebook's answers and studio outputs are supported, "
+                                          "flags by kind, citations that no longer match their source")
         tools_menu.addAction(self.templates_action)
         tools_menu.addAction(self.plugins_action)
+        tools_menu.addAction(self.health_action)
 
         help_menu = self.menuBar().addMenu("&Help")
         self._help_menu = help_menu
@@ -458,6 +462,38 @@ class MainWindow(QMainWindow):
             save_settings(self.ctx.settings, self.ctx.paths.settings_file)
         except OSError as e:
             self.statusBar().showMessage(f"The answer mode could not be saved: {e}", 8000)
+
+    @Slot()
+    def show_health(self) -> None:
+        """The current notebook's citation health (``notebooklm-local notebook health``), read on the store lane."""
+        nb_id, library = self.current_notebook_id(), self.library
+        if nb_id is None or library is None:
+            self.statusBar().showMessage(NO_NOTEBOOK, 8000)
+            return
+        self._health_notebook = self.notebook_box.currentText()
+
+        def run() -> Any:
+            from notebooklm_local.services.health import notebook_health
+
+            return notebook_health(library, nb_id).to_json()
+
+        worker = FunctionWorker(run)
+        worker.signals.succeeded.connect(self._on_health_ready)  # bound slots: no lambdas across threads
+        worker.signals.failed.connect(self._on_health_failed)
+        self.lanes.submit(self.lanes.store, worker)
+
+    @Slot(object)
+    def _on_health_ready(self, report: object) -> None:
+        from notebooklm_local.ui.provenance import InfoDialog, health_html
+
+        body = health_html(report, self._health_notebook)  # type: ignore[arg-type]
+        self.health_dialog = InfoDialog("Citation health", body, self, name="health")
+        self.health_dialog.open()
+
+    @Slot(object)
+    def _on_health_failed(self, exc: object) -> None:
+        if isinstance(exc, BaseException):
+            show_exception(self, "Citation health", exc)
 
     @Slot()
     def show_first_run(self) -> None:

@@ -54,7 +54,7 @@ from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.studio import StudioOutput, StudioStore
 from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS
 from notebooklm_local.services.studio.summaries import AUDIENCES, DOCUMENT_TEMPLATES, LENGTHS
-from notebooklm_local.ui.chat_panel import citation_html
+from notebooklm_local.ui.chat_panel import citation_html, regenerate_link
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_exception
 from notebooklm_local.ui.rich_text import CitationBrowser, answer_from_json, chip, citation_from_json
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
@@ -435,11 +435,15 @@ class _SummaryTab(QWidget):
         self.stats.setObjectName("summary-stats")
         self.stats.setStyleSheet("color:#808080")
         foot.addWidget(self.stats, 1)
+        self.provenance_button = _button("How it was made…", "summary-provenance", lambda: pane.show_provenance(self),
+                                         "Model, quantization, templates, sources and settings behind this output")
         self.save_button = _button("Save to note", "summary-save-note", self.save_note,
                                    "Save this document, with its citations, as a note")
         self.save_button.setEnabled(False)
+        foot.addWidget(self.provenance_button)
         foot.addWidget(self.save_button)
         layout.addLayout(foot)
+        self.view.anchorClicked.connect(lambda url: pane.regenerate_link(self, url.toString()))
 
     def set_busy(self, busy: bool) -> None:
         self.generate_button.setEnabled(not busy)
@@ -498,7 +502,7 @@ class _SummaryTab(QWidget):
         self.answer = answer if answer is not None else answer_from_json(p.get("answer", {}))
         notes = list(p.get("notes", []) if notes is None else notes)
         key = self.pane.next_key()
-        body = citation_html(self.answer, key)
+        body = citation_html(self.answer, key, regenerate=True)
         label = DOCUMENT_TEMPLATES.get(out.options.get("template", "summary"), ("", "Summary"))[1]
         opts = " \u00b7 ".join(str(out.options.get(k)) for k in ("length", "audience") if out.options.get(k))
         head = (f'<h3 style="margin-bottom:2px">{html.escape(out.title)}</h3><div style="color:#808080;font-size:small">'
@@ -656,9 +660,12 @@ class _CoDTab(QWidget):
         self.stats.setObjectName("cod-stats")
         self.stats.setStyleSheet("color:#808080")
         foot.addWidget(self.stats, 1)
+        self.provenance_button = _button("How it was made…", "cod-provenance", lambda: pane.show_provenance(self),
+                                         "Model, quantization, templates, sources and settings behind this chain")
         self.save_button = _button("Save step as note", "cod-save-note", self.save_note,
                                    "Save the chosen step's summary, with its citations, as a note")
         self.save_button.setEnabled(False)
+        foot.addWidget(self.provenance_button)
         foot.addWidget(self.save_button)
         layout.addLayout(foot)
 
@@ -862,6 +869,7 @@ class _PodcastTab(QWidget):
         self.view.setPlaceholderText("The script appears here: each line cites its passages; lines the sources do "
                                      "not support are marked \u26a0. You can edit it, export it or turn it into audio.")
         self.view.citation_activated.connect(pane.citation_activated)
+        self.view.anchorClicked.connect(lambda url: pane.regenerate_link(self, url.toString()))
         layout.addWidget(self.view, 1)
         self.editor = QPlainTextEdit()
         self.editor.setObjectName("podcast-editor")
@@ -876,8 +884,9 @@ class _PodcastTab(QWidget):
         self.discard_button = _button("Discard edits", "podcast-discard", self.discard_edits)
         self.export_button = _button("Export Markdown…", "podcast-export", self.export_markdown)
         self.save_note_button = _button("Save as note", "podcast-save-note", self.save_note)
+        self.provenance_button = _button("How it was made…", "podcast-provenance", lambda: pane.show_provenance(self))
         for b in (self.edit_button, self.save_script_button, self.discard_button, self.export_button,
-                  self.save_note_button):
+                  self.save_note_button, self.provenance_button):
             actions.addWidget(b)
         actions.addStretch(1)
         layout.addLayout(actions)
@@ -1023,7 +1032,7 @@ class _PodcastTab(QWidget):
             parts.append(f'<div style="color:#808080;font-size:small"><i>A conversation between '
                          f'{html.escape(names)}.</i></div>')
         seg = None
-        for ln in s.lines:
+        for i, ln in enumerate(s.lines):
             if ln.segment != seg and 0 <= ln.segment < len(s.segments):
                 seg = ln.segment
                 parts.append(f'<h4 style="margin-bottom:0">{seg + 1}. {html.escape(s.segments[seg])}</h4>')
@@ -1034,7 +1043,7 @@ class _PodcastTab(QWidget):
             else:
                 parts.append(f'<p><b>{html.escape(ln.speaker)}:</b> <span style="background:#fff1c2;color:#3d2e00" '
                              f'title="{html.escape(ln.flag or "not supported by the cited passages")}">'
-                             f"\u26a0 {text}</span>{chips}</p>")
+                             f"\u26a0 {text}</span>{chips}{regenerate_link(key, i)}</p>")
         if s.unsupported:
             n = len(s.unsupported)
             parts.append(f'<div style="color:#8a5a00;font-size:small">\u26a0 {n} of {len(s.lines)} lines '
@@ -1539,6 +1548,46 @@ class StudioPane(QWidget):
         tab.bar.clear_notice()
         tab.show_output(out)
         self.tabs.setCurrentWidget(tab)
+
+    def show_provenance(self, tab: Any) -> None:
+        """The shown output's provenance card: model, quantization, templates, sources, settings, time."""
+        from notebooklm_local.ui.provenance import InfoDialog, provenance_html
+
+        out = getattr(tab, "output", None)
+        if out is None:
+            tab.bar.show_info("Make or open an output first.")
+            return
+        self.provenance_dialog = InfoDialog("How it was made", provenance_html(
+            out.payload.get("provenance"), kind=out.kind, title=out.title), self, name="provenance")
+        self.provenance_dialog.open()
+
+    def regenerate_link(self, tab: Any, link: str) -> None:
+        """A ``regen:<key>:<n>`` link of a flagged summary sentence or podcast line: write that one item again
+        (the model, from the passages it cites); it replaces the old one only when the checks pass."""
+        if not link.startswith("regen:") or tab.output is None:
+            return
+        try:
+            index = int(link.rsplit(":", 1)[1])
+        except ValueError:
+            return
+        oid, kind = tab.output.id, tab.output.kind
+
+        def run(studio: Any, cancel: Any, _progress: Any, _relay: Any) -> Any:
+            fn = studio.regenerate_sentence if kind == "summary" else studio.regenerate_line
+            done = fn(oid, index, cancel=cancel)
+            return done, studio.store.get(oid)
+
+        def shown(result: Any) -> None:
+            done, out = result
+            tab.show_output(out)
+            self.output_stored.emit(out.id)
+            if done.replaced:
+                tab.bar.show_info("Rewritten: the new text is supported by its passages.")
+            else:
+                tab.bar.show_error(f"Kept the old text: {done.flag or 'no supported rewrite was made'}.")
+
+        what = "sentence" if kind == "summary" else "line"
+        self.submit(tab, tab.bar, run, on_success=shown, message=f"Rewriting the flagged {what}…")
 
     def stop(self) -> None:
         """Cancel every running job (e.g. when the window closes)."""

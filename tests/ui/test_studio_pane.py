@@ -529,3 +529,56 @@ def test_many_signal_emits_do_not_wear_out_true(qtbot: Any, pane: Any) -> None:
         pane.busy_changed.emit(False)
     gc.collect()
     assert sys.getrefcount(True) > 1000 or sys.getrefcount(True) >= before
+
+
+def test_a_flagged_sentence_is_rewritten_from_its_link_and_the_provenance_card_shows(qtbot: Any, pane: Any,
+                                                                                       world: World) -> None:
+    tab = pane.summary_tab
+    fixed = {"sentences": [{"text": "Quantization makes the weights of a model smaller.", "citations": [1]}]}
+    world.engine.outputs = [SUMMARY, fixed]
+    with qtbot.waitSignal(pane.output_stored, timeout=WAIT):
+        tab.generate_button.click()
+    wait_idle(qtbot, pane)
+    regen = [h for h in link_hrefs(tab.view) if h.startswith("regen:")]
+    assert len(regen) == 1 and regen[0].endswith(":2")  # only the flagged (third) sentence has one
+    with qtbot.waitSignal(pane.output_stored, timeout=WAIT):
+        click_link(qtbot, tab.view, regen[0])
+    wait_idle(qtbot, pane)
+    text = tab.view.toPlainText()
+    assert "Bananas" not in text and "Quantization makes the weights of a model smaller." in text
+    assert "Rewritten" in tab.bar.text and not [h for h in link_hrefs(tab.view) if h.startswith("regen:")]
+    # provenance: model, templates with their hashes, the sources with their versions
+    tab.provenance_button.click()
+    dlg = pane.provenance_dialog
+    assert dlg.isVisible()
+    card = dlg.view.toPlainText()
+    for part in ("Model", "Temperature", "Prompt templates", "summary", "Sources", "Checked by"):
+        assert part in card
+    dlg.close()
+
+
+def test_the_notebooks_citation_health_opens_from_the_tools_menu(qtbot: Any, tmp_path: Path) -> None:
+    from notebooklm_local.core.context import AppContext
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.core.settings import Settings
+    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.extensions.sample import ensure_sample_notebook
+    from notebooklm_local.ui.main_window import MainWindow
+
+    paths = app_paths().ensure()
+    lib = open_library(paths, Settings())
+    ensure_sample_notebook(lib)
+    lib.library.close()
+    win = MainWindow(AppContext(paths, Settings()))
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.current_notebook_id() is not None, timeout=20000)
+    win.chat_pane.input.setPlainText("How much memory does a 7B model need at 4 bits?")
+    with qtbot.waitSignal(win.chat_pane.answer_finished, timeout=60000):
+        win.chat_pane.send()
+    win.health_action.trigger()
+    qtbot.waitUntil(lambda: getattr(win, "health_dialog", None) is not None and win.health_dialog.isVisible(),
+                    timeout=20000)
+    text = win.health_dialog.view.toPlainText()
+    assert "Citation health" in text and "1 chat answers" in text and "100%" in text
+    win.close()
