@@ -26,7 +26,7 @@ class CancelToken:
 
     def report(self, done: int, total: int, message: str = "") -> None:
         """Report progress of the work this token belongs to (never raises; a no-op without a callback)."""
-        if self._progress is None:
+        if self._progress is None or self.is_set():  # a cancelled (or timed-out) load reports no more
             return
         try:
             self._progress(done, total, message)

@@ -24,7 +24,7 @@ import re
 import time
 import unicodedata
 from bisect import bisect_left, bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping, Sequence, Set
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -76,7 +76,7 @@ MAX_MATCHES = 20000
 QUOTE_PROBE_WORDS = 8  # when the whole quote is not found on the page, search its first / last words
 _SCAN_BUDGET_S = 0.012  # PDF find: time per event-loop turn spent searching pages
 _ASTRAL = re.compile("[\U00010000-\U0010ffff]")
-_MARKER = re.compile(r"^\[(?:p\. \d+|\d+(?::\d\d){1,2})\] ")
+_MARKER = re.compile(r"^\[(?:p\. \d+(?:, OCR)?|\d+(?::\d\d){1,2})\] ")
 
 
 def youtube_link(url: str | None, t_start: float | None) -> str | None:
@@ -182,7 +182,8 @@ class _Display:
     """The text as shown: the source text with markers (``[0:42]``, ``[p. 3]``) before blocks, and the mapping
     from source-text offsets to positions in the shown document."""
 
-    def __init__(self, text: str, blocks: Sequence[Mapping[str, Any]] | None, kind: str) -> None:
+    def __init__(self, text: str, blocks: Sequence[Mapping[str, Any]] | None, kind: str,
+                 ocr_pages: Set[int] = frozenset()) -> None:
         self.source = text
         inserts: list[tuple[int, str]] = []
         last_page: int | None = None
@@ -191,7 +192,8 @@ class _Display:
             if b.get("t_start") is not None:
                 inserts.append((start, f"[{format_location(None, None, float(b['t_start']))}] "))
             elif kind == "pdf" and b.get("page") is not None and b["page"] != last_page:
-                inserts.append((start, f"[p. {int(b['page'])}] "))
+                ocr = ", OCR" if int(b["page"]) in ocr_pages else ""  # the page's text was read by OCR
+                inserts.append((start, f"[p. {int(b['page'])}{ocr}] "))
             if b.get("page") is not None:
                 last_page = b["page"]
         self.markers = bool(inserts)
@@ -535,7 +537,7 @@ class SourceViewer(QDialog):
         layout.addWidget(self.tabs, 1)
 
         t0 = time.perf_counter()
-        self.display = _Display(text, self.blocks, kind)
+        self.display = _Display(text, self.blocks, kind, self.ocr_pages)
         self.text = QPlainTextEdit()
         self.text.setObjectName("source-viewer-text")
         self.text.setAccessibleName("Source text")

@@ -70,6 +70,15 @@ def test_a_failing_progress_callback_does_not_stop_ocr(tmp_path: Path, engine: F
     assert doc.metadata["ocr_pages"] == [1, 3, 4]
 
 
+def test_a_cancelled_token_reports_nothing() -> None:
+    seen: list[str] = []
+    token = CancelToken(lambda _d, _t, m: seen.append(m))
+    token.report(0, 2, "one")
+    token.cancel()
+    token.report(1, 2, "two")  # a timed-out loader thread left running must not move the progress bar
+    assert seen == ["one"]
+
+
 def test_ocr_stops_between_pages_when_cancelled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     token = CancelToken()
     fake = FakeEngine(on_page=lambda n: token.cancel() if n == 1 else None)
@@ -148,10 +157,13 @@ def test_chip_tooltip_and_viewer_say_the_page_was_ocrd(qtbot: Any) -> None:
     assert OCR_TOOLTIP_NOTE not in citation_tooltip(cit)
 
     blocks = [{"start": 0, "end": 18, "page": 2, "kind": "paragraph"}]
-    viewer = SourceViewer("Scan", "Hello world, again", cit, None, blocks=blocks, ocr_pages=[2])
+    viewer = SourceViewer("Scan", "Hello world, again", cit, None, blocks=blocks, kind="pdf", ocr_pages=[2])
     qtbot.addWidget(viewer)
     assert viewer.location == "p. 2 (OCR)" and viewer.windowTitle() == "Scan \u2014 p. 2 (OCR)"
     assert viewer.header.toolTip() == OCR_TOOLTIP_NOTE
-    plain = SourceViewer("Typed", "Hello world, again", cit, None, blocks=blocks)
+    assert viewer.text.toPlainText().startswith("[p. 2, OCR] Hello world")  # the text view's page marker
+    assert viewer.highlighted == "world"  # the longer marker keeps the cited span in place
+    plain = SourceViewer("Typed", "Hello world, again", cit, None, blocks=blocks, kind="pdf")
     qtbot.addWidget(plain)
     assert plain.location == "p. 2" and plain.header.toolTip() == ""
+    assert plain.text.toPlainText().startswith("[p. 2] Hello world")
