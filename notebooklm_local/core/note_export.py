@@ -388,6 +388,25 @@ def _single_label(pid: int, taken: set[str]) -> str:
 # Rendering
 
 
+def _provenance_fields(prov: Mapping[str, Any]) -> list[tuple[str, Any]]:
+    """Front-matter fields saying how a studio output was made: model, quantization, templates, when."""
+    if not prov:
+        return []
+    out: list[tuple[str, Any]] = [("model", _one_line(str(prov.get("model", ""))))]
+    if prov.get("quantization"):
+        out.append(("quantization", _one_line(str(prov["quantization"]))))
+    for key in ("temperature", "n_ctx", "seed"):
+        if prov.get(key) is not None:
+            out.append((key, str(prov[key])))
+    tpls = [f"{t.get('name', '')} ({t.get('origin', '')}) {t.get('sha256', '')}" for t in prov.get("templates", [])
+            if isinstance(t, Mapping)]
+    if tpls:
+        out.append(("templates", [_one_line(t) for t in tpls]))
+    if isinstance(prov.get("created"), (int, float)):
+        out.append(("generated", _when(float(prov["created"]))))
+    return out
+
+
 def render_markdown(note: Note, *, notebook_name: str) -> str:
     """One note as a Markdown document with YAML front matter and footnote citations."""
     cites = _citations_by_id(note.citations)
@@ -400,6 +419,7 @@ def render_markdown(note: Note, *, notebook_name: str) -> str:
         ("updated", _when(note.updated)),
         ("origin", _one_line(note.origin_kind) or "manual"),
         ("sources", _sources([note])),
+        *_provenance_fields(note.provenance),
     ])
     parts = [fm, "", f"# {_heading(note.title)}", ""]
     if body.text.strip():

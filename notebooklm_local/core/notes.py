@@ -56,6 +56,8 @@ class Note:
     origin_id: str = ""
     created: float = 0.0
     updated: float = 0.0
+    # how the studio output it was saved from was made (read with the note from that output; not stored twice)
+    provenance: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,11 +145,24 @@ def _citations(citations: Iterable[Any]) -> list[dict[str, Any]]:
     return out
 
 
+# a note's columns, and the provenance of the studio output it came from (when it still exists)
+_SELECT = ("SELECT notes.*, json_extract(s.payload, '$.provenance') AS provenance FROM notes "
+           "LEFT JOIN studio_outputs s ON s.id = notes.origin_id AND notes.origin_kind != 'chat' "
+           "AND json_valid(s.payload)")
+
+
 def _note(row: sqlite3.Row) -> Note:
+    prov: Any = None
+    if "provenance" in row.keys() and row["provenance"]:
+        try:
+            prov = json.loads(row["provenance"])
+        except ValueError:
+            prov = None
     return Note(
         id=row["id"], notebook_id=row["notebook_id"], title=row["title"], body=row["body"],
         tags=json.loads(row["tags"]), citations=json.loads(row["citations"]), origin_kind=row["origin_kind"],
         origin_id=row["origin_id"], created=row["created"], updated=row["updated"],
+        provenance=prov if isinstance(prov, dict) else {},
     )
 
 
@@ -186,7 +201,7 @@ class NoteStore:
                 )
         except sqlite3.IntegrityError:
             raise NotebookError(f"No notebook with id {notebook_id}.") from None
-        return note
+        return self.get(note.id) if origin_kind not in ("manual", "chat") else note  # with its output's provenance
 
     def update(
         self, note_id: str, *, title: str | None = None, body: str | None = None, tags: Iterable[str] | None = None,
@@ -235,8 +250,8 @@ class NoteStore:
             NotebookError: no note, or the prefix is ambiguous or too short.
         """
         key = note_id.strip().lower()
-        scope, params = ("", []) if notebook_id is None else (" AND notebook_id = ?", [notebook_id])
-        rows = self.library.query(f"SELECT * FROM notes WHERE id = ?{scope}", [key, *params])
+        scope, params = ("", []) if notebook_id is None else (" AND notes.notebook_id = ?", [notebook_id])
+        rows = self.library.query(f"{_SELECT} WHERE notes.id = ?{scope}", [key, *params])
         if rows:
             return _note(rows[0])
         if len(key) < MIN_ID_PREFIX or not _HEX.fullmatch(key):
@@ -245,7 +260,7 @@ class NoteStore:
                 + (f" (give at least {MIN_ID_PREFIX} characters of an id)." if len(key) < MIN_ID_PREFIX else ".")
             )
         rows = self.library.query(
-            f"SELECT * FROM notes WHERE id >= ? AND id < ?{scope} ORDER BY id LIMIT 11",
+            f"{_SELECT} WHERE notes.id >= ? AND notes.id < ?{scope} ORDER BY notes.id LIMIT 11",
             [key, key + "g", *params],  # ids are lowercase hex, so 'g' sorts after every continuation
         )
         if not rows:
@@ -263,7 +278,7 @@ class NoteStore:
             tag: only notes with this tag (case-insensitive, '#' optional).
             query: only notes whose title, text or tags contain every word of it (case-insensitive).
         """
-        rows = self.library.query("SELECT * FROM notes WHERE notebook_id = ? ORDER BY updated DESC, id",
+        rows = self.library.query(f"{_SELECT} WHERE notes.notebook_id = ? ORDER BY notes.updated DESC, notes.id",
                                   (notebook_id,))
         notes = [_note(r) for r in rows]
         if tag is not None:

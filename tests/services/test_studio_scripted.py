@@ -783,3 +783,19 @@ def test_an_edited_line_citing_no_passage_is_flagged_and_the_title_kept(world: W
     assert new.title == "Kept title"
     grace = new.lines[1]
     assert not grace.supported and "[999], which names no passage" in grace.flag
+
+
+def test_a_note_from_a_studio_output_exports_its_provenance_in_the_front_matter(world: World) -> None:
+    from notebooklm_local.core.note_export import render_markdown
+
+    studio, _ = world.studio(fallback=echo_summary)
+    r = studio.summarize("Local")
+    note = studio.save_note(r.output.id)
+    prov = r.output.payload["provenance"]
+    assert note.provenance == prov and studio.notes.get(note.id).provenance == prov
+    md = render_markdown(note, notebook_name="Local")
+    front = md.split("\n---\n", 1)[0]
+    assert f'model: "{prov["model"]}"' in front and "templates:" in front and "generated:" in front
+    assert "summary (default)" in front
+    manual = studio.notes.add(note.notebook_id, "Mine", "My own words.")
+    assert manual.provenance == {} and "model:" not in render_markdown(manual, notebook_name="Local")
