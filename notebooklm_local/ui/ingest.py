@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.1  # worker progress reaches the GUI at most ~10 times a second per source
 _ETA = re.compile(r"about (\d+) s left")
+_OCR = re.compile(r"OCR page (\d+)/(\d+)")  # the PDF loader's progress while it reads scanned pages
 
 
 def format_eta(seconds: float) -> str:
@@ -548,6 +549,10 @@ class IngestController(QObject):
         elif message.startswith("reading"):
             st.fraction = max(st.fraction, 0.03)
             st.text = "Downloading…" if cur.ref is not None and cur.ref.url else "Reading…"
+        elif (ocr := _OCR.search(message)) is not None:
+            n, of = int(ocr.group(1)), max(1, int(ocr.group(2)))
+            st.fraction = max(st.fraction, 0.03 + 0.07 * (n - 1) / of)
+            st.text = f"OCR page {n}/{of}"
         self.state_changed.emit(sid)
         self._emit_activity()
 

@@ -167,3 +167,44 @@ def test_chip_tooltip_and_viewer_say_the_page_was_ocrd(qtbot: Any) -> None:
     qtbot.addWidget(plain)
     assert plain.location == "p. 2" and plain.header.toolTip() == ""
     assert plain.text.toPlainText().startswith("[p. 2] Hello world")
+
+
+@pytest.mark.gui
+def test_sources_pane_state_shows_the_ocr_page(qtbot: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from notebooklm_local.ui.ingest import IngestController
+    from notebooklm_local.ui.workers import Lanes
+
+    paths = app_paths(tmp_path / "home").ensure()
+    release = threading.Event()
+    fake = FakeEngine(on_page=lambda n: release.wait(20) if n == 2 else None)
+    monkeypatch.setattr(pdf_module, "find_ocr_engine", lambda: fake)
+    lanes = Lanes()
+    ingest = IngestController(lanes, lambda: open_library(paths, Settings(), with_index=False))
+    setup = open_library(paths, Settings(), with_index=False)
+    nb = setup.create_notebook("Scans")
+    setup.library.close()
+    seen: list[str] = []
+
+    def on_state(sid: str) -> None:
+        live = ingest.live(sid)
+        if live is not None:
+            seen.append(live.text)
+
+    ingest.state_changed.connect(on_state)
+    try:
+        ingest.add(nb.id, [str(three_scans(tmp_path))])
+
+        def on_page_two() -> None:
+            assert "OCR page 2/3" in seen, seen
+
+        qtbot.waitUntil(on_page_two, timeout=20000)
+        release.set()
+        qtbot.waitUntil(lambda: not ingest.busy, timeout=20000)
+        assert fake.calls == 3
+    finally:
+        release.set()
+        ingest.shutdown()
+        lanes.shutdown(5000)
+        ingest.close_service()
