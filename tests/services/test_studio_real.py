@@ -154,3 +154,49 @@ def test_real_espeak_renders_a_stored_script(world: Any, tmp_path: Path) -> None
     assert res.path.is_file() and res.duration_s > 1.0 and len(res.segments) == 2
     assert len(set(res.voices.values())) == 2
     assert studio.store.get(out.id).payload["audio"] == str(res.path)
+
+
+def test_chain_of_density_entities_of_the_real_model_are_checked_after_a_given_first_step(world: Any) -> None:
+    """The test above mostly ends in the error branch (the tiny model rarely writes a usable first step), so
+    it checks no entity. Here step 1 is given (a faithful scripted step), and step 2 is the real model's, under
+    the same grammar and checks: every entity the chain keeps must occur in the article (at least step 1's),
+    and each one the model added that does not is refused with the reason, never kept."""
+    import json
+
+    from notebooklm_local.core.documents import SourceRef
+    from tests.core.test_density import CHAIN, CHAIN_WORDS, SOURCE
+    from tests.helpers.scripted_engine import ScriptedEngine
+
+    lib = world["lib"]
+    if "CoD article" not in [nb.name for nb in lib.library.notebooks()]:
+        lib.create_notebook("CoD article")
+        assert not lib.add("CoD article", [SourceRef(text=SOURCE, title="Running language models")]).failed
+    sid = lib.library.sources(lib.library.notebook("CoD article").id)[0].id
+    real = world["studio"].engine
+    real_calls: list[str] = []
+
+    def real_step(messages: Any, schema: Any) -> str:
+        text = "".join(real.stream_chat(messages, json_schema=schema, max_tokens=160, temperature=0.4))
+        real_calls.append(text)
+        return text
+
+    engine = ScriptedEngine([CHAIN[0]], n_ctx=2048, fallback=real_step)
+    settings = Settings()
+    settings.model.n_ctx = 2048
+    settings.studio.retries = 1
+    studio = open_studio(world["paths"], settings, library=lib, engine=engine)
+    r = studio.chain_of_density("CoD article", [sid], steps=2, words=CHAIN_WORDS)
+    assert real_calls, "the real model wrote no step"
+    assert r.steps[0].missing_entities == ["llama.cpp"]
+    kept = [e for s in r.steps for e in s.missing_entities]
+    for ent in kept:
+        assert contains_entity(SOURCE, ent), f"{ent!r} is not in the source"
+    assert len(kept) >= 1
+    for s in r.steps:
+        for rej in s.rejected_entities:
+            assert rej["entity"] not in s.missing_entities and rej["reason"]
+    if len(r.steps) == 1:  # the real model's step 2 was refused: the chain says why, step 1 is kept
+        assert r.failure.startswith("Stopped after step 1") and "attempt" in r.failure
+    else:
+        added = json.loads(real_calls[-1]).get("missing_entities", [])
+        assert set(r.steps[1].missing_entities) <= set(added)
