@@ -370,11 +370,34 @@ def _negations(text: str, other: str) -> list[str]:
     return cues
 
 
+_INSTEAD = re.compile(r"\b(?:instead\s+of|rather\s+than)\s+(?:being\s+|getting\s+)?([^.,;:!?()]+)", re.IGNORECASE)
+
+
+def _instead_conflict(claim: str, sentence: str) -> str | None:
+    """"A is flagged instead of being shown as facts": a claim that says the replaced thing ("are shown as
+    facts") without the thing done instead ("flagged") asserts what the source says does not happen."""
+    if _INSTEAD.search(claim):
+        return None  # the claim keeps the contrast
+    said = set(content_words(claim))
+    for m in _INSTEAD.finditer(sentence):
+        replaced = content_words(m.group(1))
+        before = re.findall(r"[^\W_]+", sentence[:m.start()])
+        word = before[-1] if before else ""  # what happens instead: the word just before ("flagged")
+        done = content_words(word)
+        if replaced and done and done[0] not in said and sum(w in said for w in replaced) * 2 >= len(replaced):
+            return (f"it says \u201c{m.group(1).strip()}\u201d where the source says that is what does not happen "
+                    f"(\u201c{word} {m.group(0).strip()}\u201d)")
+    return None
+
+
 def polarity_conflict(claim: str, sentence: str) -> str | None:
     """A flag when ``claim`` and its best passage sentence disagree on negation, else None."""
     c = _negations(claim, sentence)
     s = _negations(sentence, claim)
     if len(c) % 2 == len(s) % 2:
+        instead = _instead_conflict(claim, sentence)
+        if instead:
+            return instead
         # same polarity; but "evaluate X and not Y" vs "evaluate Y and not X" negates another thing
         cs = {m.group(1).casefold(): m.group(2) for m in _SCOPE.finditer(claim)}
         for m in _SCOPE.finditer(sentence):

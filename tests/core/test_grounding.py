@@ -165,3 +165,14 @@ def test_calibration_targets_for_the_lexical_checks() -> None:
     assert share["ent"] >= 0.95 and share["num"] >= 0.95 and share["neg"] >= 0.9, share
     assert share["attr"] >= 0.95 and share["unrel"] >= 0.95 and share["comb"] >= 0.9, share
     assert share["para"] >= 0.75, share  # the semantic signal lifts this to >= 0.9 (bench_grounding.py)
+
+
+def test_a_claim_of_what_the_source_says_happens_instead_is_a_polarity_flag() -> None:
+    from notebooklm_local.core.grounding import polarity_conflict
+
+    src = "Sentences without support are flagged instead of being shown as facts."
+    why = polarity_conflict("Sentences without support are shown as facts.", src)
+    assert why and "shown as facts" in why and "flagged" in why
+    # the faithful readings keep the contrast or say what is done
+    assert polarity_conflict("Unsupported sentences are flagged rather than shown as facts.", src) is None
+    assert polarity_conflict("Sentences without support are flagged.", src) is None
