@@ -207,7 +207,7 @@ def test_a_notebooks_last_chat_is_shown_again_and_earlier_ones_are_in_history(qt
     qtbot.waitUntil(lambda: panel.session_id == old.id, timeout=5000)
     assert "When does the ferry leave?" in panel.transcript.toPlainText()
     panel.set_notebook(other.id, [])  # a notebook without chats: an empty panel, a fresh session
-    qtbot.wait(200)
+    qtbot.waitUntil(lambda: panel.sessions == [], timeout=5000)  # its (empty) history was loaded
     assert panel.session_id is None and "ferry" not in panel.transcript.toPlainText()
     panel.history_menu.aboutToShow.emit()
     assert not [a for a in panel.history_menu.actions() if a.isEnabled()]

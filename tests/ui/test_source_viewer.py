@@ -103,7 +103,7 @@ def test_pdf_page_keys_move_by_page(qtbot: Any, service: Any, tmp_path: Path) ->
     viewer = open_viewer(qtbot, service, src, None)  # the whole source: page 1, no highlight
     view = viewer.pdf_view
     assert view is not None and viewer.highlighted == "" and viewer.windowTitle() == "glacier"
-    qtbot.wait(50)
+    qtbot.waitUntil(lambda: viewer.page_label.text() == "Page 1 of 3", timeout=3000)  # the document is laid out
     assert view.pageNavigator().currentPage() == 0
     qtbot.keyClick(view, Qt.Key.Key_PageDown)
     qtbot.waitUntil(lambda: view.pageNavigator().currentPage() == 1, timeout=3000)
