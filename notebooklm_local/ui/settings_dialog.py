@@ -21,6 +21,7 @@ import dataclasses
 import html
 import logging
 import re
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -381,6 +382,16 @@ class SettingsDialog(QDialog):
                             "installed; their text is marked as OCR in citations. Off: such pages are "
                             "listed as scanned and not read. Applies to sources added or re-indexed later.")
         form.addRow("Scanned pages:", self.ocr)
+        self.ocr_note = QLabel("")
+        self.ocr_note.setObjectName("settings-ocr-note")
+        self.ocr_note.setWordWrap(True)
+        self.ocr_note.setStyleSheet("color:#808080")
+        if shutil.which("tesseract") is None:
+            from notebooklm_local.services.loaders.pdf_ocr import OCR_INSTALL_HINT
+
+            self.ocr_note.setText(f"Tesseract is not installed: {OCR_INSTALL_HINT}.")
+        self.ocr_note.setVisible(bool(self.ocr_note.text()))
+        form.addRow("", self.ocr_note)
         return w
 
     def _output_tab(self) -> QWidget:

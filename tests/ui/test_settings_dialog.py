@@ -331,3 +331,15 @@ def test_the_embedder_in_use_and_why_is_shown(qtbot: Any, tmp_path: Path, paths:
     dlg.embedding.setCurrentIndex(dlg.embedding.count() - 1)
     assert "embedded again" in dlg.embedding_why.text()
     assert dlg.collect().model.embedding_path == str(other)
+
+
+def test_ocr_checkbox_says_when_tesseract_is_missing(qtbot: Any, paths: AppPaths, lanes: Any,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from notebooklm_local.ui import settings_dialog
+
+    monkeypatch.setattr(settings_dialog.shutil, "which", lambda _name: None)
+    settings = Settings()
+    settings.index.ocr = False
+    dlg = make(qtbot, paths, settings, lanes)
+    assert not dlg.ocr.isChecked()
+    assert not dlg.ocr_note.isHidden() and "apt-get install tesseract-ocr" in dlg.ocr_note.text()
