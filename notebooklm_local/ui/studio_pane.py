@@ -662,6 +662,11 @@ class _CoDTab(QWidget):
         foot.addWidget(self.stats, 1)
         self.provenance_button = _button("How it was made…", "cod-provenance", lambda: pane.show_provenance(self),
                                          "Model, quantization, templates, sources and settings behind this chain")
+        self.rewrite_button = _button("Rewrite this step", "cod-rewrite", self.rewrite_step,
+                                      "Make the chosen step again from the step before it, under the same checks "
+                                      "(it replaces the old one only when it passes)")
+        self.rewrite_button.setEnabled(False)
+        foot.addWidget(self.rewrite_button)
         self.save_button = _button("Save step as note", "cod-save-note", self.save_note,
                                    "Save the chosen step's summary, with its citations, as a note")
         self.save_button.setEnabled(False)
@@ -680,6 +685,29 @@ class _CoDTab(QWidget):
     def _update_save(self, busy: bool | None = None) -> None:
         busy = self.pane.tab_busy(self) if busy is None else busy
         self.save_button.setEnabled(not busy and self.output is not None and bool(self.steps))
+        self.rewrite_button.setEnabled(not busy and self.output is not None and bool(self.steps))
+
+    @Slot()
+    def rewrite_step(self) -> None:
+        """Make the chosen step again on its own (``StudioService.regenerate_step``), then show the chain."""
+        if self.output is None or not self.steps:
+            return
+        oid, step = self.output.id, self.current
+
+        def run(studio: Any, cancel: Any, _progress: Any, _relay: _Relay) -> Any:
+            return studio.regenerate_step(oid, step, cancel=cancel), studio.store.get(oid)
+
+        def shown(result: Any) -> None:
+            done, out = result
+            self.show_output(out)
+            self.slider.setValue(min(step, self.slider.maximum()))
+            self.pane.output_stored.emit(out.id)
+            if done.replaced:
+                self.bar.show_info(f"Step {step} rewritten; it passed the checks.")
+            else:
+                self.bar.show_error(f"Kept step {step}: {done.flag or 'no new step passed the checks'}.")
+
+        self.pane.submit(self, self.bar, run, on_success=shown, message=f"Rewriting step {step}…")
 
     def clear(self) -> None:
         self.steps, self.output, self.failure = [], None, ""

@@ -582,3 +582,25 @@ def test_the_notebooks_citation_health_opens_from_the_tools_menu(qtbot: Any, tmp
     text = win.health_dialog.view.toPlainText()
     assert "Citation health" in text and "1 chat answers" in text and "100%" in text
     win.close()
+
+
+def test_one_chain_of_density_step_is_rewritten_from_the_tab(qtbot: Any, pane: Any, world: World) -> None:
+    tab = pane.cod_tab
+    pane.tabs.setCurrentWidget(tab)
+    tab.steps_box.setValue(5)
+    tab.words_box.setValue(40)
+    again = dict(COD_STEPS[2], denser_summary=COD_STEPS[2]["denser_summary"].replace("faster", "more quickly"))
+    world.engine.outputs = [*COD_STEPS, again]
+    with qtbot.waitSignal(pane.output_stored, timeout=WAIT):
+        tab.generate_button.click()
+    wait_idle(qtbot, pane)
+    assert tab.output is not None and tab.rewrite_button.isEnabled()
+    tab.slider.setValue(3)
+    before = [s.summary for s in tab.steps]
+    with qtbot.waitSignal(pane.output_stored, timeout=WAIT):
+        tab.rewrite_button.click()
+    wait_idle(qtbot, pane)
+    after = [s.summary for s in tab.steps]
+    assert tab.slider.value() == 3 and len(after) == 5
+    assert "Step 3 rewritten" in tab.bar.text and "more quickly" in after[2] and "faster" in before[2]
+    assert [s for k, s in enumerate(after) if k != 2] == [s for k, s in enumerate(before) if k != 2]
