@@ -119,6 +119,21 @@ def _apkg_notes(path: Path) -> list[tuple[str, list[str], str]]:
     return [(g, f.split("\x1f"), models[str(m)]["name"]) for g, f, m in rows]
 
 
+def test_markdown_exports_keep_html_in_quoted_sentences_inert(sample: LibraryService, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """Defence in depth: the extractor skips most markup-laden sentences, but whatever a result's Markdown holds
+    (a quoted sentence about HTML, a heading) is made inert in md exports, as for notes."""
+    r = ExtractiveStudio(sample).summary("Sample", length="short")
+    real = r.result.to_markdown()
+    hostile = real + '\nA page writes <img src="https://t.example/p.gif"> and ![p](https://t.example/i.png).\n'
+    monkeypatch.setattr(type(r.result), "to_markdown", lambda self: hostile)
+    md = ExtractiveStudio.render(r.result, "md")
+    path = ExtractiveStudio.export(r.result, "md", tmp_path / "summary.md")
+    for out in (md, path.read_text(encoding="utf-8")):
+        assert "&lt;img" in out and "<img" not in out and not re.search(r"(?<!\\)!\[", out)
+        assert out.startswith(real.split("\n")[0]) and "[^1]" in out  # the summary itself is unchanged
+
+
 def test_anki_packages(sample: LibraryService, tmp_path: Path) -> None:
     studio = ExtractiveStudio(sample)
     deck = studio.flashcards("Sample", count=6).result

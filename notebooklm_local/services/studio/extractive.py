@@ -241,7 +241,7 @@ class ExtractiveStudio:
         if fmt not in FORMATS[kind] or fmt == "apkg":
             raise NotebookError(f"A {kind} exports as {', '.join(FORMATS[kind])}, not {fmt}.")
         if fmt == "md":
-            return result.to_markdown()
+            return _inert_markdown(result.to_markdown())
         if fmt == "json":
             return json.dumps(result.to_json(), indent=2, ensure_ascii=False) + "\n"
         if fmt == "csv":
@@ -269,6 +269,14 @@ class ExtractiveStudio:
             if tmp.exists():
                 tmp.unlink()
         return path
+
+
+def _inert_markdown(markdown: str) -> str:
+    """Quoted source sentences may hold HTML as text (a web page about HTML, a page steering a reader): in a
+    Markdown file Obsidian would render it and fetch remote images, so it is made inert, as for notes."""
+    from notebooklm_local.core.note_export import neutralise_html
+
+    return neutralise_html(markdown)
 
 
 def _title(kind: str, names: Sequence[str]) -> str:
