@@ -355,7 +355,7 @@ def test_checkboxes_persist_and_emit_and_select_all_none(qtbot: Any, world: Simp
 def test_cancel_a_running_source_then_resume_it(qtbot: Any, world: SimpleNamespace, pane: Any, tmp_path: Path) -> None:
     long = tmp_path / "long.md"
     paragraphs = [f"## Part {i}\n\n" + f"Paragraph {i} is about the history of canal number {i}. " * 12
-                  for i in range(4)]
+                  for i in range(240)]  # ~240 chunks: the built-in MiniLM needs seconds, time enough to cancel
     long.write_text("# Canals\n\n" + "\n\n".join(paragraphs), encoding="utf-8")
     pane.add_items([str(long)])
     qtbot.waitUntil(lambda: bool(_sources(world, pane)) and world.ingest.live(_sources(world, pane)[0].id) is not None
