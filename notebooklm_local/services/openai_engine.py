@@ -521,6 +521,8 @@ class OpenAICompatibleEngine:
                 ) from e
         except httpx.HTTPError as e:
             if not cancel.is_set():
+                if not run.pieces:  # closed before any text: what a server does when the prompt overflows its context
+                    raise ModelServerError(_CLOSED_EARLY.format(url=self.base_url) + f" ({e})", reason="broken") from e
                 raise ModelServerError(
                     f"The connection to the model server at {self.base_url} broke in the middle of an answer ({e}).",
                     reason="broken",
@@ -532,11 +534,7 @@ class OpenAICompatibleEngine:
         if cancel.is_set():
             run.finish = "cancelled"
         elif run.finish is None and not run.done:
-            raise ModelServerError(
-                f"The model server at {self.base_url} ended the answer without finishing it (the connection closed "
-                "early). The prompt may exceed the server's context size, or the server failed; see its log.",
-                reason="broken",
-            )
+            raise ModelServerError(_CLOSED_EARLY.format(url=self.base_url), reason="broken")
         self._report(result, run, messages, offline=run.finish == "cancelled")
 
     def _read_events(self, response: httpx.Response, run: _Run, cancel: CancelToken) -> Iterator[str]:
@@ -725,6 +723,10 @@ class OpenAICompatibleEngine:
         if self._own_client:
             with contextlib.suppress(Exception):
                 self._client.close()
+
+
+_CLOSED_EARLY = ("The model server at {url} ended the answer without finishing it (the connection closed early). "
+                 "The prompt may exceed the server's context size, or the server failed; see its log.")
 
 
 @dataclass
