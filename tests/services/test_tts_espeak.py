@@ -62,6 +62,7 @@ def test_render_segments_voices_and_pauses(tmp_path: Path) -> None:
         assert s.end_s - s.start_s == pytest.approx(0.04 * len(u.text) + 0.04, abs=0.01)
     gaps = [b.start_s - a.end_s for a, b in zip(res.segments, res.segments[1:], strict=False)]
     assert gaps == pytest.approx([0.3, 0.3 * SPEAKER_CHANGE_PAUSE, 0.3 * SPEAKER_CHANGE_PAUSE], abs=1e-3)
+    assert gaps[1] >= 0.3 * 1.2  # a change of speaker pauses audibly longer (not just "what the constant says")
     x, sr = read_wav(res.path)
     assert len(x) / sr == pytest.approx(res.duration_s, abs=1e-3) == pytest.approx(res.segments[-1].end_s, abs=1e-3)
     for a, b in zip(res.segments, res.segments[1:], strict=False):
