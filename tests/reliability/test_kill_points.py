@@ -6,13 +6,10 @@ app), so each point is hit every time instead of by timing.
 
 from __future__ import annotations
 
-import hashlib
-import math
 import os
 import signal
 import subprocess
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -22,23 +19,14 @@ from notebooklm_local.core.paths import app_paths
 from notebooklm_local.extensions.builtins import builtin_registry
 from notebooklm_local.services.index import ChromaIndex
 from notebooklm_local.services.library_service import LibraryService
+from tests.helpers.embedders import HashEmbedder as _HashEmbedder
 
-
-class HashEmbedder:
-    model_id = "test:hash-embedder:kill"
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        out = []
-        for t in texts:
-            v = [b / 255 - 0.5 for b in hashlib.sha256(t.encode()).digest()[:16]]
-            n = math.sqrt(sum(x * x for x in v)) or 1.0
-            out.append([x / n for x in v])
-        return out
+HashEmbedder = _HashEmbedder("test:hash-embedder:kill")  # one instance: its model_id is read below
 
 
 def service() -> LibraryService:
     paths = app_paths().ensure()
-    index = ChromaIndex.persistent(paths.index / "chroma", HashEmbedder())  # type: ignore[arg-type]
+    index = ChromaIndex.persistent(paths.index / "chroma", HashEmbedder)  # type: ignore[arg-type]
     return LibraryService(paths.data, Library(paths.data / "library.db"), builtin_registry().source_loaders.items(),
                           index)
 

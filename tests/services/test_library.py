@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import math
 import os
 import signal
 import socket
@@ -11,7 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -26,6 +24,7 @@ from notebooklm_local.services.library_service import LibraryService
 from notebooklm_local.services.llama_runtime import LlamaCppEmbedder
 from tests.conftest import cli_exe
 from tests.helpers.docs import make_pdf
+from tests.helpers.embedders import HashEmbedder  # another model id: tests the model-change path
 
 # `model`: the tests that load the real GGUF (as embedder); the others run without one
 
@@ -36,18 +35,6 @@ TOPICS = {
 }
 
 
-class HashEmbedder:
-    """A deterministic stand-in embedder with another model id (tests the model-change path)."""
-
-    model_id = "test:hash-embedder:v1"
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        out = []
-        for t in texts:
-            v = [b / 255 - 0.5 for b in hashlib.sha256(t.encode()).digest()[:16]]
-            n = math.sqrt(sum(x * x for x in v)) or 1.0
-            out.append([x / n for x in v])
-        return out
 
 
 @pytest.fixture(scope="module")

@@ -15,11 +15,9 @@ idle heartbeat alone has shown gaps of 20-25 ms there).
 
 from __future__ import annotations
 
-import hashlib
-import math
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +31,7 @@ from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.ui.heartbeat import Heartbeat, HeartbeatReport, run_until
 from tests.helpers.docs import make_pdf
+from tests.helpers.embedders import HashEmbedder
 
 pytestmark = [pytest.mark.gui, pytest.mark.slow]
 
@@ -55,21 +54,10 @@ def _pages(n: int, seed: int) -> list[str]:
     return out
 
 
-class SlowHashEmbedder:
-    """A stand-in for the embedding model: 20 ms per text off the GIL (llama.cpp's decode releases it
-    too), deterministic vectors. The real model needs ~1-2.5 s per chunk here: 100 pages would take
-    minutes (bench/bench_ui_heartbeat.py runs it); what the GUI thread competes with is the same."""
-
-    model_id = "test:slow-hash:v1"
-
-    def embed(self, texts: Sequence[str]) -> list[list[float]]:
-        time.sleep(0.02 * len(texts))
-        out = []
-        for t in texts:
-            v = [b / 255 - 0.5 for b in hashlib.sha256(t.encode()).digest()[:32]]
-            n = math.sqrt(sum(x * x for x in v)) or 1.0
-            out.append([x / n for x in v])
-        return out
+def slow_hash_embedder() -> HashEmbedder:
+    """Stands in for a real embedder: 20 ms per text, deterministic vectors. What the GUI thread competes
+    with (a worker thread embedding) is the same."""
+    return HashEmbedder("test:slow-hash:v1", dim=32, delay=0.02)
 
 
 @pytest.fixture
@@ -102,7 +90,7 @@ def chroma_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
 
 @pytest.fixture
 def hash_embedder_library(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The window's library service indexes with :class:`SlowHashEmbedder` (real Chroma, SQLite, PDF reading)."""
+    """The window's library service indexes with :func:`slow_hash_embedder` (real Chroma, SQLite, PDF reading)."""
     from notebooklm_local.extensions import runtime
     from notebooklm_local.services.index import ChromaIndex
 
@@ -111,7 +99,7 @@ def hash_embedder_library(monkeypatch: pytest.MonkeyPatch) -> None:
     def open_library(paths: Any, settings: Any, **kw: Any) -> Any:
         svc = real(paths, settings, **{**kw, "with_index": False})
         if kw.get("with_index", True):
-            svc.index = ChromaIndex.persistent(paths.index / "chroma", SlowHashEmbedder())  # type: ignore[arg-type]
+            svc.index = ChromaIndex.persistent(paths.index / "chroma", slow_hash_embedder())  # type: ignore[arg-type]
         return svc
 
     monkeypatch.setattr(runtime, "open_library", open_library)
