@@ -300,12 +300,16 @@ class ChatService:
         on_token: Callable[[str], None] | None = None,
         cancel: CancelToken | None = None,
         mode: str | None = None,
+        on_stage: Callable[[str], None] | None = None,
     ) -> AskResult:
         """Answer ``question`` from the notebook's (selected) sources. Raises NotebookError on bad input.
 
         ``mode``: "generate" (the model answers), "quotes" (the best source sentences, quoted and cited;
         no model is loaded or called), "auto" (quotes for a base model, else generate); None: settings.
+        ``on_stage(text)`` is told what is happening ("Searching your sources…", "Reading 8 passages…",
+        "Writing the answer…"), so a UI never sits silent while the prompt is evaluated.
         """
+        stage = on_stage or (lambda _text: None)
         question = (question or "").strip()
         if not question:
             raise NotebookError("The question is empty.")
@@ -333,6 +337,7 @@ class ChatService:
             source_ids = [s.id for s in self.library.library.sources(nb.id) if s.selected]
         if self.resolve_mode(mode) == "quotes":
             return self._ask_quotes(nb.id, session.id, question, history, source_ids, on_token, shown, cancel, t0)
+        stage("Loading the model…")
         info = self.engine.info()  # loads a local model; a server is probed once
         use_structured = self.use_structured(structured, info)
         tpl_name = "chat_answer_structured" if use_structured else "chat_answer"
@@ -340,6 +345,7 @@ class ChatService:
 
         with self._busy:
             cancel.raise_if_set()
+            stage("Searching your sources…")
             query = self.retrieval_query(question, history, cancel, info)
             t1 = time.perf_counter()
             hits = self.library.search(nb.id, query[:MAX_QUERY_CHARS], k=self.settings.top_k, source_ids=source_ids)
@@ -361,6 +367,8 @@ class ChatService:
             plan = self._plan(tpl_name, passages, history, question, language)
             t3 = time.perf_counter()
             timings["prompt_build_s"] = round(t3 - t2, 4)
+            n = len(plan.passages)
+            stage(f"Reading {n} passage{'s' if n != 1 else ''} ({plan.prompt_tokens:,} tokens)…")
             gen: list[GenerationResult] = []
             display = StructuredDisplay(on_token) if (use_structured and on_token) else None
             pieces: list[str] = []
@@ -372,6 +380,7 @@ class ChatService:
             ):
                 if not t_first:
                     t_first.append(time.perf_counter())
+                    stage("Writing the answer…")
                 pieces.append(piece)
                 if display is not None:
                     display.feed(piece)

@@ -269,6 +269,7 @@ class ChatPanel(QWidget):
         self._flush_timer.setInterval(FLUSH_MS)
         self._flush_timer.timeout.connect(self._flush)
         self.repaints = 0  # streamed repaints (tests check that tokens are batched)
+        self.stages: list[str] = []
 
     # -- public -------------------------------------------------------------------------------
 
@@ -397,6 +398,7 @@ class ChatPanel(QWidget):
         self._streamed = ""
         self._pending = []
         self.repaints = 0
+        self.stages = []  # what the status line said while this answer was made
         self._render(streaming=True)
         notebook, session, sources, relay = self.notebook_id, self.session_id, self.source_ids, self._relay
         mode = self.mode
@@ -407,7 +409,8 @@ class ChatPanel(QWidget):
                 self.chat = self.chat_factory()
             progress(0, 0, "Finding the passages…")
             return self.chat.ask(notebook, question, session_id=session, new_session=session is None,
-                                 source_ids=sources, on_token=relay.token.emit, cancel=cancel, mode=mode)
+                                 source_ids=sources, on_token=relay.token.emit, cancel=cancel, mode=mode,
+                                 on_stage=lambda text: progress(0, 0, text))
 
         worker = FunctionWorker(run, pass_context=True)
         worker.signals.succeeded.connect(self._on_answer)
@@ -445,6 +448,7 @@ class ChatPanel(QWidget):
     @Slot(int, int, str)
     def _on_progress(self, _done: int, _total: int, message: str) -> None:
         self.status.setText(message)
+        self.stages.append(message)
 
     @Slot(object)
     def _on_answer(self, result: Any) -> None:

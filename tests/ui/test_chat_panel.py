@@ -140,6 +140,10 @@ def test_save_answer_to_note_and_copy_as_markdown(qtbot: Any, tmp_path: Path) ->
             panel.send()
         result = done.args[0]
         qtbot.waitUntil(lambda: panel.send_button.isEnabled(), timeout=5000)
+        # the panel said what was happening, stage by stage (never a silent "Thinking…")
+        stages = panel.stages
+        assert "Searching your sources…" in stages and "Writing the answer…" in stages
+        assert any(s.startswith("Reading 1 passage") and "tokens" in s for s in stages), stages
         assert {"note:1", "copy:1", "cite:1:1"} <= set(link_hrefs(panel.transcript))
         assert "Save to note" in panel.transcript.toPlainText()
         # hovering a chip shows its quote (Qt hands the handler a QUrl, as in the real app)
