@@ -842,6 +842,20 @@ def _matches(path: Path, etag: str, cancel: CancelToken | None) -> bool:
     return h.hexdigest() == etag
 
 
+
+def _connect_reason(e: BaseException) -> str:
+    """Why a connection failed, in words ("[Errno -2] Name or service not known" -> the name is unknown)."""
+    text = str(e)
+    if re.search(r"Errno -[235]\b|Name or service not known|nodename nor servname|getaddrinfo failed|"
+                 r"Temporary failure in name resolution|No address associated", text):
+        return "its name could not be resolved (no network, or a wrong address)"
+    if re.search(r"Errno 111\b|Connection refused", text):
+        return "the connection was refused (nothing answers at that address)"
+    if re.search(r"Errno 101\b|Network is unreachable", text):
+        return "the network is unreachable"
+    return re.sub(r"\[Errno -?\d+\]\s*", "", text) or "the connection failed"
+
+
 def _download_error(e: BaseException, repo_id: str, filename: str, hub: str, models: Path) -> DownloadError:
     """A clear, actionable message for what went wrong during a download."""
     import httpx2
@@ -874,7 +888,7 @@ def _download_error(e: BaseException, repo_id: str, filename: str, hub: str, mod
     if isinstance(e, OfflineModeIsEnabled):
         return DownloadError("Downloads are off because HF_HUB_OFFLINE is set; unset it to download models.")
     if isinstance(e, httpx2.ConnectError):
-        return DownloadError(f"Cannot reach {hub}: {e or 'connection failed'}. Check the network connection "
+        return DownloadError(f"Cannot reach {hub}: {_connect_reason(e)}. Check the network connection "
                              "(or the hub endpoint setting); run the same command again to resume.")
     if isinstance(e, httpx2.TimeoutException):
         return DownloadError(f"{hub} stopped answering (timeout); run the same command again to resume.")

@@ -394,3 +394,11 @@ def test_catalog_is_well_formed() -> None:
     for e in CATALOG:
         assert e.filename.endswith(".gguf") and e.repo_id.count("/") == 1 and e.size_mb > 0 and e.description
         assert catalog_entry(e.name.upper()) == e
+
+
+def test_connection_errors_are_said_in_words_not_errno_codes() -> None:
+    from notebooklm_local.services.model_manager import _connect_reason
+
+    assert "could not be resolved" in _connect_reason(OSError("[Errno -2] Name or service not known"))
+    assert "refused" in _connect_reason(OSError("[Errno 111] Connection refused"))
+    assert "Errno" not in _connect_reason(OSError("[Errno 113] No route to host"))
