@@ -406,20 +406,24 @@ def parse_template(text: str, *, origin: str = "default", path: Path | None = No
     if expected_name and name and name != expected_name:
         problems.append(f"'name' is '{name}' but this template is '{expected_name}'")
     used: set[str] = set()
+    unreadable = False  # a part that does not parse: its variables are unknown, so "missing" would mislead
     for part, src in (("system", system), ("user", user)):
         try:
             used |= jinja2.meta.find_undeclared_variables(_ENV.parse(src))
         except jinja2.TemplateSyntaxError as e:
             problems.append(f"{part}: syntax error on line {e.lineno}: {e.message}")
+            unreadable = True
         except TemplateError as e:
             problems.append(f"{part}: {e}")
+            unreadable = True
         except (RecursionError, MemoryError, jinja2.TemplateError) as e:
             problems.append(f"{part}: cannot be read ({type(e).__name__})")
+            unreadable = True
     unknown = sorted(used - set(variables))
     if unknown:
         problems.append(f"unknown variable(s): {', '.join(unknown)} (known: {', '.join(sorted(variables)) or 'none'})")
     missing = sorted(set(required) - used)
-    if missing:
+    if missing and not unreadable:
         problems.append(f"missing variable(s): {', '.join(missing)} must appear in the system or user part")
     schema = None
     raw_schema = data.get("schema")

@@ -107,6 +107,19 @@ def test_syntax_error_names_the_part_and_line() -> None:
         parse_template(_tpl(system="{{ question }"))
 
 
+def test_a_syntax_error_is_not_also_reported_as_a_missing_variable() -> None:
+    from notebooklm_local.core.paths import resources_dir
+    from notebooklm_local.core.templates import TemplateStore
+
+    store = TemplateStore(resources_dir() / "templates", Path("/nonexistent-user-templates"))
+    default = (resources_dir() / "templates" / "chat_answer.toml").read_text(encoding="utf-8")
+    broken = default.replace("{{ question }}", "{{ question }", 1)
+    assert broken != default
+    with pytest.raises(TemplateError) as e:
+        store.validate("chat_answer", broken)
+    assert "syntax error" in str(e.value) and "missing variable" not in str(e.value)
+
+
 def test_unknown_variable_is_named_with_the_known_ones() -> None:
     with pytest.raises(TemplateError, match=r"unknown variable\(s\): nope, other \(known: question\)"):
         parse_template(_tpl("{{ question }} {{ other }} {{ nope }}"))
