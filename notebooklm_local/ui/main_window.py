@@ -532,8 +532,15 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_template_changed(self, name: str) -> None:
-        # templates are read from disk at each use: the next generation uses the saved one
-        self.statusBar().showMessage(f"Template “{name}” saved; the next generation uses it.", 6000)
+        # templates are read from disk at each use: the next generation uses the saved (or reset) one
+        from notebooklm_local.extensions.runtime import template_store
+
+        try:
+            edited = template_store(self.ctx.paths, self.plugins.registry).get(name).origin == "user"
+        except Exception:  # noqa: BLE001 - the message only; the editor reported any problem already
+            edited = True
+        what = "saved" if edited else "reset to the default"
+        self.statusBar().showMessage(f"Template “{name}” {what}; the next generation uses it.", 6000)
 
     @Slot()
     def show_plugins(self) -> None:

@@ -287,3 +287,20 @@ def test_the_first_start_on_an_empty_data_dir_creates_and_indexes_the_sample_not
     qtbot.addWidget(win2)
     assert not win2._first_start
     win2.close()
+
+
+def test_the_status_bar_says_saved_or_reset_after_a_template_change(qtbot, ctx: AppContext) -> None:
+    from notebooklm_local.extensions.runtime import template_store
+    from notebooklm_local.ui.main_window import MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    store = template_store(ctx.paths, win.plugins.registry)
+    text = store.get("chat_answer").text.replace("Answer", "Please answer", 1)
+    store.save("chat_answer", text)
+    win._on_template_changed("chat_answer")
+    assert "“chat_answer” saved" in win.statusBar().currentMessage()
+    store.reset("chat_answer")
+    win._on_template_changed("chat_answer")
+    assert "reset to the default" in win.statusBar().currentMessage()
+    win.close()
