@@ -27,7 +27,7 @@ from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings, save_settings
 from notebooklm_local.services.model_manager import ModelInfo, ModelManager
 from notebooklm_local.ui.errors import ErrorDialog, guard_none_refcount, show_error, show_exception
-from notebooklm_local.ui.settings_dialog import SettingsDialog, TtsEngines
+from notebooklm_local.ui.settings_dialog import RECOMMENDED_CHAT, SettingsDialog, TtsEngines
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["FirstRunDialog", "should_show_first_run"]
@@ -83,7 +83,7 @@ class FirstRunDialog(QDialog):
             "<i>Sample notebook</i>: ask “How much memory does a 7B model need at 4 bits?”.<br><br>"
             "<b>The built-in language model is a tiny demo.</b> Gemma 3 270M (a base model) cannot write answers "
             "or summaries. For written answers, chain-of-density summaries and podcasts add an instruction-tuned "
-            "model of 1–3 billion parameters (a 1–2 GB download; Qwen2.5 1.5B Instruct is a good start, and speaks "
+            f"model of 1–3 billion parameters (a 1–2 GB download; {RECOMMENDED_CHAT} is a good start, and speaks "
             "29 languages).")
         intro.setWordWrap(True)
         intro.setObjectName("first-run-intro")

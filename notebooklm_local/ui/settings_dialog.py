@@ -91,6 +91,10 @@ _RELOAD = {("model", "path"): "chat model", ("model", "n_ctx"): "context size",
            ("model", "flash_attn"): "flash attention", ("model", "chat_format"): "chat format"}
 
 
+# what the welcome dialog recommends, preselected in the catalog: (catalog name, how people call it)
+RECOMMENDED_ID, RECOMMENDED_CHAT = "qwen2.5-1.5b-instruct", "Qwen2.5 1.5B Instruct"
+
+
 def reload_reasons(old: Settings, new: Settings) -> list[str]:
     """What changed that needs the chat model loaded again ('context size', ...), or the sources embedded
     again ('embedding model')."""
@@ -315,7 +319,11 @@ class SettingsDialog(QDialog):
         endpoint.addWidget(self.endpoint_edit, 1)
         form.addLayout(endpoint)
         lay.addWidget(box)
-        self._on_catalog_changed(0)
+        # preselect the model the welcome dialog recommends (the catalog's first entry is the smallest one)
+        for i in range(self.catalog.count()):
+            if getattr(self.catalog.itemData(i), "name", None) == RECOMMENDED_ID:
+                self.catalog.setCurrentIndex(i)
+        self._on_catalog_changed(self.catalog.currentIndex())
         return w
 
     def _performance_tab(self) -> QWidget:

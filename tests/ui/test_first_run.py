@@ -110,3 +110,16 @@ def test_download_opens_the_settings_model_tab(qtbot: Any, paths: AppPaths, lane
     dlg.demo_button.click()
     saved = load_settings(paths.settings_file)
     assert saved.model.n_ctx == 2048 and saved.ui.first_run_done
+
+
+def test_the_model_the_welcome_recommends_is_the_one_preselected_for_download(qtbot: Any, paths: AppPaths,
+                                                                             lanes: Any) -> None:
+    from notebooklm_local.ui.settings_dialog import RECOMMENDED_CHAT, SettingsDialog
+
+    dlg = make(qtbot, paths, Settings(), lanes)
+    assert RECOMMENDED_CHAT in dlg.findChild(type(dlg.status), "first-run-intro").text()
+    settings_dlg = SettingsDialog(paths, Settings(), lanes)
+    qtbot.addWidget(settings_dlg)
+    entry = settings_dlg.catalog.currentData()
+    assert entry is not None and entry.description.startswith(RECOMMENDED_CHAT)
+    settings_dlg.close()
