@@ -1207,10 +1207,8 @@ class _PodcastTab(QWidget):
         missing = [(n, r) for n, r in self.engines if r is not None]
         if not any(r is None for _n, r in self.engines):
             text = "No voice engine can speak here: " + "; ".join(f"{n}: {r}" for n, r in missing)
-        elif missing:
-            text = "Unavailable: " + "; ".join(f"{n}: {r}" for n, r in missing)
         else:
-            text = ""
+            text = ""  # one engine works: the others' reasons are in their (disabled) list entries' tooltips
         self.engine_note.setText(text)
         self.engine_note.setVisible(bool(text))
 
