@@ -498,38 +498,52 @@ class OpenAICompatibleEngine:
             self._report(result, _Run(t0=t0, t_end=t0, finish="cancelled"), messages, offline=True)
             return
         model = self._resolve_model()
-        run = _Run(t0=t0)
-        response = self._open(
-            messages, model, max_tokens=max_tokens, temperature=temperature, stop=stop, json_schema=json_schema
-        )
-        done = threading.Event()
-        watcher = threading.Thread(target=_watch_cancel, args=(cancel, response, done), daemon=True,
-                                   name="openai-engine-cancel")
-        watcher.start()
-        try:
-            content_type = response.headers.get("content-type", "").lower()
-            if "application/json" in content_type:
-                yield from self._read_whole(response, run)
-            else:
-                yield from self._read_events(response, run, cancel)
-        except httpx.TimeoutException as e:
-            if not cancel.is_set():
-                raise ModelServerError(
-                    f"The model server at {self.base_url} stopped sending for {self.timeout_s:g} s in the middle of "
-                    "an answer. It may be overloaded; try again, or raise the timeout in Settings → Model server.",
-                    reason="timeout",
-                ) from e
-        except httpx.HTTPError as e:
-            if not cancel.is_set():
-                if not run.pieces:  # closed before any text: what a server does when the prompt overflows its context
-                    raise ModelServerError(_CLOSED_EARLY.format(url=self.base_url) + f" ({e})", reason="broken") from e
-                raise ModelServerError(
-                    f"The connection to the model server at {self.base_url} broke in the middle of an answer ({e}).",
-                    reason="broken",
-                ) from e
-        finally:
-            done.set()
-            response.close()
+        # A stream the server closes before any text is sent once more, on a fresh connection: nothing reached
+        # the caller, and a server that dropped a connection in a bad moment usually answers the next one. A
+        # second early close is reported (it is what a server does when the prompt exceeds its context).
+        for attempt in (1, 2):
+            run = _Run(t0=t0)
+            response = self._open(
+                messages, model, max_tokens=max_tokens, temperature=temperature, stop=stop, json_schema=json_schema
+            )
+            done = threading.Event()
+            watcher = threading.Thread(target=_watch_cancel, args=(cancel, response, done), daemon=True,
+                                       name="openai-engine-cancel")
+            watcher.start()
+            early: httpx.HTTPError | None = None
+            try:
+                content_type = response.headers.get("content-type", "").lower()
+                if "application/json" in content_type:
+                    yield from self._read_whole(response, run)
+                else:
+                    yield from self._read_events(response, run, cancel)
+            except httpx.TimeoutException as e:
+                if not cancel.is_set():
+                    raise ModelServerError(
+                        f"The model server at {self.base_url} stopped sending for {self.timeout_s:g} s in the middle "
+                        "of an answer. It may be overloaded; try again, or raise the timeout in Settings → Model "
+                        "server.",
+                        reason="timeout",
+                    ) from e
+            except httpx.HTTPError as e:
+                if not cancel.is_set():
+                    if run.pieces:
+                        raise ModelServerError(
+                            f"The connection to the model server at {self.base_url} broke in the middle of an answer "
+                            f"({e}).",
+                            reason="broken",
+                        ) from e
+                    early = e
+            finally:
+                done.set()
+                response.close()
+            closed_early = early is not None or (run.finish is None and not run.done and not run.pieces)
+            if cancel.is_set() or not closed_early:
+                break
+            if attempt == 2:
+                raise ModelServerError(_CLOSED_EARLY.format(url=self.base_url) + (f" ({early})" if early else ""),
+                                       reason="broken") from early
+            log.info("model server closed the answer before any text; sending it once more")
         run.t_end = time.perf_counter()
         if cancel.is_set():
             run.finish = "cancelled"
