@@ -420,7 +420,9 @@ class IngestController(QObject):
 
         def report(done: int, total: int, message: str = "") -> None:
             now = time.monotonic()
-            if done < total and now - last.get(sid, 0.0) < PROGRESS_INTERVAL_S:
+            # only the per-chunk embedding reports come fast enough to need thinning; a stage change (reading,
+            # OCR page n, ...) always gets through: it may be the last word for a long while (a slow OCR page)
+            if message.startswith("embedding") and done < total and now - last.get(sid, 0.0) < PROGRESS_INTERVAL_S:
                 return
             last[sid] = now
             try:
