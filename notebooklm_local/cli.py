@@ -20,6 +20,7 @@ from notebooklm_local.cli_common import sigint_cancels as _sigint_cancels
 from notebooklm_local.core.errors import Cancelled, NotebookError
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings, save_settings
+from notebooklm_local.core.textutil import format_duration
 
 __all__ = ["build_parser", "run"]
 
@@ -326,20 +327,12 @@ def cmd_add(args: argparse.Namespace) -> int:
     return 1 if report.failed and not report.added else 0
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 90:
-        return f"{seconds:.0f} seconds"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} minutes"
-    return f"{seconds / 3600:.1f} hours"
-
-
 def _confirm_large(progress: Any, *, adding: bool = True) -> Callable[[Any, int, float], str]:
     """Before long embedding: the size and time, up front; on a terminal, continue / lexical-only / cancel
     (cancel only when adding: a source being resumed or re-indexed is not removed)."""
 
     def ask(src: Any, chunks: int, seconds: float) -> str:
-        msg = (f"{src.title or src.display}: {chunks:,} chunks to embed, about {_duration(seconds)} on this "
+        msg = (f"{src.title or src.display}: {chunks:,} chunks to embed, about {format_duration(seconds)} on this "
                "machine.")
         try:
             interactive = sys.stdin.isatty() and sys.stderr.isatty()

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-__all__ = ["STOPWORDS", "words", "content_words", "split_sentences", "normalize_for_match"]
+__all__ = ["STOPWORDS", "words", "content_words", "split_sentences", "normalize_for_match", "format_duration"]
 
 # Words that match nearly every chunk: they cost BM25 time and add nothing to the ranking or to
 # deciding whether a passage supports a claim.
@@ -117,3 +117,12 @@ _LIST_ITEM = re.compile(r"\n[ \t]*(?:[-*\u2022]|\d+[.)])[ \t]+")
 def _next_list_item(text: str, pos: int) -> int:
     m = _LIST_ITEM.search(text, pos)
     return m.start() if m else -1
+
+
+def format_duration(seconds: float) -> str:
+    """``"40 seconds"``, ``"12 minutes"``, ``"2.5 hours"`` (how long a large source will take, CLI and GUI)."""
+    if seconds < 90:
+        return f"{seconds:.0f} seconds"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} minutes"
+    return f"{seconds / 3600:.1f} hours"

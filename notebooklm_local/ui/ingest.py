@@ -31,6 +31,7 @@ from notebooklm_local.core.errors import Cancelled, NotebookError, SourceLoadErr
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.library import SourceStatus
 from notebooklm_local.core.library_care import DiskFullError, LibraryDamagedError, disk_full_error, free_space
+from notebooklm_local.core.textutil import format_duration
 from notebooklm_local.services.library_service import MIN_FREE_BYTES, LibraryService, _ref_to_json, expand_inputs
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
@@ -49,15 +50,6 @@ def format_eta(seconds: float) -> str:
     if s < 90:
         return f"about {s} s left"
     return f"about {round(s / 60)} min left"
-
-
-def format_duration(seconds: float) -> str:
-    """``"40 seconds"``, ``"12 minutes"``, ``"2.5 hours"`` (the CLI's wording for the size estimate)."""
-    if seconds < 90:
-        return f"{seconds:.0f} seconds"
-    if seconds < 5400:
-        return f"{seconds / 60:.0f} minutes"
-    return f"{seconds / 3600:.1f} hours"
 
 
 @dataclass

@@ -45,3 +45,15 @@ def click_link(qtbot: Any, browser: Any, href: str) -> None:
             it += 1
         block = block.next()
     raise AssertionError(f"no link to {href!r}")
+
+
+def open_window(qtbot: Any, ctx: Any) -> Any:
+    """The real main window for ``ctx``, shown, exposed and with its library loaded."""
+    from notebooklm_local.ui.main_window import MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitExposed(win)
+    qtbot.waitUntil(lambda: win.library is not None, timeout=10000)
+    return win

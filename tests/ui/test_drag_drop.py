@@ -21,6 +21,7 @@ from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.paths import app_paths, resources_dir
 from notebooklm_local.core.settings import Settings
 from tests.helpers.static_site import serve_pages
+from tests.ui.helpers import open_window
 
 pytestmark = [pytest.mark.gui, pytest.mark.model]
 
@@ -67,20 +68,11 @@ def _ctx(notebook: str | None) -> AppContext:
     return AppContext(paths, settings)
 
 
-def _window(qtbot: Any, ctx: AppContext) -> Any:
-    from notebooklm_local.ui.main_window import MainWindow
-
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: win.library is not None, timeout=10000)
-    return win
 
 
 @pytest.fixture
 def win(qtbot: Any, app_home: Path, installed_model: Path) -> Iterator[Any]:
-    w = _window(qtbot, _ctx("Travel"))
+    w = open_window(qtbot, _ctx("Travel"))
     qtbot.waitUntil(lambda: w.sources_pane.notebook_id is not None, timeout=10000)
     yield w
     w.close()
@@ -196,7 +188,7 @@ def test_plain_text_with_a_link_or_a_path_and_garbage_text(qtbot: Any, win: Any,
 
 
 def test_drop_without_a_notebook_says_to_create_one(qtbot: Any, app_home: Path, tmp_path: Path) -> None:
-    win = _window(qtbot, _ctx(None))
+    win = open_window(qtbot, _ctx(None))
     assert win.sources_pane.create_button.isVisible()
     md = tmp_path / "a.md"
     md.write_text("# A\n\ntext", encoding="utf-8")

@@ -22,6 +22,7 @@ from notebooklm_local.core.library import Library, SourceStatus
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.ui.errors import ErrorDialog
+from tests.ui.helpers import open_window
 
 pytestmark = pytest.mark.gui
 
@@ -31,15 +32,6 @@ def ctx(app_home: Path) -> AppContext:
     return AppContext(app_paths().ensure(), Settings())
 
 
-def _window(qtbot: Any, ctx: AppContext) -> Any:
-    from notebooklm_local.ui.main_window import MainWindow
-
-    win = MainWindow(ctx)
-    qtbot.addWidget(win)
-    win.show()
-    qtbot.waitExposed(win)
-    qtbot.waitUntil(lambda: win.library is not None, timeout=10000)
-    return win
 
 
 def _long_file(tmp_path: Path) -> Path:
@@ -57,7 +49,7 @@ def _start_large(qtbot: Any, ctx: AppContext, tmp_path: Path, monkeypatch: pytes
     lib = Library(ctx.paths.data / "library.db")
     lib.create_notebook("Reading")
     lib.close()
-    win = _window(qtbot, ctx)
+    win = open_window(qtbot, ctx)
     qtbot.waitUntil(lambda: win.sources_pane.notebook_id is not None, timeout=10000)
     win.sources_pane.add_items([str(_long_file(tmp_path))])
     qtbot.waitUntil(lambda: bool(win._large_questions), timeout=120000)
@@ -144,7 +136,7 @@ def test_disk_full_while_adding_is_an_error_dialog_and_a_status_message(
     lib = Library(ctx.paths.data / "library.db")
     lib.create_notebook("Reading")
     lib.close()
-    win = _window(qtbot, ctx)
+    win = open_window(qtbot, ctx)
     qtbot.waitUntil(lambda: win.sources_pane.notebook_id is not None, timeout=10000)
     monkeypatch.setattr(ingest_mod, "free_space", lambda _p: 1_000_000)  # 1 MB free: below the floor
     note = tmp_path / "note.md"
@@ -176,7 +168,7 @@ def test_disk_full_during_indexing_stops_the_queue_with_one_dialog(
     lib = Library(ctx.paths.data / "library.db")
     lib.create_notebook("Reading")
     lib.close()
-    win = _window(qtbot, ctx)
+    win = open_window(qtbot, ctx)
     qtbot.waitUntil(lambda: win.sources_pane.notebook_id is not None, timeout=10000)
     files = []
     for i in range(3):
@@ -237,7 +229,7 @@ def test_a_replaced_user_template_is_shown_in_the_chat_panel_and_status_bar(
     world = make_world(tmp_path / "docs")
     chat = ChatService(world.lib, world.engine, template_store(ctx.paths), world.settings.chat)
     monkeypatch.setattr(MainWindow, "_make_chat", lambda self: chat)
-    win = _window(qtbot, ctx)
+    win = open_window(qtbot, ctx)
     win.chat_pane.set_mode("generate")
     win.chat_pane.set_notebook(world.notebook_id, [world.source_id])
     world.engine.outputs = [ANSWER]
@@ -273,7 +265,7 @@ def test_a_chat_citation_chip_opens_the_cited_pdf_page_highlighted(
     lib = open_library(ctx.paths, ctx.settings)
     ensure_sample_notebook(lib)
     lib.library.close()
-    win = _window(qtbot, ctx)
+    win = open_window(qtbot, ctx)
     qtbot.waitUntil(lambda: win.notebook_box.currentText() == SAMPLE_NOTEBOOK, timeout=10000)
     win.chat_pane.set_mode("quotes")
     win.chat_pane.input.setPlainText("What happens to a marker such as [7] when only five passages were provided?")
