@@ -11,13 +11,14 @@ loop was blocked: by work done on the GUI thread, or by a worker thread holding 
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from PySide6.QtCore import QEventLoop, QObject, Qt, QTimer, Slot
 
-__all__ = ["Heartbeat", "HeartbeatReport", "run_until"]
+__all__ = ["GcPauses", "Heartbeat", "HeartbeatReport", "run_until"]
 
 
 @dataclass
@@ -105,6 +106,36 @@ class Heartbeat(QObject):
         self._report.ends_s.append(now - self._t0)
         self._report.seconds = now - self._t0
         self._last = now
+
+
+class GcPauses:
+    """Records the cyclic garbage collector's pauses as (start, end, generation) ``perf_counter`` times.
+
+    A collection runs on whichever thread allocates when a threshold is crossed and holds the GIL for its
+    whole length; a full (generation 2) one in a large heap can take 100-300 ms, which the heartbeat sees as
+    a stall that no code of ours caused. Responsiveness checks count such gaps apart.
+    """
+
+    def __init__(self) -> None:
+        self.pauses: list[tuple[float, float, int]] = []
+        self._t0: float | None = None
+
+    def _callback(self, phase: str, info: dict[str, int]) -> None:
+        now = time.perf_counter()
+        if phase == "start":
+            self._t0 = now
+        elif self._t0 is not None:
+            self.pauses.append((self._t0, now, info.get("generation", -1)))
+            self._t0 = None
+
+    def start(self) -> GcPauses:
+        gc.callbacks.append(self._callback)
+        return self
+
+    def stop(self) -> list[tuple[float, float, int]]:
+        if self._callback in gc.callbacks:
+            gc.callbacks.remove(self._callback)
+        return self.pauses
 
 
 def run_until(predicate: Callable[[], object], timeout_s: float, poll_ms: int = 20) -> bool:

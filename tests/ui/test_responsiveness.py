@@ -15,6 +15,7 @@ idle heartbeat alone has shown gaps of 20-25 ms there).
 
 from __future__ import annotations
 
+import gc
 import random
 import time
 from collections.abc import Iterator
@@ -29,7 +30,8 @@ from PySide6.QtWidgets import QApplication
 from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.ui.heartbeat import Heartbeat, HeartbeatReport, run_until
+from notebooklm_local.ui.application import freeze_startup_heap
+from notebooklm_local.ui.heartbeat import GcPauses, Heartbeat, HeartbeatReport, run_until
 from tests.helpers.docs import make_pdf
 from tests.helpers.embedders import HashEmbedder
 
@@ -105,24 +107,45 @@ def hash_embedder_library(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(runtime, "open_library", open_library)
 
 
-def _split(report: HeartbeatReport, calls: list[tuple[float, float]]) -> tuple[list[float], list[float]]:
-    """Gaps over STALL_MS in ms: (those overlapping a Chroma call, the others)."""
-    during, other = [], []
+@pytest.fixture
+def gc_pauses() -> Iterator[GcPauses]:
+    """The garbage collector's pauses while the test runs (counted apart from our stalls)."""
+    rec = GcPauses().start()
+    yield rec
+    rec.stop()
+
+
+def _split(report: HeartbeatReport, calls: list[tuple[float, float]],
+           pauses: list[tuple[float, float, int]] = ()) -> tuple[list[float], list[float], list[float]]:
+    """Gaps over STALL_MS in ms: (those overlapping a Chroma call, those overlapping a garbage collection
+    of 20 ms or more, the others)."""
+    during, in_gc, other = [], [], []
+    gcs = [(s, e) for s, e, _ in pauses if e - s >= 0.02]
     for start, end in report.stalls(STALL_MS):
         gap = (end - start) * 1000
-        (during if any(s < end and start < e for s, e in calls) else other).append(gap)
-    return during, other
+        if any(s < end and start < e for s, e in calls):
+            during.append(gap)
+        elif any(s < end and start < e for s, e in gcs):
+            in_gc.append(gap)
+        else:
+            other.append(gap)
+    return during, in_gc, other
 
 
-def _assert_responsive(report: HeartbeatReport, calls: list[tuple[float, float]]) -> None:
-    during, other = _split(report, calls)
+def _assert_responsive(report: HeartbeatReport, calls: list[tuple[float, float]],
+                       gc_rec: GcPauses | None = None) -> None:
+    pauses = list(gc_rec.pauses) if gc_rec is not None else []
+    during, in_gc, other = _split(report, calls, pauses)
     longest = max(((e - s) * 1000 for s, e in calls), default=0.0)
-    msg = f"{report.summary()}; gaps during Chroma calls {during}, others {other}; longest Chroma call {longest:.0f} ms"
+    longest_gc = max(((e - s) * 1000 for s, e, _ in pauses), default=0.0)
+    msg = (f"{report.summary()}; gaps during Chroma calls {during}, during garbage collection {in_gc}, "
+           f"others {other}; longest Chroma call {longest:.0f} ms, longest collection {longest_gc:.0f} ms")
     print(msg)
     # Ours: none over 50 ms; one allowed (< 200 ms) for the shared CI cores (scheduling, not our code).
     assert len(other) <= 1 and max(other, default=0.0) < 4 * STALL_MS, msg
-    # Chroma's: the call holding the GIL, plus a scheduling slice, never more.
+    # Chroma's: the call holding the GIL, plus a scheduling slice, never more. Likewise a collection.
     assert all(g < longest + 100 for g in during), msg
+    assert all(g < longest_gc + 100 for g in in_gc), msg
 
 
 def _window(ctx: AppContext) -> Any:
@@ -132,6 +155,7 @@ def _window(ctx: AppContext) -> Any:
     win.show()
     assert run_until(lambda: win.sources_pane.notebook_id is not None and win.backend_label.text() != "Backend: …",
                      30)
+    freeze_startup_heap()  # as run_gui does once the window is up (the ``windows`` fixture unfreezes)
     return win
 
 
@@ -177,11 +201,12 @@ def windows(qapp: QApplication) -> Iterator[list[Any]]:
         if w.isVisible():
             w.close()
         w.deleteLater()
+    gc.unfreeze()
 
 
 def test_indexing_100_pdf_pages_never_stalls_the_gui_and_closing_cancels_within_3s(
     ctx: AppContext, tmp_path: Path, hash_embedder_library: None, chroma_calls: list[tuple[float, float]],
-    windows: list[Any],
+    windows: list[Any], gc_pauses: GcPauses,
 ) -> None:
     from notebooklm_local.extensions.runtime import open_library
 
@@ -202,7 +227,7 @@ def test_indexing_100_pdf_pages_never_stalls_the_gui_and_closing_cancels_within_
     report = hb.stop()
     assert _status(win, first.name) == "ready"
     assert win.sources_pane.list.count() == 1 and len(chroma_calls) >= 5  # ~250 chunks: an upsert per 16
-    _assert_responsive(report, chroma_calls)
+    _assert_responsive(report, chroma_calls, gc_pauses)
 
     _drop(win, second)
     assert run_until(lambda: (cur := win.ingest._current) is not None and cur.state.text.startswith("Embedding"), 120)
@@ -221,7 +246,7 @@ def test_indexing_100_pdf_pages_never_stalls_the_gui_and_closing_cancels_within_
 @pytest.mark.model
 def test_answering_never_stalls_the_gui_and_closing_stops_generation_within_3s(
     ctx: AppContext, installed_model: Path, tmp_path: Path, chroma_calls: list[tuple[float, float]],
-    windows: list[Any],
+    windows: list[Any], gc_pauses: GcPauses,
 ) -> None:
     from notebooklm_local.extensions.runtime import open_library
 
@@ -244,7 +269,7 @@ def test_answering_never_stalls_the_gui_and_closing_stops_generation_within_3s(
     assert run_until(lambda: answers and not win.chat_pane.busy, 300)
     report = hb.stop()
     assert answers[0].answer is not None
-    _assert_responsive(report, chroma_calls)
+    _assert_responsive(report, chroma_calls, gc_pauses)
 
     win.chat_pane.input.setPlainText("Describe every barge, cargo and lock in the notes, one by one, in detail.")
     win.chat_pane.send_button.click()
