@@ -9,6 +9,7 @@ The GUI and the CLI both call this; neither has its own pipeline.
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -37,18 +38,20 @@ from notebooklm_local.core.llm import ChatMessage, Engine, EngineInfo, Generatio
 from notebooklm_local.core.quotes import QuoteResult, quoted_answer, select_quotes
 from notebooklm_local.core.settings import ChatSettings
 from notebooklm_local.core.templates import TemplateStore
-from notebooklm_local.core.textutil import content_words, words
+from notebooklm_local.core.textutil import content_words, split_sentences, words
 from notebooklm_local.services.grounding import similarity_for
 from notebooklm_local.services.library_service import Hit, LibraryService
 
-__all__ = ["ChatService", "AskResult", "standalone_query", "MODES", "QUOTES_LABEL"]
+__all__ = ["ChatService", "AskResult", "standalone_query", "MODES", "QUOTES_LABEL", "STOPPED_NOTE"]
 
 log = logging.getLogger(__name__)
 
+_DANGLING_MARKER = re.compile(r"\[[^\]\n]{0,20}$")  # a marker cut off by the stop ("... in 2019 [")
 MAX_QUERY_CHARS = 2000  # retrieval query cap (a 100 kB question still searches on its start)
 HISTORY_TURNS = 6
 MODES = ("auto", "generate", "quotes")  # auto: quotes when the chat model is a base (raw-completion) model
 QUOTES_LABEL = "Quoted from your sources \u2014 nothing generated"
+STOPPED_NOTE = "Stopped \u2014 the answer was cut off."  # a stopped answer's one mark (stored, shown)
 QUOTES_ENGINE = EngineInfo(kind="quotes", model="(none: quoted from the sources)", backend="")
 _ANAPHORA = frozenset(
     "it its this that these those they them their he she him her his there such former latter same "
@@ -73,6 +76,7 @@ class AskResult:
     shown_text: str = ""  # what was streamed to on_token (for structured answers: the readable sentences)
     mode: str = "generate"  # "generate" (the model wrote it) or "quotes" (source sentences, nothing generated)
     quotes: QuoteResult | None = None  # quotes mode: the selection with its per-sentence scores
+    cut_off: str = ""  # a stopped answer: the sentence being written when it stopped (shown, never checked)
 
     @property
     def extractive(self) -> bool:
@@ -101,6 +105,7 @@ class AskResult:
             "structured": self.structured,
             "template": self.template,
             "cancelled": self.cancelled,
+            "cut_off": self.cut_off,
             "mode": self.mode,
             "extractive": self.extractive,
             "label": self.label,
@@ -152,6 +157,38 @@ def _passage(pid: int, hit: Hit) -> Passage:
 def _shorten(p: Passage, keep: float) -> Passage:
     n = max(80, int(len(p.text) * keep))
     return replace(p, text=p.text[:n], end=p.start + n)
+
+
+def _stopped_text(part: str | dict[str, Any], structured: bool) -> str:
+    """The readable text of a part of a stopped answer (free text, or structured sentences)."""
+    if not structured or not isinstance(part, dict):
+        return strip_markers(str(part)).strip()
+    items = part.get("sentences") if isinstance(part.get("sentences"), list) else []
+    return " ".join(str(it.get("text", "")).strip() for it in items if isinstance(it, dict)).strip()
+
+
+def _split_stopped(raw: str, structured: bool) -> tuple[Any, str]:
+    """A stopped generation split into what was finished (free text, or a structured answer's dict) and the
+    sentence being written (plain text, markers removed): always the last one, since even a sentence that
+    reached its full stop may still have been waiting for its citation."""
+    if structured:
+        try:
+            data = repair_json(raw)
+        except ValueError:
+            return None, ""
+        items = data.get("sentences") if isinstance(data, dict) else None
+        items = [it for it in items if isinstance(it, dict) and str(it.get("text", "")).strip()] \
+            if isinstance(items, list) else []
+        if not items:
+            return None, ""
+        cut = strip_markers(str(items[-1].get("text", ""))).strip()
+        return ({**data, "sentences": items[:-1]} if len(items) > 1 else None), cut
+    text = _DANGLING_MARKER.sub("", raw.strip()).strip()
+    spans = split_sentences(text)
+    if not spans:
+        return "", ""
+    a, b = spans[-1]
+    return text[:a].strip(), strip_markers(text[a:b]).strip()
 
 
 class StructuredDisplay:
@@ -253,7 +290,8 @@ class ChatService:
             if r.role == "user":
                 pending = r.content
             elif pending is not None:
-                turns.append(Turn(pending, r.content))
+                if r.content.strip():  # an answer stopped before its first sentence is no turn to follow up
+                    turns.append(Turn(pending, r.content))
                 pending = None
         return turns[-HISTORY_TURNS:]
 
@@ -301,6 +339,7 @@ class ChatService:
         cancel: CancelToken | None = None,
         mode: str | None = None,
         on_stage: Callable[[str], None] | None = None,
+        store_stopped: Callable[[], bool] | None = None,
     ) -> AskResult:
         """Answer ``question`` from the notebook's (selected) sources. Raises NotebookError on bad input.
 
@@ -308,6 +347,12 @@ class ChatService:
         no model is loaded or called), "auto" (quotes for a base model, else generate); None: settings.
         ``on_stage(text)`` is told what is happening ("Searching your sources…", "Reading 8 passages…",
         "Writing the answer…"), so a UI never sits silent while the prompt is evaluated.
+
+        A generation stopped through ``cancel`` returns (``cancelled``) with the sentences finished before the
+        stop, checked, and the one being written in ``cut_off`` (not checked: half a sentence is neither
+        supported nor unsupported); its one mark is :data:`STOPPED_NOTE`. It is stored once, unless
+        ``store_stopped()`` (asked after the stop) says False: then nothing of this exchange is stored.
+        A cancel before the generation started raises :class:`Cancelled` (nothing stored).
         """
         stage = on_stage or (lambda _text: None)
         question = (question or "").strip()
@@ -323,6 +368,7 @@ class ChatService:
                 user_cb(piece)
 
         t0 = time.perf_counter()
+        created = False
         nb = self.library.library.notebook(notebook)
         if session_id:
             session = self.store.session(session_id)
@@ -332,6 +378,7 @@ class ChatService:
             session = latest
         else:
             session = self.store.create_session(nb.id)
+            created = True
         history = self.history(session.id)
         if source_ids is None:
             source_ids = [s.id for s in self.library.library.sources(nb.id) if s.selected]
@@ -391,16 +438,24 @@ class ChatService:
             timings["first_token_s"] = round((t_first[0] if t_first else t4) - t0, 4)
             generation = gen[0] if gen else None
             cancelled = bool(generation and generation.finish_reason == "cancelled") or cancel.is_set()
-            answer = self._verify(raw, plan.passages, use_structured)
+            cut_off = ""
+            if cancelled:
+                answer, cut_off = self._verify_stopped(raw, plan.passages, use_structured)
+            else:
+                answer = self._verify(raw, plan.passages, use_structured)
             timings["verify_s"] = round(time.perf_counter() - t4, 4)
             timings["total_s"] = round(time.perf_counter() - t0, 4)
             answer.notes = plan.notes + answer.notes
             if cancelled:
-                answer.notes.append("Stopped before the answer was complete.")
+                answer.notes.append(STOPPED_NOTE)
             if generation is not None and generation.finish_reason == "length" and not cancelled:
                 answer.notes.append("The answer reached its length limit and may be cut short.")
             result = AskResult(question, answer, session.id, query, plan.passages, info, generation, use_structured,
-                               tpl_name, timings, cancelled, raw, "".join(shown))
+                               tpl_name, timings, cancelled, raw, "".join(shown), cut_off=cut_off)
+            if cancelled and store_stopped is not None and not store_stopped():
+                if created and not self.store.messages(session.id):
+                    self.store.delete_session(session.id)  # an empty chat made for this question
+                return result
             self._persist(session.id, result)
             return result
 
@@ -483,6 +538,26 @@ class ChatService:
             return CitedAnswer(text, [AnswerSentence(text, supported=False, flag="no usable output")], [],
                                notes=[f"The model's structured answer was not usable ({e}). Try again, or use a "
                                       "larger model."])
+
+    def _verify_stopped(self, raw: str, passages: list[Passage], structured: bool) -> tuple[CitedAnswer, str]:
+        """A stopped generation: the sentences finished before the stop, checked, and the last one (being
+        written when it stopped, or waiting for its citation) apart and unchecked. Never "not found" and
+        never "the model wrote nothing": the user stopped it."""
+        done, cut = _split_stopped(raw, structured)
+        answer = CitedAnswer("", [], [])
+        if done:
+            similarity = similarity_for(self.library)
+            try:
+                answer = build_structured_answer(done, passages, similarity) if structured \
+                    else build_answer(done, passages, similarity)
+            except ValueError:
+                answer = CitedAnswer("", [], [])
+            if answer.not_found or not answer.sentences or not answer.text.strip():
+                # the model's own words, unchecked, rather than the app's "not found" / "wrote nothing" text
+                head = _stopped_text(done, structured)
+                cut = f"{head} {cut}".strip()
+                answer = CitedAnswer("", [], [])
+        return answer, cut
 
     def _persist(self, session_id: str, result: AskResult) -> None:
         self.store.add_message(session_id, "user", result.question)

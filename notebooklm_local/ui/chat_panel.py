@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import logging
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -37,7 +38,7 @@ from PySide6.QtWidgets import (
 from notebooklm_local.core.citations import strip_markers
 from notebooklm_local.core.note_export import render_markdown
 from notebooklm_local.core.notes import Note, NoteStore
-from notebooklm_local.services.chat import QUOTES_LABEL
+from notebooklm_local.services.chat import QUOTES_LABEL, STOPPED_NOTE
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount
 from notebooklm_local.ui.theme import good_color
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
@@ -81,9 +82,13 @@ def quotes_html(answer: Any, key: int = 0) -> str:
     return f"{label}<ul style='margin-left:0px'>{items}</ul>{_notes_and_sources(answer, key)}"
 
 
+def _note_html(note: str) -> str:
+    return f"<b>\u23f9 {html.escape(note)}</b>" if note == STOPPED_NOTE else html.escape(note)
+
+
 def _notes_and_sources(answer: Any, key: int) -> str:
     """An answer's notes (what was left out, why not found) and its list of cited sources, as links."""
-    extra = "".join(f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in answer.notes)
+    extra = "".join(f'<div style="color:#808080;font-size:small">{_note_html(n)}</div>' for n in answer.notes)
     if answer.citations:
         extra += '<div style="font-size:small">Sources: ' + "; ".join(
             f'<a href="cite:{key}:{c.passage_id}">[{c.passage_id}] {html.escape(c.source_title)}'
@@ -92,11 +97,15 @@ def _notes_and_sources(answer: Any, key: int) -> str:
     return extra
 
 
-def answer_html(result_or_answer: Any, key: int = 0, *, mode: str = "") -> str:
-    """A stored or fresh answer as HTML: quotes answers as quotes, generated ones with their checks."""
+def answer_html(result_or_answer: Any, key: int = 0, *, mode: str = "", cut_off: str | None = None) -> str:
+    """A stored or fresh answer as HTML: quotes answers as quotes, generated ones with their checks.
+
+    A stopped answer shows the sentence it was writing (``cut_off``; from the result when not given) after
+    its checked sentences, in grey and unchecked, and its "Stopped" note."""
     answer = getattr(result_or_answer, "answer", result_or_answer)
     mode = mode or getattr(result_or_answer, "mode", "") or ""
-    return quotes_html(answer, key) if mode == "quotes" else citation_html(answer, key)
+    cut = getattr(result_or_answer, "cut_off", "") if cut_off is None else cut_off
+    return quotes_html(answer, key) if mode == "quotes" else citation_html(answer, key, cut_off=str(cut or ""))
 
 
 def regenerate_link(key: int, index: int) -> str:
@@ -105,9 +114,10 @@ def regenerate_link(key: int, index: int) -> str:
             f'title="Write this one again from its passages">\u21bb rewrite</a>')
 
 
-def citation_html(answer: Any, key: int = 0, *, regenerate: bool = False) -> str:
+def citation_html(answer: Any, key: int = 0, *, regenerate: bool = False, cut_off: str = "") -> str:
     """The checked answer as HTML: sentences with citation links (``cite:<key>:<id>``), unsupported ones marked
-    (with a ``regen:<key>:<n>`` link after each when ``regenerate``)."""
+    (with a ``regen:<key>:<n>`` link after each when ``regenerate``); ``cut_off``: the sentence a stopped
+    answer was writing, shown after them in grey, neither supported nor flagged (it was never checked)."""
     parts: list[str] = []
     for n, s in enumerate(answer.sentences):
         text = html.escape(strip_markers(s.text))
@@ -120,6 +130,9 @@ def citation_html(answer: Any, key: int = 0, *, regenerate: bool = False) -> str
                 + (regenerate_link(key, n) if regenerate else "")
             )
     body = " ".join(parts) if parts else html.escape(answer.text)
+    if cut_off:
+        body += (f' <span style="color:#808080" title="Cut off when the answer was stopped: not checked">'
+                 f"{html.escape(cut_off)}\u2026</span>")
     extra = ""
     flagged = [s for s in answer.sentences if not s.supported]
     if flagged:
@@ -138,10 +151,11 @@ def answer_markdown(answer: Any) -> str:
     return re.sub(r"\A# [^\n]*\n+", "", md, count=1)  # no "# Answer" heading
 
 
-def _actions_html(key: int) -> str:
+def _actions_html(key: int, *, save: bool = True) -> str:
+    """The links under an answer: Save to note (not for a stopped answer, like ``ask --save-note``) and Copy."""
     link = 'style="font-size:small;text-decoration:none"'
-    return (f'<div style="margin-top:2px"><a href="note:{key}" {link}>Save to note</a>'
-            f'&nbsp;&nbsp;·&nbsp;&nbsp;<a href="copy:{key}" {link}>Copy</a></div>')
+    note = f'<a href="note:{key}" {link}>Save to note</a>&nbsp;&nbsp;·&nbsp;&nbsp;' if save else ""
+    return f'<div style="margin-top:2px">{note}<a href="copy:{key}" {link}>Copy</a></div>'
 
 
 class _NoteRelay(QObject):
@@ -192,6 +206,7 @@ class ChatPanel(QWidget):
         self._results: dict[int, Any] = {}  # answer number -> AskResult (for Save to note / Copy)
         self._answers = 0
         self._note_relay = _NoteRelay(self)
+        self._discard = threading.Event()  # set by stop(discard=True): the stopped answer is not stored
 
         layout = QVBoxLayout(self)
         head = QHBoxLayout()
@@ -338,7 +353,9 @@ class ChatPanel(QWidget):
                 for c in answer.citations:
                     self._citations[(self._answers, c.passage_id)] = c
                 mode = str(m.payload.get("mode", "")) if isinstance(m.payload, dict) else ""
-                self._history_html.append(f"<p><b>Answer:</b></p>{answer_html(answer, self._answers, mode=mode)}")
+                cut = str(m.payload.get("cut_off", "") or "") if m.payload.get("cancelled") else ""
+                self._history_html.append(
+                    f"<p><b>Answer:</b></p>{answer_html(answer, self._answers, mode=mode, cut_off=cut)}")
         when = time.strftime("%d %b %H:%M", time.localtime(chosen.updated))
         self._history_html.append(f'<p style="color:#808080;font-size:small">— chat of {when}; ask to continue it, '
                                   "or start a New chat —</p>")
@@ -402,6 +419,10 @@ class ChatPanel(QWidget):
         self._render(streaming=True)
         notebook, session, sources, relay = self.notebook_id, self.session_id, self.source_ids, self._relay
         mode = self.mode
+        discard = self._discard = threading.Event()
+
+        def keep_stopped() -> bool:
+            return not discard.is_set()
 
         def run(cancel: Any, progress: Any) -> Any:
             if self.chat is None:
@@ -410,7 +431,7 @@ class ChatPanel(QWidget):
             progress(0, 0, "Finding the passages…")
             return self.chat.ask(notebook, question, session_id=session, new_session=session is None,
                                  source_ids=sources, on_token=relay.token.emit, cancel=cancel, mode=mode,
-                                 on_stage=lambda text: progress(0, 0, text))
+                                 on_stage=lambda text: progress(0, 0, text), store_stopped=keep_stopped)
 
         worker = FunctionWorker(run, pass_context=True)
         worker.signals.succeeded.connect(self._on_answer)
@@ -425,8 +446,12 @@ class ChatPanel(QWidget):
         self.lanes.submit(self.lanes.llm, worker)
 
     @Slot()
-    def stop(self) -> None:
+    def stop(self, *, discard: bool = False) -> None:
+        """Stop the answer being written: what it wrote is stored as stopped, or nothing when ``discard``
+        (the window closes)."""
         if self.worker is not None and not self.worker.done:
+            if discard:
+                self._discard.set()
             self.worker.cancel_token.cancel()
             self.status.setText("Stopping…")
 
@@ -461,8 +486,8 @@ class ChatPanel(QWidget):
             self._citations[(self._answers, c.passage_id)] = c
         self._results[self._answers] = result
         self.load_session(None, show=False)  # the History menu lists this chat too
-        self._history_html.append(f"<p><b>Answer:</b></p>{answer_html(result, self._answers)}"
-                                  + _actions_html(self._answers))
+        actions = _actions_html(self._answers, save=not result.cancelled) if result.answer.text.strip() else ""
+        self._history_html.append(f"<p><b>Answer:</b></p>{answer_html(result, self._answers)}{actions}")
         self._streamed = ""
         self._render(streaming=False)
         g = result.generation
@@ -479,8 +504,8 @@ class ChatPanel(QWidget):
         from notebooklm_local.core.errors import Cancelled
 
         self._flush_timer.stop()
-        if isinstance(exc, Cancelled):
-            self._history_html.append("<p><i>Stopped.</i></p>")
+        if isinstance(exc, Cancelled):  # stopped before the model wrote anything: nothing was stored
+            self._history_html.append("<p><i>Stopped before the answer started (not saved).</i></p>")
             self.status.setText("Stopped.")
         else:
             log.warning("chat failed: %s", exc)
@@ -514,7 +539,7 @@ class ChatPanel(QWidget):
     def save_to_note(self, key: int) -> bool:
         """Save answer ``key`` (1 = the first of this chat) as a note with its citations, on the store lane."""
         result = self._results.get(key)
-        if result is None or self.chat is None or not self.notebook_id:
+        if result is None or self.chat is None or not self.notebook_id or getattr(result, "cancelled", False):
             return False
         library = self.chat.library.library
         notebook, answer, session = self.notebook_id, result.answer, result.session_id
