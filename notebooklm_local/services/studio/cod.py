@@ -20,6 +20,7 @@ from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import Engine
 from notebooklm_local.core.templates import PromptTemplate
 from notebooklm_local.services.studio.common import Progress, RunStats, generate_structured, messages_for
+from notebooklm_local.services.studio.stages import StageReporter
 from notebooklm_local.services.studio.summaries import SummaryPlan, answer_tokens_for, cited_document
 
 __all__ = ["SourceMatcher", "CoDRun", "run_chain", "regenerate_step"]
@@ -91,8 +92,10 @@ def run_chain(
     cancel: CancelToken | None = None,
     on_step: Callable[[CoDStep], None] | None = None,
     similarity: Similarity | None = None,
+    reporter: StageReporter | None = None,
 ) -> CoDRun:
     cancel = cancel or CancelToken()
+    reporter = reporter or StageReporter(progress)
     if not 1 <= steps <= 10:
         raise NotebookError("Chain of density takes 1 to 10 steps.")
     if not 20 <= words <= 400:
@@ -117,9 +120,9 @@ def run_chain(
                and answer_tokens_for(section_plan.words, section_plan.sentences) > engine.n_ctx // 2):
             section_plan.words = max(words * 2, section_plan.words - 20)
             section_plan.sentences = max(6, section_plan.words // 18)
-        if progress:
-            progress(0, steps + 1, "The source is long: summarising it by section first")
-        answer, sections, _ = cited_document(engine, passages, section_plan, stats=stats, cancel=cancel)
+        answer, sections, _ = cited_document(engine, passages, section_plan, stats=stats, cancel=cancel,
+                                             reporter=reporter, later_units=steps,
+                                             stage="The source is long: summarising section")
         article = strip_markers(answer.text)
         notes.append(f"The source is longer than the context: it was summarised in {sections} section(s) first, "
                      "then densified; entities are checked against the full source.")
@@ -128,10 +131,10 @@ def run_chain(
     done: list[CoDStep] = []
     accepted: list[str] = []
     failure = ""
+    before_steps = (sections + (1 if sections > 1 else 0)) if sections else 0  # the section summary's units
     for i in range(1, steps + 1):
         cancel.raise_if_set()
-        if progress:
-            progress(i - 1 + (1 if sections else 0), steps + (1 if sections else 0), f"Step {i} of {steps}")
+        reporter.unit(before_steps + i - 1, before_steps + steps, "Step", part=i, parts=steps)
         prev = done[-1] if done else None
         msgs = messages_for(template, {"article": article, "words": words, "step": i, "steps": steps,
                                        "previous": prev.summary if prev else "", "language": language})
@@ -143,7 +146,7 @@ def run_chain(
         try:
             step, attempts = generate_structured(
                 engine, msgs, schema, check, what=f"chain-of-density step {i}", max_tokens=answer_tokens,
-                retries=retries, stats=stats, temperature=0.4, cancel=cancel,
+                retries=retries, stats=stats, temperature=0.4, cancel=cancel, reporter=reporter,
             )
         except StudioError as e:
             if not done:
@@ -158,8 +161,7 @@ def run_chain(
             on_step(step)
     if not failure and (problem := chain_problem(done)):
         failure = f"Every step is kept, but {problem}."
-    if progress:
-        progress(1, 1, "Done")
+    reporter.finish()
     return CoDRun(done, sections, failure, notes)
 
 

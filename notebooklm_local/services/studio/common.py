@@ -15,6 +15,7 @@ from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.library import Library, Source, StoredChunk
 from notebooklm_local.core.llm import ChatMessage, Engine, GenerationResult
 from notebooklm_local.core.templates import PromptTemplate
+from notebooklm_local.services.studio.stages import StageReporter
 
 __all__ = [
     "Progress",
@@ -157,11 +158,13 @@ def generate_structured(
     temperature: float = 0.3,
     cancel: CancelToken | None = None,
     on_token: Callable[[str], None] | None = None,
+    reporter: StageReporter | None = None,
 ) -> tuple[T, list[Attempt]]:
     """Generate JSON under ``schema`` and pass it through ``check`` (which raises ValueError on bad output).
 
     Tries ``1 + retries`` times, warmer each time (a retry at the same temperature often repeats the
     same mistake). After the last failure raises StudioError naming ``what`` and every reason.
+    ``reporter`` hears of each attempt (a/m, and why the one before was rejected) and each streamed token.
     """
     cancel = cancel or CancelToken()
     attempts: list[Attempt] = []
@@ -170,15 +173,21 @@ def generate_structured(
         temp = min(1.0, temperature + 0.35 * i)
         gen: list[GenerationResult] = []
         pieces: list[str] = []
+        if reporter is not None:
+            reporter.attempt(i + 1, retries + 1, max_tokens, rejected=attempts[-1].error if attempts else "")
         try:
             for piece in engine.stream_chat(messages, max_tokens=max_tokens, temperature=temp, cancel=cancel,
                                             json_schema=schema, static_prefix=len(messages) - 1, result=gen):
                 pieces.append(piece)
                 if on_token is not None:
                     on_token(piece)
+                if reporter is not None:
+                    reporter.token()
         except Cancelled:
             raise
         stats.add(gen[0] if gen else None)
+        if reporter is not None:
+            reporter.call_done(gen[0] if gen else None)
         if cancel.is_set() or (gen and gen[0].finish_reason == "cancelled"):
             raise Cancelled()
         raw = "".join(pieces)

@@ -23,8 +23,9 @@ from notebooklm_local.core.podcast import Host, PodcastLine, PodcastScript
 from notebooklm_local.core.templates import PromptTemplate
 from notebooklm_local.core.textutil import content_words, normalize_for_match
 from notebooklm_local.services.studio.common import Progress, RunStats, generate_structured, messages_for
+from notebooklm_local.services.studio.stages import StageReporter
 
-__all__ = ["PODCAST_LENGTHS", "write_script", "select_passages", "verify_script"]
+__all__ = ["PODCAST_LENGTHS", "write_script", "select_passages", "verify_script", "example_titles", "draft_markdown"]
 
 PODCAST_LENGTHS: dict[str, tuple[int, int]] = {"short": (3, 4), "medium": (4, 6), "long": (6, 8)}  # segments, lines
 
@@ -119,9 +120,24 @@ def _by_topic(topic: str, passages: Sequence[Passage], k: int = 2) -> list[int]:
     return [p.pid for p in scored[:k]]
 
 
-def _check_outline(data: Any, passages: Sequence[Passage], segments: int) -> tuple[str, list[str], list[list[int]], list[str]]:
+_EXAMPLE_TITLE = re.compile(r'"title"\s*:\s*"([^"]{1,120})"')
+
+
+def example_titles(template: PromptTemplate) -> list[str]:
+    """The episode titles the outline prompt shows as examples (``"title": "..."``): an outline that returns one
+    of them copied the prompt instead of naming the episode."""
+    return list(dict.fromkeys(m.group(1) for part in (template.system, template.user)
+                              for m in _EXAMPLE_TITLE.finditer(part or "")))
+
+
+def _check_outline(data: Any, passages: Sequence[Passage], segments: int, examples: Sequence[str] = (),
+                   ) -> tuple[str, list[str], list[list[int]], list[str]]:
     if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
         raise ValueError("the plan has no list of segments")
+    copied = normalize_for_match(" ".join(str(data.get("title", "")).split()))
+    if copied and any(copied == normalize_for_match(e) for e in examples):
+        raise ValueError(f"the title \u201c{' '.join(str(data['title']).split())}\u201d is the prompt's example, "
+                         "not a title for these sources")
     topics: list[str] = []
     refs: list[list[int]] = []
     notes: list[str] = []
@@ -218,9 +234,13 @@ def write_script(
     progress: Progress | None = None,
     cancel: CancelToken | None = None,
     similarity: Similarity | None = None,
+    reporter: StageReporter | None = None,
 ) -> tuple[PodcastScript, list[Passage], list[str]]:
-    """Returns (script, the passages it was given (ids 1..n, the ones its citations use), notes)."""
+    """Returns (script, the passages it was given (ids 1..n, the ones its citations use), notes).
+
+    An outline whose title is the prompt's example title (copied, not written) is rejected and retried."""
     cancel = cancel or CancelToken()
+    reporter = reporter or StageReporter(progress)
     if length not in PODCAST_LENGTHS:
         raise NotebookError(f"Podcast length must be one of: {', '.join(PODCAST_LENGTHS)}.")
     names = [h.name for h in hosts]
@@ -240,13 +260,13 @@ def write_script(
         notes.append(f"The outline saw {len(given)} of {len(passages)} passages (spread over every source) to fit "
                      "the context.")
     total = n_segments + 1
-    if progress:
-        progress(0, total, "Planning the episode")
+    reporter.unit(0, total, "Planning the episode")
+    examples = example_titles(outline_template)
     (title, topics, refs, outline_notes), _ = generate_structured(
         engine, messages_for(outline_template, {**base, "passages": format_passages(given)}),
-        _outline_schema(len(given), n_segments), lambda d: _check_outline(d, given, n_segments),
+        _outline_schema(len(given), n_segments), lambda d: _check_outline(d, given, n_segments, examples),
         what="podcast outline", max_tokens=outline_tokens, retries=retries, stats=stats, temperature=0.5,
-        cancel=cancel,
+        cancel=cancel, reporter=reporter,
     )
     notes += outline_notes
     by_id = {p.pid: p for p in given}
@@ -255,8 +275,7 @@ def write_script(
     line_tokens = 40 + (lines_per + 2) * 70
     for si, (topic, ids) in enumerate(zip(topics, refs, strict=True)):
         cancel.raise_if_set()
-        if progress:
-            progress(si + 1, total, f"Writing segment {si + 1} of {len(topics)}: {topic}")
+        reporter.unit(si + 1, len(topics) + 1, "Writing segment", part=si + 1, parts=len(topics), detail=topic)
         seg_passages = [by_id[i] for i in ids]
         # renumber locally: the grammar's id range is small and each id is one the model just saw
         local = [Passage(k + 1, p.chunk_id, p.source_id, p.source_title, p.text, p.start, p.end, p.page, p.page_end,
@@ -270,7 +289,7 @@ def write_script(
         seg_lines, _ = generate_structured(
             engine, messages_for(dialogue_template, values), _dialogue_schema(names, len(local), lines_per),
             lambda d, local=local: _check_dialogue(d, names, local, similarity), what=f"dialogue for segment {si + 1}", max_tokens=line_tokens,
-            retries=retries, stats=stats, temperature=0.6, cancel=cancel,
+            retries=retries, stats=stats, temperature=0.6, cancel=cancel, reporter=reporter,
         )
         for speaker, text, cites in seg_lines:
             glob = [seg_passages[c - 1].pid for c in cites if 1 <= c <= len(seg_passages)]
@@ -279,6 +298,51 @@ def write_script(
                                      list(dict.fromkeys(glob)), si))
     script = PodcastScript(title or topics[0], list(hosts), topics, lines, language=language)
     verify_script(script, given, similarity)
-    if progress:
-        progress(total, total, "Done")
+    reporter.finish()
     return script, given, notes
+
+
+DRAFT_HELP = ("Write or paste the script below: one line per turn as **Name:** what they say [n], where [n] is the "
+              "passage the line draws on (see Sources at the end; that list is not part of the script). "
+              "## headings start segments. When you save, every line is checked against the passages it cites; "
+              "a line that cites none, or says what its passages do not, is flagged \u26a0. This paragraph is "
+              "ignored.")
+
+
+def draft_markdown(passages: Sequence[Passage], hosts: Sequence[str], title: str, *, lines: int = 8,
+                   listed: int = 40) -> str:
+    """A script to start from when no model wrote one (or its checks failed): the hosts take turns with a key
+    sentence of passages spread over the sources, verbatim and cited (so every line is supported), under
+    the same Markdown as :meth:`PodcastScript.export_markdown`; then the numbered passages to cite, under
+    ``## Sources`` (which :func:`parse_markdown` skips)."""
+    from notebooklm_local.core.textutil import split_sentences
+
+    names = [h for h in hosts if h.strip()][:2] or ["Alex", "Sam"]
+    if len(names) == 1:
+        names.append("Sam" if names[0] != "Sam" else "Alex")
+    usable = [p for p in passages if re.search(r"\w\w", p.text)]
+    picks: list[Passage] = []
+    if usable:
+        step = max(1.0, len(usable) / lines)
+        idx = dict.fromkeys(min(len(usable) - 1, int(k * step)) for k in range(min(lines, len(usable))))
+        picks = [usable[i] for i in idx]
+    out = [f"# {title or 'Podcast'}", "", DRAFT_HELP, "", "## 1. Introduction", ""]
+    for k, p in enumerate(picks):
+        sentences = [" ".join(p.text[a:b].split()) for a, b in split_sentences(p.text)]
+        good = [s for s in sentences if len(s.split()) >= 5] or [s for s in sentences if s] or [" ".join(p.text.split())]
+        text = max(good[:3], key=len)[:300]
+        out += [f"**{names[k % 2]}:** {text} [{p.pid}]", ""]
+    if not picks:
+        out += [f"**{names[0]}:** Welcome to the show.", "", f"**{names[1]}:** Today we talk about our sources.", ""]
+    picked = {p.pid for p in picks}
+    shown = [p for p in passages if p.pid in picked] + [p for p in passages if p.pid not in picked]
+    shown = sorted(shown[:listed], key=lambda p: p.pid)
+    if shown:
+        out += ["## Sources", ""]
+        for p in shown:
+            quote = " ".join(p.text.split())
+            quote = quote if len(quote) <= 160 else quote[:159] + "\u2026"
+            out.append(f"[{p.pid}] {p.source_title} \u2014 \u201c{quote}\u201d")
+        if len(passages) > len(shown):
+            out.append(f"(\u2026 {len(passages) - len(shown)} more passages, numbered in reading order)")
+    return "\n".join(out).rstrip() + "\n"

@@ -32,7 +32,7 @@ from notebooklm_local.services.library_service import LibraryService
 from notebooklm_local.services.studio.cod import regenerate_step as regenerate_cod_step
 from notebooklm_local.services.studio.cod import run_chain
 from notebooklm_local.services.studio.common import Progress, RunStats, load_material
-from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS, verify_script, write_script
+from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS, draft_markdown, verify_script, write_script
 from notebooklm_local.services.studio.regenerate import (
     Regenerated,
     check_index,
@@ -42,6 +42,7 @@ from notebooklm_local.services.studio.regenerate import (
     remap_citations,
     rewrite_sentence,
 )
+from notebooklm_local.services.studio.stages import OnStage, StageReporter
 from notebooklm_local.services.studio.summaries import (
     AUDIENCES,
     DOCUMENT_TEMPLATES,
@@ -143,6 +144,7 @@ class StudioService:
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
         on_token: Callable[[str], None] | None = None,
+        on_stage: OnStage | None = None,
     ) -> SummaryResult:
         """A cited summary (or briefing / study guide / FAQ) of the sources; stored."""
         st = self.settings.studio
@@ -166,7 +168,8 @@ class StudioService:
             self.engine.info()  # load the model before the clock of the first call starts
             answer, parts, rounds = cited_document(self.engine, passages, plan, stats=stats, progress=progress,
                                                    cancel=cancel, on_token=on_token,
-                                                   similarity=similarity_for(self.library))
+                                                   similarity=similarity_for(self.library),
+                                                   reporter=StageReporter(progress, on_stage))
         stats.finish()
         notes = plan.notes + answer.notes
         if parts > 1:
@@ -193,6 +196,7 @@ class StudioService:
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
         on_step: Callable[[CoDStep], None] | None = None,
+        on_stage: OnStage | None = None,
     ) -> CoDResult:
         """Chain-of-density summaries (all steps kept); stored even when a later step fails."""
         st = self.settings.studio
@@ -209,7 +213,7 @@ class StudioService:
             run = run_chain(self.engine, passages, texts, template=self.templates.get("cod_step"),
                             section_plan=section_plan, steps=steps, words=words, language=lang, retries=st.retries,
                             stats=stats, progress=progress, cancel=cancel, on_step=on_step,
-                            similarity=similarity_for(self.library))
+                            similarity=similarity_for(self.library), reporter=StageReporter(progress, on_stage))
         stats.finish()
         notes = run.notes + section_plan.notes
         out = self.store.add(
@@ -239,6 +243,7 @@ class StudioService:
         focus: str = "",
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
+        on_stage: OnStage | None = None,
     ) -> PodcastResult:
         st = self.settings.studio
         length = length or st.podcast_length
@@ -257,6 +262,7 @@ class StudioService:
                 dialogue_template=self.templates.get("podcast_dialogue"), hosts=hosts, audience=audience,
                 length=length, language=lang, focus=" ".join(focus.split())[:500], retries=st.retries, stats=stats,
                 progress=progress, cancel=cancel, similarity=similarity_for(self.library),
+                reporter=StageReporter(progress, on_stage),
             )
         stats.finish()
         if script.unsupported:
@@ -270,6 +276,60 @@ class StudioService:
             payload={"script": script.to_json(), "passages": [_passage_json(p) for p in given],
                      "stats": stats.to_json(), "notes": notes, "text": script.to_markdown(),
                      "provenance": self._provenance(["podcast_outline", "podcast_dialogue"], sources, 0.6)},
+        )
+        return PodcastResult(out, script, stats, notes)
+
+    def _hosts(self, host_a: str | None, host_b: str | None) -> list[Host]:
+        st = self.settings.studio
+        names = [" ".join((host_a or st.host_a).split())[:40], " ".join((host_b or st.host_b).split())[:40]]
+        if not all(names) or names[0].casefold() == names[1].casefold():
+            raise NotebookError("A podcast needs two hosts with different names.")
+        return [Host(names[0], DEFAULT_PERSONAS[0]), Host(names[1], DEFAULT_PERSONAS[1])]
+
+    def draft_script(self, notebook: str, source_ids: Sequence[str] | None = None, *, host_a: str | None = None,
+                     host_b: str | None = None) -> str:
+        """A script to write from when none was generated (no model needed): the hosts take turns with key
+        source sentences, verbatim and cited, and the numbered passages to cite (``podcast.draft_markdown``)."""
+        _nb, sources, passages = self._material(notebook, source_ids)
+        hosts = self._hosts(host_a, host_b)
+        title = title_for("Podcast", [s.display for s in sources])
+        return draft_markdown(passages, [h.name for h in hosts], title)
+
+    def new_script(self, notebook: str, markdown: str, source_ids: Sequence[str] | None = None, *,
+                   host_a: str | None = None, host_b: str | None = None, language: str | None = None
+                   ) -> PodcastResult:
+        """Store a script the user wrote or pasted (the Markdown of ``export_markdown``) as a podcast output, with
+        no model: ``[n]`` cites passage n of the sources in reading order (as in :meth:`draft_script`); every
+        line is checked against the passages it cites (a line citing none is flagged, as in edited scripts).
+        It can then be edited, saved as a note and spoken like a generated script."""
+        nb_id, sources, passages = self._material(notebook, source_ids)
+        hosts = self._hosts(host_a, host_b)
+        script = parse_markdown(markdown, hosts=hosts)
+        known = {h.name for h in hosts}
+        strangers = sorted({ln.speaker for ln in script.lines} - known)
+        script.hosts = hosts + [Host(n) for n in strangers]
+        script.language = self._language(language)
+        script.title = script.title or title_for("Podcast", [s.display for s in sources])
+        verify_script(script, passages, similarity_for(self.library))
+        cited = {i for ln in script.lines for i in ln.citations}
+        notes = ["Written by hand (no model); citations are checked against the sources' passages."]
+        if script.unsupported:
+            notes.append(f"{len(script.unsupported)} of {len(script.lines)} lines are not supported by the passages "
+                         "they cite (marked \u26a0).")
+        stats = RunStats().finish()
+        out = self.store.add(
+            nb_id, "podcast", script.title, source_ids=[s.id for s in sources],
+            options={"hosts": [h.name for h in hosts], "language": script.language, "manual": True},
+            model="", template="",
+            payload={"script": script.to_json(), "passages": [_passage_json(p) for p in passages if p.pid in cited],
+                     "notes": notes, "text": script.to_markdown(), "manual": True, "edited": True,
+                     "provenance": {"model": "(none: written by hand)", "engine": "", "templates": [],
+                                    "checker": "grounding v1 (names, numbers, polarity, direction, overlap"
+                                               + (" + semantic)" if similarity_for(self.library) is not None
+                                                  else ")"),
+                                    "sources": [{"id": s.id, "title": s.display, "sha256": s.sha256,
+                                                 "updated": s.updated} for s in sources],
+                                    "created": time.time()}},
         )
         return PodcastResult(out, script, stats, notes)
 
@@ -292,9 +352,18 @@ class StudioService:
         strangers = sorted({ln.speaker for ln in new.lines} - known)
         if strangers:
             new.hosts = old.hosts + [Host(n) for n in strangers]
-        verify_script(new, [_passage_from_json(d) for d in out.payload.get("passages", [])],
-                      similarity_for(self.library))
+        passages = [_passage_from_json(d) for d in out.payload.get("passages", [])]
+        if out.payload.get("manual"):  # written by hand: [n] is passage n of the sources, as when it was made
+            try:
+                passages = load_material(self.library.library, out.notebook_id, out.source_ids)[1]
+            except NotebookError as e:
+                log.info("the sources of %s cannot be read again (%s): checking against the stored passages",
+                         out.id[:8], e)
+        verify_script(new, passages, similarity_for(self.library))
         payload = dict(out.payload, script=new.to_json(), text=new.to_markdown(), edited=True)
+        if out.payload.get("manual"):
+            cited = {i for ln in new.lines for i in ln.citations}
+            payload["passages"] = [_passage_json(p) for p in passages if p.pid in cited]
         self.store.update(out.id, payload=payload, title=new.title or out.title)
         return new
 

@@ -37,6 +37,7 @@ from notebooklm_local.services.studio.common import (
     generate_structured,
     messages_for,
 )
+from notebooklm_local.services.studio.stages import StageReporter
 
 __all__ = ["LENGTHS", "AUDIENCES", "DOCUMENT_TEMPLATES", "summary_schema", "cited_document", "SummaryPlan"]
 
@@ -163,9 +164,20 @@ def cited_document(
     cancel: CancelToken | None = None,
     on_token: Callable[[str], None] | None = None,
     similarity: Similarity | None = None,
+    reporter: StageReporter | None = None,
+    first_unit: int = 0,
+    later_units: int = 0,
+    stage: str = "",
 ) -> tuple[CitedAnswer, int, int]:
-    """Map-reduce over ``passages`` (global ids). Returns (answer, parts, reduce rounds)."""
+    """Map-reduce over ``passages`` (global ids). Returns (answer, parts, reduce rounds).
+
+    Reports its stages to ``reporter`` (one is made for ``progress`` when None): "Reading part i/n" per
+    part, "Combining the parts", each attempt and token. A caller that runs it as the first stage of a
+    longer job gives ``first_unit`` (units done before), ``later_units`` (units after it) and ``stage``
+    (the name of its parts); then it does not report "Done"."""
     cancel = cancel or CancelToken()
+    nested = bool(stage)
+    reporter = reporter or StageReporter(progress)
     answer_tokens = answer_tokens_for(plan.words, plan.sentences)
     overhead = engine.count_chat_tokens(messages_for(plan.template, _values(plan, format_passages([]), reduce=False)))
     room = engine.n_ctx - answer_tokens - overhead - 48
@@ -175,7 +187,8 @@ def cited_document(
             "shorter length or raise the context size (Settings \u2192 Performance)."
         )
     batches = batch_by_tokens(passages, engine.count_tokens, room)
-    total = len(batches) + (1 if len(batches) > 1 else 0)
+    own = len(batches) + (1 if len(batches) > 1 else 0)
+    total = first_unit + own + later_units
     single = len(batches) == 1
 
     def run(batch: Sequence[Passage], template: PromptTemplate, reduce: bool, notes_map: dict[int, list[int]] | None,
@@ -191,14 +204,16 @@ def cited_document(
         answer, _ = generate_structured(
             engine, msgs, summary_schema(len(local), p.sentences), _checker(to_global, passages, similarity), what=what,
             max_tokens=answer_tokens, retries=plan.retries, stats=stats, temperature=plan.temperature,
-            cancel=cancel, on_token=on_token if stream else None,
+            cancel=cancel, on_token=on_token if stream else None, reporter=reporter,
         )
         return answer
 
     partials: list[CitedAnswer] = []
     for i, batch in enumerate(batches, 1):
-        if progress:
-            progress(i - 1, total, f"Reading part {i} of {len(batches)}" if not single else "Writing")
+        if single:
+            reporter.unit(first_unit, total, stage or "Writing")
+        else:
+            reporter.unit(first_unit + i - 1, total, stage or "Reading part", part=i, parts=len(batches))
         try:
             partials.append(run(batch, plan.template, False, None, "summary" if single else f"summary of part {i}",
                                 single))
@@ -207,8 +222,8 @@ def cited_document(
                 raise
             plan.notes.append(f"Part {i} of {len(batches)} gave no usable summary and was left out.")
     if single:
-        if progress:
-            progress(1, 1, "Done")
+        if not nested:
+            reporter.finish()
         return partials[0], 1, 0
     if not partials:
         raise StudioError("No part of the sources gave a usable summary. Try a larger model (Settings \u2192 Model).")
@@ -230,13 +245,16 @@ def cited_document(
             messages_for(plan.reduce_template, _values(plan, format_passages([]), reduce=True)))
         reduce_room = engine.n_ctx - answer_tokens - reduce_overhead - 48
         groups = batch_by_tokens(notes, engine.count_tokens, reduce_room)
-        if progress:
-            progress(len(batches), total, "Combining the parts" if len(groups) == 1 else
-                     f"Combining the parts (round {rounds})")
+        name = "Combining the section summaries" if stage else "Combining the parts"
+        if len(groups) == 1:
+            reporter.unit(first_unit + len(batches), total, name + ("" if rounds == 1 else f" (round {rounds})"))
+        else:
+            reporter.unit(first_unit + len(batches), total, f"{name} (round {rounds}), group", part=1,
+                          parts=len(groups))
         if len(groups) == 1:
             final = run(groups[0], plan.reduce_template, True, notes_map, "combined summary", True)
-            if progress:
-                progress(total, total, "Done")
+            if not nested:
+                reporter.finish()
             return final, len(batches), rounds
         if rounds >= 4:
             raise StudioError("The parts' summaries do not fit the context even after 4 rounds of combining. "
@@ -244,7 +262,10 @@ def cited_document(
         # an intermediate round must shrink the notes or the rounds never converge (an output of plan.words
         # is about as long as the notes that fit one call): each group gives at most half as many sentences
         answers = []
-        for g in groups:
+        for gi, g in enumerate(groups, 1):
+            if gi > 1:
+                reporter.unit(first_unit + len(batches), total, ("Combining the section summaries" if stage else
+                              "Combining the parts") + f" (round {rounds}), group", part=gi, parts=len(groups))
             k = max(1, min(plan.sentences, len(g) // 2))
             sub = dataclasses.replace(plan, words=max(20, plan.words * k // plan.sentences), sentences=k, notes=[])
             answers.append(run(g, plan.reduce_template, True, notes_map, f"combined summary (round {rounds})",
