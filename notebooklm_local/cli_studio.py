@@ -73,9 +73,10 @@ def add_studio_parsers(sub: Any) -> None:
     p.set_defaults(func=cmd_podcast)
 
     e = sub.add_parser("extract", help="model-free outputs made of verbatim, cited source sentences (no model)",
-                       description="Summary, key quotes, flashcards, quiz or mind map made only of source sentences, "
-                                   "each cited to its exact span. Nothing is generated; no model is loaded.")
-    e.add_argument("what", choices=("summary", "quotes", "flashcards", "quiz", "mindmap"))
+                       description="Summary, key quotes, flashcards, quiz, mind map, timeline (dated events) or data "
+                                   "table (numeric facts) made only of source sentences, each cited to its exact span. "
+                                   "Nothing is generated; no model is loaded.")
+    e.add_argument("what", choices=("summary", "quotes", "flashcards", "quiz", "mindmap", "timeline", "table"))
     e.add_argument("-n", "--notebook", required=True)
     e.add_argument("--sources", nargs="+", metavar="ID", help="source ids or titles (default: the selected ones)")
     e.add_argument("--length", choices=_LENGTHS, default="medium", help="summary length (default medium)")
@@ -85,8 +86,8 @@ def add_studio_parsers(sub: Any) -> None:
     e.add_argument("--points", type=int, default=2, help="mind map: key sentences under each leaf (default 2)")
     e.add_argument("--embeddings", action="store_true", help="mind map: group passages by their embeddings")
     e.add_argument("--format", choices=("md", "json", "csv", "apkg", "opml"), default=None,
-                   help="md (default), json; csv (flashcards, quiz); apkg (flashcards, quiz; needs --out); "
-                        "opml (mind map)")
+                   help="md (default), json; csv (flashcards, quiz, timeline, table); apkg (flashcards, quiz; "
+                        "needs --out); opml (mind map)")
     e.add_argument("-o", "--out", type=Path, metavar="FILE", help="write to FILE instead of printing")
     e.add_argument("--force", action="store_true", help="overwrite --out")
     e.add_argument("--no-store", action="store_true", help="do not keep it in the studio history")
@@ -508,4 +509,8 @@ def _count(result: Any) -> str:
         return f"{len(d['questions'])} question(s)"
     if "root" in d:
         return f"{len(result.nodes)} node(s)"
+    if "events" in d:
+        return f"{len(d['events'])} dated event(s)"
+    if "rows" in d:
+        return f"{len(d['rows'])} row(s)"
     return f"{len(d['citations'])} sentence(s)"

@@ -52,7 +52,8 @@ def _node(d: dict[str, Any]) -> MindNode:
 
 
 def result_from_json(kind: str, d: dict[str, Any]) -> Any:
-    """The result object of a stored payload of ``kind`` (extract_summary, key_quotes, flashcards, quiz, mindmap)."""
+    """The result object of a stored payload of ``kind`` (extract_summary, key_quotes, flashcards, quiz, mindmap,
+    timeline, data_table)."""
     notes = [str(n) for n in d.get("notes", [])]
     title = str(d.get("title", ""))
     if kind == "extract_summary":
@@ -78,6 +79,10 @@ def result_from_json(kind: str, d: dict[str, Any]) -> Any:
         return Quiz(title, qs, int(d.get("seed", 0)), notes)
     if kind == "mindmap":
         return MindMap(title, _node(d.get("root", {})), notes)
+    if kind in ("timeline", "data_table"):
+        from notebooklm_local.core.timeline import table_from_json, timeline_from_json
+
+        return timeline_from_json(d) if kind == "timeline" else table_from_json(d)
     raise ValueError(f"not an extractive output kind: {kind}")
 
 

@@ -1,8 +1,9 @@
-"""Model-free studio outputs: extractive summary, key quotes, flashcards, quiz and mind map.
+"""Model-free studio outputs: extractive summary, key quotes, flashcards, quiz, mind map, timeline and data table.
 
 Every item is a verbatim source sentence (or one with a blank) with a citation to its exact span; nothing is
 generated and no model is loaded. The outputs are stored like the other studio outputs (``core/studio.py``)
-with the kinds ``extract_summary``, ``key_quotes``, ``flashcards``, ``quiz`` and ``mindmap`` (their JSON
+with the kinds ``extract_summary``, ``key_quotes``, ``flashcards``, ``quiz``, ``mindmap``, ``timeline`` and
+``data_table`` (their JSON
 payload is the result's ``to_json()``), so they show in the studio history.
 
     studio = ExtractiveStudio(library_service)
@@ -38,6 +39,7 @@ from notebooklm_local.core.library import Source
 from notebooklm_local.core.mindmap import MindMap, VectorGetter, mind_map
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.core.studio import StudioOutput, StudioStore
+from notebooklm_local.core.timeline import DataTable, Timeline, data_table, timeline
 from notebooklm_local.services.library_service import LibraryService
 from notebooklm_local.services.studio.common import load_material
 
@@ -45,7 +47,7 @@ __all__ = ["ExtractiveStudio", "ExtractResult", "EXTRACT_KINDS", "FORMATS", "Res
 
 # CLI / GUI name -> stored kind
 EXTRACT_KINDS: dict[str, str] = {"summary": "extract_summary", "quotes": "key_quotes", "flashcards": "flashcards",
-                                 "quiz": "quiz", "mindmap": "mindmap"}
+                                 "quiz": "quiz", "mindmap": "mindmap", "timeline": "timeline", "table": "data_table"}
 # export formats per stored kind (the first is the default)
 FORMATS: dict[str, tuple[str, ...]] = {
     "extract_summary": ("md", "json"),
@@ -53,18 +55,20 @@ FORMATS: dict[str, tuple[str, ...]] = {
     "flashcards": ("md", "csv", "apkg", "json"),
     "quiz": ("md", "csv", "apkg", "json"),
     "mindmap": ("md", "opml", "json"),
+    "timeline": ("md", "csv", "json"),
+    "data_table": ("md", "csv", "json"),
 }
 _TITLES = {"extract_summary": "Extracted summary", "key_quotes": "Key quotes", "flashcards": "Flashcards",
-           "quiz": "Quiz", "mindmap": "Mind map"}
+           "quiz": "Quiz", "mindmap": "Mind map", "timeline": "Timeline", "data_table": "Data table"}
 
-Result = ExtractiveSummary | KeyQuotes | CardDeck | Quiz | MindMap
+Result = ExtractiveSummary | KeyQuotes | CardDeck | Quiz | MindMap | Timeline | DataTable
 
 
 @dataclass
 class ExtractResult:
     """A made (and stored) output: ``result`` is the object to show, ``output`` its studio record."""
 
-    kind: str  # extract_summary | key_quotes | flashcards | quiz | mindmap
+    kind: str  # extract_summary | key_quotes | flashcards | quiz | mindmap | timeline | data_table
     result: Result
     output: StudioOutput | None
     seconds: float
@@ -143,7 +147,8 @@ class ExtractiveStudio:
     def make(self, what: str, notebook: str, source_ids: Sequence[str] | None = None, *, store: bool = True,
              length: str | int = "medium", count: int | None = None, seed: int = 0, points: int = 2,
              use_embeddings: bool | None = None) -> ExtractResult:
-        """Make one output. ``what``: summary | quotes | flashcards | quiz | mindmap (or the stored kind names).
+        """Make one output. ``what``: summary | quotes | flashcards | quiz | mindmap | timeline | table (or the
+        stored kind names).
 
         ``length`` (summary: short / medium / long or a number of words); ``count`` (quotes per source, default 5;
         cards, default 20; questions, default 10); ``seed`` (quiz option order); ``points`` (key sentences under
@@ -175,6 +180,10 @@ class ExtractiveStudio:
         elif kind == "quiz":
             options.update(count=int(count or 10), seed=int(seed))
             result = multiple_choice(corpus, options["count"], seed=int(seed), title=title)
+        elif kind == "timeline":  # every sentence of the sources (not the corpus's sampled candidates)
+            result = timeline(corpus.sources, title=title)
+        elif kind == "data_table":
+            result = data_table(corpus.sources, title=title)
         else:
             embed = self.use_embeddings if use_embeddings is None else use_embeddings
             vectors = index_vectors(self.library, nb_id) if embed else None
@@ -212,6 +221,12 @@ class ExtractiveStudio:
     def mindmap(self, notebook: str, source_ids: Sequence[str] | None = None, *, points: int = 2,
                 use_embeddings: bool | None = None, store: bool = True) -> ExtractResult:
         return self.make("mindmap", notebook, source_ids, points=points, use_embeddings=use_embeddings, store=store)
+
+    def timeline(self, notebook: str, source_ids: Sequence[str] | None = None, *, store: bool = True) -> ExtractResult:
+        return self.make("timeline", notebook, source_ids, store=store)
+
+    def table(self, notebook: str, source_ids: Sequence[str] | None = None, *, store: bool = True) -> ExtractResult:
+        return self.make("table", notebook, source_ids, store=store)
 
     # -- stored outputs --------------------------------------------------------------------------
     def load(self, output_id: str) -> ExtractResult:
