@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         self.ingest.disk_full.connect(self._on_disk_full)
         self.ingest.library_damaged.connect(self._on_library_damaged)
         self._large_questions: dict[str, QMessageBox] = {}
+        self._close_confirmed = False  # closing during work was confirmed (confirm_close): do not ask again
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
         for w in (self.sources_pane, self.center, self.chat_pane):
@@ -1087,10 +1088,53 @@ class MainWindow(QMainWindow):
         qs.setValue("geometry", self.saveGeometry())
         qs.setValue("splitter", self.splitter.saveState())
 
+    def running_work(self) -> list[str]:
+        """What closing the window now would stop, one plain sentence each (empty: nothing is running)."""
+        work: list[str] = []
+        if self.chat_pane.busy:
+            work.append("An answer is being written: it is discarded (not saved in the chat).")
+        if self.ingest.busy:
+            n = self.ingest.remaining
+            what = f"{n} source{'s' if n != 1 else ''}" if n else "the sources being added"
+            work.append(f"Indexing {what} stops: what is done is kept, and Resume in Sources finishes it "
+                        "at the next start.")
+        names: list[str] = []
+        for job in list(getattr(self.studio_pane, "jobs", {}).values()):
+            tab = getattr(job, "tab", None)
+            if tab is None or tab is getattr(self.studio_pane, "history_tab", None) or job.slot != id(tab):
+                continue  # reading the history, finding voices: nothing is lost
+            i = self.studio_pane.tabs.indexOf(tab)
+            names.append(self.studio_pane.tabs.tabText(i).replace("&", "") if i >= 0 else "Studio")
+        if names:
+            jobs = ", ".join(names)
+            work.append(f"The studio job ({jobs}) stops: what it was making is not saved.")
+        return work
+
+    def confirm_close(self, work: list[str]) -> bool:
+        """Ask whether to close while ``work`` runs (True: stop it and close). Tests replace this hook."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Close while working?",
+                          "Closing now stops the work that is running.", parent=self)
+        box.setObjectName("close-while-working")
+        box.setInformativeText("\n".join(f"\u2022 {w}" for w in work))
+        stop = box.addButton("Stop and close", QMessageBox.ButtonRole.AcceptRole)
+        stop.setObjectName("close-stop")
+        keep = box.addButton("Keep working", QMessageBox.ButtonRole.RejectRole)
+        keep.setObjectName("close-keep")
+        box.setDefaultButton(stop)
+        box.setEscapeButton(keep)
+        box.exec()
+        return box.clickedButton() is stop
+
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        if not self._close_confirmed:
+            work = self.running_work()
+            if work and not self.confirm_close(work):
+                event.ignore()  # the work goes on
+                return
+            self._close_confirmed = True  # a second close event (quit after close) asks nothing
         self._save_state()
         self.notes_pane.save_pending()
-        self.chat_pane.stop()
+        self.chat_pane.stop(discard=True)  # a cut-off answer is not stored (the dialog said so)
         self.studio_pane.stop()
         self.ingest.shutdown()
         drained = self.lanes.shutdown(3000)

@@ -179,10 +179,39 @@ class _Sanitize(Treeprocessor):
                         el.attrib.pop("href", None)
 
 
+class _OneBacklink(Treeprocessor):
+    """One ↩ per footnote: a footnote referenced several times gets "↩ 1 2 3" (each number jumps back to
+    one of its references), not a row of ↩ (Python-Markdown's default)."""
+
+    def run(self, root: ET.Element) -> None:
+        for li in root.iter("li"):
+            label = (li.get("id") or "")[3:] if (li.get("id") or "").startswith("fn:") else None
+            if label is None:
+                continue
+            for parent in list(li.iter()):
+                refs = [el for el in parent if el.tag == "a" and "footnote-backref" in (el.get("class") or "")]
+                if len(refs) < 2:
+                    continue
+                at = list(parent).index(refs[0])
+                tail = refs[-1].tail
+                for r in refs:
+                    parent.remove(r)
+                group = ET.Element("span", {"class": "footnote-backrefs"})
+                group.text = "\u21a9 "
+                for k, r in enumerate(refs, 1):
+                    a = ET.SubElement(group, "a", {"class": "footnote-backref", "href": r.get("href") or "",
+                                                   "title": f"Jump back to reference {k} of footnote {label}"})
+                    a.text = str(k)
+                    a.tail = " " if k < len(refs) else ""
+                group.tail = tail
+                parent.insert(at, group)
+
+
 def _converter() -> markdown.Markdown:
     md = markdown.Markdown(extensions=["footnotes", "fenced_code", "tables"], output_format="html")
     md.preprocessors.deregister("html_block")  # raw HTML blocks: kept as text (escaped)
     md.inlinePatterns.deregister("html")  # inline tags: kept as text (escaped)
+    md.treeprocessors.register(_OneBacklink(md), "nbl_one_backlink", 1)  # after footnote-duplicate (15)
     md.treeprocessors.register(_Sanitize(md), "nbl_sanitize", 0)
     return md
 

@@ -304,3 +304,120 @@ def test_the_status_bar_says_saved_or_reset_after_a_template_change(qtbot, ctx: 
     win._on_template_changed("chat_answer")
     assert "reset to the default" in win.statusBar().currentMessage()
     win.close()
+
+
+# -- closing during work asks first (issue #19) -------------------------------------------------------------------
+
+LONG_ANSWER = " ".join(["Quantization stores model weights in fewer bits [1]."] * 40)
+
+
+def _busy_window(qtbot, ctx: AppContext, tmp_path: Path):  # noqa: ANN202 - (window, world)
+    """The main window over a small world whose chat answers slowly (a scripted engine, ~0.05 s per 7 chars),
+    with an answer being written."""
+    from notebooklm_local.extensions.runtime import template_store
+    from notebooklm_local.services.chat import ChatService
+    from tests.helpers.studio_world import make_world
+
+    world = make_world(tmp_path / "docs", delay=0.05)
+    world.engine.outputs = [LONG_ANSWER]
+    world.settings.chat.structured = "off"  # free text: streamed from the first piece
+    win = _window(qtbot, ctx)
+    panel = win.chat_pane
+    qtbot.waitUntil(lambda: panel.notebook_id == world.notebook_id, timeout=10000)
+    panel.chat = ChatService(world.lib, world.engine, template_store(ctx.paths), world.settings.chat)
+    panel.set_mode("generate")
+    panel.input.setPlainText("What does quantization do?")
+    panel.send()
+    qtbot.waitUntil(lambda: len(panel._streamed) > 20, timeout=20000)  # the answer is being written
+    assert panel.busy, panel.status.text()
+    return win, world
+
+
+def test_closing_during_an_answer_asks_and_keep_working_keeps_it_going(
+        qtbot, ctx: AppContext, tmp_path: Path) -> None:
+    import time
+
+    from notebooklm_local.core.chat_store import ChatStore
+
+    win, world = _busy_window(qtbot, ctx, tmp_path)
+    asked: list[list[str]] = []
+    win.confirm_close = lambda work: asked.append(work) or False  # "Keep working"
+    assert not win.close()
+    assert win.isVisible() and win.chat_pane.busy
+    assert len(asked) == 1 and any(w.startswith("An answer is being written") and "discarded" in w
+                                   for w in asked[0]), asked
+    shown = len(win.chat_pane._streamed)
+    qtbot.waitUntil(lambda: len(win.chat_pane._streamed) > shown + 20, timeout=10000)  # it goes on
+    # "Stop and close": closed within 3 s, as without the question; the cut-off answer is not stored
+    win.confirm_close = lambda work: asked.append(work) or True
+    t0 = time.monotonic()
+    assert win.close()
+    assert time.monotonic() - t0 < 3.0 and not win.isVisible() and len(asked) == 2
+    assert ChatStore(world.library).sessions(world.notebook_id) == []
+    world.library.close()
+
+
+def test_closing_with_nothing_running_asks_nothing(qtbot, ctx: AppContext) -> None:
+    win = _window(qtbot, ctx)
+    qtbot.waitUntil(lambda: not win.ingest.busy, timeout=10000)
+    asked: list[list[str]] = []
+    win.confirm_close = lambda work: asked.append(work) or False
+    assert win.running_work() == []
+    assert win.close() and asked == []
+
+
+@pytest.mark.real_close_dialog
+def test_the_close_while_working_dialog_says_what_runs_and_what_happens(
+        qtbot, ctx: AppContext, tmp_path: Path) -> None:
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from tests.helpers.studio_world import SUMMARY
+
+    win, world = _busy_window(qtbot, ctx, tmp_path)
+    # a studio job waits behind the answer (one model lane): it is named too
+    world.engine.outputs.append(SUMMARY)
+    win.studio_pane.studio = world.studio
+    win.studio_pane.set_notebook(world.notebook_id, [world.source_id])
+    win.studio_pane.summary_tab.generate_button.click()
+    assert win.studio_pane.busy
+    seen: list[dict[str, object]] = []
+
+    def answer(button_text: str) -> None:
+        boxes = [w for w in QApplication.topLevelWidgets()
+                 if isinstance(w, QMessageBox) and w.isVisible() and w.windowTitle() == "Close while working?"]
+        if not boxes:
+            QTimer.singleShot(50, lambda: answer(button_text))
+            return
+        box = boxes[0]
+        seen.append({"text": box.text(), "info": box.informativeText(), "default": box.defaultButton().text(),
+                     "buttons": sorted(b.text() for b in box.buttons())})
+        next(b for b in box.buttons() if b.text() == button_text).click()
+
+    QTimer.singleShot(0, lambda: answer("Keep working"))
+    assert not win.close()
+    assert win.isVisible() and win.chat_pane.busy and win.studio_pane.busy
+    got = seen[0]
+    assert got["buttons"] == ["Keep working", "Stop and close"] and got["default"] == "Stop and close"
+    info = str(got["info"])
+    assert "An answer is being written: it is discarded" in info
+    assert "The studio job (Summary) stops" in info
+    assert "Don't ask again" not in info + str(got["text"])
+
+    QTimer.singleShot(0, lambda: answer("Stop and close"))
+    assert win.close()
+    assert not win.isVisible() and len(seen) == 2
+    world.library.close()
+
+
+def test_the_dialog_names_indexing_and_says_what_happens_to_it(qtbot, ctx: AppContext, tmp_path: Path) -> None:
+    win = _window(qtbot, ctx)
+    qtbot.waitUntil(lambda: not win.ingest.busy, timeout=10000)
+    win.ingest._preparing += 1  # a batch being checked and queued counts as indexing (no source queued yet)
+    try:
+        work = win.running_work()
+    finally:
+        win.ingest._preparing -= 1
+    assert len(work) == 1 and work[0].startswith("Indexing the sources being added stops")
+    assert "Resume" in work[0] and "next start" in work[0]
+    win.close()

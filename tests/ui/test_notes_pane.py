@@ -106,6 +106,23 @@ def test_preview_renders_citations_as_footnotes(qtbot: Any, pane: Any, world: Wo
     assert "1 citation(s)" in pane.status.text() and "from chat" in pane.status.text()
 
 
+def test_a_footnote_cited_several_times_has_one_backlink_with_numbered_jumps(
+        qtbot: Any, pane: Any, world: World, notes: NoteStore) -> None:
+    from tests.ui.helpers import link_hrefs
+
+    other = {**CITE, "passage_id": 2, "chunk_id": 2, "page": 5, "location": "p. 5", "quote": "loads faster"}
+    n = notes.add(world.notebook_id, "From chat", "Quantization stores weights in fewer bits [1]. It saves memory [1]. "
+                  "Smaller files load faster [1][2].", citations=[CITE, other], origin_kind="chat")
+    open_notebook(qtbot, pane, world)
+    pane.show_note(n.id)
+    text = pane.preview.toPlainText()
+    assert text.count("\u21a9") == 2  # one per footnote (was four: one per reference)
+    line = next(x for x in text.splitlines() if "Quantization guide, p. 4" in x)
+    assert line.rstrip().endswith("\u21a9 1 2 3")  # "jump back to reference 1, 2 or 3"
+    hrefs = link_hrefs(pane.preview)
+    assert {"#fnref:1", "#fnref2:1", "#fnref3:1", "#fnref:2"} <= set(hrefs)
+
+
 class _Counter(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
