@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notebooklm_local.core.library import Library
 from notebooklm_local.core.llm import Engine
@@ -26,7 +26,9 @@ from notebooklm_local.extensions.points import Registry
 from notebooklm_local.services.chat import ChatService
 from notebooklm_local.services.index import ChromaIndex
 from notebooklm_local.services.library_service import LibraryService
-from notebooklm_local.services.studio.service import StudioService
+
+if TYPE_CHECKING:
+    from notebooklm_local.services.studio.service import StudioService
 
 __all__ = [
     "open_library", "open_engine", "open_chat", "open_studio", "template_store", "tts_engines", "exporters",
@@ -180,6 +182,8 @@ def open_studio(
     registry: Registry | None = None,
 ) -> StudioService:
     """The studio over the library (opened here unless given) with the configured engine and TTS engines."""
+    from notebooklm_local.services.studio.service import StudioService  # rapidfuzz & co.: not at start
+
     registry = _registry(paths, settings, registry)
     return StudioService(
         library or open_library(paths, settings, registry=registry), engine or open_engine(paths, settings),

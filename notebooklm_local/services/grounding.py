@@ -8,11 +8,12 @@ import logging
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from notebooklm_local.core.grounding import Similarity
+
+if TYPE_CHECKING:
+    import numpy as np
 
 __all__ = ["embedder_similarity", "similarity_for"]
 
@@ -25,6 +26,8 @@ def embedder_similarity(embedder: Any, cache_size: int = 4096) -> Similarity:
     Texts are embedded once (an LRU cache of ``cache_size`` vectors). A failing embedder raises; the
     checker then falls back to word overlap alone.
     """
+    import numpy as np  # not at import time: this module is on the window's start path (cold start)
+
     cache: OrderedDict[str, np.ndarray] = OrderedDict()
     lock = threading.Lock()
 

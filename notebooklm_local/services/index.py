@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from notebooklm_local.core.errors import IndexingError
+from notebooklm_local.services.native_imports import import_serialized
 
 __all__ = ["Embedder", "ChromaIndex", "LlamaEmbeddingFunction"]
 
@@ -28,12 +29,14 @@ class Embedder(Protocol):
 
 
 def _chroma_settings() -> Any:
+    import_serialized("chromadb")
     from chromadb.config import Settings
 
     return Settings(anonymized_telemetry=False, allow_reset=False)
 
 
 def _make_embedding_function(embedder: Embedder) -> Any:
+    import_serialized("chromadb")
     from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
 
     class LlamaEmbeddingFunction(EmbeddingFunction[Documents]):
@@ -88,14 +91,14 @@ class ChromaIndex:
 
     @classmethod
     def persistent(cls, path: Path, embedder: Embedder) -> ChromaIndex:
-        import chromadb
+        chromadb = import_serialized("chromadb")
 
         path.mkdir(parents=True, exist_ok=True)
         return cls(chromadb.PersistentClient(path=str(path), settings=_chroma_settings()), embedder)
 
     @classmethod
     def http(cls, host: str, port: int, embedder: Embedder) -> ChromaIndex:
-        import chromadb
+        chromadb = import_serialized("chromadb")
 
         try:
             client = chromadb.HttpClient(host=host, port=port, settings=_chroma_settings())

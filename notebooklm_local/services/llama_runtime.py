@@ -62,8 +62,10 @@ _native_errors: collections.deque[str] = collections.deque(maxlen=4)
 def _quiet_import_llama_cpp() -> Any:
     """Import llama_cpp and route llama.cpp's own log lines to our log file instead of stderr."""
     global _log_callback
+    from notebooklm_local.services.native_imports import import_serialized
+
     try:
-        import llama_cpp
+        llama_cpp = import_serialized("llama_cpp")
     except ImportError as e:  # pragma: no cover - only on a broken install
         raise ModelLoadError(
             f"llama-cpp-python is not installed or failed to load ({e}). Run scripts/bootstrap.sh."

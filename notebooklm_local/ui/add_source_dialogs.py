@@ -22,13 +22,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from notebooklm_local.services.loaders.youtube import parse_video_id
+from notebooklm_local.ui.theme import css
 
 __all__ = ["AddUrlDialog", "PasteTextDialog", "check_web_url", "check_youtube"]
 
 _SCHEME = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _DOMAIN = re.compile(r"(?:\w(?:[\w-]*\w)?\.)+\w[\w-]*\w\.?")
-_ERROR_STYLE = "color: #b3261e"
 
 
 def check_web_url(text: str) -> tuple[str | None, str]:
@@ -58,6 +57,8 @@ def check_web_url(text: str) -> tuple[str | None, str]:
 
 def check_youtube(text: str) -> tuple[str | None, str]:
     """Check one YouTube link or video id: (the reference to add, "") or (None, why not)."""
+    from notebooklm_local.services.loaders.youtube import parse_video_id  # imports requests: not at start
+
     s = text.strip()
     if not s:
         return None, "Enter a YouTube link or video id."
@@ -110,7 +111,7 @@ class AddUrlDialog(QDialog):
         self.message = QLabel("")
         self.message.setObjectName("add-url-message")
         self.message.setWordWrap(True)
-        self.message.setStyleSheet(_ERROR_STYLE)
+        self.message.setStyleSheet(f"color: {css('error')}")
         layout.addWidget(self.message)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.ok_button: QPushButton = self.buttons.button(QDialogButtonBox.StandardButton.Ok)

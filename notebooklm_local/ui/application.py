@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import gc
+import json
+import os
 import sys
+import time
+from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QTimer
+from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -42,12 +47,70 @@ def freeze_startup_heap() -> None:
     gc.freeze()
 
 
+def _status_kb(field: str) -> int | None:
+    """A ``/proc/self/status`` memory figure in kB (Linux), else None."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+class StartupProbe(QObject):
+    """``NOTEBOOKLM_LOCAL_STARTUP_REPORT=FILE`` (bench/bench_cold_start.py): write wall-clock marks of the
+    start (window shown, first paint, interactive = library loaded and a notebook's sources listed) to FILE
+    as JSON, then quit. Off unless the variable is set; costs nothing otherwise."""
+
+    def __init__(self, window: MainWindow, out: Path, started: float) -> None:
+        super().__init__(window)
+        self.window, self.out = window, out
+        self.marks: dict[str, float] = {"run_gui": started}
+        window.installEventFilter(self)
+        self._timer = QTimer(self)
+        self._timer.setInterval(5)
+        self._timer.timeout.connect(self._check)
+        self._timer.start()
+
+    def mark(self, name: str) -> None:
+        self.marks.setdefault(name, time.time())
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if obj is self.window and event.type() == QEvent.Type.Paint:
+            self.mark("first_paint")
+        return False
+
+    def _check(self) -> None:
+        w = self.window
+        if "first_paint" in self.marks and w.library is not None and w.sources_pane.notebook_id is not None \
+                and w.sources_pane.list.count() > 0:
+            self.mark("interactive")
+            self._timer.stop()
+            QTimer.singleShot(1000, self._write)  # idle memory a second later (background loads settle)
+
+    def _write(self) -> None:
+        w = self.window
+        report: dict[str, Any] = {"marks": self.marks, "rss_kb": _status_kb("VmRSS"), "hwm_kb": _status_kb("VmHWM"),
+                                  "modules": sorted(m for m in ("chromadb", "llama_cpp", "trafilatura", "numpy",
+                                                                "pypdf", "requests") if m in sys.modules)}
+        self.out.write_text(json.dumps(report), encoding="utf-8")
+        w.close()
+
+
 def run_gui(ctx: AppContext, *, quit_after_ms: int | None = None) -> int:
     """Show the main window and run until it closes. ``quit_after_ms`` is for smoke tests."""
     app = create_application()
     apply_theme(app, ctx.settings.ui.theme)
+    t0 = time.time()
     window = MainWindow(ctx)
+    report = os.environ.get("NOTEBOOKLM_LOCAL_STARTUP_REPORT")
+    probe = StartupProbe(window, Path(report), t0) if report else None
+    if probe is not None:
+        probe.mark("window_built")
     window.show()
+    if probe is not None:
+        probe.mark("window_shown")
     QTimer.singleShot(2000, freeze_startup_heap)  # once the window is painted and the library loaded
     if quit_after_ms is not None:
         QTimer.singleShot(quit_after_ms, window.close)

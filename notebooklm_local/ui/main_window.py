@@ -156,10 +156,8 @@ class MainWindow(QMainWindow):
         super().__init__()
         guard_none_refcount()  # PySide6 6.12.0 on CPython 3.11 (see ui.errors): the sources list paints a lot
         self.ctx = ctx
-        # numpy (under llama_cpp and chromadb) is not safe to import from two threads at once: the backend
-        # probe and the first ingest would race ("partially initialized module 'numpy._typing'").
-        import numpy  # noqa: F401
-
+        # numpy (under llama_cpp and chromadb) is not safe to import from two threads at once: the workers
+        # import those through services.native_imports (one lock), not the GUI thread (cold start).
         # Worker threads run pure-Python work (pypdf, chunking, JSON) next to the GUI thread. CPython hands
         # the GIL over only every "switch interval" (5 ms), and the GUI thread needs it many times per
         # event; 1 ms keeps the window responsive while a PDF is read (measured: bench_ui_heartbeat).

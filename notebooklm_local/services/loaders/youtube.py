@@ -7,16 +7,16 @@ import json
 import logging
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
-
-import requests
-from requests.adapters import HTTPAdapter
 
 from notebooklm_local.core.documents import LoadedDocument, SourceRef
 from notebooklm_local.core.errors import Cancelled, SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.services.loaders.transcripts import Cue, cues_to_document
+
+if TYPE_CHECKING:  # requests is imported when a video is fetched, not at start (cold start: ~0.1 s)
+    import requests
 
 __all__ = ["YouTubeLoader", "parse_video_id", "canonical_url"]
 
@@ -88,16 +88,18 @@ def canonical_url(video_id: str, seconds: float | None = None) -> str:
     return url if seconds is None else f"{url}&t={int(seconds)}s"
 
 
-class _TimeoutAdapter(HTTPAdapter):
-    """An adapter that applies a default timeout, since youtube-transcript-api sets none."""
-
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        if kwargs.get("timeout") is None:
-            kwargs["timeout"] = DEFAULT_TIMEOUT_S
-        return super().send(request, **kwargs)
-
-
 def _default_session() -> requests.Session:
+    import requests
+    from requests.adapters import HTTPAdapter
+
+    class _TimeoutAdapter(HTTPAdapter):
+        """An adapter that applies a default timeout, since youtube-transcript-api sets none."""
+
+        def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+            if kwargs.get("timeout") is None:
+                kwargs["timeout"] = DEFAULT_TIMEOUT_S
+            return super().send(request, **kwargs)
+
     session = requests.Session()
     adapter = _TimeoutAdapter()
     session.mount("https://", adapter)
@@ -274,6 +276,7 @@ def _message(exc: BaseException, video_id: str) -> str:
     exception class names, no URLs, and the caption-file hint only where importing a file can help."""
     import xml.etree.ElementTree as ET
 
+    import requests
     from youtube_transcript_api import (
         AgeRestricted,
         FailedToCreateConsentCookie,
