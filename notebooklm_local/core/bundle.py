@@ -88,7 +88,7 @@ class Limits:
     max_member_bytes: int = 2 * 1024**3  # one uncompressed member
     max_total_bytes: int = 8 * 1024**3  # all members, uncompressed
     max_json_bytes: int = 512 * 1024**2  # one JSON member (read into memory)
-    max_ratio: int = 2000  # uncompressed : compressed, for members over 1 MiB (zeros deflate ~1000:1)
+    max_ratio: int = 400  # uncompressed : compressed, for members over 1 MiB (text ~3-20, zeros ~1000)
 
 
 # -- member names ---------------------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def member_problem(info: zipfile.ZipInfo) -> str | None:
     mode = (info.external_attr >> 16) & 0xFFFF
     if stat.S_ISLNK(mode):
         return "a symbolic link"
-    if mode and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+    if stat.S_IFMT(mode) not in (0, stat.S_IFREG, stat.S_IFDIR):  # many zips set permission bits only
         return "a special file (not a regular file)"
     return None
 

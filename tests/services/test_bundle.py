@@ -337,3 +337,45 @@ def test_settings_diff_leaves_machine_settings_out() -> None:
     s.model.path, s.model.n_threads, s.ui.theme = "/x.gguf", 3, "dark"
     s.studio.host_a, s.output_language = "Ada", "de"
     assert settings_diff(s) == {"studio.host_a": "Ada", "output_language": "de"}
+
+
+def _slip(src: Path, dst: Path) -> Path:
+    from tests.core.test_bundle import listed, rewrite
+
+    info = zipfile.ZipInfo("../../evil.txt")
+    return rewrite(src, dst, add=[(info, b"owned")], manifest=listed(info, b"owned"))
+
+
+def _newer(src: Path, dst: Path) -> Path:
+    from tests.core.test_bundle import rewrite
+
+    return rewrite(src, dst, manifest=lambda m: m.update(format_version=99))
+
+
+def _truncated(src: Path, dst: Path) -> Path:
+    dst.write_bytes(src.read_bytes()[: src.stat().st_size * 2 // 3])
+    return dst
+
+
+def _changed_text(src: Path, dst: Path) -> Path:
+    from tests.core.test_bundle import rewrite
+
+    return rewrite(src, dst, edit=lambda n, d: d[:-1] + b"!" if n.endswith("text.txt") else d, fix_checksums=False)
+
+
+@pytest.mark.parametrize("make, message", [
+    (_slip, "could write outside"), (_newer, "bundle format 99"), (_truncated, "not a complete .zip"),
+    (_changed_text, "checksum of .* does not match"),
+])
+def test_bad_bundles_import_nothing(exported: tuple[Path, Path, dict[str, Any]], tmp_path: Path, make: Any,
+                                    message: str) -> None:
+    _home, out, _before = exported
+    bad = make(out, tmp_path / "bad.zip")
+    target = service(tmp_path / "home", None)
+    target.create_notebook("Mine")
+    before, files = _counts(target.library), _files(tmp_path)
+    for into in (None, "Mine"):
+        with pytest.raises(BundleError, match=message):
+            import_bundle(target, bad, into=into, templates=templates(tmp_path / "home"))
+        assert _counts(target.library) == before and _files(tmp_path) == files  # nothing written, anywhere
+    assert not (tmp_path.parent / "evil.txt").exists() and not (tmp_path / "evil.txt").exists()
