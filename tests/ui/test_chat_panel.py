@@ -177,6 +177,68 @@ def test_save_answer_to_note_and_copy_as_markdown(qtbot: Any, tmp_path: Path) ->
         lanes.shutdown(5000)
 
 
+# -- Stop: the cut-off answer is shown and stored as stopped, and shown so again ----------------------------------
+
+STOPPED_ANSWER = ("The Q4_K_M format in llama.cpp uses about 4.8 bits per weight [1]. "
+                  "Quantization stores model weights in fewer bits and so the files are much smaller on disk and "
+                  "load faster than the original ones [1].")
+
+
+def test_stop_shows_and_stores_the_answer_as_stopped_without_contradicting_flags(qtbot: Any, tmp_path: Path) -> None:
+    from notebooklm_local.core.chat_store import ChatStore
+    from notebooklm_local.extensions.runtime import template_store
+    from notebooklm_local.services.chat import STOPPED_NOTE, ChatService
+    from notebooklm_local.ui.chat_panel import ChatPanel
+    from notebooklm_local.ui.workers import Lanes
+    from tests.helpers.studio_world import make_world
+    from tests.ui.helpers import link_hrefs
+
+    world = make_world(tmp_path / "docs", delay=0.03)
+    world.settings.chat.structured = "off"
+    chat = ChatService(world.lib, world.engine, template_store(app_paths()), world.settings.chat)
+    lanes = Lanes()
+    panel = ChatPanel(lanes, lambda: chat, library_getter=lambda: world.library)
+    panel.set_mode("generate")
+    qtbot.addWidget(panel)
+    panel.show()
+    panel.set_notebook(world.notebook_id, [world.source_id])
+    try:
+        world.engine.outputs = [STOPPED_ANSWER]
+        panel.input.setPlainText("How many bits does Q4_K_M use?")
+        panel.send()
+        qtbot.waitUntil(lambda: "files are" in panel._streamed, timeout=20000)  # into the second sentence
+        with qtbot.waitSignal(panel.answer_finished, timeout=10000) as done:
+            panel.stop_button.click()
+        result = done.args[0]
+        qtbot.waitUntil(lambda: panel.send_button.isEnabled(), timeout=5000)
+        assert result.cancelled and result.cut_off.startswith("Quantization stores model weights")
+
+        def check(text: str, hrefs: list[str]) -> None:
+            assert text.count(STOPPED_NOTE) == 1
+            assert "The Q4_K_M format in llama.cpp uses about 4.8 bits per weight." in text
+            assert "Quantization stores model weights in fewer bits and so the files" in text  # the cut one, shown
+            assert "\u26a0" not in text and "not supported" not in text  # no flag on half a sentence
+            assert "don't contain an answer" not in text and "returned no answer" not in text
+            assert "cite:1:1" in hrefs
+
+        text = panel.transcript.toPlainText()
+        check(text, link_hrefs(panel.transcript))
+        assert "stopped" in panel.status.text()
+        assert "copy:1" in link_hrefs(panel.transcript) and "note:1" not in link_hrefs(panel.transcript)
+        assert not panel.save_to_note(1)  # like `ask --save-note`: a stopped answer is not made a note
+        # stored once, as stopped
+        messages = ChatStore(world.library).messages(result.session_id)
+        assert [m.role for m in messages] == ["user", "assistant"] and messages[1].payload["cancelled"] is True
+        # reloading the chat shows it as stopped again
+        again = ChatPanel(lanes, lambda: chat, library_getter=lambda: world.library)
+        qtbot.addWidget(again)
+        again.set_notebook(world.notebook_id, [world.source_id])
+        qtbot.waitUntil(lambda: again.session_id == result.session_id, timeout=5000)
+        check(again.transcript.toPlainText(), link_hrefs(again.transcript))
+    finally:
+        lanes.shutdown(5000)
+
+
 # -- history per notebook (scripted engine, real library and chat store) -------------------------
 
 
