@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--no-sample", action="store_true", help="do not create the sample notebook")
     i.set_defaults(func=cmd_init)
 
-    nb = sub.add_parser("notebook", help="create, list, rename or delete notebooks")
+    nb = sub.add_parser("notebook", help="create, list, rename, delete, export or import notebooks")
     nbs = nb.add_subparsers(dest="nb_command", metavar="ACTION", required=True)
     c = nbs.add_parser("create", help="create a notebook")
     c.add_argument("name")
@@ -70,6 +70,9 @@ def build_parser() -> argparse.ArgumentParser:
     hl.add_argument("name")
     hl.add_argument("--json", action="store_true")
     hl.set_defaults(func=cmd_notebook_health)
+    from notebooklm_local.cli_bundle import add_bundle_parsers
+
+    add_bundle_parsers(nbs)  # notebook export / import (bundles)
 
     a = sub.add_parser("add", help="add files, folders, web/YouTube URLs (or - for text on stdin) to a notebook")
     a.add_argument("items", nargs="+", metavar="PATH_OR_URL")
