@@ -628,6 +628,9 @@ class MainWindow(QMainWindow):
         self.delete_notebook_action = QAction("&Delete notebook…", self)
         self.delete_notebook_action.setObjectName("delete-notebook")
         self.delete_notebook_action.triggered.connect(self.delete_notebook)
+        from notebooklm_local.ui.bundle_actions import BundleActions
+
+        self.bundles = BundleActions(self)  # Export notebook… / Import notebook… (bundles)
         self.new_notebook_button = QToolButton()
         self.new_notebook_button.setObjectName("new-notebook-button")
         self.new_notebook_button.setDefaultAction(self.new_notebook_action)
@@ -635,12 +638,15 @@ class MainWindow(QMainWindow):
         self.notebook_menu_button = QToolButton()
         self.notebook_menu_button.setObjectName("notebook-menu-button")
         self.notebook_menu_button.setText("⋯")
-        self.notebook_menu_button.setToolTip("Rename or delete this notebook")
+        self.notebook_menu_button.setToolTip("Rename, delete, export or import notebooks")
         self.notebook_menu_button.setAccessibleName("Notebook actions")
         self.notebook_menu_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self.notebook_menu_button)
         menu.addAction(self.rename_notebook_action)
         menu.addAction(self.delete_notebook_action)
+        menu.addSeparator()
+        menu.addAction(self.bundles.export_action)
+        menu.addAction(self.bundles.import_action)
         self.notebook_menu_button.setMenu(menu)
         toolbar.addWidget(self.new_notebook_button)  # type: ignore[attr-defined]
         toolbar.addWidget(self.notebook_menu_button)  # type: ignore[attr-defined]
@@ -651,6 +657,9 @@ class MainWindow(QMainWindow):
         nb_menu.setObjectName("notebook-menu")
         for a in (self.new_notebook_action, self.rename_notebook_action, self.delete_notebook_action):
             nb_menu.addAction(a)
+        nb_menu.addSeparator()
+        nb_menu.addAction(self.bundles.export_action)
+        nb_menu.addAction(self.bundles.import_action)
         src_menu = self.menuBar().addMenu("&Sources")
         src_menu.setObjectName("sources-menu")
         pane = self.sources_pane
@@ -670,6 +679,7 @@ class MainWindow(QMainWindow):
         self.delete_notebook_action.setEnabled(has)
         self.notebook_menu_button.setEnabled(has)
         self.new_notebook_action.setEnabled(self.library is not None)
+        self.bundles.update(self.library is not None, has)
 
     def current_notebook_id(self) -> str | None:
         nb_id = self.notebook_box.currentData()
