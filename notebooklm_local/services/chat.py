@@ -137,7 +137,7 @@ def standalone_query(question: str, history: Sequence[Turn]) -> str:
 def _gguf_is_base(path: Path, setting: str) -> bool:
     """A GGUF's chat format from its header alone, as the engine would choose it: raw means a base model."""
     from notebooklm_local.services.chat_format import choose_chat_format
-    from notebooklm_local.services.model_manager import read_gguf_header
+    from notebooklm_local.services.gguf import read_gguf_header
 
     try:
         meta = {k: v for k, v in read_gguf_header(path).metadata.items() if isinstance(v, str)}

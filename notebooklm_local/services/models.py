@@ -11,6 +11,7 @@ import json
 import logging
 import os
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +20,7 @@ from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings
 
 __all__ = [
-    "ModelFile", "default_model_path", "ensure_default_model", "find_models", "chat_model_path", "embedding_model_path",
+    "ModelFile", "default_model_path", "ensure_default_model", "find_models", "model_candidates", "chat_model_path", "embedding_model_path",
     "DEFAULT_EMBEDDER_NAME", "default_embedder_path", "ensure_default_embedder", "embedder_choice",
 ]
 
@@ -170,24 +171,44 @@ def ensure_default_embedder(paths: AppPaths) -> Path:
         return target
 
 
-def find_models(paths: AppPaths, settings: Settings | None = None) -> list[ModelFile]:
-    """GGUF files in the data dir's models folder plus the ones named in settings."""
-    seen: dict[Path, ModelFile] = {}
+def model_candidates(paths: AppPaths, settings: Settings | None = None) -> Iterator[tuple[Path, str]]:
+    """The one rule for which GGUF files the app knows, as (resolved path, where it comes from): the
+    ``*.gguf`` files in the data dir's models folder ("default" for the embedded chat model, else "data
+    dir"; hidden partial downloads skipped), then the files the settings name from elsewhere ("added":
+    ``model.extra_paths``, ``model.path``, ``model.embedding_path``). ``doctor``, ``models list`` and the
+    model manager all list these."""
+    seen: set[Path] = set()
     default = default_model_path(paths).resolve()
-    embedder = default_embedder_path(paths).resolve()
     if paths.models.is_dir():
         for p in sorted(paths.models.glob("*.gguf")):
+            if p.name.startswith(".") or not p.is_file():
+                continue
             rp = p.resolve()
-            role = "default embedder" if rp == embedder else ""
-            seen[rp] = ModelFile(rp, p.stat().st_size, default=rp == default, role=role)
+            seen.add(rp)
+            yield rp, "default" if rp == default else "data dir"
     if settings is not None:
-        for named in (settings.model.path, settings.model.embedding_path):
-            if named:
-                p = Path(named).expanduser()
-                if p.is_file():
-                    rp = p.resolve()
-                    seen.setdefault(rp, ModelFile(rp, p.stat().st_size))
-    return list(seen.values())
+        m = settings.model
+        for value in (*m.extra_paths, m.path, m.embedding_path):
+            if not value:
+                continue
+            rp = Path(value).expanduser().resolve()
+            if rp not in seen:
+                seen.add(rp)
+                yield rp, "added"
+
+
+def find_models(paths: AppPaths, settings: Settings | None = None) -> list[ModelFile]:
+    """The known GGUF files (:func:`model_candidates`) that exist, with their size and role."""
+    embedder = default_embedder_path(paths).resolve()
+    out = []
+    for rp, source in model_candidates(paths, settings):
+        try:
+            size = rp.stat().st_size
+        except OSError:
+            continue  # named in settings but missing: doctor reports the setting itself
+        out.append(ModelFile(rp, size, default=source == "default",
+                             role="default embedder" if rp == embedder else ""))
+    return out
 
 
 def chat_model_path(paths: AppPaths, settings: Settings) -> Path:

@@ -21,12 +21,12 @@ from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.paths import AppPaths, app_paths
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.services import model_manager as mm
+from notebooklm_local.services.gguf import read_gguf_header
 from notebooklm_local.services.model_manager import (
     CATALOG,
     DownloadError,
     ModelManager,
     catalog_entry,
-    read_gguf_header,
     read_model_info,
 )
 from notebooklm_local.services.models import DEFAULT_EMBEDDER_NAME
@@ -402,3 +402,18 @@ def test_connection_errors_are_said_in_words_not_errno_codes() -> None:
     assert "could not be resolved" in _connect_reason(OSError("[Errno -2] Name or service not known"))
     assert "refused" in _connect_reason(OSError("[Errno 111] Connection refused"))
     assert "Errno" not in _connect_reason(OSError("[Errno 113] No route to host"))
+
+
+def test_doctor_and_the_model_manager_list_the_same_models(paths: AppPaths, tmp_path: Path) -> None:
+    """One discovery rule (services.models.model_candidates): a hidden partial download is skipped by
+    both, a file added from elsewhere is listed by both."""
+    from notebooklm_local.services.models import find_models
+
+    write_gguf(paths.models / "a.gguf")
+    write_gguf(paths.models / ".b.gguf.abc.part")
+    elsewhere = write_gguf(tmp_path / "elsewhere.gguf") or tmp_path / "elsewhere.gguf"
+    settings = Settings()
+    settings.model.extra_paths = [str(elsewhere)]
+    listed = [m.path for m in ModelManager(paths, settings).list()]
+    found = [m.path for m in find_models(paths, settings)]
+    assert listed == found == [(paths.models / "a.gguf").resolve(), elsewhere.resolve()]
