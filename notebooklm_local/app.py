@@ -56,6 +56,10 @@ def _run_gui(args: object) -> int:
         ctx = AppContext(paths, settings, safe_mode=getattr(args, "safe_mode", False), notices=notices)
         from notebooklm_local.ui.application import run_gui
 
+        if os.environ.get("NOTEBOOKLM_E2E_PROBE"):  # the end-to-end GUI test's view inside (ui/e2e_probe.py)
+            from notebooklm_local.ui.e2e_probe import install_probe
+
+            install_probe(os.environ["NOTEBOOKLM_E2E_PROBE"])
         quit_after = os.environ.get("NOTEBOOKLM_LOCAL_QUIT_AFTER_MS")
         return run_gui(ctx, quit_after_ms=int(quit_after) if quit_after else None)
     finally:
