@@ -4,7 +4,9 @@ Every job runs ``StudioService`` (the same code as the CLI's ``studio`` commands
 generation on the ``llm`` lane, speech on the ``io`` lane, small database work on the ``store`` lane.
 ``studio_factory`` is called once, on the llm lane, the first time the pane needs the service.
 Workers only emit signals; progress messages and streamed tokens are painted by a 50 ms timer (not one
-repaint per token). Each tab shows its job's progress with a Cancel button, and its last error inline:
+repaint per token). Long jobs report their stage (``services.studio.stages``: part i/n, attempt a/m, tokens,
+time left); the bar repaints it with the GUI's clock, so the elapsed seconds and the time left move even
+while the model reads a long prompt and says nothing (at most ~10 repaints a second). Each tab shows its job's progress with a Cancel button, and its last error inline:
 a ``StudioError`` / ``NotebookError`` message as is (on the tiny demo model a structured output that
 fails its checks is the normal case), anything unexpected also through ``ui.errors.show_exception``.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 import html
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
@@ -53,6 +56,7 @@ from notebooklm_local.core.podcast import PodcastScript
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.studio import StudioOutput, StudioStore
 from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS
+from notebooklm_local.services.studio.stages import UNIT_STEPS, StageReport
 from notebooklm_local.services.studio.summaries import AUDIENCES, DOCUMENT_TEMPLATES, LENGTHS
 from notebooklm_local.ui.chat_panel import citation_html, regenerate_link
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_exception
@@ -105,10 +109,12 @@ def _notes_html(notes: Sequence[str]) -> str:
 
 
 class _Relay(QObject):
-    """Carries tokens and chain-of-density steps from the worker thread to the GUI thread (queued)."""
+    """Carries tokens, chain-of-density steps and stage reports from the worker thread to the GUI thread
+    (queued)."""
 
     token = Signal(str)
     step = Signal(object)
+    stage = Signal(object)
 
 
 class JobBar(QWidget):
@@ -132,6 +138,7 @@ class JobBar(QWidget):
         self.progress.setMaximumHeight(10)
         self.message = QLabel("")
         self.message.setObjectName(f"{name}-progress-message")
+        self.message.setWordWrap(True)  # a long stage line wraps; it never widens the window
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName(f"{name}-cancel")
         self.cancel_button.setAccessibleName("Cancel the job")
@@ -161,6 +168,10 @@ class JobBar(QWidget):
         self._pending: tuple[int, int, str] | None = None
         self.kind = ""  # "error" | "info" | ""
         self.updates = 0  # progress repaints (tests check that updates are batched)
+        self.stage: StageReport | None = None  # the job's last stage report (repainted with the GUI's clock)
+        self._stage_new = False
+        self._painted = 0.0
+        self._held = False
 
     @property
     def text(self) -> str:
@@ -169,6 +180,7 @@ class JobBar(QWidget):
     def begin(self, message: str) -> None:
         self.clear_notice()
         self._pending = None
+        self.stage, self._stage_new, self._held = None, False, False
         self.progress.setRange(0, 0)
         self.message.setText(message)
         self.cancel_button.setEnabled(True)
@@ -177,7 +189,21 @@ class JobBar(QWidget):
     def queue(self, done: int, total: int, message: str) -> None:
         self._pending = (done, total, message)
 
+    def queue_stage(self, report: StageReport) -> None:
+        """A structured stage report: from now on the bar shows it (the plain messages say the same)."""
+        self.stage, self._stage_new = report, True
+
+    def hold(self, message: str) -> None:
+        """Show ``message`` (e.g. "Cancelling…") and ignore further progress until the next job."""
+        self._held = True
+        self.message.setText(message)
+
     def flush(self) -> None:
+        if self._held:
+            return
+        if self.stage is not None:
+            self._flush_stage()
+            return
         if self._pending is None:
             return
         done, total, message = self._pending
@@ -191,8 +217,30 @@ class JobBar(QWidget):
         if message:
             self.message.setText(message)
 
+    def _flush_stage(self) -> None:
+        """Paint the stage: a new report at most 10 times a second; with nothing new, every half second (the
+        seconds and the time left move on by the GUI's clock; the reporter's clock is the same monotonic one)."""
+        now = time.monotonic()
+        if now - self._painted < (0.1 if self._stage_new else 0.5):
+            return
+        r = self.stage
+        assert r is not None
+        self._stage_new = False
+        self._painted = now
+        self.updates += 1
+        if r.total > 0:
+            steps = r.total * UNIT_STEPS
+            self.progress.setRange(0, steps)
+            self.progress.setValue(int(r.fraction(now) * steps))
+        else:
+            self.progress.setRange(0, 0)
+        text = r.text(now)
+        if text != self.message.text():
+            self.message.setText(text)
+
     def end(self) -> None:
         self._pending = None
+        self.stage = None
         self.row.setVisible(False)
         self.cancel_button.setEnabled(False)
 
@@ -262,6 +310,7 @@ class _Job(QObject):
         self.relay = _Relay(self)
         self.relay.token.connect(self._on_token)
         self.relay.step.connect(self._on_step)
+        self.relay.stage.connect(self._on_stage)
 
     def attach(self, worker: FunctionWorker) -> None:
         self.worker = worker
@@ -294,6 +343,11 @@ class _Job(QObject):
     def _on_step(self, step: object) -> None:
         if self.on_step is not None and not self.stale:
             self.on_step(step)
+
+    @Slot(object)
+    def _on_stage(self, report: object) -> None:
+        if isinstance(report, StageReport):
+            self.bar.queue_stage(report)
 
     @Slot(int, int, str)
     def _on_progress(self, done: int, total: int, message: str) -> None:
@@ -470,7 +524,7 @@ class _SummaryTab(QWidget):
         def run(studio: Any, cancel: Any, progress: Any, relay: _Relay) -> Any:
             return studio.summarize(notebook, sources, template=template, length=length, audience=audience,
                                     focus=focus, language=language, progress=progress, cancel=cancel,
-                                    on_token=relay.token.emit)
+                                    on_token=relay.token.emit, on_stage=relay.stage.emit)
 
         self.stream = _JsonStream()
         self.output, self.answer = None, None
@@ -727,7 +781,8 @@ class _CoDTab(QWidget):
 
         def run(studio: Any, cancel: Any, progress: Any, relay: _Relay) -> Any:
             return studio.chain_of_density(notebook, sources, steps=steps, words=words, language=language,
-                                           progress=progress, cancel=cancel, on_step=relay.step.emit)
+                                           progress=progress, cancel=cancel, on_step=relay.step.emit,
+                                           on_stage=relay.stage.emit)
 
         self.clear()
         p.submit(self, self.bar, run, on_success=self._on_result, on_step=self._on_step,
@@ -972,7 +1027,12 @@ class _PodcastTab(QWidget):
     def set_busy(self, busy: bool) -> None:
         has = self.output is not None and self.script is not None
         self.generate_button.setEnabled(not busy and not self._editing)
-        self.edit_button.setEnabled(not busy and has and not self._editing)
+        # with no script (none made yet, or the model's failed its checks) the user can write or paste one
+        self.edit_button.setEnabled(not busy and not self._editing and (has or bool(self.pane.notebook_id)))
+        self.edit_button.setText("Edit script" if has else "Write script\u2026")
+        self.edit_button.setToolTip("Edit the script as Markdown (**Name:** line [n])" if has else
+                                    "Write or paste a script (**Name:** line [n]); it is checked against the "
+                                    "sources when saved, then it can be spoken")
         self.save_script_button.setVisible(self._editing)
         self.discard_button.setVisible(self._editing)
         self.save_script_button.setEnabled(not busy)
@@ -1017,11 +1077,19 @@ class _PodcastTab(QWidget):
               "language": self.language_edit.text().strip() or None, "focus": self.focus_edit.text()}
         notebook, sources = p.notebook_id, p.source_ids
 
-        def run(studio: Any, cancel: Any, progress: Any, _relay: _Relay) -> Any:
-            return studio.podcast_script(notebook, sources, progress=progress, cancel=cancel, **kw)
+        def run(studio: Any, cancel: Any, progress: Any, relay: _Relay) -> Any:
+            return studio.podcast_script(notebook, sources, progress=progress, cancel=cancel,
+                                         on_stage=relay.stage.emit, **kw)
 
         self.clear()
-        p.submit(self, self.bar, run, on_success=self._on_result, message="Waiting for the model…")
+        p.submit(self, self.bar, run, on_success=self._on_result, on_failure=self._on_failure,
+                 message="Waiting for the model…")
+
+    def _on_failure(self, exc: BaseException) -> None:
+        """No script was made: say that one can be written or pasted (and then spoken) instead."""
+        if self.script is None and self.bar.kind == "error" and not isinstance(exc, Cancelled):
+            self.bar.show_error(f"{self.bar.text} You can write or paste a script instead: "
+                                f"{self.edit_button.text()}", self.bar.attempts)
 
     @Slot()
     def cancel(self) -> None:
@@ -1088,8 +1156,29 @@ class _PodcastTab(QWidget):
     @Slot()
     def edit(self) -> None:
         if self.script is None:
+            self.write_new()
             return
-        self.editor.setPlainText(self.script.to_markdown(with_sources=False))
+        self._open_editor(self.script.to_markdown(with_sources=False))
+
+    def write_new(self) -> None:
+        """Open the editor on a draft to write from (key source sentences, cited, and the passages to cite):
+        no model needed. Saving stores it as a new podcast output (``StudioService.new_script``)."""
+        p = self.pane
+        if not p.notebook_id:
+            self.bar.show_error(NO_NOTEBOOK)
+            return
+        a, b = self.host_a.text().strip(), self.host_b.text().strip()
+        notebook, sources = p.notebook_id, p.source_ids
+
+        def run(studio: Any, _cancel: Any, progress: Any, _relay: _Relay) -> Any:
+            progress(0, 0, "Preparing a script to start from…")
+            return studio.draft_script(notebook, sources, host_a=a or None, host_b=b or None)
+
+        p.submit(self, self.bar, run, on_success=self._open_editor, lane="store",
+                 message="Preparing a script to start from…")
+
+    def _open_editor(self, markdown: str) -> None:
+        self.editor.setPlainText(markdown)
         self._editing = True
         self.view.setVisible(False)
         self.editor.setVisible(True)
@@ -1106,6 +1195,7 @@ class _PodcastTab(QWidget):
     @Slot()
     def save_script(self) -> None:
         if self.output is None:
+            self._save_new_script()
             return
         oid, markdown = self.output.id, self.editor.toPlainText()
 
@@ -1116,6 +1206,30 @@ class _PodcastTab(QWidget):
 
         self.pane.submit(self, self.bar, run, on_success=self._on_script_saved, lane="store",
                          message="Saving the script…")
+
+    def _save_new_script(self) -> None:
+        p = self.pane
+        if not p.notebook_id:
+            self.bar.show_error(NO_NOTEBOOK)
+            return
+        markdown, notebook, sources = self.editor.toPlainText(), p.notebook_id, p.source_ids
+        a, b = self.host_a.text().strip() or None, self.host_b.text().strip() or None
+        language = self.language_edit.text().strip() or None
+
+        def run(studio: Any, _cancel: Any, progress: Any, _relay: _Relay) -> Any:
+            progress(0, 0, "Checking the script against the sources…")
+            return studio.new_script(notebook, markdown, sources, host_a=a, host_b=b, language=language)
+
+        p.submit(self, self.bar, run, on_success=self._on_new_script, lane="store", message="Saving the script…")
+
+    def _on_new_script(self, result: Any) -> None:
+        self.show_output(result.output, result.script, result.notes)
+        script = result.script
+        bad = len(script.unsupported)
+        self.bar.show_info(f"Script saved: {len(script.lines)} lines, checked against the sources"
+                           + (f"; {bad} not supported (\u26a0)." if bad else "; all supported.")
+                           + " It can be spoken now (Generate audio).")
+        self.pane.output_stored.emit(result.output.id)
 
     def _on_script_saved(self, result: Any) -> None:
         script, out = result
@@ -1676,7 +1790,7 @@ class StudioPane(QWidget):
         job = self.jobs.get(id(tab))
         if job is not None:
             job.cancel()
-            job.bar.message.setText("Cancelling…")
+            job.bar.hold("Cancelling…")
             job.bar.cancel_button.setEnabled(False)
 
     def save_note(self, tab: Any, bar: JobBar, output_id: str, *, step: int | None = None) -> None:

@@ -604,3 +604,113 @@ def test_one_chain_of_density_step_is_rewritten_from_the_tab(qtbot: Any, pane: A
     assert tab.slider.value() == 3 and len(after) == 5
     assert "Step 3 rewritten" in tab.bar.text and "more quickly" in after[2] and "faster" in before[2]
     assert [s for k, s in enumerate(after) if k != 2] == [s for k, s in enumerate(before) if k != 2]
+
+
+# -- stages: a long job never looks hung (issue 19) ------------------------------------------------
+
+
+def test_a_podcast_shows_stage_attempts_tokens_and_time_left_and_never_sits_silent(qtbot: Any, pane: Any,
+                                                                                   world: World) -> None:
+    import time
+
+    from notebooklm_local.services.studio.stages import UNIT_STEPS
+    from tests.helpers.studio_world import SlowEngine
+
+    class PromptPause(SlowEngine):
+        """Waits before the first token of every call, as a model reading a long prompt does (nothing streams)."""
+
+        def stream_chat(self, messages: Any, **kw: Any) -> Iterator[str]:
+            time.sleep(1.2)
+            yield from super().stream_chat(messages, **kw)
+
+    engine = PromptPause(outputs=["{}", *PODCAST], delay=0.01)  # the first outline is rejected
+    world.studio.engine = engine
+    world.settings.studio.retries = 2
+    tab = pane.podcast_tab
+    pane.tabs.setCurrentWidget(tab)
+    samples: list[tuple[float, str, int, int]] = []
+
+    def sample() -> bool:
+        if tab.bar.row.isVisible():
+            samples.append((time.monotonic(), tab.bar.message.text(), tab.bar.progress.maximum(),
+                            tab.bar.progress.value()))
+        return not pane.busy
+
+    tab.generate_button.click()
+    started = time.monotonic()
+    qtbot.waitUntil(sample, timeout=60000)
+    took = time.monotonic() - started
+    assert tab.script is not None, tab.bar.text
+    texts = [t for _, t, _, _ in samples]
+    joined = "\n".join(dict.fromkeys(texts))
+    assert "Planning the episode \u00b7 attempt 1/3 \u00b7 reading the prompt (1 s)" in joined
+    assert "Planning the episode \u00b7 attempt 1/3 \u00b7 estimating\u2026" not in joined  # reading shows first
+    assert any(t.startswith("Planning the episode \u00b7 attempt 1/3") and "estimating\u2026" in t for t in texts)
+    retry = [t for t in texts if "attempt 2/3" in t]
+    assert retry and all("attempt 1 rejected: the plan has no list of segments" in t for t in retry), retry[:3]
+    assert any(t.startswith("Writing segment 2/3: The Q4_K_M format") for t in texts)
+    assert any(" tokens" in t for t in texts)  # a token counter ticks while the model writes
+    assert any(t.endswith(" s left") for t in texts if t.startswith("Writing segment 3/3"))  # a measured pace
+    # a determinate bar: planning + three segments, filling up
+    busy = [(m, v) for _, _, m, v in samples if m > 0]
+    assert busy and {m for m, _ in busy} == {4 * UNIT_STEPS}
+    values = [v for _, v in busy]
+    assert values[-1] > values[0] and values[-1] >= 3 * UNIT_STEPS
+    # never silent: the line changes at least every ~1 s, also while a prompt is read and nothing streams
+    changes = [t0 for (t0, text), (_, before) in zip([(s[0], s[1]) for s in samples[1:]],
+                                                      [(s[0], s[1]) for s in samples[:-1]], strict=True)
+               if text != before]
+    gaps = [b - a for a, b in zip([samples[0][0], *changes], [*changes, samples[-1][0]], strict=True)]
+    assert max(gaps) < 1.8, max(gaps)
+    # and repainted in batches: at most ~10 a second
+    assert tab.bar.updates <= took * 10 + 5, (tab.bar.updates, took)
+
+
+def test_a_failed_script_leaves_a_route_to_audio_write_check_save_and_speak(qtbot: Any, pane: Any, world: World,
+                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import notebooklm_local.ui.studio_pane as sp
+
+    monkeypatch.setattr(sp, "multimedia_available", lambda: (False, "no audio output device was found"))
+    tab = pane.podcast_tab
+    pane.tabs.setCurrentWidget(tab)
+    world.engine.outputs = ["{}"]  # the model's outline fails its checks (no retries in this world)
+    tab.generate_button.click()
+    wait_idle(qtbot, pane)
+    assert tab.script is None and tab.bar.kind == "error"
+    assert "no usable podcast outline" in tab.bar.text
+    assert "You can write or paste a script instead: Write script\u2026" in tab.bar.text
+    assert tab.bar.attempts_button.isVisible()  # what the model wrote is still there to look at
+    assert tab.edit_button.isEnabled() and tab.edit_button.text() == "Write script\u2026"
+    assert not tab.audio_button.isEnabled()
+
+    # a draft to start from: key source sentences, cited, and the passages to cite
+    tab.edit_button.click()
+    wait_idle(qtbot, pane)
+    assert tab.editor.isVisible() and not tab.view.isVisible()
+    draft = tab.editor.toPlainText()
+    assert "**Alex:**" in draft and "**Sam:**" in draft and "## Sources" in draft and "[1]" in draft
+    # the user pastes their own script instead, one line citing nothing
+    tab.editor.setPlainText("# Bits and bytes\n\n## 1. Smaller weights\n\n"
+                            "**Alex:** What does quantization do? \n\n"
+                            "**Sam:** Quantization stores model weights in fewer bits. [1]\n\n"
+                            "**Alex:** And bananas grow on the moon.\n")
+    tab.save_script_button.click()
+    wait_idle(qtbot, pane)
+    assert "Script saved: 3 lines" in tab.bar.text and "1 not supported" in tab.bar.text, tab.bar.text
+    assert tab.output is not None and tab.script is not None and tab.view.isVisible()
+    text = tab.view.toPlainText()
+    assert "Bits and bytes" in text and "\u26a0 And bananas grow on the moon." in text
+    stored = world.studio.store.get(tab.output.id)
+    assert stored.kind == "podcast" and stored.payload["manual"]
+    assert tab.edit_button.text() == "Edit script" and tab.save_note_button.isEnabled()
+
+    # and spoken
+    qtbot.waitUntil(lambda: tab.audio_button.isEnabled(), timeout=WAIT)
+    tab.audio_button.click()
+    wait_idle(qtbot, pane)
+    assert tab.audio_path is not None and tab.audio_path.is_file(), tab.bar.text
+    with wave.open(str(tab.audio_path)) as w:
+        assert w.getnframes() > 0
+    assert [t for _v, t in world.tts[0].spoken] == ["What does quantization do?",
+                                                   "Quantization stores model weights in fewer bits.",
+                                                   "And bananas grow on the moon."]

@@ -327,11 +327,14 @@ def draft_markdown(passages: Sequence[Passage], hosts: Sequence[str], title: str
         idx = dict.fromkeys(min(len(usable) - 1, int(k * step)) for k in range(min(lines, len(usable))))
         picks = [usable[i] for i in idx]
     out = [f"# {title or 'Podcast'}", "", DRAFT_HELP, "", "## 1. Introduction", ""]
-    for k, p in enumerate(picks):
+    each = -(-lines // max(1, len(picks)))  # sentences per passage (few passages: several from each)
+    k = 0
+    for p in picks:
         sentences = [" ".join(p.text[a:b].split()) for a, b in split_sentences(p.text)]
         good = [s for s in sentences if len(s.split()) >= 5] or [s for s in sentences if s] or [" ".join(p.text.split())]
-        text = max(good[:3], key=len)[:300]
-        out += [f"**{names[k % 2]}:** {text} [{p.pid}]", ""]
+        for text in good[:each]:
+            out += [f"**{names[k % 2]}:** {text[:300]} [{p.pid}]", ""]
+            k += 1
     if not picks:
         out += [f"**{names[0]}:** Welcome to the show.", "", f"**{names[1]}:** Today we talk about our sources.", ""]
     picked = {p.pid for p in picks}

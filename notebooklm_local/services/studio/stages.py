@@ -96,7 +96,8 @@ class StageReport:
         if self.attempts > 1 and self.attempt:
             bits.append(f"attempt {self.attempt}/{self.attempts}")
         if self.tokens:
-            bits.append(f"{self.tokens} tokens" + (f" ({self.tok_s:.0f} tok/s)" if self.tok_s else ""))
+            bits.append(f"{self.tokens} token{'s' if self.tokens != 1 else ''}"
+                        + (f" ({self.tok_s:.0f} tok/s)" if self.tok_s else ""))
         elif self.attempt:
             bits.append(f"reading the prompt ({self.stage_elapsed_s + since:.0f} s)")
         left = self.left(now)
