@@ -41,7 +41,7 @@ from notebooklm_local.core.templates import PromptTemplate, parse_template
 from notebooklm_local.core.tts import TTSEngine, TTSError, TTSUnavailable, Voice, parse_wav
 from notebooklm_local.extensions.points import Registry
 from notebooklm_local.services.loaders.files import read_file_bytes
-from notebooklm_local.services.tts import run_process
+from notebooklm_local.services.tts.process import run_process
 
 __all__ = [
     "API_VERSION",

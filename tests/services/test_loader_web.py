@@ -17,13 +17,13 @@ import pytest
 from notebooklm_local.core.documents import LoadedDocument, SourceRef
 from notebooklm_local.core.errors import Cancelled, SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.services.loaders.markdown_blocks import markdown_to_blocks
 from notebooklm_local.services.loaders.web import (
     HtmlFileLoader,
     WebLoader,
     decode_html,
     html_to_document,
     is_youtube_url,
-    markdown_to_blocks,
 )
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "web"

@@ -11,6 +11,7 @@ from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.services.loaders.files import read_file_bytes
+from notebooklm_local.services.loaders.markdown_blocks import markdown_to_blocks
 
 __all__ = ["TextLoader", "PastedTextLoader", "decode_text", "decode_legacy", "fits_cp1252", "load_text_bytes", "MAX_TEXT_BYTES"]
 
@@ -182,8 +183,6 @@ def load_text_bytes(data: bytes, name: str, *, markdown: bool) -> LoadedDocument
         raise SourceLoadError(f"{name} is empty (0 bytes).")
     text, encoding = decode_text(data, name)
     if markdown:
-        from notebooklm_local.services.loaders.web import markdown_to_blocks
-
         blocks = markdown_to_blocks(text)
         title = _markdown_title(blocks) or Path(name).stem
         kind, suffix = "markdown", ".md"

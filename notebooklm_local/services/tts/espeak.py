@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.tts import TTSError, TTSUnavailable, Voice, parse_wav
-from notebooklm_local.services.tts import run_process
+from notebooklm_local.services.tts.process import run_process
 
 __all__ = ["EspeakEngine", "INSTALL_HINT"]
 

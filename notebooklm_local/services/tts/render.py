@@ -35,7 +35,7 @@ from notebooklm_local.core.tts import (
     speakable,
     trim_silence,
 )
-from notebooklm_local.services.tts import run_process
+from notebooklm_local.services.tts.process import run_process
 
 __all__ = ["available_formats", "encoder_for", "render_dialogue", "SPEAKER_CHANGE_PAUSE"]
 
