@@ -11,6 +11,7 @@ import logging
 import os
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, Qt, QTimer, QUrl, Signal, Slot
@@ -212,6 +213,8 @@ class MainWindow(QMainWindow):
         self.ingest.library_damaged.connect(self._on_library_damaged)
         self._large_questions: dict[str, QMessageBox] = {}
         self._close_confirmed = False  # closing during work was confirmed (confirm_close): do not ask again
+        # asked before closing while work runs, with what runs (True: stop it and close); tests replace it
+        self.confirm_close: Callable[[list[str]], bool] = self.ask_before_closing
         self.splitter = QSplitter(Qt.Orientation.Horizontal)
         self.splitter.setObjectName("main-splitter")
         for w in (self.sources_pane, self.center, self.chat_pane):
@@ -1118,8 +1121,9 @@ class MainWindow(QMainWindow):
             work.append(f"The studio job ({jobs}) stops: what it was making is not saved.")
         return work
 
-    def confirm_close(self, work: list[str]) -> bool:
-        """Ask whether to close while ``work`` runs (True: stop it and close). Tests replace this hook."""
+    def ask_before_closing(self, work: list[str]) -> bool:
+        """The "Close while working?" dialog, listing ``work`` (True: Stop and close; False: Keep working).
+        The default of the ``confirm_close`` hook."""
         box = QMessageBox(QMessageBox.Icon.Question, "Close while working?",
                           "Closing now stops the work that is running.", parent=self)
         box.setObjectName("close-while-working")

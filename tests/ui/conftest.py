@@ -1,8 +1,9 @@
 """GUI test fixtures: a window closed during work closes without asking (its question has tests of its own).
 
-``MainWindow.confirm_close`` shows "Close while working?" when an answer, indexing or a studio job is
-running. Many tests close windows during work; here the hook answers "Stop and close" for every window
-made in a test, except in tests marked ``real_close_dialog`` (the tests of that question).
+``MainWindow.confirm_close`` (default: ``ask_before_closing``, the "Close while working?" dialog) decides
+when an answer, indexing or a studio job is running. Many tests close windows during work; here the default
+answers "Stop and close" for every window made in a test, except in tests marked ``real_close_dialog``
+(the tests of that question).
 """
 
 from __future__ import annotations
@@ -21,4 +22,4 @@ def close_without_asking(request: pytest.FixtureRequest, monkeypatch: pytest.Mon
         return
     from notebooklm_local.ui.main_window import MainWindow
 
-    monkeypatch.setattr(MainWindow, "confirm_close", lambda self, work: True)
+    monkeypatch.setattr(MainWindow, "ask_before_closing", lambda self, work: True)
