@@ -83,7 +83,7 @@ def quotes_html(answer: Any, key: int = 0) -> str:
 
 
 def _note_html(note: str) -> str:
-    return f"<b>\u23f9 {html.escape(note)}</b>" if note == STOPPED_NOTE else html.escape(note)
+    return f"<b>{html.escape(note)}</b>" if note == STOPPED_NOTE else html.escape(note)
 
 
 def _notes_and_sources(answer: Any, key: int) -> str:
