@@ -140,6 +140,7 @@ def fit_context(
     if plan.passages:
         original = plan.passages[0]
         for keep in (0.5, 0.25, 0.1) if shorten_passage is not None else ():
+            assert shorten_passage is not None
             plan.passages[0] = shorten_passage(original, keep)
             plan.cut_passage = True
             if measure() <= limit:

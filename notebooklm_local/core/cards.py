@@ -388,8 +388,8 @@ class CardDeck:
             out += [f"{n}. {md_escape(c.front)}[^{c.citation.passage_id}]", f"   **Answer:** {md_escape(c.back)}", ""]
         if not self.cards:
             out += ["*No sentence in the selected sources makes a good card.*", ""]
-        for n in self.notes:
-            out += [f"*Note: {md_escape(n)}*", ""]
+        for note in self.notes:
+            out += [f"*Note: {md_escape(note)}*", ""]
         out += [md_footnote(c.citation.passage_id, c.citation, quote=True) for c in self.cards]
         return "\n".join(out).rstrip() + "\n"
 
@@ -490,8 +490,8 @@ class Quiz:
                         f"\u201c{md_escape(q.explanation)}\u201d[^{q.citation.passage_id}]", ""]
         else:
             out += ["*The selected sources do not have enough terms, names or numbers of one kind for a quiz.*", ""]
-        for n in self.notes:
-            out += [f"*Note: {md_escape(n)}*", ""]
+        for note in self.notes:
+            out += [f"*Note: {md_escape(note)}*", ""]
         out += [md_footnote(q.citation.passage_id, q.citation) for q in self.questions]
         return "\n".join(out).rstrip() + "\n"
 
@@ -529,7 +529,8 @@ class _Pool:
                 by_type.setdefault((sp.type, group), {}).setdefault(sp.key, (sp, s))
         self.by_type = {}  # the most frequent answers of each type: bounded work per question
         for k, v in by_type.items():
-            keys = sorted(v, key=lambda key, t=k[0]: (-index.freq[(t, key)], key))[:MAX_POOL]
+            t = k[0]
+            keys = sorted(v, key=lambda key: (-index.freq[(t, key)], key))[:MAX_POOL]  # noqa: B023 - used at once
             self.by_type[k] = {key: v[key] for key in keys}
 
     def distractors(self, c: _Candidate, rng: random.Random) -> list[tuple[Span, Sentence]] | None:

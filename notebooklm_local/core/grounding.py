@@ -132,17 +132,17 @@ def claim_terms(claim: str, reference: str | None = None) -> list[str]:
     # a name that starts the sentence ("Microsoft was ...") is not told apart from a capitalised common word
     # by the entity extraction; a capitalised first word that is no common word by its form counts too
     for a, _b in split_sentences(claim):
-        m = re.match(r"[\"'\u201c(]*([A-Z][a-z]{2,})(?:['\u2019]s)?\b(?![-'\u2019]\w)", claim[a:])
-        if m is None:
+        first = re.match(r"[\"'\u201c(]*([A-Z][a-z]{2,})(?:['\u2019]s)?\b(?![-'\u2019]\w)", claim[a:])
+        if first is None:
             continue
-        nxt = re.match(r"[\s,]*([A-Za-z]+)", claim[a + m.end():])
+        nxt = re.match(r"[\s,]*([A-Za-z]+)", claim[a + first.end():])
         if nxt is not None and nxt.group(1).casefold() in _OBJECT_WORDS:
             continue
-        w = m.group(1)
+        w = first.group(1)
         lw = w.casefold()
         if lw in STOPWORDS or lw in _COMMON_STARTERS or _COMMON_SUFFIX.search(lw):
             continue
-        if re.search(rf"(?<!^)\b{re.escape(lw)}\b", claim[a:].casefold()[len(m.group(0)):]):
+        if re.search(rf"(?<!^)\b{re.escape(lw)}\b", claim[a:].casefold()[len(first.group(0)):]):
             continue  # used lower-case in the claim itself: a common word
         out.setdefault(_spaced(w), w)
     # a term inside a longer one is checked with it ("Llama" within "Llama 2")

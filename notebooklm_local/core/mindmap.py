@@ -263,6 +263,12 @@ def _dense_cos(a: Sequence[float], b: Sequence[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=False))
 
 
+def _nearest(v: Any, cents: Sequence[Any], candidates: Sequence[int] | range,
+             dot: Callable[[Any, Any], float]) -> int:
+    """The candidate centre most similar to ``v`` (the lowest index on a tie)."""
+    return max(candidates, key=lambda j: (dot(v, cents[j]), -j))
+
+
 def _kmeans(vecs: list[Any], k: int, dot: Callable[[Any, Any], float], mean: Callable[[list[Any]], Any],
             iters: int = 12) -> list[int]:
     """Spherical k-means, deterministic: seeds are farthest-first from the vector nearest the overall mean."""
@@ -280,7 +286,7 @@ def _kmeans(vecs: list[Any], k: int, dot: Callable[[Any, Any], float], mean: Cal
     cents = [vecs[i] for i in seeds]
     assign = [0] * n
     for _ in range(iters):
-        new = [max(range(k), key=lambda j, v=v: (dot(v, cents[j]), -j)) for v in vecs]
+        new = [_nearest(v, cents, range(k), dot) for v in vecs]
         if new == assign and _ > 0:
             break
         assign = new
@@ -468,7 +474,7 @@ class _Builder:
             members = [sample[m] for m in range(len(sample)) if assign_s[m] == j]
             cents.append(mean(members) if members else None)
         live = [j for j in range(k) if cents[j] is not None]
-        assign = [max(live, key=lambda j, v=v: (dot(v, cents[j]), -j)) for v in vecs]
+        assign = [_nearest(v, cents, live, dot) for v in vecs]
         groups: dict[int, list[Passage]] = {}
         for p, a in zip(passages, assign, strict=True):
             groups.setdefault(a, []).append(p)

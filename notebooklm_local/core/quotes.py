@@ -192,7 +192,7 @@ _FUNCTION_WORDS = frozenset(
 def _ends_function_word(line: str) -> bool:
     """A line ending in "the", "of", "to"... is cut mid-sentence (no title ends like that)."""
     m = re.search(r"(\w+)\W*$", line)
-    return bool(m) and m.group(1).casefold() in _FUNCTION_WORDS and not line.rstrip().endswith(('"', "\u201d"))
+    return m is not None and m.group(1).casefold() in _FUNCTION_WORDS and not line.rstrip().endswith(('"', "\u201d"))
 
 
 def _blocks(text: str, n: int) -> list[tuple[int, int, bool]]:

@@ -197,13 +197,13 @@ def load_settings(path: Path) -> Settings:
     A file that cannot be parsed is moved aside (``settings.toml.bad-<time>``, nothing is lost) and
     defaults are used, with a warning in the log.
     """
+    error: Exception
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         return Settings()
     except (OSError, UnicodeDecodeError) as e:
-        text = None
-        error: Exception = e
+        error = e
     else:
         try:
             return parse_settings(text)

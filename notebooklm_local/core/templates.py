@@ -37,7 +37,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import jinja2
 import jinja2.meta
@@ -159,7 +159,7 @@ class _Budgeter(jinja2.visitor.NodeTransformer):
 
     def visit_For(self, node: jinja2.nodes.For) -> jinja2.nodes.Node:  # noqa: N802 - visitor protocol
         self.generic_visit(node)
-        node.iter = self._call("budget_iter", [node.iter], node.lineno)
+        node.iter = self._call("budget_iter", [cast(jinja2.nodes.Expr, node.iter)], node.lineno)
         return node
 
     def visit_Concat(self, node: jinja2.nodes.Concat) -> jinja2.nodes.Node:  # noqa: N802 - visitor protocol

@@ -42,11 +42,15 @@ def content_words(text: str) -> list[str]:
     return [_stem(w) for w in words(text) if w not in STOPWORDS and (len(w) > 1 or w.isdigit())]
 
 
+_MATCH_TABLE: dict[int, str | None] = {ord(k): v for k, v in {
+    "\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-", "\u00ad": None,
+}.items()}
+
+
 def normalize_for_match(text: str) -> str:
     """Case-, accent-, quote- and whitespace-insensitive form for finding a quote in a passage."""
     t = unicodedata.normalize("NFKC", text).casefold()
-    t = t.translate(str.maketrans({"\u2018": "'", "\u2019": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-",
-                                   "\u2014": "-", "\u00ad": None}))
+    t = t.translate(_MATCH_TABLE)
     return re.sub(r"\s+", " ", t).strip()
 
 
