@@ -8,6 +8,8 @@ gone and re-queues chunks whose vectors are missing.
 
 from __future__ import annotations
 
+import collections
+import contextlib
 import dataclasses
 import hashlib
 import logging
@@ -15,7 +17,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,6 +49,7 @@ MIN_FREE_BYTES = 20_000_000  # below this, adding refuses to start (disk full)
 LARGE_EMBED_S = 180.0  # embedding estimated to take longer than this is announced (and may be skipped)
 LOAD_TIMEOUT_S = 900.0  # one source's reading/extraction (a stuck loader is marked failed, the rest go on)
 RRF_K = 60
+_CHUNK_FIELDS = frozenset(f.name for f in dataclasses.fields(StoredChunk) if f.name != "extra")
 
 
 @dataclass
@@ -465,37 +468,85 @@ class LibraryService:
         model = self.index.model_id
         total = self.library.count_unembedded(src.id, model)
         eta, done = _Eta(total), 0
+        with contextlib.closing(self._embedded_batches(src.id, model, cancel)) as batches:
+            for batch, vectors in batches:
+                self.index.add(
+                    src.notebook_id,
+                    [(c.id, src.id, {"page": c.page, "t_start": c.t_start, "ordinal": c.ordinal}) for c in batch],
+                    vectors,
+                )
+                self.library.mark_embedded([c.id for c in batch], model)
+                done += len(batch)
+                if done == len(batch) and total > done and self.confirm_large is not None:
+                    # the first batch measured this machine's speed: say up front when the rest takes long
+                    left = (time.monotonic() - eta.t0) / done * (total - done)
+                    if left > self.large_embed_s:
+                        choice = self.confirm_large(src, total, left)
+                        if choice == "lexical":
+                            log.info("%s: embedding skipped by the user (%d chunks, ~%.0f s)", src.id, total, left)
+                            return  # keyword search covers it; `resume` or re-index embeds it later
+                        if choice == "cancel":
+                            raise _CancelLarge()
+                progress(done, total, eta.message(done, f"embedding {src.title}: {done}/{total} chunks"))
+
+    def _embedded_batches(
+        self, source_id: str, model: str, cancel: CancelToken
+    ) -> Iterator[tuple[list[StoredChunk], list[list[float]]]]:
+        """The chunks not yet embedded with ``model``, in reading order, EMBED_BATCH at a time with their vectors.
+
+        An embedder that streams (``LlamaCppEmbedder.embed_stream``: several texts decoded at once) keeps
+        decoding the next chunks while the caller stores a batch (a pipeline); any other embedder gets one
+        text per call. Either way Stop acts within one chunk (inside its decode where supported).
+        """
+        assert self.index is not None
+        embedder = self.index.embedder
+        if getattr(embedder, "supports_stream", False):
+            pending: collections.deque[StoredChunk] = collections.deque()
+
+            def texts() -> Iterator[str]:
+                for c in self._unembedded(source_id, model):
+                    pending.append(c)
+                    yield c.text
+
+            batch: list[StoredChunk] = []
+            vectors: list[list[float]] = []
+            with contextlib.closing(embedder.embed_stream(texts(), cancel=cancel)) as stream:
+                for vec in stream:
+                    batch.append(pending.popleft())
+                    vectors.append(vec)
+                    if len(batch) == EMBED_BATCH:
+                        yield batch, vectors
+                        batch, vectors = [], []
+            if batch:
+                yield batch, vectors
+            return
         while True:
             cancel.raise_if_set()
-            batch = self.library.chunks_to_embed(src.id, model, EMBED_BATCH)
+            batch = self.library.chunks_to_embed(source_id, model, EMBED_BATCH)
             if not batch:
-                break
-            vectors: list[list[float]] = []
-            embedder = self.index.embedder
+                return
+            vectors = []
             for c in batch:  # one text at a time: Stop (and closing the app) acts within one chunk, or inside it
                 cancel.raise_if_set()
                 if getattr(embedder, "supports_cancel", False):
                     vectors.extend(embedder.embed([c.text], cancel=cancel))
                 else:
                     vectors.extend(embedder.embed([c.text]))
-            self.index.add(
-                src.notebook_id,
-                [(c.id, src.id, {"page": c.page, "t_start": c.t_start, "ordinal": c.ordinal}) for c in batch],
-                vectors,
-            )
-            self.library.mark_embedded([c.id for c in batch], model)
-            done += len(batch)
-            if done == len(batch) and total > done and self.confirm_large is not None:
-                # the first batch measured this machine's speed: say up front when the rest takes long
-                left = (time.monotonic() - eta.t0) / done * (total - done)
-                if left > self.large_embed_s:
-                    choice = self.confirm_large(src, total, left)
-                    if choice == "lexical":
-                        log.info("%s: embedding skipped by the user (%d chunks, ~%.0f s)", src.id, total, left)
-                        return  # keyword search covers it; `resume` or re-index embeds it later
-                    if choice == "cancel":
-                        raise _CancelLarge()
-            progress(done, total, eta.message(done, f"embedding {src.title}: {done}/{total} chunks"))
+            yield batch, vectors
+
+    def _unembedded(self, source_id: str, model: str) -> Iterator[StoredChunk]:
+        """Chunks of a source not embedded with ``model``, read in windows by ordinal (never rescanning
+        the embedded ones: a 300k-chunk source would otherwise cost a quadratic scan)."""
+        after = -1
+        while True:
+            rows = self.library.query(
+                "SELECT * FROM chunks WHERE source_id = ? AND ordinal > ? AND (embedded_model IS NULL OR "
+                "embedded_model != ?) ORDER BY ordinal LIMIT ?", (source_id, after, model, 4 * EMBED_BATCH))
+            if not rows:
+                return
+            for r in rows:
+                yield StoredChunk(**{k: r[k] for k in r.keys() if k in _CHUNK_FIELDS})  # noqa: SIM118 - sqlite3.Row
+            after = rows[-1]["ordinal"]
 
     # -- maintenance ----------------------------------------------------------------------------
     def resume(self, *, cancel: CancelToken | None = None, progress: ProgressCallback = no_progress) -> list[str]:

@@ -15,7 +15,7 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -614,6 +614,64 @@ class _PrefixState:
 PROMPT_SLICE_TOKENS = 128  # prompt evaluation granularity for cancellation (see LlamaCppEngine._stream)
 
 
+class _Slot:
+    """One llama.cpp context of an embedder: its batch, abort callback and a fair owner lock.
+
+    A single text (a search query) asks with ``priority``: it gets the context as soon as the text
+    being decoded there is done, ahead of the ingestion workers waiting for their next text.
+    """
+
+    def __init__(self, ctx: Any, batch: Any) -> None:
+        self.ctx, self.batch = ctx, batch
+        self.abort: Callable[[], bool] | None = None  # the holder's cancel check (read inside llama.cpp)
+        self.cb: Any = None  # the ctypes abort callback, kept alive as long as the context
+        self._cond = threading.Condition()
+        self._busy = False
+        self._priority_waiting = 0
+
+    def should_abort(self, _data: Any) -> bool:
+        abort = self.abort
+        return abort is not None and abort()
+
+    @contextlib.contextmanager
+    def hold(self, *, priority: bool = False) -> Iterator[_Slot]:
+        with self._cond:
+            if priority:
+                self._priority_waiting += 1
+                try:
+                    while self._busy:
+                        self._cond.wait()
+                finally:
+                    self._priority_waiting -= 1
+            else:
+                while self._busy or self._priority_waiting:
+                    self._cond.wait()
+            self._busy = True
+        try:
+            yield self
+        finally:
+            with self._cond:
+                self._busy = False
+                self.abort = None
+                self._cond.notify_all()
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.batch.close()
+        with contextlib.suppress(Exception):
+            self.ctx.close()
+
+
+MAX_EMBED_CONTEXTS = 4  # more contexts than this gain nothing measurable for embedding on a desktop CPU
+
+
+def _cpu_count() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except (AttributeError, OSError):
+        return max(1, os.cpu_count() or 1)
+
+
 class LlamaCppEmbedder:
     """Sentence embeddings from a GGUF model: mean pooling, L2-normalised.
 
@@ -622,28 +680,40 @@ class LlamaCppEmbedder:
     of a packed batch spans all its tokens (masked, but computed), so its cost grows with the square
     of the batch. Measured with MiniLM on 2 cores (bench/bench_embed.py): one text per decode
     3.9k tokens/s, packed 512-token batches 2.9k, packed 2048-token batches 1.0k.
+
+    On the CPU several texts are decoded at once, each on its own llama.cpp context with one thread
+    (``contexts`` contexts sharing the model's weights; auto: one per core, at most
+    MAX_EMBED_CONTEXTS). For a small model this beats one context with all the threads by ~1.6x on
+    2 cores: a decode of one 170-token text is a few hundred small graph nodes, and a multi-threaded
+    context synchronises its threads after each of them (and spin-waits when another process holds a
+    core). Flash attention (auto: on where llama.cpp supports it) adds ~1.2x. Vectors are the same
+    (cosine 1.00000 vs one plain context). With GPU offload one context is used. A single text (a
+    search query) runs on the first context with all the threads, ahead of queued ingestion texts.
+
+    ``contexts=1, flash_attn=False`` is the plain single-context path (llama-cpp-python's defaults):
+    the peer pipeline of bench/bench_ingest.py uses it.
     """
 
     def __init__(
         self, path: str | os.PathLike[str], *, n_ctx: int = 512, max_tokens: int = 512, n_threads: int = 0,
-        n_gpu_layers: int = -1,
+        n_gpu_layers: int = -1, contexts: int = 0, flash_attn: bool | None = None,
     ) -> None:
         self.path = Path(path)
         self.n_ctx = n_ctx
         self.max_tokens = min(max_tokens, n_ctx)
         self.n_threads = n_threads
         self.requested_gpu_layers = n_gpu_layers
+        self.requested_contexts = contexts
+        self.flash_attn = flash_attn  # None: llama.cpp decides (on where supported)
         self._llm: Any = None
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # loading, closing and creating contexts
+        self._slots: list[_Slot] = []
+        self._n_contexts = 1
+        self._threads_total = 0  # threads a single text decodes with (0: llama-cpp-python's default)
         self._dim: int | None = None
-        self._cancel: CancelToken | None = None  # the running embed call's token (checked inside llama.cpp)
-        self._abort_cb: Any = None  # the ctypes callback, kept alive as long as the context
 
     supports_cancel = True  # embed(texts, cancel=token) stops inside llama.cpp's decode
-
-    def _should_abort(self, _data: Any) -> bool:
-        cancel = self._cancel
-        return cancel is not None and cancel.is_set()
+    supports_stream = True  # embed_stream(): vectors in order while the next texts are decoded
 
     @property
     def model_id(self) -> str:
@@ -653,33 +723,87 @@ class LlamaCppEmbedder:
             size = 0
         return f"llama.cpp:{self.path.name}:{size}"
 
+    @property
+    def contexts(self) -> int:
+        """How many texts are decoded at once (known once loaded)."""
+        return self._n_contexts
+
     def load(self) -> Any:
         with self._lock:
             if self._llm is None:
                 llama_cpp = _quiet_import_llama_cpp()
+                gpu_layers = resolve_gpu_layers(self.requested_gpu_layers)
+                total = self.n_threads if self.n_threads > 0 else _cpu_count()
+                n = self.requested_contexts
+                if n <= 0:
+                    n = 1 if gpu_layers != 0 else max(1, min(total, MAX_EMBED_CONTEXTS))
                 kwargs: dict[str, Any] = {
                     "embedding": True,
                     "pooling_type": llama_cpp.LLAMA_POOLING_TYPE_MEAN,
                     "n_ctx": self.n_ctx,
                     "n_batch": self.n_ctx,
                     "n_ubatch": self.n_ctx,
-                    "n_gpu_layers": resolve_gpu_layers(self.requested_gpu_layers),
+                    "n_gpu_layers": gpu_layers,
                 }
+                if self.flash_attn:
+                    kwargs["flash_attn"] = True
                 if self.n_threads > 0:
                     kwargs["n_threads"] = self.n_threads
-                self._llm = _load_llama(self.path, **kwargs)
-                # llama.cpp asks this between graph nodes: a cancelled embed stops inside the decode (one
-                # 800-character chunk takes ~0.6 s with Gemma 3 270M on 2 cores; ~45 ms with the built-in
-                # MiniLM), not after it
-                with contextlib.suppress(Exception):
-                    cb = llama_cpp.ggml_abort_callback(self._should_abort)
-                    llama_cpp.llama_set_abort_callback(self._llm._ctx.ctx, cb, None)
-                    self._abort_cb = cb
-                arch = self._llm.metadata.get("general.architecture", "")
-                train_ctx = int(self._llm.metadata.get(f"{arch}.context_length", 0) or 0)
+                llm = _load_llama(self.path, **kwargs)
+                if self.flash_attn is None:  # auto for the contexts made below; the first one is remade
+                    llm.context_params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+                self._llm = llm
+                self._n_contexts = n
+                self._threads_total = self.n_threads if self.n_threads > 0 else 0
+                self._slots = []
+                try:
+                    for _ in range(n if (n > 1 or self.flash_attn is None) else 0):
+                        self._slots.append(self._new_slot(llama_cpp, threads=1 if n > 1 else 0))
+                except Exception as e:  # noqa: BLE001 - memory for another context: fewer contexts
+                    log.warning("embedder: %d of %d llama.cpp contexts could be made (%s)", len(self._slots), n, e)
+                if not self._slots:  # the Llama's own context
+                    self._slots = [self._own_slot(llama_cpp)]
+                else:  # free the unused one now (its compute buffers)
+                    with contextlib.suppress(Exception):
+                        llm._ctx.close()
+                        llm._batch.close()
+                self._n_contexts = len(self._slots)
+                arch = llm.metadata.get("general.architecture", "")
+                train_ctx = int(llm.metadata.get(f"{arch}.context_length", 0) or 0)
                 if train_ctx:
                     self.max_tokens = min(self.max_tokens, train_ctx)
             return self._llm
+
+    def _own_slot(self, llama_cpp: Any) -> _Slot:
+        slot = _Slot(self._llm._ctx, self._llm._batch)
+        self._set_abort(llama_cpp, slot)
+        return slot
+
+    def _new_slot(self, llama_cpp: Any, *, threads: int) -> _Slot:
+        import ctypes
+
+        from llama_cpp import _internals
+
+        llm = self._llm
+        params = llama_cpp.llama_context_default_params()
+        ctypes.memmove(ctypes.byref(params), ctypes.byref(llm.context_params), ctypes.sizeof(params))
+        if threads > 0:
+            params.n_threads = params.n_threads_batch = threads
+        ctx = _internals.LlamaContext(model=llm._model, params=params, verbose=False)
+        batch = _internals.LlamaBatch(n_tokens=llm.n_batch, embd=0, n_seq_max=1, verbose=False)
+        slot = _Slot(ctx, batch)
+        self._set_abort(llama_cpp, slot)
+        return slot
+
+    @staticmethod
+    def _set_abort(llama_cpp: Any, slot: _Slot) -> None:
+        # llama.cpp asks this between graph nodes: a cancelled embed stops inside the decode (one
+        # 800-character chunk takes ~0.6 s with Gemma 3 270M on 2 cores; ~45 ms with the built-in
+        # MiniLM), not after it
+        with contextlib.suppress(Exception):
+            cb = llama_cpp.ggml_abort_callback(slot.should_abort)
+            llama_cpp.llama_set_abort_callback(slot.ctx.ctx, cb, None)
+            slot.cb = cb
 
     @property
     def dimension(self) -> int:
@@ -698,38 +822,169 @@ class LlamaCppEmbedder:
             return text
         return llm.detokenize(tokens[:limit]).decode("utf-8", "ignore")
 
-    def embed(self, texts: Sequence[str], cancel: CancelToken | None = None) -> list[list[float]]:
+    def _decode(self, slot: _Slot, llm: Any, text: str) -> list[float]:
+        """One text on one context (the caller holds the slot): the pooled, normalised vector."""
+        import math
+
+        llama_cpp = _quiet_import_llama_cpp()
+        tokens = llm.tokenize(self._fit(llm, text).encode("utf-8"))[: llm.n_batch]  # as Llama.embed does
+        batch = slot.batch
+        batch.reset()
+        batch.add_sequence(tokens, 0, True)
+        slot.ctx.kv_cache_clear()
+        slot.ctx.decode(batch)
+        n_embd = llm.n_embd()
+        vec = llama_cpp.llama_get_embeddings_seq(slot.ctx.ctx, 0)[:n_embd]
+        norm = math.sqrt(sum(v * v for v in vec))
+        return [v / norm for v in vec] if norm > 0 else list(vec)
+
+    def _embed_one(self, slot: _Slot, llm: Any, text: str, abort: Callable[[], bool], cancel: CancelToken | None,
+                   threads: int = 0) -> list[float]:
+        slot.abort = abort
+        llama_cpp = _quiet_import_llama_cpp()
+        if threads > 0:
+            llama_cpp.llama_set_n_threads(slot.ctx.ctx, threads, threads)
+        try:
+            return self._decode(slot, llm, text)
+        except RuntimeError:
+            if abort():
+                raise Cancelled() from None  # llama_decode aborted by the callback
+            raise
+        finally:
+            slot.abort = None
+            if threads > 0:
+                llama_cpp.llama_set_n_threads(slot.ctx.ctx, 1, 1)
+
+    def embed(self, texts: Sequence[str], cancel: CancelToken | None = None,
+              on_each: Callable[[int], None] | None = None) -> list[list[float]]:
         """Embed texts (each cut to the model's context); returns unit vectors.
+
+        ``on_each(n)`` is called in the caller's thread after each of the ``n`` first vectors is ready
+        (exact per-text progress while several texts are decoded at once).
 
         Raises:
             Cancelled: ``cancel`` was set (checked between texts and inside llama.cpp's decode).
         """
         if not texts:
             return []
-        with self._lock:
-            llm = self.load()
-            self._cancel = cancel
-            try:
-                vectors = []
-                for t in texts:
-                    if cancel is not None:
-                        cancel.raise_if_set()
-                    try:
-                        vectors.append(llm.embed(self._fit(llm, t), normalize=True, truncate=True))
-                    except RuntimeError:
-                        if cancel is not None and cancel.is_set():
-                            raise Cancelled() from None  # llama_decode aborted by the callback
-                        raise
-            finally:
-                self._cancel = None
-        out = [list(map(float, v)) for v in vectors]
+        llm = self.load()
+        if len(texts) == 1 or self._n_contexts == 1:
+            out = []
+            slot = self._slots[0]
+            abort = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
+            threads = (self._threads_total or _cpu_count()) if self._n_contexts > 1 else 0
+            for t in texts:
+                if cancel is not None:
+                    cancel.raise_if_set()
+                with slot.hold(priority=True):
+                    out.append(self._embed_one(slot, llm, t, abort, cancel, threads))
+                if on_each is not None:
+                    on_each(len(out))
+        else:
+            out = []
+            for v in self.embed_stream(texts, cancel=cancel):
+                out.append(v)
+                if on_each is not None:
+                    on_each(len(out))
         if out:
             self._dim = len(out[0])
         return out
 
+    def embed_stream(self, texts: Iterable[str], cancel: CancelToken | None = None,
+                     lookahead: int = 0) -> Iterator[list[float]]:
+        """Vectors of ``texts`` in order, each as soon as it and those before it are done.
+
+        The texts are read lazily (in the caller's thread, at most ``lookahead`` ahead of the last
+        vector handed out; default 4 per context) and decoded on all contexts at once, so the caller
+        can store the vectors it got while the next texts are being decoded. Closing the iterator
+        early stops the decodes in flight.
+
+        Raises:
+            Cancelled: ``cancel`` was set (checked between texts and inside llama.cpp's decode).
+        """
+        import queue
+
+        llm = self.load()
+        slots = list(self._slots)
+        lookahead = lookahead or 4 * len(slots)
+        stop = threading.Event()
+
+        def abort() -> bool:
+            return stop.is_set() or (cancel is not None and cancel.is_set())
+
+        work: queue.Queue[tuple[int, str] | None] = queue.Queue()
+        done: queue.Queue[tuple[int, Any, BaseException | None]] = queue.Queue()
+
+        def worker(slot: _Slot) -> None:
+            while True:
+                item = work.get()
+                if item is None or abort():
+                    return
+                i, text = item
+                try:
+                    with slot.hold():
+                        vec = self._embed_one(slot, llm, text, abort, cancel)
+                except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
+                    done.put((i, None, e))
+                    return
+                done.put((i, vec, None))
+
+        threads = [threading.Thread(target=worker, args=(s,), name=f"embed {k}", daemon=True)
+                   for k, s in enumerate(slots)]
+        for th in threads:
+            th.start()
+        it = iter(texts)
+        sent = 0
+        exhausted = False
+        ready: dict[int, Any] = {}
+        try:
+            nxt = 0
+            while True:
+                while not exhausted and sent < nxt + lookahead:
+                    if cancel is not None:
+                        cancel.raise_if_set()
+                    try:
+                        text = next(it)
+                    except StopIteration:
+                        exhausted = True
+                        break
+                    work.put((sent, text))
+                    sent += 1
+                if exhausted and nxt >= sent:
+                    return
+                while nxt not in ready:
+                    try:
+                        i, vec, err = done.get(timeout=0.1)
+                    except queue.Empty:
+                        if cancel is not None:
+                            cancel.raise_if_set()
+                        if not any(th.is_alive() for th in threads):
+                            raise RuntimeError("embedding workers stopped unexpectedly") from None
+                        continue
+                    if err is not None:
+                        if isinstance(err, Cancelled) or (cancel is not None and cancel.is_set()):
+                            raise Cancelled() from None
+                        raise err
+                    ready[i] = vec
+                vec = ready.pop(nxt)
+                nxt += 1
+                if self._dim is None:
+                    self._dim = len(vec)
+                yield vec
+        finally:
+            stop.set()
+            for _ in threads:
+                work.put(None)
+            for th in threads:
+                th.join()
+
     def close(self) -> None:
         with self._lock:
             if self._llm is not None:
+                for slot in self._slots:
+                    if slot.ctx is not self._llm._ctx:
+                        slot.close()
+                self._slots = []
                 with contextlib.suppress(Exception):
                     self._llm.close()
                 self._llm = None

@@ -162,6 +162,18 @@ class _CancellableEmbedder:
             watch.step()
         return out
 
+    def embed_stream(self, texts: Any, cancel: Any = None, **kw: Any) -> Any:
+        """The inner embedder's stream (several texts decoded at once), with one progress step per vector."""
+        watch: _EmbedWatch | None = getattr(self._tls, "watch", None)
+        with contextlib.closing(self._inner.embed_stream(texts, cancel=cancel if watch is None else watch.cancel,
+                                                         **kw)) as stream:
+            if watch is not None and watch.total is None:
+                watch.step()
+            for vec in stream:
+                if watch is not None:
+                    watch.step()
+                yield vec
+
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
