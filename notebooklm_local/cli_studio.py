@@ -2,13 +2,19 @@
 command line.
 
 Same service as the GUI's studio (``services/studio/service.py``). Ctrl-C cancels at the next token.
+``summarize``, ``cod`` and ``podcast`` show the job's stage on stderr ("Reading part 2/4 · attempt 2/3 ·
+120 tokens · 45 s left"): on a terminal one line kept up to date; elsewhere with ``--progress`` one line per
+stage; stdout carries only the result.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +38,7 @@ def add_studio_parsers(sub: Any) -> None:
         p.add_argument("--json", action="store_true", help="machine-readable output")
         p.add_argument("--save-note", action="store_true", help="also save the result as a note")
         p.add_argument("--tag", action="append", default=[], help="tag for the saved note (repeatable)")
+        p.add_argument("--progress", action="store_true", help=_PROGRESS_HELP)
 
     s = sub.add_parser("summarize", help="a cited summary (or briefing, study guide, FAQ) of the sources")
     common(s)
@@ -60,7 +67,12 @@ def add_studio_parsers(sub: Any) -> None:
     p.add_argument("--focus", default="")
     p.add_argument("--from-output", metavar="ID", help="use a stored podcast instead of writing a new one")
     p.add_argument("--script", type=Path, metavar="FILE.md",
-                   help="with --from-output: replace its script with this edited Markdown (citations re-checked)")
+                   help="with --from-output: replace its script with this edited Markdown; with -n: store this "
+                        "hand-written script as a new podcast, no model (citations checked either way)")
+    p.add_argument("--draft", type=Path, metavar="FILE.md",
+                   help="with -n: write a script to start from (cited source sentences, and the passages to "
+                        "cite), no model; edit it, then store it with --script")
+    p.add_argument("--progress", action="store_true", help=_PROGRESS_HELP)
     p.add_argument("--script-out", type=Path, metavar="FILE.md", help="write the script as Markdown")
     p.add_argument("--audio", type=Path, metavar="OUT.wav", help="render audio (.wav, or .mp3/.ogg with an encoder)")
     p.add_argument("--tts", default=None, help="TTS engine (default: settings; espeak-ng built in)")
@@ -156,6 +168,100 @@ def _ids(studio: Any, notebook: str, sources: list[str] | None) -> list[str] | N
     return resolve_sources(studio.library, notebook, sources) if sources else None
 
 
+_PROGRESS_HELP = "show the stages on stderr also when it is not a terminal (one line per stage)"
+
+
+class StageLine:
+    """A studio job's stage (``services.studio.stages.StageReport``) on stderr.
+
+    On a terminal: one line rewritten in place, and redrawn every second by a ticker thread so the seconds
+    and the time left move while the model reads a long prompt. Not a terminal: with ``force``
+    (``--progress``) one line per stage or attempt (and every 5 s while tokens stream); else nothing.
+    Like ``TerminalProgress`` it falls silent when stderr is gone instead of failing the work.
+    """
+
+    def __init__(self, force: bool = False) -> None:
+        try:
+            self.tty = sys.stderr.isatty()
+        except (OSError, ValueError, AttributeError):
+            self.tty = False
+        self.enabled = self.tty or force
+        self.report: Any = None
+        self.key: tuple[Any, ...] = ()
+        self.printed = 0.0
+        self.broken = False
+        self.drawn = False
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.ticker: threading.Thread | None = None
+        if self.enabled and self.tty:
+            self.ticker = threading.Thread(target=self._tick, name="stage-line", daemon=True)
+            self.ticker.start()
+
+    def _write(self, text: str, end: str) -> None:
+        if self.broken:
+            return
+        try:
+            print(text, end=end, file=sys.stderr, flush=True)
+        except (OSError, ValueError):
+            self.broken = True
+
+    def _draw(self) -> None:  # with the lock held
+        if self.report is None:
+            return
+        width = max(20, shutil.get_terminal_size((100, 20)).columns - 1)
+        self._write("\r\033[K" + self.report.text(time.monotonic())[:width], "")
+        self.drawn = True
+
+    def _tick(self) -> None:
+        while not self.stop.wait(1.0):
+            with self.lock:
+                if self.report is not None and not self.report.final:
+                    self._draw()
+
+    def __call__(self, report: Any) -> None:
+        if not self.enabled:
+            return
+        with self.lock:
+            self.report = report
+            if self.tty:
+                self._draw()
+                return
+            now = time.monotonic()
+            key = (report.label, report.attempt, report.final)
+            if key != self.key or (report.tokens and now - self.printed >= 5.0):
+                self.key, self.printed = key, now
+                self._write(report.text(now), "\n")
+
+    def clear(self) -> None:
+        """Take the line off the terminal (before printing something else there)."""
+        with self.lock:
+            if self.tty and self.drawn:
+                self._write("\r\033[K", "")
+                self.drawn = False
+
+    def close(self) -> None:
+        self.stop.set()
+        if self.ticker is not None:
+            self.ticker.join(timeout=2)
+        self.clear()
+
+
+def _run_staged(studio: Any, args: argparse.Namespace, fn: Any, line: StageLine | None = None) -> Any:
+    """``fn(on_stage, token)``: a studio job with its stages on stderr (see :class:`StageLine`)."""
+    token = CancelToken()
+    line = line or StageLine(getattr(args, "progress", False))
+    if line.enabled and line.tty:
+        line._write("Loading the model\u2026", "")  # noqa: SLF001 - the first stage comes once it is loaded
+        line.drawn = True
+    try:
+        with sigint_cancels(token):
+            return fn(line, token)
+    finally:
+        line.close()
+        studio.engine.close()
+
+
 def _run(studio: Any, fn: Any) -> Any:
     token = CancelToken()
     progress = TerminalProgress()
@@ -207,9 +313,9 @@ def cmd_summarize(args: argparse.Namespace) -> int:
     paths, studio = _studio(args)
     with locked(paths):
         ids = _ids(studio, args.notebook, args.sources)
-        r = _run(studio, lambda progress, token: studio.summarize(
+        r = _run_staged(studio, args, lambda on_stage, token: studio.summarize(
             args.notebook, ids, template=args.kind, length=args.length, audience=args.audience, focus=args.focus,
-            language=args.language, progress=progress, cancel=token))
+            language=args.language, on_stage=on_stage, cancel=token))
         _maybe_note(studio, args, r.output.id)
     if args.json:
         print(json.dumps(r.output.to_json(), indent=2, ensure_ascii=False))
@@ -240,14 +346,17 @@ def cmd_cod(args: argparse.Namespace) -> int:
     with locked(paths):
         ids = _ids(studio, args.notebook, args.sources)
 
+        line = StageLine(args.progress)
+
         def on_step(step: Any) -> None:
             if not args.json:
+                line.clear()
                 print(file=sys.stderr)
                 _print_step(step.to_json())
 
-        r = _run(studio, lambda progress, token: studio.chain_of_density(
-            args.notebook, ids, steps=args.steps, words=args.words, language=args.language, progress=progress,
-            cancel=token, on_step=on_step))
+        r = _run_staged(studio, args, lambda on_stage, token: studio.chain_of_density(
+            args.notebook, ids, steps=args.steps, words=args.words, language=args.language, on_stage=on_stage,
+            cancel=token, on_step=on_step), line)
         _maybe_note(studio, args, r.output.id, args.step)
     if args.json:
         print(json.dumps(r.output.to_json(), indent=2, ensure_ascii=False))
@@ -262,6 +371,32 @@ def cmd_cod(args: argparse.Namespace) -> int:
     return 0
 
 
+def _read_script(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as e:
+        raise NotebookError(f"Cannot read {path}: {e}") from e
+
+
+def _podcast_draft(args: argparse.Namespace) -> int:
+    """``podcast -n NB --draft FILE.md``: a script to start from, no model."""
+    if not args.notebook:
+        raise NotebookError("--draft needs a notebook (-n NAME).")
+    _write_guard(args.draft, args.force)
+    hosts = [h.strip() for h in args.hosts.split(",")] if args.hosts else [None, None]
+    if len(hosts) != 2:
+        raise NotebookError("--hosts takes two names, comma-separated, e.g. --hosts \"Ada,Grace\".")
+    paths, studio = _studio(args, engine=False)
+    with locked(paths):
+        text = studio.draft_script(args.notebook, _ids(studio, args.notebook, args.sources), host_a=hosts[0],
+                                   host_b=hosts[1])
+    args.draft.parent.mkdir(parents=True, exist_ok=True)
+    args.draft.write_text(text, encoding="utf-8")
+    print(f"Draft written to {args.draft}; edit it, then: podcast -n {args.notebook} --script {args.draft}",
+          file=sys.stderr)
+    return 0
+
+
 def _write_guard(path: Path, force: bool) -> None:
     if ".." in path.parts:
         raise NotebookError(f"Refusing a path with '..': {path}")
@@ -272,15 +407,16 @@ def _write_guard(path: Path, force: bool) -> None:
 def cmd_podcast(args: argparse.Namespace) -> int:
     if args.from_output is None and not args.notebook:
         raise NotebookError("Give a notebook (-n NAME) or a stored podcast (--from-output ID).")
-    if args.script is not None and args.from_output is None:
-        raise NotebookError("--script replaces a stored podcast's script: give --from-output ID too.")
+    if args.draft is not None:
+        return _podcast_draft(args)
     for p in (args.audio, args.script_out):
         if p is not None:
             _write_guard(p, args.force)
     hosts = [h.strip() for h in args.hosts.split(",")] if args.hosts else [None, None]
     if len(hosts) != 2:
         raise NotebookError("--hosts takes two names, comma-separated, e.g. --hosts \"Ada,Grace\".")
-    paths, studio = _studio(args, engine=args.from_output is None)
+    hand_written = args.script is not None and args.from_output is None
+    paths, studio = _studio(args, engine=args.from_output is None and not hand_written)
     with locked(paths):
         stats = None
         if args.from_output is not None:
@@ -295,12 +431,18 @@ def cmd_podcast(args: argparse.Namespace) -> int:
                       f"{len(script.unsupported)} flagged).", file=sys.stderr)
             else:
                 script = studio.script_of(out.id)
+        elif hand_written:
+            r = studio.new_script(args.notebook, _read_script(args.script), _ids(studio, args.notebook, args.sources),
+                                  host_a=hosts[0], host_b=hosts[1], language=args.language)
+            out, script = r.output, r.script
+            print(f"Stored the script as podcast {out.id[:8]} ({len(script.lines)} lines, "
+                  f"{len(script.unsupported)} flagged).", file=sys.stderr)
         else:
             ids = _ids(studio, args.notebook, args.sources)
-            r = _run(studio, lambda progress, token: studio.podcast_script(
+            r = _run_staged(studio, args, lambda on_stage, token: studio.podcast_script(
                 args.notebook, ids, host_a=hosts[0], host_b=hosts[1], persona_a=args.persona_a,
                 persona_b=args.persona_b, audience=args.audience, length=args.length, language=args.language,
-                focus=args.focus, progress=progress, cancel=token))
+                focus=args.focus, on_stage=on_stage, cancel=token))
             out, script, stats = r.output, r.script, r.stats
             for n in r.notes:
                 print(f"Note: {n}", file=sys.stderr)

@@ -227,3 +227,55 @@ def test_studio_regenerate_one_line(garden: str, app_home: Path) -> None:
     _no_traceback(out)
     assert (out.returncode == 0 and "Replaced:" in out.stdout) or (
         out.returncode == 1 and "old one is kept" in out.stderr), (out.stdout, out.stderr)
+
+
+def test_summarize_prints_its_stages_on_stderr_with_progress_and_keeps_stdout_clean(
+    garden: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from notebooklm_local import cli
+    from notebooklm_local.extensions import runtime
+    from tests.helpers.scripted_engine import ScriptedEngine
+    from tests.services.test_studio_scripted import echo_summary
+
+    engine = ScriptedEngine(["not JSON at all"], fallback=echo_summary)  # the first attempt is rejected
+    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    capsys.readouterr()
+    assert cli.main(["summarize", "-n", garden, "--length", "short", "--progress"]) == 0
+    out = capsys.readouterr()
+    lines = out.err.splitlines()
+    assert any(ln.startswith("Writing \u00b7 attempt 1/2") for ln in lines), out.err
+    retry = [ln for ln in lines if ln.startswith("Writing \u00b7 attempt 2/2")]
+    assert retry and "attempt 1 rejected:" in retry[0], out.err
+    assert "Done" in lines
+    assert "attempt" not in out.out and out.out.startswith("# Summary: Roses")
+    # not a terminal and no --progress: no stage lines (the result and the closing report only)
+    engine.outputs = ["not JSON at all"]
+    assert cli.main(["summarize", "-n", garden, "--length", "short"]) == 0
+    quiet = capsys.readouterr()
+    assert "attempt 1/2" not in quiet.err and "Saved as studio output" in quiet.err
+
+
+def test_a_podcast_by_hand_draft_then_script_then_audio_without_a_model(garden: str, tmp_path: Path) -> None:
+    draft = tmp_path / "draft.md"
+    out = run("podcast", "-n", garden, "--draft", str(draft), "--hosts", "Ada,Grace")
+    _no_traceback(out)
+    assert out.returncode == 0, out.stderr
+    text = draft.read_text(encoding="utf-8")
+    assert "**Ada:**" in text and "**Grace:**" in text and "## Sources" in text
+    again = run("podcast", "-n", garden, "--draft", str(draft))
+    assert again.returncode == 1 and "exists; use --force" in again.stderr
+    draft.write_text(text.replace("## Sources", "**Grace:** Roses also grow on the moon.\n\n## Sources"),
+                     encoding="utf-8")
+    wav = tmp_path / "hand.wav"
+    out = run("podcast", "-n", garden, "--script", str(draft), "--hosts", "Ada,Grace", "--audio", str(wav), "--json")
+    _no_traceback(out)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["kind"] == "podcast" and data["manual"] and data["options"]["hosts"] == ["Ada", "Grace"]
+    lines = data["script"]["lines"]
+    flagged = [ln for ln in lines if not ln["supported"]]
+    assert [ln["text"] for ln in flagged] == ["Roses also grow on the moon."] and flagged[0]["flag"] == "no citation"
+    assert all(ln["citations"] for ln in lines if ln["supported"])
+    assert "Stored the script as podcast" in out.stderr and f"{len(lines)} lines, 1 flagged" in out.stderr
+    with wave.open(str(wav), "rb") as w:
+        assert w.getnframes() > 0

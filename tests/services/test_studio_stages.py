@@ -257,3 +257,73 @@ def test_a_hand_written_script_needs_dialogue_and_two_hosts(world: World) -> Non
         studio.new_script("Mixed", "# Title\n\njust prose")
     with pytest.raises(NotebookError, match="two hosts with different names"):
         studio.draft_script("Mixed", host_a="Sam", host_b="sam")
+
+
+# -- the CLI's stage line (``cli_studio.StageLine``) -------------------------------------------------
+
+
+class _Terminal:
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        if s:
+            self.parts.append(s)
+        return len(s)
+
+    def flush(self) -> None:
+        return None
+
+
+def test_the_cli_stage_line_is_redrawn_in_place_and_moves_on_while_nothing_is_reported(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+    import time
+
+    from notebooklm_local.cli_studio import StageLine
+
+    term = _Terminal()
+    monkeypatch.setattr(sys, "stderr", term)
+    line = StageLine()
+    assert line.enabled and line.tty
+    reporter = StageReporter(on_stage=line)
+    reporter.unit(0, 2, "Reading part", part=1, parts=2)
+    reporter.attempt(1, 3, budget=50)
+    assert term.parts[-1].startswith("\r\033[KReading part 1/2 \u00b7 attempt 1/3 \u00b7 reading the prompt (0 s)")
+    time.sleep(2.3)  # the model reads the prompt: the ticker redraws with the seconds moving on
+    drawn = "".join(term.parts)
+    assert "reading the prompt (1 s)" in drawn and "reading the prompt (2 s)" in drawn
+    reporter.finish()
+    line.close()
+    assert term.parts[-1] == "\r\033[K"  # the line is taken off before the result is printed
+    assert all("\n" not in p for p in term.parts)
+
+
+def test_the_cli_stage_line_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+    import sys
+
+    from notebooklm_local.cli_studio import StageLine
+
+    buf = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", buf)
+    clock = FakeClock()
+    quiet = StageLine()
+    assert not quiet.enabled
+    StageReporter(on_stage=quiet, clock=clock).unit(0, 1, "Writing")
+    assert buf.getvalue() == ""
+    line = StageLine(force=True)
+    r = StageReporter(on_stage=line, clock=clock)
+    r.unit(0, 1, "Writing")
+    r.attempt(1, 2, budget=40)
+    for _ in range(30):
+        r.token()
+        clock.tick(0.05)
+    r.attempt(2, 2, budget=40, rejected="unusable output")
+    r.finish()
+    line.close()
+    assert [ln.split(" \u00b7 ")[:2] for ln in buf.getvalue().splitlines()] == [
+        ["Writing", "estimating\u2026"], ["Writing", "attempt 1/2"], ["Writing", "attempt 2/2"], ["Done"]]
