@@ -97,6 +97,9 @@ def add_studio_parsers(sub: Any) -> None:
     e.add_argument("--seed", type=int, default=0, help="quiz: order of the options (same seed, same quiz)")
     e.add_argument("--points", type=int, default=2, help="mind map: key sentences under each leaf (default 2)")
     e.add_argument("--embeddings", action="store_true", help="mind map: group passages by their embeddings")
+    e.add_argument("--generate", action="store_true",
+                   help="timeline, table: written by the chat model (needs an instruct model); every row is checked "
+                        "against its passage and flagged when unsupported")
     e.add_argument("--format", choices=("md", "json", "csv", "apkg", "opml"), default=None,
                    help="md (default), json; csv (flashcards, quiz, timeline, table); apkg (flashcards, quiz; "
                         "needs --out); opml (mind map)")
@@ -622,6 +625,8 @@ def cmd_extract(args: argparse.Namespace) -> int:
         raise NotebookError("--format apkg writes a file: give --out FILE.apkg.")
     if args.out is not None:
         _write_guard(args.out, args.force)
+    if getattr(args, "generate", False):
+        return _extract_generated(args, fmt)
     paths, _settings = context(args)
     studio = _extractive(args)
     with locked(paths):
@@ -640,6 +645,36 @@ def cmd_extract(args: argparse.Namespace) -> int:
         print(ExtractiveStudio.render(r.result, fmt), end="")
     stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
     print(f"[{r.kind}: {_count(r.result)} · {r.seconds:.2f}s · {stored} · no model]", file=sys.stderr)
+    return 0
+
+
+def _extract_generated(args: argparse.Namespace, fmt: str) -> int:
+    """``extract timeline|table --generate``: the model writes the rows, each checked against its passage."""
+    from notebooklm_local.services.grounding import similarity_for
+    from notebooklm_local.services.studio.extractive import ExtractiveStudio
+    from notebooklm_local.services.studio.timeline_gen import generate
+
+    if args.what not in ("timeline", "table"):
+        raise NotebookError("--generate is for the timeline and the table; the other outputs need no model.")
+    paths, studio = _studio(args)
+    with locked(paths):
+        ids = _ids(studio, args.notebook, args.sources)
+        r = _run(studio, lambda progress, token: generate(
+            studio.engine, studio.library, args.notebook, ids, what=args.what,
+            similarity=similarity_for(studio.library), retries=studio.settings.studio.retries,
+            store=not args.no_store, progress=progress, cancel=token))
+        if args.save_note and r.output is not None:
+            note = _extractive(args).save_note(r.output.id, tags=args.tag)
+            print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
+    if args.out is not None:
+        ExtractiveStudio.export(r.result, fmt, args.out)
+        print(f"Written to {args.out} ({fmt}).", file=sys.stderr)
+    else:
+        print(ExtractiveStudio.render(r.result, fmt), end="")
+    flagged = sum(1 for x in (r.result.events if args.what == "timeline" else r.result.rows) if not x.supported)
+    stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
+    print(f"[{r.kind}: {_count(r.result)}, {flagged} flagged · {stored}]", file=sys.stderr)
+    _print_stats(r.stats.to_json(), r.result.model)
     return 0
 
 

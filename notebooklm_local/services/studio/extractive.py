@@ -240,7 +240,7 @@ class ExtractiveStudio:
     def save_note(self, output_id: str, *, title: str = "", tags: Sequence[str] = ()) -> Note:
         """Save a stored output as a note: its text with ``[n]`` markers and its citations."""
         r = self.load(output_id)
-        body = f"*{LABEL}.*\n\n" + r.result.text
+        body = f"*{getattr(r.result, 'label', LABEL)}.*\n\n" + r.result.text
         cits = [c.to_json() for c in r.result.citations]
         assert r.output is not None
         return self.notes.add(r.output.notebook_id, (title or r.output.title)[:200], body, citations=cits,

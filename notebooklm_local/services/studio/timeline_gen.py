@@ -235,7 +235,7 @@ def _check_fact(it: dict[str, Any], p: Passage, similarity: Similarity | None,
 def generate(engine: Engine, library: Any, notebook: str, source_ids: Sequence[str] | None = None, *,
              what: str = "timeline", similarity: Similarity | None = None, retries: int = 1, store: bool = True,
              progress: Progress | None = None, cancel: CancelToken | None = None,
-             max_batches: int = MAX_BATCHES) -> GeneratedResult:
+             max_batches: int = MAX_BATCHES, max_tokens: int = 900) -> GeneratedResult:
     """A timeline (``what`` "timeline") or data table ("table") written by ``engine`` from the notebook's
     selected sources (or ``source_ids``), every row checked against its passage. ``library`` is the
     LibraryService. Raises StudioError when the model gives no supported row."""
@@ -261,7 +261,7 @@ def generate(engine: Engine, library: Any, notebook: str, source_ids: Sequence[s
     rows: list[Any] = []
     if useful:
         n_ctx = engine.info().n_ctx or 4096
-        answer_tokens = 900
+        answer_tokens = max(64, int(max_tokens))
         room = max(300, n_ctx - answer_tokens - 350)
         batches = batch_by_tokens(useful, engine.count_tokens, room)
         if len(batches) > max_batches:
