@@ -169,6 +169,11 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX notes_nb ON notes(notebook_id, updated);
     """,
+    # 5: per-notebook settings as a JSON object (chat goal, persona and response length; see
+    # core.chat_goals). A bundle carries it with the notebook (a column later migrations add).
+    """
+    ALTER TABLE notebooks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+    """,
 ]
 
 HEADING_SEP = " › "
@@ -181,6 +186,16 @@ class Notebook:
     name: str
     created: float
     updated: float
+    settings: dict[str, Any] = field(default_factory=dict)  # migration 5: chat goal, ...
+
+
+def _notebook(row: sqlite3.Row) -> Notebook:
+    d = dict(row)
+    try:
+        settings = json.loads(d.get("settings") or "{}")
+    except ValueError:
+        settings = {}
+    return Notebook(d["id"], d["name"], d["created"], d["updated"], settings if isinstance(settings, dict) else {})
 
 
 @dataclass
@@ -355,14 +370,15 @@ class Library:
         nb = Notebook(uuid.uuid4().hex, name, now, now)
         try:
             with self.transaction() as db:
-                db.execute("INSERT INTO notebooks VALUES (?,?,?,?)", (nb.id, nb.name, now, now))
+                db.execute("INSERT INTO notebooks (id, name, created, updated) VALUES (?,?,?,?)",
+                           (nb.id, nb.name, now, now))
         except sqlite3.IntegrityError:
             raise NotebookError(f"A notebook named '{name}' already exists.") from None
         return nb
 
     def notebooks(self) -> list[Notebook]:
         """All notebooks, sorted by name as people expect (case- and accent-insensitive)."""
-        nbs = [Notebook(**dict(r)) for r in self.query("SELECT * FROM notebooks")]
+        nbs = [_notebook(r) for r in self.query("SELECT * FROM notebooks")]
         return sorted(nbs, key=lambda n: _sort_key(n.name))
 
     def notebook(self, name_or_id: str) -> Notebook:
@@ -370,7 +386,38 @@ class Library:
         if not rows:
             names = ", ".join(n.name for n in self.notebooks()) or "none yet"
             raise NotebookError(f"No notebook named '{name_or_id}' (notebooks: {names}).")
-        return Notebook(**dict(rows[0]))
+        return _notebook(rows[0])
+
+    def notebook_settings(self, notebook_id: str) -> dict[str, Any]:
+        """A notebook's own settings (a JSON object; {} when none are set)."""
+        rows = self.query("SELECT settings FROM notebooks WHERE id = ?", (notebook_id,))
+        if not rows:
+            raise NotebookError(f"No notebook with id {notebook_id}.")
+        try:
+            data = json.loads(rows[0]["settings"] or "{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def update_notebook_settings(self, notebook_id: str, **values: Any) -> dict[str, Any]:
+        """Merge ``values`` into a notebook's settings (a value of None removes its key); returns them."""
+        with self.transaction() as db:
+            rows = db.execute("SELECT settings FROM notebooks WHERE id = ?", (notebook_id,)).fetchall()
+            if not rows:
+                raise NotebookError(f"No notebook with id {notebook_id}.")
+            try:
+                data = json.loads(rows[0][0] or "{}")
+            except ValueError:
+                data = {}
+            data = data if isinstance(data, dict) else {}
+            for k, v in values.items():
+                if v is None:
+                    data.pop(k, None)
+                else:
+                    data[k] = v
+            db.execute("UPDATE notebooks SET settings = ?, updated = ? WHERE id = ?",
+                       (json.dumps(data, ensure_ascii=False), time.time(), notebook_id))
+        return data
 
     def rename_notebook(self, notebook_id: str, name: str) -> Notebook:
         """Give a notebook a new name (same rules as :meth:`create_notebook`); returns the renamed notebook."""

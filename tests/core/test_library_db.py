@@ -34,7 +34,7 @@ def test_schema_1_database_is_migrated_and_searchable(tmp_path: Path, monkeypatc
     old.close()
     monkeypatch.undo()
     new = Library(db)
-    assert new.query("PRAGMA user_version")[0][0] == len(library_mod._MIGRATIONS) == 4
+    assert new.query("PRAGMA user_version")[0][0] == len(library_mod._MIGRATIONS) == 5
     assert [cid for cid, _ in new.lexical_search(nb.id, "photosynthesis")] == [1]
     assert new.lexical_search(nb.id, "photosynthesis", source_ids=[src.id])
     assert new.lexical_search("other-notebook", "photosynthesis") == []
