@@ -21,7 +21,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 SHARED = Path(os.environ.get("NOTEBOOKLM_BENCH_SHARED", REPO.parent / "shared"))
-MODEL = SHARED / "models" / "all-minilm-l6-v2-f16.gguf"
+# NOTEBOOKLM_BENCH_MODEL: another embedder GGUF (e.g. a Q8_0 quantization made by bench_embed.py --q8)
+MODEL = Path(os.environ.get("NOTEBOOKLM_BENCH_MODEL") or SHARED / "models" / "all-minilm-l6-v2-f16.gguf")
 CORPUS = SHARED / "corpus"
 RESULTS = Path(__file__).resolve().parent / "results"
 GIT_AT_START: dict[str, Any] = {}
@@ -52,19 +53,23 @@ def corpus_files() -> list[Path]:
     return files
 
 
-def load_embedder(n_ctx: int | None = None) -> Any:
+def load_embedder(n_ctx: int | None = None, **kw: Any) -> Any:
     """One warm LlamaCppEmbedder (model load and first-call warm-up excluded from timings).
 
     ``n_ctx`` None keeps the class default, which is what the application uses (open_library passes
-    no n_ctx).
+    no n_ctx). ``kw``: other LlamaCppEmbedder arguments (``contexts=1, flash_attn=False``: the plain
+    single-context path, llama-cpp-python's defaults).
     """
     from notebooklm_local.services.llama_runtime import LlamaCppEmbedder
 
-    emb = LlamaCppEmbedder(require_model()) if n_ctx is None else LlamaCppEmbedder(require_model(), n_ctx=n_ctx)
+    if n_ctx is not None:
+        kw["n_ctx"] = n_ctx
+    emb = LlamaCppEmbedder(kw.pop("path", None) or require_model(), **kw)
     t0 = time.perf_counter()
     emb.load()
     emb.embed(["warm-up sentence for the benchmark embedder"] * 4)
-    print(f"embedder loaded and warmed in {time.perf_counter() - t0:.2f} s ({emb.model_id}, n_ctx={emb.n_ctx})")
+    print(f"embedder loaded and warmed in {time.perf_counter() - t0:.2f} s ({emb.model_id}, n_ctx={emb.n_ctx}, "
+          f"{emb.contexts} context(s), flash_attn={emb.flash_attn})")
     return emb
 
 
@@ -110,6 +115,33 @@ class TimedEmbedder:
         self.texts += len(texts)
         self.chars += sum(len(t) for t in texts)
         return out
+
+    @property
+    def supports_stream(self) -> bool:
+        return bool(getattr(self.inner, "supports_stream", False))
+
+    def embed_stream(self, texts: Any, cancel: Any = None, **kw: Any) -> Any:
+        """The inner stream; ``seconds`` counts only the time the caller waits for vectors (a pipeline
+        stores while the next texts decode: that overlap is not embedding time)."""
+        import contextlib
+
+        def counted() -> Any:
+            for t in texts:
+                self.texts += 1
+                self.chars += len(t)
+                yield t
+
+        self.calls += 1
+        with contextlib.closing(self.inner.embed_stream(counted(), cancel=cancel, **kw)) as stream:
+            while True:
+                t0 = time.perf_counter()
+                try:
+                    vec = next(stream)
+                except StopIteration:
+                    return
+                finally:
+                    self.seconds += time.perf_counter() - t0
+                yield vec
 
 
 def pct(values: Sequence[float], p: float) -> float:

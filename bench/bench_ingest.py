@@ -1,23 +1,28 @@
 """Ingest throughput: our pipeline vs a peer pipeline built the common (LangChain-style) way.
 
 Ours:  LibraryService.add -> PdfLoader/TextLoader (paragraph rebuild, blobs, SQLite + FTS5),
-       structure-aware chunker (200 tokens ~ 800 chars, 30-token overlap), LlamaCppEmbedder in
-       batches of EMBED_BATCH, ChromaIndex upserts, resumable state persisted at every step.
+       structure-aware chunker (200 tokens ~ 800 chars, 30-token overlap), LlamaCppEmbedder with the
+       application's defaults (on the CPU: one llama.cpp context per core, 1 thread each, flash
+       attention auto) streaming vectors while the previous batch of EMBED_BATCH is stored
+       (ChromaIndex upserts, resumable state persisted at every step).
 Peer:  pypdf page loader (one document per page, page.extract_text()) or plain file read,
        a recursive character splitter in the LangChain style (1000 chars, 200 overlap),
-       the same LlamaCppEmbedder instance in batches of 32, vector-only Chroma
-       (PersistentClient, documents + metadatas + explicit embeddings).
+       vector-only Chroma (PersistentClient, documents + metadatas + explicit embeddings), and the
+       SAME MODEL FILE embedded the common way: ONE plain llama.cpp context with llama-cpp-python's
+       defaults (LlamaCppEmbedder(contexts=1, flash_attn=False): a single Llama(embedding=True,
+       pooling MEAN, n_ctx 512), n_threads_batch = all cores, no flash attention), one text per
+       decode, in batches of 32 (--peer-embedder single, the default).
 
-Both use the same machine, the same warm embedder instance (model load excluded), fresh directories
-per run. Inputs: (a) a PDF of --pages pages (~2,000 characters each) rendered from the sample corpus;
+Both use the same machine, warm embedders (model load excluded), fresh directories per run. Inputs: (a) a PDF of --pages pages (~2,000 characters each) rendered from the sample corpus;
 (b) the corpus folder of .txt files. Ratio = peer_time / our_time (> 1 means
 ours is faster). Defaults: the 200-page PDF and the whole corpus folder, 1 run of each pipeline
 (about 2.5 minutes on the shared 2-core machine; --repeats 2 takes 5); --quick: 30 pages and 80k
 characters of .txt.
 
---peer-embedder raw gives the peer what a LangChain LlamaCppEmbeddings user gets instead of our
-embedder: llama_cpp.Llama(n_ctx=2048, n_batch=2048, n_ubatch=2048).embed(batch of 32) (packed
-batches). Not the default: the default comparison isolates the pipeline from the embedder.
+--peer-embedder shared gives the peer our embedder instance (its contexts too): the ratio is then
+the pipeline alone (fewer tokens, overlap of storing and embedding). --peer-embedder raw gives the
+peer what a LangChain LlamaCppEmbeddings user gets: llama_cpp.Llama(n_ctx=2048, n_batch=2048,
+n_ubatch=2048).embed(batch of 32) (packed batches, slower still).
 
     .venv/bin/python bench/bench_ingest.py                 # 200-page PDF + corpus folder
     .venv/bin/python bench/bench_ingest.py --quick --repeats 3
@@ -394,16 +399,23 @@ def main() -> None:
                     "alternates; medians are reported")
     ap.add_argument("--embedder-n-ctx", type=int, default=None,
                     help="LlamaCppEmbedder n_ctx for both pipelines (default: the class default, as the app)")
-    ap.add_argument("--peer-embedder", choices=("ours", "raw"), default="ours",
-                    help="ours: the peer shares our LlamaCppEmbedder instance (default); raw: the peer embeds "
-                         "with llama-cpp-python packed 2048-token batches, as LangChain's LlamaCppEmbeddings")
+    ap.add_argument("--peer-embedder", choices=("single", "shared", "ours", "raw"), default="single",
+                    help="single (default): the same model on one plain llama.cpp context (llama-cpp-python "
+                         "defaults, one text per decode); shared (or ours): the peer shares our embedder "
+                         "instance; raw: llama-cpp-python packed 2048-token batches, as LangChain's "
+                         "LlamaCppEmbeddings")
     args = ap.parse_args()
     if args.quick:
         args.pages, args.txt_max_chars = 30, 80_000
     C.require_model()
     C.start("bench_ingest")
     embedder = C.TimedEmbedder(C.load_embedder(args.embedder_n_ctx))
-    peer_embedder = embedder if args.peer_embedder == "ours" else C.TimedEmbedder(RawPackedEmbedder())
+    if args.peer_embedder in ("shared", "ours"):
+        peer_embedder = embedder
+    elif args.peer_embedder == "raw":
+        peer_embedder = C.TimedEmbedder(RawPackedEmbedder())
+    else:
+        peer_embedder = C.TimedEmbedder(C.load_embedder(args.embedder_n_ctx, contexts=1, flash_attn=False))
     base = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     files = txt_inputs(base, args.txt_max_chars)
     summaries = []
@@ -448,9 +460,10 @@ def main() -> None:
     from notebooklm_local.services.library_service import EMBED_BATCH
 
     name = "bench_ingest" + ("" if args.embedder_n_ctx is None else f"_nctx{args.embedder_n_ctx}") + (
-        "_quick" if args.quick else "") + ("_peer-raw" if args.peer_embedder == "raw" else "")
+        "_quick" if args.quick else "") + ("" if args.peer_embedder == "single" else f"_peer-{args.peer_embedder}")
     C.write_results(name, {"args": vars(args), "peer_batch": PEER_BATCH, "our_embed_batch": EMBED_BATCH,
-                           "embedder_n_ctx": embedder.inner.n_ctx, "results": summaries})
+                           "embedder_n_ctx": embedder.inner.n_ctx, "embedder_contexts": embedder.inner.contexts,
+                           "peer_embedder": args.peer_embedder, "model": str(C.MODEL), "results": summaries})
 
 
 if __name__ == "__main__":
