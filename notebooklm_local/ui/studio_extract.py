@@ -19,6 +19,7 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
     QButtonGroup,
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -39,6 +40,7 @@ from notebooklm_local.ui.errors import NO_NOTEBOOK
 from notebooklm_local.ui.mindmap_view import MindMapView
 from notebooklm_local.ui.rich_text import CitationBrowser, chip
 from notebooklm_local.ui.theme import good_color
+from notebooklm_local.ui.timeline_view import TimelineTableView
 
 __all__ = ["ExtractTab", "KIND_LABELS"]
 
@@ -46,7 +48,8 @@ log = logging.getLogger(__name__)
 
 # the stored kinds (ExtractiveStudio's FORMATS keys, which ``make`` also accepts) and the menu's labels
 KIND_LABELS = {"extract_summary": "Summary (extracted)", "key_quotes": "Key quotes", "flashcards": "Flashcards",
-               "quiz": "Quiz", "mindmap": "Mind map"}
+               "quiz": "Quiz", "mindmap": "Mind map", "timeline": "Timeline", "data_table": "Data table"}
+TABLE_KINDS = ("timeline", "data_table")  # shown in the table view; the model may write them (Write with the model)
 EXPORT_FILTERS = {"md": "Markdown (*.md)", "csv": "CSV (*.csv)", "apkg": "Anki package (*.apkg)",
                   "opml": "OPML outline (*.opml)", "json": "JSON (*.json)"}
 
@@ -288,6 +291,11 @@ class ExtractTab(QWidget):
         row.addWidget(self.length_box)
         row.addWidget(self.count_label)
         row.addWidget(self.count_box)
+        self.generate_box = QCheckBox("Write with the model")
+        self.generate_box.setObjectName("extract-generate")
+        self.generate_box.setToolTip("The chat model writes the rows (needs an instruct model); every row is checked "
+                                     "against its passage and flagged \u26a0 when it is not supported")
+        row.addWidget(self.generate_box)
         self.make_button = _button("Make", "extract-make", self.make,
                                    "Make it from the selected sources (no model: their own sentences, cited)")
         row.addWidget(self.make_button)
@@ -331,7 +339,9 @@ class ExtractTab(QWidget):
         zoom.addWidget(hint, 1)
         mp.addLayout(zoom)
         mp.addWidget(self.map_view, 1)
-        for w in (self.text_view, self.cards_view, self.quiz_view, self.map_page):
+        self.table_view = TimelineTableView()
+        self.table_view.citation_activated.connect(self.citation_activated)
+        for w in (self.text_view, self.cards_view, self.quiz_view, self.map_page, self.table_view):
             self.stack.addWidget(w)
         layout.addWidget(self.stack, 1)
         foot = QHBoxLayout()
@@ -360,6 +370,7 @@ class ExtractTab(QWidget):
         self.cards_view.set_cards([])
         self.quiz_view.set_questions([])
         self.map_view.set_tree(None)
+        self.table_view.clear()
         self.stats.clear()
         self.bar.clear_notice()
         self.set_busy(False)
@@ -383,6 +394,7 @@ class ExtractTab(QWidget):
         self.count_label.setVisible(counted)
         self.count_box.setVisible(counted)
         self.count_label.setText("Per source" if kind == "key_quotes" else "Count")
+        self.generate_box.setVisible(kind in TABLE_KINDS)
         self.count_box.setValue({"key_quotes": 5, "flashcards": 20, "quiz": 10}.get(kind, self.count_box.value()))
 
     def _extractive(self) -> Any:
@@ -408,6 +420,9 @@ class ExtractTab(QWidget):
         elif self.kind in ("key_quotes", "flashcards", "quiz"):
             kwargs["count"] = self.count_box.value()
         notebook, sources = p.notebook_id, p.source_ids
+        if what in TABLE_KINDS and self.generate_box.isChecked():
+            self._make_generated(what, notebook, sources)
+            return
 
         def run(_studio: Any, cancel: Any, progress: Any, _relay: Any) -> Any:
             progress(0, 0, "Reading the sources…")
@@ -417,6 +432,19 @@ class ExtractTab(QWidget):
 
         p.submit(self, self.bar, run, on_success=self._on_made, lane="io", needs_studio=False,
                  message="Picking sentences from your sources…")
+
+    def _make_generated(self, kind: str, notebook: str, sources: Any) -> None:
+        """The timeline / data table written by the chat model (on the llm lane), every row checked."""
+        from notebooklm_local.services.grounding import similarity_for
+        from notebooklm_local.services.studio.timeline_gen import generate
+
+        def run(studio: Any, cancel: Any, progress: Any, _relay: Any) -> Any:
+            return generate(studio.engine, studio.library, notebook, sources, what=kind,
+                            similarity=similarity_for(studio.library), retries=studio.settings.studio.retries,
+                            progress=progress, cancel=cancel)
+
+        self.pane.submit(self, self.bar, run, on_success=self._on_made, lane="llm", needs_studio=True,
+                         message="The model is reading the passages…")
 
     def _on_made(self, made: Any) -> None:
         self._show(made.kind, made.result, made.output, {"wall_s": made.seconds})
@@ -441,13 +469,23 @@ class ExtractTab(QWidget):
             self.quiz_view.set_questions(result.questions)
             self.stack.setCurrentWidget(self.quiz_view)
             what = f"{len(result.questions)} questions"
+        elif kind in TABLE_KINDS:
+            self.table_view.set_result(kind, result)
+            self.stack.setCurrentWidget(self.table_view)
+            rows = result.events if kind == "timeline" else result.rows
+            flagged = sum(1 for r in rows if not r.supported)
+            what = f"{len(rows)} {'dated events' if kind == 'timeline' else 'rows'}" + (
+                f" ({flagged} flagged \u26a0)" if flagged else "")
         else:
             self.map_view.set_tree(result.root)
             self.stack.setCurrentWidget(self.map_page)
             what = f"{len(result.nodes)} nodes"
         secs = float((stats or {}).get("wall_s", 0.0))
         notes = list(getattr(result, "notes", []) or [])
-        self.stats.setText(" \u00b7 ".join([what, f"{secs * 1000:.0f} ms", "no model used", *notes[:2]]))
+        generated = bool(getattr(result, "generated", False))
+        used = f"written by {result.model}, every row checked" if generated else "no model used"
+        self.label.setText(f"\u275d {getattr(result, 'label', EXTRACT_LABEL) if generated else EXTRACT_LABEL}")
+        self.stats.setText(" \u00b7 ".join([what, f"{secs * 1000:.0f} ms", used, *notes[:2]]))
         self.set_busy(self.pane.tab_busy(self))
 
     @staticmethod

@@ -133,3 +133,117 @@ def test_extract_tab_makes_every_output_without_a_model(qtbot: Any, ctx: AppCont
     pane.open_output(out)
     assert tab.result is not None and pane.tabs.currentWidget() is tab
     win.close()
+
+
+# -- timeline and data table ------------------------------------------------------------------------
+
+
+def test_timeline_and_table_in_the_extract_tab(qtbot: Any, ctx: AppContext, tmp_path: Path) -> None:
+    """Sources without dates say so; a dated source gives a cited table whose row click opens the passage;
+    Markdown and CSV exports carry the citations; the data table shows numeric facts."""
+    from notebooklm_local.core.documents import SourceRef
+    from notebooklm_local.core.timeline import NO_DATES
+    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.ui.source_viewer import SourceViewer
+    from tests.core.test_timeline import HISTORY
+    from tests.services.test_timeline_studio import FACTS
+
+    lib = open_library(ctx.paths, ctx.settings)
+    nb = lib.library.notebooks()[0]
+    undated = [s.id for s in lib.library.sources(nb.id)]
+    assert not lib.add(nb.name, [SourceRef(text=HISTORY + "\n\n" + FACTS, title="History")]).failed
+    lib.library.close()
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    pane = win.studio_pane
+    tab = pane.extract_tab
+    qtbot.waitUntil(lambda: pane.notebook_id is not None and win.library is not None, timeout=20000)
+    every = pane.source_ids
+
+    pane.set_notebook(pane.notebook_id, undated)  # the sample sources hold no dates
+    tab.kind_box.setCurrentIndex(tab.kind_box.findData("timeline"))
+    assert tab.generate_box.isVisible() and not tab.count_box.isVisible()
+    empty = _make(qtbot, tab, "timeline")
+    assert empty.events == [] and tab.stack.currentWidget() is tab.table_view
+    assert NO_DATES in tab.table_view.empty.text() and not tab.table_view.table.isVisible()
+
+    pane.set_notebook(pane.notebook_id, every)
+    tl = _make(qtbot, tab, "timeline")
+    table = tab.table_view.table
+    assert len(tl.events) >= 8 and table.rowCount() == len(tl.events) and table.isVisible()
+    assert [table.horizontalHeaderItem(j).text() for j in range(3)] == ["Date", "Event", "Source"]
+    assert table.item(0, 0).text() == tl.events[0].date.label and table.item(0, 2).text().startswith("History")
+    assert "dated events" in tab.stats.text() and "no model used" in tab.stats.text()
+    _check_citations(win, tl.citations)
+    with qtbot.waitSignal(tab.citation_activated, timeout=5000) as sig:
+        table.cellClicked.emit(1, 1)
+    assert sig.args[0] is tl.events[1].citation
+    qtbot.waitUntil(lambda: isinstance(getattr(win, "source_viewer", None), SourceViewer)
+                    and win.source_viewer.isVisible(), timeout=10000)
+    win.source_viewer.close()
+    for fmt in ("md", "csv"):
+        target = tmp_path / f"timeline.{fmt}"
+        pane._ask_save_path = lambda *_a, _t=target: str(_t)
+        tab.export()
+        qtbot.waitUntil(lambda _t=target: _t.exists() and not pane.tab_busy(tab), timeout=10000)
+    assert "| Date | Event | Source |" in (tmp_path / "timeline.md").read_text(encoding="utf-8")
+    rows = list(csv.DictReader(io.StringIO((tmp_path / "timeline.csv").read_text(encoding="utf-8"))))
+    assert len(rows) == len(tl.events) and rows[0]["quote"] and rows[0]["source"] == "History"
+
+    dt = _make(qtbot, tab, "data_table")
+    assert dt.rows and tab.table_view.table.columnCount() == 4
+    _check_citations(win, dt.citations)
+    # the history reopens it in the table view
+    out = tab.output
+    tab.clear()
+    pane.open_output(out)
+    assert tab.result is not None and tab.stack.currentWidget() is tab.table_view
+    win.close()
+
+
+def test_generated_timeline_in_the_tab_flags_unsupported_rows(qtbot: Any, tmp_path: Path) -> None:
+    """*Write with the model* with a scripted engine: supported rows as is, an invented one marked ⚠."""
+    from notebooklm_local.core.documents import SourceRef
+    from notebooklm_local.core.templates import TemplateStore
+    from notebooklm_local.extensions.runtime import resources_dir
+    from notebooklm_local.services.studio.service import StudioService
+    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.workers import Lanes
+    from tests.core.test_timeline import HISTORY
+    from tests.helpers.scripted_engine import ScriptedEngine
+    from tests.services.test_library import make_service
+    from tests.services.test_timeline_studio import faithful_timeline
+
+    lib = make_service(None)
+    lib.create_notebook("Dated")
+    assert not lib.add("Dated", [SourceRef(text=HISTORY, title="History")]).failed
+    nb = lib.library.notebook("Dated")
+
+    def script(messages: Any, schema: Any) -> Any:
+        d = faithful_timeline(messages, schema)
+        d["events"].append({"date": "1871", "event": "The Normans invaded England at Hastings.", "passage": 1})
+        return d
+
+    engine = ScriptedEngine(fallback=script)
+    studio = StudioService(lib, engine, TemplateStore(resources_dir() / "templates", tmp_path / "tpl"))
+    pane = StudioPane(Lanes(), lambda: studio, library_getter=lambda: lib.library, library_service=lambda: lib)
+    qtbot.addWidget(pane)
+    pane.show()
+    pane.set_notebook(nb.id, None)
+    tab = pane.extract_tab
+    tab.kind_box.setCurrentIndex(tab.kind_box.findData("timeline"))
+    tab.generate_box.setChecked(True)
+    tl = _make(qtbot, tab, "timeline")
+    assert engine.calls and tl.generated
+    table = tab.table_view.table
+    texts = [table.item(i, 1).text() for i in range(table.rowCount())]
+    bad = [t for t in texts if "Normans" in t]
+    assert bad and bad[0].startswith("\u26a0") and sum(t.startswith("\u26a0") for t in texts) == 1
+    assert "1 flagged" in tab.stats.text() and "scripted-model.gguf" in tab.stats.text()
+    assert "Written by the model" in tab.label.text()
+    tab.generate_box.setChecked(False)
+    _make(qtbot, tab, "timeline")
+    assert "nothing generated" in tab.label.text()
