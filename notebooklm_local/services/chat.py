@@ -18,6 +18,14 @@ from pathlib import Path
 from typing import Any
 
 from notebooklm_local.core.budget import BudgetPlan, Turn, fit_context
+from notebooklm_local.core.chat_goals import (
+    ChatGoal,
+    length_quotes,
+    length_sentences,
+    length_tokens,
+    persona_for_prompt,
+    validate_goal,
+)
 from notebooklm_local.core.chat_store import ChatStore
 from notebooklm_local.core.citations import (
     AnswerSentence,
@@ -77,6 +85,7 @@ class AskResult:
     mode: str = "generate"  # "generate" (the model wrote it) or "quotes" (source sentences, nothing generated)
     quotes: QuoteResult | None = None  # quotes mode: the selection with its per-sentence scores
     cut_off: str = ""  # a stopped answer: the sentence being written when it stopped (shown, never checked)
+    goal: ChatGoal = field(default_factory=ChatGoal)  # the chat goal and response length it was asked with
 
     @property
     def extractive(self) -> bool:
@@ -108,6 +117,7 @@ class AskResult:
             "cut_off": self.cut_off,
             "mode": self.mode,
             "extractive": self.extractive,
+            "goal": {"goal": self.goal.goal, "length": self.goal.length},
             "label": self.label,
             "model": {"name": self.engine.model, "kind": self.engine.kind, "backend": self.engine.backend,
                       "gpu_layers": self.engine.gpu_layers, "n_ctx": self.engine.n_ctx,
@@ -237,6 +247,33 @@ class ChatService:
         self._busy = threading.Lock()
         self._base_model: dict[tuple[str, float, str], bool] = {}
 
+    # -- chat goal (per notebook) ------------------------------------------------------------
+
+    GOAL_KEY = "chat_goal"  # the notebook settings' key (core.library, migration 5)
+
+    def goal(self, notebook: str) -> ChatGoal:
+        """The notebook's chat goal and response length (the defaults when none was set)."""
+        nb = self.library.library.notebook(notebook)
+        return ChatGoal.from_json(nb.settings.get(self.GOAL_KEY))
+
+    def set_goal(self, notebook: str, goal: str | None = None, persona: str | None = None,
+                 length: str | None = None) -> ChatGoal:
+        """Check and store the notebook's chat goal (None keeps a value). Raises ChatGoalError (nothing is
+        stored) for an unknown goal or length, or a custom goal whose instructions are empty or too long."""
+        nb = self.library.library.notebook(notebook)
+        checked = validate_goal(goal, persona, length, current=ChatGoal.from_json(nb.settings.get(self.GOAL_KEY)))
+        self.library.library.update_notebook_settings(nb.id, **{self.GOAL_KEY: checked.to_json()})
+        return checked
+
+    def goal_values(self, goal: ChatGoal) -> dict[str, str]:
+        """The answer templates' goal variables: ``goal`` (the goal template's system part, the persona quoted
+        in it as data), ``goal_reminder`` (its user part) and ``length``."""
+        values = {"goal": "", "goal_reminder": "", "length": goal.length}
+        if goal.template is not None:
+            r = self.templates.get(goal.template).render({"persona": persona_for_prompt(goal.persona)})
+            values["goal"], values["goal_reminder"] = r.system, r.user
+        return values
+
     # -- decisions ---------------------------------------------------------------------------
 
     def use_structured(self, override: bool | None = None, info: EngineInfo | None = None) -> bool:
@@ -340,6 +377,7 @@ class ChatService:
         mode: str | None = None,
         on_stage: Callable[[str], None] | None = None,
         store_stopped: Callable[[], bool] | None = None,
+        goal: ChatGoal | None = None,
     ) -> AskResult:
         """Answer ``question`` from the notebook's (selected) sources. Raises NotebookError on bad input.
 
@@ -353,6 +391,10 @@ class ChatService:
         supported nor unsupported); its one mark is :data:`STOPPED_NOTE`. It is stored once, unless
         ``store_stopped()`` (asked after the stop) says False: then nothing of this exchange is stored.
         A cancel before the generation started raises :class:`Cancelled` (nothing stored).
+
+        ``goal``: the chat goal and response length (None: the notebook's, see :meth:`goal`). The goal
+        changes the prompt, never the checks: every sentence still needs its citation. Quotes mode ignores
+        the goal and gives fewer or more quotes for a shorter or longer response length.
         """
         stage = on_stage or (lambda _text: None)
         question = (question or "").strip()
@@ -370,6 +412,7 @@ class ChatService:
         t0 = time.perf_counter()
         created = False
         nb = self.library.library.notebook(notebook)
+        chat_goal = goal if goal is not None else ChatGoal.from_json(nb.settings.get(self.GOAL_KEY))
         if session_id:
             session = self.store.session(session_id)
             if session.notebook_id != nb.id:
@@ -383,7 +426,8 @@ class ChatService:
         if source_ids is None:
             source_ids = [s.id for s in self.library.library.sources(nb.id) if s.selected]
         if self.resolve_mode(mode) == "quotes":
-            return self._ask_quotes(nb.id, session.id, question, history, source_ids, on_token, shown, cancel, t0)
+            return self._ask_quotes(nb.id, session.id, question, history, source_ids, on_token, shown, cancel, t0,
+                                    chat_goal)
         stage("Loading the model…")
         info = self.engine.info()  # loads a local model; a server is probed once
         use_structured = self.use_structured(structured, info)
@@ -407,11 +451,11 @@ class ChatService:
                 if on_token:
                     on_token(answer.text)
                 result = AskResult(question, answer, session.id, query, [], info, None, use_structured, tpl_name,
-                                   timings, shown_text="".join(shown))
+                                   timings, shown_text="".join(shown), goal=chat_goal)
                 self._persist(session.id, result)
                 return result
             passages = [_passage(i + 1, h) for i, h in enumerate(hits)]
-            plan = self._plan(tpl_name, passages, history, question, language)
+            plan = self._plan(tpl_name, passages, history, question, language, chat_goal)
             t3 = time.perf_counter()
             timings["prompt_build_s"] = round(t3 - t2, 4)
             n = len(plan.passages)
@@ -420,7 +464,8 @@ class ChatService:
             display = StructuredDisplay(on_token) if (use_structured and on_token) else None
             pieces: list[str] = []
             t_first: list[float] = []
-            schema = answer_schema(len(plan.passages)) if use_structured else None
+            schema = answer_schema(len(plan.passages), length_sentences(chat_goal.length)) if use_structured \
+                else None
             for piece in self.engine.stream_chat(
                 plan.messages, max_tokens=plan.answer_tokens, temperature=self.settings.temperature,
                 cancel=cancel, json_schema=schema, static_prefix=len(plan.messages) - 1, result=gen,
@@ -451,7 +496,7 @@ class ChatService:
             if generation is not None and generation.finish_reason == "length" and not cancelled:
                 answer.notes.append("The answer reached its length limit and may be cut short.")
             result = AskResult(question, answer, session.id, query, plan.passages, info, generation, use_structured,
-                               tpl_name, timings, cancelled, raw, "".join(shown), cut_off=cut_off)
+                               tpl_name, timings, cancelled, raw, "".join(shown), cut_off=cut_off, goal=chat_goal)
             if cancelled and store_stopped is not None and not store_stopped():
                 if created and not self.store.messages(session.id):
                     self.store.delete_session(session.id)  # an empty chat made for this question
@@ -459,13 +504,14 @@ class ChatService:
             self._persist(session.id, result)
             return result
 
-    def quotes_for(self, question: str, hits: Sequence[Hit], threshold: float | None = None) -> QuoteResult:
+    def quotes_for(self, question: str, hits: Sequence[Hit], threshold: float | None = None,
+                   max_quotes: int | None = None) -> QuoteResult:
         """The quote selection for retrieved ``hits`` (what quotes mode answers with; see core/quotes.py)."""
         passages = [_passage(i + 1, h) for i, h in enumerate(hits)]
         embedder = getattr(self.library.index, "embedder", None) if self.library.index is not None else None
         return select_quotes(question, passages, similarities=[h.similarity for h in hits],
                              embed=embedder.embed if embedder is not None else None, threshold=threshold,
-                             context=self._source_span)
+                             context=self._source_span, max_quotes=max_quotes)
 
     def _source_span(self, source_id: str, start: int, end: int) -> str | None:
         """``text[start:end]`` of a source's stored text (clipped at its end), without reading all of it."""
@@ -476,7 +522,7 @@ class ChatService:
 
     def _ask_quotes(self, notebook_id: str, session_id: str, question: str, history: list[Turn],
                     source_ids: Sequence[str], on_token: Callable[[str], None] | None, shown: list[str],
-                    cancel: CancelToken, t0: float) -> AskResult:
+                    cancel: CancelToken, t0: float, goal: ChatGoal | None = None) -> AskResult:
         """Quotes mode: the same retrieval, then source sentences instead of a generation (no engine call)."""
         timings: dict[str, float] = {}
         with self._busy:
@@ -497,23 +543,25 @@ class ChatService:
                     ["No sources are selected (or none is ready)."]
                 )
             else:
-                selection = self.quotes_for(question, hits)
+                selection = self.quotes_for(question, hits, max_quotes=length_quotes(goal.length) if goal else None)
                 answer, cited = quoted_answer(selection)
             timings["quotes_s"] = round(time.perf_counter() - t2, 4)
             if on_token is not None:
                 on_token(answer.text)
             timings["total_s"] = round(time.perf_counter() - t0, 4)
             result = AskResult(question, answer, session_id, query, cited, QUOTES_ENGINE, None, False, "", timings,
-                               shown_text="".join(shown), mode="quotes", quotes=selection)
+                               shown_text="".join(shown), mode="quotes", quotes=selection, goal=goal or ChatGoal())
             self._persist(session_id, result)
             return result
 
     def _plan(self, tpl_name: str, passages: list[Passage], history: list[Turn], question: str,
-              language: str) -> BudgetPlan[Passage]:
+              language: str, goal: ChatGoal | None = None) -> BudgetPlan[Passage]:
         tpl = self.templates.get(tpl_name)
+        goal = goal or ChatGoal()
+        goal_values = self.goal_values(goal)
 
         def build(ps: Sequence[Passage], hist: Sequence[Turn], q: str) -> list[ChatMessage]:
-            r = tpl.render({"passages": format_passages(ps), "question": q, "language": language})
+            r = tpl.render({"passages": format_passages(ps), "question": q, "language": language, **goal_values})
             msgs = [ChatMessage("system", r.system)] if r.system else []
             for t in hist:
                 msgs += [ChatMessage("user", t.question), ChatMessage("assistant", strip_markers(t.answer))]
@@ -522,7 +570,7 @@ class ChatService:
 
         return fit_context(
             build=build, count=self.engine.count_chat_tokens, n_ctx=self.engine.n_ctx,
-            answer_tokens=self.settings.answer_tokens, passages=passages, history=history, question=question,
+            answer_tokens=length_tokens(goal.length, self.settings.answer_tokens), passages=passages, history=history, question=question,
             shorten_passage=_shorten,
         )
 
