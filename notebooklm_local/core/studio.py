@@ -19,7 +19,8 @@ from notebooklm_local.core.library import Library
 
 __all__ = ["StudioOutput", "StudioStore", "KINDS", "EXTRACTED_KINDS"]
 
-EXTRACTED_KINDS = ("extract_summary", "key_quotes", "flashcards", "quiz", "mindmap")  # model-free (no engine)
+# shown and exported with no engine (a timeline or data table may have been written by the model, and checked)
+EXTRACTED_KINDS = ("extract_summary", "key_quotes", "flashcards", "quiz", "mindmap", "timeline", "data_table")
 KINDS = ("summary", "cod", "podcast", *EXTRACTED_KINDS)
 
 

@@ -229,3 +229,49 @@ def test_real_tiny_model_gives_checked_rows_or_a_clear_error(lib: LibraryService
         assert len(outcomes) == 2
     finally:
         engine.close()
+
+
+# -- command line ----------------------------------------------------------------------------------
+
+
+def test_cli_extract_timeline_and_table(app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                        capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from notebooklm_local import cli
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.core.settings import Settings
+    from notebooklm_local.extensions import runtime
+
+    svc = runtime.open_library(app_paths().ensure(), Settings())
+    svc.create_notebook("Dated")
+    svc.create_notebook("Undated")
+    assert not svc.add("Dated", [SourceRef(text=HISTORY + "\n\n" + FACTS, title="History")]).failed
+    assert not svc.add("Undated", [SourceRef(text=UNDATED, title="Roses")]).failed
+    svc.library.close()
+    capsys.readouterr()
+    assert cli.main(["extract", "timeline", "-n", "Dated", "--format", "csv"]) == 0
+    out, err = capsys.readouterr()
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) >= 8 and rows[0]["source"] == "History" and rows[0]["quote"] and "dated event" in err
+    assert cli.main(["extract", "table", "-n", "Dated", "--format", "json", "--no-store"]) == 0
+    d = json.loads(capsys.readouterr().out)
+    assert d["kind"] == "data_table" and d["rows"] and d["rows"][0]["citation"]["quote"]
+    assert cli.main(["extract", "timeline", "-n", "Undated"]) == 0
+    assert NO_DATES in capsys.readouterr().out
+    target = tmp_path / "t.md"
+    assert cli.main(["extract", "timeline", "-n", "Dated", "-o", str(target)]) == 0
+    assert "| Date | Event | Source |" in target.read_text(encoding="utf-8")
+    assert cli.main(["studio", "list", "-n", "Dated", "--kind", "timeline", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) == 2
+    assert cli.main(["studio", "show", listed[0]["id"]]) == 0
+    assert "| Date | Event | Source |" in capsys.readouterr().out
+    # written by the model (scripted), every row checked
+    engine = ScriptedEngine(fallback=faithful_timeline)
+    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    assert cli.main(["extract", "timeline", "-n", "Dated", "--generate", "--format", "md"]) == 0
+    out, err = capsys.readouterr()
+    assert engine.calls and "Written by the model" in out and "0 flagged" in err
+    assert cli.main(["extract", "quiz", "-n", "Dated", "--generate"]) != 0
+    assert "for the timeline and the table" in capsys.readouterr().err
