@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from notebooklm_local.core.errors import Cancelled, NotebookError
+from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.library import Library, SourceStatus
 
 __all__ = [
@@ -70,7 +70,6 @@ MANIFEST = "manifest.json"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _SUFFIX = re.compile(r"(\.[A-Za-z0-9]{1,12})?")
 _ID = re.compile(r"[0-9A-Za-z_-]{1,64}")
-_TEMPLATE = re.compile(r"[a-z][a-z0-9_-]{0,63}")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _ORIGIN = re.compile(r"[a-z][a-z0-9_-]{0,31}")
 _STATUSES = {SourceStatus.EXTRACTED, SourceStatus.CHUNKED, SourceStatus.EMBEDDED, SourceStatus.READY}
@@ -400,7 +399,10 @@ def collect_notebook(library: Library, notebook_id: str, data_dir: Path) -> Note
     data = NotebookData({"name": row["name"], "created": row["created"], "updated": row["updated"],
                          "settings": settings})
     for s in library.sources(notebook_id):
-        rec = {"id": s.id, "ref": s.ref, "kind": s.kind, "title": s.title, "sha256": s.sha256, "original": None,
+        ref = {k: v for k, v in s.ref.items() if k != "path"}
+        if s.ref.get("path"):  # the file's name only: where it lived on this machine stays here
+            ref["file_name"] = Path(str(s.ref["path"])).name
+        rec = {"id": s.id, "ref": ref, "kind": s.kind, "title": s.title, "sha256": s.sha256, "original": None,
                "status": s.status, "flags": s.flags, "meta": s.meta, "selected": s.selected,
                "created": s.created, "updated": s.updated}
         if s.status not in _STATUSES:
@@ -745,9 +747,10 @@ def commit_import(library: Library, plan: ImportPlan, data: NotebookData, *,
                 blob = blob_of(sd)
                 ref = dict(rec["ref"]) if isinstance(rec["ref"], dict) else {}
                 meta = dict(rec.get("meta") or {})
-                if "path" in ref:  # the original machine's path: re-indexing here reads the kept original
-                    meta["bundle_ref"] = dict(ref)
-                    ref = {k: v for k, v in ref.items() if k != "path"}
+                name = ref.pop("file_name", None) or (Path(str(ref["path"])).name if ref.get("path") else None)
+                ref.pop("path", None)
+                if isinstance(name, str) and name:  # a file: re-indexing here reads the kept original
+                    meta["original_name"] = name[:255]
                     if blob is not None:
                         ref["path"] = str(library.path.parent / blob)
                 db.execute(
@@ -814,11 +817,3 @@ def commit_import(library: Library, plan: ImportPlan, data: NotebookData, *,
 
 def _t(v: Any, default: float) -> float:
     return float(v) if _num(v) else default
-
-
-def check_cancel(token: Any) -> Callable[[], None]:
-    """A no-argument callable raising Cancelled when ``token`` (a CancelToken or None) is set."""
-    def check() -> None:
-        if token is not None and token.is_set():
-            raise Cancelled()
-    return check
