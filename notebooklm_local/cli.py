@@ -182,6 +182,9 @@ def build_parser() -> argparse.ArgumentParser:
     from notebooklm_local.cli_config import add_config_parser
 
     add_config_parser(sub)
+    from notebooklm_local.cli_goals import add_chat_goal_parser
+
+    add_chat_goal_parser(sub)
     return p
 
 
@@ -712,7 +715,10 @@ def cmd_chat(args: argparse.Namespace) -> int:
         session, new = args.session, args.new_session
         try:
             if tty:
-                print(f"Chatting with '{args.notebook}'. /new starts a new session, /quit (or Ctrl-D) ends.")
+                goal = chat.goal(args.notebook)
+                shown_goal = "" if goal.is_default else f" (chat goal: {goal.label})"
+                print(f"Chatting with '{args.notebook}'{shown_goal}. /new starts a new session, /quit (or Ctrl-D) "
+                      "ends.")
             while True:
                 try:
                     line = input("> " if tty else "")

@@ -19,14 +19,17 @@ import re
 import unicodedata
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notebooklm_local.core.errors import NotebookError
+
+if TYPE_CHECKING:
+    from notebooklm_local.core.library import Library
 
 __all__ = [
     "GOALS", "LENGTHS", "GOAL_LABELS", "LENGTH_LABELS", "GOAL_TEMPLATES", "MAX_PERSONA_CHARS", "ChatGoal",
     "ChatGoalError", "clean_persona", "validate_goal", "persona_problem", "length_tokens", "length_sentences",
-    "length_quotes", "persona_for_prompt",
+    "length_quotes", "persona_for_prompt", "SETTINGS_KEY", "notebook_goal", "set_notebook_goal",
 ]
 
 GOALS = ("default", "learning", "custom")
@@ -110,7 +113,7 @@ class ChatGoal:
         length = length if length in LENGTHS else "default"
         if persona_problem(goal, persona):
             goal = "default"
-        return cls(goal, persona[: MAX_PERSONA_CHARS * 2], length)
+        return cls(goal, persona[:MAX_PERSONA_CHARS], length)
 
 
 def validate_goal(goal: str | None = None, persona: str | None = None, length: str | None = None,
@@ -153,3 +156,21 @@ def length_quotes(length: str) -> int:
 def length_tokens(length: str, base: int) -> int:
     """The generation budget (max_tokens) for this length, from the configured ``chat.answer_tokens``."""
     return max(_MIN_TOKENS, int(base * _TOKEN_SCALE.get(length, 1.0)))
+
+
+SETTINGS_KEY = "chat_goal"  # the key in a notebook's settings (core.library, migration 5)
+
+
+def notebook_goal(library: Library, notebook: str) -> ChatGoal:
+    """The chat goal of a notebook (name or id); the defaults when none was set."""
+    return ChatGoal.from_json(library.notebook(notebook).settings.get(SETTINGS_KEY))
+
+
+def set_notebook_goal(library: Library, notebook: str, goal: str | None = None, persona: str | None = None,
+                      length: str | None = None) -> ChatGoal:
+    """Check and store a notebook's chat goal (None keeps a value). Raises ChatGoalError, storing nothing,
+    for an unknown goal or length, or a custom goal whose instructions are empty or too long."""
+    nb = library.notebook(notebook)
+    checked = validate_goal(goal, persona, length, current=ChatGoal.from_json(nb.settings.get(SETTINGS_KEY)))
+    library.update_notebook_settings(nb.id, **{SETTINGS_KEY: checked.to_json()})
+    return checked

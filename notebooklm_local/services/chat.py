@@ -19,12 +19,14 @@ from typing import Any
 
 from notebooklm_local.core.budget import BudgetPlan, Turn, fit_context
 from notebooklm_local.core.chat_goals import (
+    SETTINGS_KEY,
     ChatGoal,
     length_quotes,
     length_sentences,
     length_tokens,
+    notebook_goal,
     persona_for_prompt,
-    validate_goal,
+    set_notebook_goal,
 )
 from notebooklm_local.core.chat_store import ChatStore
 from notebooklm_local.core.citations import (
@@ -249,21 +251,17 @@ class ChatService:
 
     # -- chat goal (per notebook) ------------------------------------------------------------
 
-    GOAL_KEY = "chat_goal"  # the notebook settings' key (core.library, migration 5)
+    GOAL_KEY = SETTINGS_KEY  # the notebook settings' key (core.library, migration 5)
 
     def goal(self, notebook: str) -> ChatGoal:
         """The notebook's chat goal and response length (the defaults when none was set)."""
-        nb = self.library.library.notebook(notebook)
-        return ChatGoal.from_json(nb.settings.get(self.GOAL_KEY))
+        return notebook_goal(self.library.library, notebook)
 
     def set_goal(self, notebook: str, goal: str | None = None, persona: str | None = None,
                  length: str | None = None) -> ChatGoal:
         """Check and store the notebook's chat goal (None keeps a value). Raises ChatGoalError (nothing is
         stored) for an unknown goal or length, or a custom goal whose instructions are empty or too long."""
-        nb = self.library.library.notebook(notebook)
-        checked = validate_goal(goal, persona, length, current=ChatGoal.from_json(nb.settings.get(self.GOAL_KEY)))
-        self.library.library.update_notebook_settings(nb.id, **{self.GOAL_KEY: checked.to_json()})
-        return checked
+        return set_notebook_goal(self.library.library, notebook, goal, persona, length)
 
     def goal_values(self, goal: ChatGoal) -> dict[str, str]:
         """The answer templates' goal variables: ``goal`` (the goal template's system part, the persona quoted
