@@ -119,6 +119,8 @@ _NOT_YEAR_BEFORE = frozenset(
 _NUM_TOKEN = re.compile(r"(?<![\w-])[$\u20ac\u00a3]?\d[\d,.]*")
 _WORD_BEFORE = re.compile(r"([\w#=.'-]+)[\s(\[]*$")
 _WORD_AFTER = re.compile(r"^[\s)\]]*(?:-)?([A-Za-z\u00b5%\u00d7][\w%]*)")
+_RUN_BEFORE = re.compile(r"(?:(?<![\w-])[$\u20ac\u00a3]?\d[\d,.]*[ \t,;/x\u00d7*&+-]+(?:and |or )?)+$")
+_RUN_AFTER = re.compile(r"^(?:[ \t,;/x\u00d7*&+-]+(?:and |or )?[$\u20ac\u00a3]?\d[\d,.]*(?![\w-]))+")
 _ARITH = re.compile(r"[*/^=+<>\u00d7]\s*$")
 _ARITH_AFTER = re.compile(r"^\s*[*/^=+<>\u00d7%]")
 
@@ -176,9 +178,10 @@ def _context_ok(text: str, a: int, b: int, *, bare: bool) -> bool:
         return False
     if bare:
         # a run of numbers ("512, 1024, 2048") is a list of sizes, not of years
-        near_b = re.split(r"[.;:!?\n]\s", before[-16:] + " ")[-1]
-        near_a = re.split(r"[.;:!?\n]", after[:16])[0]
-        near = _NUM_TOKEN.findall(near_b) + _NUM_TOKEN.findall(near_a)
+        # only numbers joined to this one by separators count ("in $6 billion in 2023" is no list)
+        tail = _RUN_BEFORE.search(before[-24:])
+        head = _RUN_AFTER.match(after[:24])
+        near = _NUM_TOKEN.findall(tail.group() if tail else "") + _NUM_TOKEN.findall(head.group() if head else "")
         for n in near:
             digits = n.strip("$\u20ac\u00a3.,").replace(",", "")
             if not digits.isdigit() or not (len(digits) == 4 and BARE_MIN <= int(digits) <= BARE_MAX):
@@ -195,10 +198,17 @@ def find_dates(text: str, start: int = 0, end: int | None = None) -> list[DateMe
     """Explicit dates in ``text[start:end]`` (offsets into ``text``), in text order, not overlapping."""
     end = len(text) if end is None else min(end, len(text))
     found: list[DateMention] = []
-    taken: list[tuple[int, int]] = []
+    starts: list[int] = []  # taken spans, sorted and disjoint
+    ends: list[int] = []
 
     def free(a: int, b: int) -> bool:
-        return not any(x < b and a < y for x, y in taken)
+        k = bisect.bisect_left(starts, b)  # spans starting before b: only the last of them can reach past a
+        return k == 0 or ends[k - 1] <= a
+
+    def take(a: int, b: int) -> None:
+        k = bisect.bisect_left(starts, a)
+        starts.insert(k, a)
+        ends.insert(k, b)
 
     for kind, pat in _PATTERNS:
         for m in pat.finditer(text, start, end):
@@ -208,10 +218,12 @@ def find_dates(text: str, start: int = 0, end: int | None = None) -> list[DateMe
             got = _mention(kind, m, text)
             if got is None:
                 if kind in ("iso", "dmy", "mdy") and m.group("y") and YEAR_MIN <= int(m.group("y")) <= YEAR_MAX:
-                    taken.append((a, b))  # "31 February 2020" is no date, and not February either
+                    take(a, b)  # "31 February 2020" is no date, and not February either
+                continue
+            if (got.start, got.end) != (a, b) and not free(got.start, got.end):
                 continue
             found.append(got)
-            taken.append((got.start, got.end))
+            take(got.start, got.end)
     found.sort(key=lambda d: d.start)
     return found
 

@@ -126,6 +126,12 @@ class ExtractiveStudio:
         key = (nb.id, tuple((s.id, s.updated, s.n_chunks) for s in sources))
         if self._cache is not None and self._cache[0] == key:
             return self._cache[3], self._cache[2], self._cache[1]
+        corpus = Corpus(self._read(sources, passages))
+        self._cache = (key, corpus, sources, nb.id)
+        return nb.id, sources, corpus
+
+    def _read(self, sources: Sequence[Source], passages: Sequence[Any]) -> list[SourceMaterial]:
+        lib = self.library.library
         by_src: dict[str, list[Any]] = {}
         for p in passages:
             by_src.setdefault(p.source_id, []).append(p)
@@ -139,9 +145,19 @@ class ExtractiveStudio:
                 continue
             url = s.ref.get("url") if isinstance(s.ref, dict) else None
             materials.append(SourceMaterial(s.id, s.display, text, by_src.get(s.id, []), blocks, s.kind, url))
-        corpus = Corpus(materials)
-        self._cache = (key, corpus, sources, nb.id)
-        return nb.id, sources, corpus
+        return materials
+
+    def materials(self, notebook: str, source_ids: Sequence[str] | None = None
+                  ) -> tuple[str, list[Source], list[SourceMaterial]]:
+        """The sources' text and chunks without the sentence scoring (what the timeline and the table read):
+        from the cached corpus when it is current, else read (not cached)."""
+        lib = self.library.library
+        nb = lib.notebook(notebook)
+        sources, passages = load_material(lib, nb.id, source_ids)
+        key = (nb.id, tuple((s.id, s.updated, s.n_chunks) for s in sources))
+        if self._cache is not None and self._cache[0] == key:
+            return nb.id, sources, list(self._cache[1].sources)
+        return nb.id, sources, self._read(sources, passages)
 
     # -- making ----------------------------------------------------------------------------------
     def make(self, what: str, notebook: str, source_ids: Sequence[str] | None = None, *, store: bool = True,
@@ -162,7 +178,12 @@ class ExtractiveStudio:
         if count is not None and not 1 <= int(count) <= 500:
             raise NotebookError("The count must be between 1 and 500.")
         t0 = time.perf_counter()
-        nb_id, sources, corpus = self.corpus(notebook, source_ids)
+        if kind in ("timeline", "data_table"):  # every sentence is read: no scoring needed
+            nb_id, sources, mats = self.materials(notebook, source_ids)
+            corpus = None
+        else:
+            nb_id, sources, corpus = self.corpus(notebook, source_ids)
+            mats = corpus.sources
         t1 = time.perf_counter()
         names = [s.display for s in sources]
         title = _title(kind, names)
@@ -181,9 +202,9 @@ class ExtractiveStudio:
             options.update(count=int(count or 10), seed=int(seed))
             result = multiple_choice(corpus, options["count"], seed=int(seed), title=title)
         elif kind == "timeline":  # every sentence of the sources (not the corpus's sampled candidates)
-            result = timeline(corpus.sources, title=title)
+            result = timeline(mats, title=title)
         elif kind == "data_table":
-            result = data_table(corpus.sources, title=title)
+            result = data_table(mats, title=title)
         else:
             embed = self.use_embeddings if use_embeddings is None else use_embeddings
             vectors = index_vectors(self.library, nb_id) if embed else None
@@ -194,8 +215,9 @@ class ExtractiveStudio:
         out = None
         if store:
             payload = result.to_json()
-            payload["stats"] = {"wall_s": round(seconds, 4), "corpus_s": round(t1 - t0, 4),
-                                "sentences": len(corpus.sentences), "sentences_found": corpus.n_spans}
+            payload["stats"] = {"wall_s": round(seconds, 4), "corpus_s": round(t1 - t0, 4)}
+            if corpus is not None:
+                payload["stats"].update(sentences=len(corpus.sentences), sentences_found=corpus.n_spans)
             payload["notes"] = list(result.notes)
             out = self.store.add(nb_id, kind, title if kind != "mindmap" else f"Mind map \u2014 {result.title}",
                                  source_ids=[s.id for s in sources], options=options, model="", template="extractive",
