@@ -114,8 +114,17 @@ class SourceRef:
 class SourceLoader(Protocol):
     """A source loader. Built-in loaders and plugin loaders implement this."""
 
-    name: str  # stable id, e.g. "pdf"
-    extensions: tuple[str, ...]  # lower-case, with dot: (".pdf",)
+    # read-only members (a plain class attribute satisfies them): a loader's tuple of 3 suffixes is a
+    # ``tuple[str, ...]`` to the registry, which never assigns these
+    @property
+    def name(self) -> str:
+        """Stable id, e.g. "pdf"."""
+        ...
+
+    @property
+    def extensions(self) -> tuple[str, ...]:
+        """Lower-case, with the dot: (".pdf",)."""
+        ...
 
     def can_load(self, ref: SourceRef) -> bool: ...
 

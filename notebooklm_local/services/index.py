@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 
 class Embedder(Protocol):
-    model_id: str
+    @property
+    def model_id(self) -> str: ...
 
     def embed(self, texts: Sequence[str]) -> list[list[float]]: ...
 

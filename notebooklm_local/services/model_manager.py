@@ -305,7 +305,7 @@ class ModelManager:
     def info(self, path: Path, source: str = "data dir") -> ModelInfo:
         """Metadata of one file (cached by size and mtime); a missing or unreadable file gives ``error``."""
         path = Path(path)
-        extra = {"source": source, "default": path == self.default_path, "in_use": self._roles(path)}
+        extra: dict[str, Any] = {"source": source, "default": path == self.default_path, "in_use": self._roles(path)}
         try:
             st = path.stat()
         except OSError:
@@ -479,11 +479,12 @@ class ModelManager:
         constants.HF_HUB_DISABLE_TELEMETRY = True
         models = self.paths.models
         models.mkdir(parents=True, exist_ok=True)
-        report = progress or (lambda done, total, message="": None)
+        report: ProgressCallback = progress or _no_progress
 
         url = hf_hub_url(repo_id, filename, revision=revision, endpoint=hub)
         ua = {"library_name": "notebooklm-local", "library_version": _version()}
-        meta = get_hf_file_metadata(url, token=token, endpoint=hub, **ua)
+        meta = get_hf_file_metadata(url, token=token, endpoint=hub, library_name=ua["library_name"],
+                                    library_version=ua["library_version"])
         if not meta.commit_hash:
             raise DownloadError(f"{hub} does not answer like a Hugging Face hub (no X-Repo-Commit header); "
                                 "check the hub endpoint setting.")
@@ -529,7 +530,7 @@ class ModelManager:
         # Like hf_hub_download without hf_xet: a Xet-stored file is fetched through /resolve (the hub redirects
         # to a plain-HTTP bridge), any other through the CDN location the HEAD request returned.
         source = url if meta.xet_file_data is not None else meta.location
-        headers = build_hf_headers(token=token, **ua)
+        headers = build_hf_headers(token=token, library_name=ua["library_name"], library_version=ua["library_version"])
         headers["Accept-Encoding"] = "identity"
         if _origin(source) != _origin(url):
             headers.pop("authorization", None)  # a signed CDN URL: the token stays with the hub
@@ -614,6 +615,10 @@ class ModelManager:
                     raise
                 log.warning("download of %s interrupted (%s); resuming at %s bytes", name, e, have)
                 time.sleep(min(retries, 3))
+
+
+def _no_progress(done: int, total: int, message: str) -> None:
+    """A progress callback that reports nowhere."""
 
 
 def _version() -> str:

@@ -576,7 +576,9 @@ class OpenAICompatibleEngine:
             raise ModelServerError(f"The model server at {self.base_url} sent an unexpected reply.", reason="protocol")
         choices = data.get("choices")
         first = choices[0] if isinstance(choices, list) and choices and isinstance(choices[0], dict) else {}
-        message = first.get("message") if isinstance(first.get("message"), dict) else {}
+        message = first.get("message")
+        if not isinstance(message, dict):
+            message = {}
         chunk = {**data, "choices": [{"delta": {"content": message.get("content")},
                                       "finish_reason": first.get("finish_reason") or "stop"}]}
         piece = self._take_chunk(chunk, run)

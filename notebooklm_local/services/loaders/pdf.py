@@ -232,12 +232,13 @@ def load_pdf_bytes(
                 log.info("%s: page %d unreadable by pypdf: %s", name, i + 1, e)
                 doc = pdfium()
                 try:
-                    text = clean_page_text(_pdfium_text(doc, i)) if doc is not None and i < len(doc) else None
+                    alt_text = clean_page_text(_pdfium_text(doc, i)) if doc is not None and i < len(doc) else None
                 except Exception:  # noqa: BLE001
-                    text = None
-                if text is None:
+                    alt_text = None
+                if alt_text is None:
                     failed_pages.append(i + 1)
                     continue
+                text = alt_text
             if looks_glued(text) and pdfium() is not None and i < len(pdfium_doc):
                 try:
                     alt = clean_page_text(_pdfium_text(pdfium_doc, i))

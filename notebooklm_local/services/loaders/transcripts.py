@@ -71,7 +71,7 @@ def _seconds(groups: Sequence[str | None]) -> float | None:
     mins, secs = int(minutes or 0), int(seconds or 0)
     if mins >= 60 or secs >= 60:
         return None
-    value = int(hours or 0) * 3600 + mins * 60 + secs
+    value: float = int(hours or 0) * 3600 + mins * 60 + secs
     if fraction:
         value += float("0." + fraction)
     return round(value, 3)

@@ -11,7 +11,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 from urllib.parse import unquote, urlsplit
 
 from notebooklm_local import __version__
@@ -86,13 +86,13 @@ def decode_html(data: bytes, http_charset: str | None = None) -> str:
     Returns:
         The document as text (never raises; undecodable bytes become U+FFFD).
     """
-    for bom, codec in (
+    for bom, bom_codec in (
         (codecs.BOM_UTF8, "utf-8"),
         (codecs.BOM_UTF16_LE, "utf-16-le"),
         (codecs.BOM_UTF16_BE, "utf-16-be"),
     ):
         if data.startswith(bom):
-            return data[len(bom) :].decode(codec, errors="replace")
+            return data[len(bom) :].decode(bom_codec, errors="replace")
     head = data[:16384]
     m = _META_CHARSET.search(head) or _XML_ENCODING.search(head)
     meta = _codec(m.group(1).decode("ascii")) if m else None
@@ -103,12 +103,12 @@ def decode_html(data: bytes, http_charset: str | None = None) -> str:
     if header == "cp1252" and meta == "utf-8":
         candidates = [meta, header]
     for codec in candidates:
-        text = _try_decode(data, codec)
-        if text is not None:
-            return text
-    text = _try_decode(data, "utf-8")
-    if text is not None:
-        return text
+        decoded = _try_decode(data, codec)
+        if decoded is not None:
+            return decoded
+    decoded = _try_decode(data, "utf-8")
+    if decoded is not None:
+        return decoded
     from charset_normalizer import from_bytes
 
     best = from_bytes(data[:2_000_000]).best()
@@ -676,7 +676,7 @@ class WebLoader:
         finally:
             watchdog.cancel()
 
-    def _raise_for(self, e: Exception, url: str, host: str) -> None:
+    def _raise_for(self, e: Exception, url: str, host: str) -> NoReturn:
         import httpx
 
         nothing = "Nothing was added."
