@@ -16,7 +16,7 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from notebooklm_local.core.errors import ModelLoadError
 from notebooklm_local.core.llm import ChatMessage
@@ -90,7 +90,7 @@ def _template_format(template: str, eos: str, bos: str) -> ChatFormat:
 
     def render(messages: Sequence[ChatMessage]) -> str:
         msgs = _merge_system_if_unsupported(formatter, messages)
-        return formatter(messages=_dicts(msgs)).prompt
+        return formatter(messages=cast(Any, _dicts(msgs))).prompt  # llama_cpp types them as TypedDicts
 
     return ChatFormat("gguf-template", render, (eos,) if eos else (), add_bos=False)
 
