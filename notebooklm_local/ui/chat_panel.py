@@ -40,7 +40,7 @@ from notebooklm_local.core.note_export import render_markdown
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.services.chat import QUOTES_LABEL, STOPPED_NOTE
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount
-from notebooklm_local.ui.theme import good_color
+from notebooklm_local.ui.theme import css, good_color, recolor
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["ChatPanel", "answer_html", "answer_markdown", "citation_html", "quotes_html", "regenerate_link"]
@@ -64,7 +64,7 @@ MODE_TIP = ("Auto: quotes when the chat model is the built-in demo model (it can
 
 def _chips(key: int, ids: Any) -> str:
     return "".join(
-        f' <a href="cite:{key}:{pid}" style="text-decoration:none"><span style="background:#dbe7ff;color:#1a3d8f;'
+        f' <a href="cite:{key}:{pid}" style="text-decoration:none"><span style="background:{css("chip_bg")};color:{css("chip_fg")};'
         f'border-radius:4px">&nbsp;{pid}&nbsp;</span></a>'
         for pid in ids
     )
@@ -88,7 +88,7 @@ def _note_html(note: str) -> str:
 
 def _notes_and_sources(answer: Any, key: int) -> str:
     """An answer's notes (what was left out, why not found) and its list of cited sources, as links."""
-    extra = "".join(f'<div style="color:#808080;font-size:small">{_note_html(n)}</div>' for n in answer.notes)
+    extra = "".join(f'<div style="color:{css("muted")};font-size:small">{_note_html(n)}</div>' for n in answer.notes)
     if answer.citations:
         extra += '<div style="font-size:small">Sources: ' + "; ".join(
             f'<a href="cite:{key}:{c.passage_id}">[{c.passage_id}] {html.escape(c.source_title)}'
@@ -126,20 +126,20 @@ def citation_html(answer: Any, key: int = 0, *, regenerate: bool = False, cut_of
             parts.append(f"{text}{chips}")
         else:
             parts.append(
-                f'<span style="background:#fff1c2;color:#3d2e00" title="{html.escape(s.flag)}">\u26a0 {text}</span>{chips}'
+                f'<span style="background:{css("flagged_bg")};color:{css("flagged_fg")}" title="{html.escape(s.flag)}">\u26a0 {text}</span>{chips}'
                 + (regenerate_link(key, n) if regenerate else "")
             )
     body = " ".join(parts) if parts else html.escape(answer.text)
     if cut_off:
-        body += (f' <span style="color:#808080" title="Cut off when the answer was stopped: not checked">'
+        body += (f' <span style="color:{css("muted")}" title="Cut off when the answer was stopped: not checked">'
                  f"{html.escape(cut_off)}\u2026</span>")
     extra = ""
     flagged = [s for s in answer.sentences if not s.supported]
     if flagged:
-        extra += (f'<div style="color:#8a5a00;font-size:small">\u26a0 {len(flagged)} sentence'
+        extra += (f'<div style="color:{css("warning")};font-size:small">\u26a0 {len(flagged)} sentence'
                   f'{"s are" if len(flagged) > 1 else " is"} not supported by the cited sources.</div>')
     for m in answer.removed_markers:
-        extra += f'<div style="color:#8a5a00;font-size:small">Removed citation {html.escape(m)}: no such passage.</div>'
+        extra += f'<div style="color:{css("warning")};font-size:small">Removed citation {html.escape(m)}: no such passage.</div>'
     return f"<div>{body}</div>{extra}{_notes_and_sources(answer, key)}"
 
 
@@ -357,7 +357,7 @@ class ChatPanel(QWidget):
                 self._history_html.append(
                     f"<p><b>Answer:</b></p>{answer_html(answer, self._answers, mode=mode, cut_off=cut)}")
         when = time.strftime("%d %b %H:%M", time.localtime(chosen.updated))
-        self._history_html.append(f'<p style="color:#808080;font-size:small">— chat of {when}; ask to continue it, '
+        self._history_html.append(f'<p style="color:{css("muted")};font-size:small">— chat of {when}; ask to continue it, '
                                   "or start a New chat —</p>")
         self._render(streaming=False)
 
@@ -509,7 +509,7 @@ class ChatPanel(QWidget):
             self.status.setText("Stopped.")
         else:
             log.warning("chat failed: %s", exc)
-            self._history_html.append(f'<p style="color:#a00000">{html.escape(str(exc))}</p>')
+            self._history_html.append(f'<p style="color:{css("error")}">{html.escape(str(exc))}</p>')
             self.status.setText("The answer failed; see the message above.")
         self._streamed = ""
         self._render(streaming=False)
@@ -598,6 +598,6 @@ class ChatPanel(QWidget):
         body = "".join(self._history_html)
         if streaming:
             body += f"<p><b>Answer:</b> {html.escape(self._streamed)}\u2026</p>"
-        self.transcript.setHtml(body)
+        self.transcript.setHtml(recolor(body))  # parts written before a change of theme take the new one
         sb = self.transcript.verticalScrollBar()
         sb.setValue(sb.maximum())

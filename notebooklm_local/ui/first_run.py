@@ -28,6 +28,7 @@ from notebooklm_local.core.settings import Settings, save_settings
 from notebooklm_local.services.model_manager import ModelInfo, ModelManager
 from notebooklm_local.ui.errors import ErrorDialog, guard_none_refcount, show_error, show_exception
 from notebooklm_local.ui.settings_dialog import RECOMMENDED_CHAT, SettingsDialog, TtsEngines
+from notebooklm_local.ui.theme import css
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["FirstRunDialog", "should_show_first_run"]
@@ -165,7 +166,7 @@ class FirstRunDialog(QDialog):
     def _on_model_failed(self, exc: object) -> None:
         assert isinstance(exc, BaseException)
         self.pick_button.setEnabled(True)
-        self.status.setText(f"<span style='color:#a00000'>{html.escape(str(exc))}</span>")
+        self.status.setText(f"<span style='color:{css('error')}'>{html.escape(str(exc))}</span>")
         self.last_error = show_exception(self, "This file cannot be used as a model", exc)
 
     @Slot()

@@ -18,7 +18,6 @@ from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, Qt, QTimer, QUrl,
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
-    QColor,
     QDesktopServices,
     QDragEnterEvent,
     QDragLeaveEvent,
@@ -63,6 +62,7 @@ from notebooklm_local.ui.notes_pane import NotesPane
 from notebooklm_local.ui.source_viewer import SourceViewer
 from notebooklm_local.ui.sources_pane import SourcesPane, items_from_mime
 from notebooklm_local.ui.studio_pane import StudioPane
+from notebooklm_local.ui.theme import color
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["MainWindow"]
@@ -91,17 +91,17 @@ class _DropOverlay(QWidget):
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        p.fillRect(self.rect(), QColor(255, 255, 255, 170))
+        p.fillRect(self.rect(), color("overlay_bg"))
         box = QRectF(self.rect()).adjusted(14, 14, -14, -14)
-        p.setBrush(QColor(26, 93, 204, 28))
-        pen = QPen(QColor("#1a5dcc"), 3, Qt.PenStyle.DashLine)
+        p.setBrush(color("overlay_fill"))
+        pen = QPen(color("overlay_border"), 3, Qt.PenStyle.DashLine)
         p.setPen(pen)
         p.drawRoundedRect(box, 14, 14)
         f = QFont(self.font())
         f.setPointSizeF(f.pointSizeF() * 1.8)
         f.setBold(True)
         p.setFont(f)
-        p.setPen(QColor("#123f8c"))
+        p.setPen(color("overlay_text"))
         mid = box.center().y()
         p.drawText(QRectF(box.left(), mid - 60, box.width(), 56),
                    Qt.AlignmentFlag.AlignHCenter | Qt.AlignmentFlag.AlignBottom, self.text)

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPalette, QPen, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notebooklm_local.ui.theme import branch_fill, color, on_theme_changed
+
 __all__ = ["MindMapView", "layout_tree"]
 
 ROW_H = 34.0  # vertical room of one leaf
 COL_GAP = 48.0  # horizontal gap between a column's widest node and the next column
 PAD_X, PAD_Y = 10.0, 6.0
 MAX_LABEL = 48  # characters shown in a node (the tooltip has the whole title)
-BRANCH_HUES = (210, 140, 30, 280, 0, 180, 330, 90)  # one hue per top-level branch
 
 
 def _children(node: Any) -> Sequence[Any]:
@@ -132,6 +133,7 @@ class MindMapView(QGraphicsView):
         self.folded: set[int] = set()
         self.node_items: dict[int, _NodeItem] = {}
         self.zoom = 1.0
+        on_theme_changed(self, self.redraw)  # the nodes' colours are the theme's
 
     # -- public ---------------------------------------------------------------------------------
     def set_tree(self, root: Any) -> None:
@@ -195,10 +197,8 @@ class MindMapView(QGraphicsView):
         for depth in sorted(widths):
             xs[depth] = x
             x += widths[depth] + COL_GAP
-        pal = self.palette()
-        dark = pal.color(QPalette.ColorRole.Window).lightness() < 128
-        text_color = pal.color(QPalette.ColorRole.WindowText)
-        edge_color = pal.color(QPalette.ColorRole.Mid)
+        text_color = color("text")
+        edge_color = color("mindmap_edge")
         branch_of: dict[int, int] = {}
         for i, top in enumerate(_children(self.root)):
             stack = [top]
@@ -230,12 +230,10 @@ class MindMapView(QGraphicsView):
                 scene.addItem(item)
         for key, (depth, _y, node) in placed.items():
             if depth == 0:
-                fill = pal.color(QPalette.ColorRole.Highlight)
-                txt = pal.color(QPalette.ColorRole.HighlightedText)
+                fill = color("mindmap_root_bg")
+                txt = color("mindmap_root_fg")
             else:
-                hue = BRANCH_HUES[branch_of.get(key, 0) % len(BRANCH_HUES)]
-                light = (70 if depth == 1 else 50) if dark else (215 if depth == 1 else 238)
-                fill = QColor.fromHsl(hue, 110 if depth == 1 else 70, light)
+                fill = branch_fill(branch_of.get(key, 0), depth)
                 txt = text_color
             item = _NodeItem(self, node, rects[key], fill, txt, depth <= 1, bool(_children(node)),
                              key in self.folded)

@@ -44,6 +44,7 @@ from notebooklm_local.core.note_export import ExportExists, export_notes, render
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_exception
 from notebooklm_local.ui.rich_text import SafeTextBrowser, markdown_html, strip_front_matter
+from notebooklm_local.ui.theme import css
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["NotesPane", "note_preview_html"]
@@ -703,7 +704,7 @@ class NotesPane(QWidget):
                 show_exception(self, "Notes", exc)
 
     def _show_status(self, text: str, *, error: bool = False) -> None:
-        self.status.setStyleSheet("color:#a00000" if error else "")
+        self.status.setStyleSheet(f"color:{css('error')}" if error else "")
         self.status.setText(text)
 
     def _update_buttons(self) -> None:

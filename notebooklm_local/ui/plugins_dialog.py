@@ -49,6 +49,7 @@ from notebooklm_local import __version__
 from notebooklm_local.extensions.api import SUPPORTED_API_VERSIONS
 from notebooklm_local.extensions.manager import NO_PLUGINS_ENV, PluginInfo, PluginManager, PluginState
 from notebooklm_local.ui.errors import ErrorDialog, guard_none_refcount, show_error, show_exception
+from notebooklm_local.ui.theme import css
 
 __all__ = ["PluginsDialog", "STATE_LABELS", "safe_mode_text"]
 
@@ -120,7 +121,8 @@ class PluginsDialog(QDialog):
         self.safe_mode_banner.setWordWrap(True)
         self.safe_mode_banner.setTextFormat(Qt.TextFormat.RichText)
         self.safe_mode_banner.setStyleSheet(
-            "QLabel#plugins-safe-mode-banner { background: #fff4ce; color: #3b2f00; border: 1px solid #e0c45c;"
+            f"QLabel#plugins-safe-mode-banner {{ background: {css('notice_bg')}; color: {css('notice_fg')}; "
+            f"border: 1px solid {css('notice_border')};"
             " border-radius: 4px; padding: 8px; }")
         self.safe_mode_banner.setVisible(bool(manager.safe_mode))
         layout.addWidget(self.safe_mode_banner)
@@ -396,7 +398,7 @@ class PluginsDialog(QDialog):
         esc = html.escape
         state = STATE_LABELS.get(info.state, info.state.value)
         bad = info.state in (PluginState.ERROR, PluginState.INCOMPATIBLE)
-        colour = "#b3261e" if info.state is PluginState.ERROR else "#8a5a00" if bad else ""
+        colour = css("error") if info.state is PluginState.ERROR else css("warning") if bad else ""
         parts = [f"<h3 style='margin-bottom:2px'>{esc(info.name)}</h3>",
                  f"<p style='margin-top:0'><span style='{'color:' + colour + ';' if colour else ''}"
                  f"font-weight:bold'>{esc(state)}</span>"
@@ -490,7 +492,7 @@ class PluginsDialog(QDialog):
 
     def _set_status(self, text: str, *, error: bool = False) -> None:
         self.status_label.setText(text)
-        self.status_label.setStyleSheet("QLabel#plugins-status { color: #b3261e; }" if error else "")
+        self.status_label.setStyleSheet(f"QLabel#plugins-status {{ color: {css('error')}; }}" if error else "")
         self.status_label.setVisible(bool(text))
 
     def _refresh(self, info: PluginInfo) -> None:

@@ -14,16 +14,18 @@ from typing import Any
 
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QTextBrowser, QVBoxLayout, QWidget
 
+from notebooklm_local.ui.theme import css
+
 __all__ = ["provenance_html", "health_html", "InfoDialog"]
 
 
 def _row(label: str, value: Any) -> str:
-    return f"<tr><td style='color:#808080;padding-right:12px'>{html.escape(label)}</td><td>{html.escape(str(value))}</td></tr>"
+    return f"<tr><td style='color:{css('muted')};padding-right:12px'>{html.escape(label)}</td><td>{html.escape(str(value))}</td></tr>"
 
 
 def provenance_html(prov: dict[str, Any] | None, *, kind: str = "", title: str = "") -> str:
     """The provenance card of an output (an empty card says the output predates provenance)."""
-    head = f"<h3>{html.escape(title or 'Studio output')}</h3>" + (f"<p style='color:#808080'>{html.escape(kind)}</p>"
+    head = f"<h3>{html.escape(title or 'Studio output')}</h3>" + (f"<p style='color:{css('muted')}'>{html.escape(kind)}</p>"
                                                                    if kind else "")
     if not prov:
         return head + "<p>This output was made before provenance was recorded.</p>"

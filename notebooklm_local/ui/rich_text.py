@@ -25,6 +25,7 @@ from PySide6.QtGui import QCursor, QDesktopServices
 from PySide6.QtWidgets import QTextBrowser, QToolTip, QWidget
 
 from notebooklm_local.core.citations import AnswerSentence, Citation, CitedAnswer, is_ocr_location
+from notebooklm_local.ui.theme import css
 
 __all__ = [
     "SafeTextBrowser",
@@ -121,8 +122,8 @@ def citation_tooltip(c: Any) -> str:
 
 def chip(link: str, label: str) -> str:
     """A citation chip like the chat panel's: a small blue label linking to ``link``."""
-    return (f' <a href="{html.escape(link)}" style="text-decoration:none"><span style="background:#dbe7ff;'
-            f'color:#1a3d8f;border-radius:4px">&nbsp;{html.escape(label)}&nbsp;</span></a>')
+    return (f' <a href="{html.escape(link)}" style="text-decoration:none"><span style="background:{css("chip_bg")};'
+            f'color:{css("chip_fg")};border-radius:4px">&nbsp;{html.escape(label)}&nbsp;</span></a>')
 
 
 # ---------------------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ class _Sanitize(Treeprocessor):
             for i, el in enumerate(list(parent)):
                 if el.tag == "img":
                     alt = el.get("alt") or "image"
-                    span = ET.Element("span", {"style": "color:#808080"})
+                    span = ET.Element("span", {"style": f"color:{css('muted')}"})
                     span.text = f"[image: {alt} \u2014 not loaded]"
                     span.tail = el.tail
                     parent.remove(el)

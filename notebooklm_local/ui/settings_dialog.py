@@ -70,6 +70,7 @@ from notebooklm_local.core.settings_check import (  # re-exported: they used to 
 from notebooklm_local.services.model_manager import CATALOG, CatalogEntry, ModelInfo, ModelManager
 from notebooklm_local.services.models import default_embedder_path, embedder_choice
 from notebooklm_local.ui.errors import ErrorDialog, exception_details, guard_none_refcount, show_error, show_exception
+from notebooklm_local.ui.theme import color, css
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["SettingsDialog", "TtsEngines", "validate_settings", "reload_reasons", "apply_settings", "AUDIENCES",
@@ -189,7 +190,7 @@ class SettingsDialog(QDialog):
         self.error_label = QLabel()
         self.error_label.setObjectName("settings-errors")
         self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color:#a00000")
+        self.error_label.setStyleSheet(f"color:{css('error')}")
         self.error_label.setVisible(False)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.accept)
@@ -221,7 +222,7 @@ class SettingsDialog(QDialog):
             server = QLabel(f"An OpenAI-compatible server answers the chat ({html.escape(self.working.server.base_url)}"
                             "; [server] in settings.toml): the chat model chosen here is used when it is off.")
             server.setWordWrap(True)
-            server.setStyleSheet("color:#8a5a00")
+            server.setStyleSheet(f"color:{css('warning')}")
             lay.addWidget(server)
         self.model_tree = QTreeWidget()
         self.model_tree.setObjectName("settings-models")
@@ -286,7 +287,7 @@ class SettingsDialog(QDialog):
         form.addLayout(row)
         self.catalog_info = QLabel()
         self.catalog_info.setWordWrap(True)
-        self.catalog_info.setStyleSheet("color:#808080")
+        self.catalog_info.setStyleSheet(f"color:{css('muted')}")
         form.addWidget(self.catalog_info)
         custom = QHBoxLayout()
         self.repo_edit = QLineEdit()
@@ -355,7 +356,7 @@ class SettingsDialog(QDialog):
         self.flash_attn.setObjectName("settings-flash-attn")
         form.addRow("Flash attention:", self.flash_attn)
         note = QLabel("These take effect when the model is loaded again.")
-        note.setStyleSheet("color:#808080")
+        note.setStyleSheet(f"color:{css('muted')}")
         form.addRow(note)
         return w
 
@@ -370,7 +371,7 @@ class SettingsDialog(QDialog):
         self.embedding_why = QLabel("")
         self.embedding_why.setObjectName("settings-embedding-why")
         self.embedding_why.setWordWrap(True)
-        self.embedding_why.setStyleSheet("color:#808080")
+        self.embedding_why.setStyleSheet(f"color:{css('muted')}")
         form.addRow("", self.embedding_why)
         self.embedding.currentIndexChanged.connect(self._update_embedding_why)
         self.top_k = QSpinBox()
@@ -393,7 +394,7 @@ class SettingsDialog(QDialog):
         self.ocr_note = QLabel("")
         self.ocr_note.setObjectName("settings-ocr-note")
         self.ocr_note.setWordWrap(True)
-        self.ocr_note.setStyleSheet("color:#808080")
+        self.ocr_note.setStyleSheet(f"color:{css('muted')}")
         if shutil.which("tesseract") is None:
             from notebooklm_local.services.loaders.pdf_ocr import OCR_INSTALL_HINT
 
@@ -469,7 +470,7 @@ class SettingsDialog(QDialog):
         self.tts_engine.setToolTip("The text-to-speech engine for podcast audio")
         form.addRow("Speech engine:", self.tts_engine)
         self.tts_status = QLabel("Looking for speech engines…")
-        self.tts_status.setStyleSheet("color:#808080")
+        self.tts_status.setStyleSheet(f"color:{css('muted')}")
         self.tts_status.setWordWrap(True)
         form.addRow("", self.tts_status)
         voice_tip = ("The engine's voice name: for espeak-ng a voice such as 'en-us' or 'en-us+m3' "
@@ -611,7 +612,7 @@ class SettingsDialog(QDialog):
         text = " ".join(parts) or ("Changes to the chat model, GPU layers, context size, threads or flash attention "
                                    "take effect when the model is loaded again; the others apply to the next answer.")
         self.reload_note.setText(text)
-        self.reload_note.setStyleSheet("color:#8a5a00" if parts else "color:#808080")
+        self.reload_note.setStyleSheet(f"color:{css('warning' if parts else 'muted')}")
 
     # -- OK / Cancel ----------------------------------------------------------------------------------
 
@@ -702,7 +703,7 @@ class SettingsDialog(QDialog):
             if info.error:
                 item = QTreeWidgetItem([label, "—", info.error, "", "", "", _size(info.size) if info.size else "",
                                         _WHERE.get(info.source, info.source)])
-                item.setForeground(2, Qt.GlobalColor.darkRed)
+                item.setForeground(2, color("error"))
                 item.setToolTip(2, info.error)
             else:
                 item = QTreeWidgetItem([
@@ -728,7 +729,7 @@ class SettingsDialog(QDialog):
 
     @Slot(object)
     def _on_models_failed(self, exc: object) -> None:
-        self.model_status.setText(f"<span style='color:#a00000'>Could not list the models: {html.escape(str(exc))}"
+        self.model_status.setText(f"<span style='color:{css('error')}'>Could not list the models: {html.escape(str(exc))}"
                                   "</span>")
 
     def _chat_path(self) -> Path:
@@ -851,7 +852,7 @@ class SettingsDialog(QDialog):
     def _on_add_failed(self, exc: object) -> None:
         self.add_button.setEnabled(True)
         assert isinstance(exc, BaseException)
-        self.model_status.setText(f"<span style='color:#a00000'>{html.escape(str(exc))}</span>")
+        self.model_status.setText(f"<span style='color:{css('error')}'>{html.escape(str(exc))}</span>")
         self.last_error = show_exception(self, "This file cannot be added as a model", exc)
 
     def _confirm(self, title: str, text: str) -> bool:
@@ -869,7 +870,7 @@ class SettingsDialog(QDialog):
                  if (getattr(s.model, v) and Path(getattr(s.model, v)).expanduser().resolve() == info.path)
                  or (not getattr(s.model, v) and info.default)]
         if roles:
-            self.model_status.setText(f"<span style='color:#a00000'>{html.escape(info.file_name)} is the "
+            self.model_status.setText(f"<span style='color:{css('error')}'>{html.escape(info.file_name)} is the "
                                       f"{' and '.join(sorted(set(roles)))} model: choose another one and press OK "
                                       "first.</span>")
             return
@@ -894,7 +895,7 @@ class SettingsDialog(QDialog):
     @Slot(object)
     def _on_remove_failed(self, exc: object) -> None:
         assert isinstance(exc, BaseException)
-        self.model_status.setText(f"<span style='color:#a00000'>{html.escape(str(exc))}</span>")
+        self.model_status.setText(f"<span style='color:{css('error')}'>{html.escape(str(exc))}</span>")
         self.last_error = show_exception(self, "Could not remove the model", exc)
         self._on_model_selected()
 
@@ -921,13 +922,13 @@ class SettingsDialog(QDialog):
         else:
             spec, filename = self.repo_edit.text().strip(), self.file_edit.text().strip()
             if not spec or not filename:
-                self.download_status.setText("<span style='color:#a00000'>Give the repository (owner/name) and the "
+                self.download_status.setText(f"<span style='color:{css('error')}'>Give the repository (owner/name) and the "
                                              ".gguf file to download.</span>")
                 return
             label = filename
         endpoint = self.endpoint_edit.text().strip()
         if endpoint and not re.match(r"^https?://[^\s/]+", endpoint):
-            self.download_status.setText("<span style='color:#a00000'>The hub endpoint must be an http:// or "
+            self.download_status.setText(f"<span style='color:{css('error')}'>The hub endpoint must be an http:// or "
                                          "https:// address.</span>")
             return
         manager = self._manager()
@@ -970,7 +971,7 @@ class SettingsDialog(QDialog):
             note = " Choose it on the Retrieval tab to use it for search."
         self.progress.setValue(1000)
         self.progress.setFormat("Done")
-        self.download_status.setText(f"<span style='color:#1a7f37'>✔ Downloaded {html.escape(info.file_name)} "
+        self.download_status.setText(f"<span style='color:{css('success')}'>✔ Downloaded {html.escape(info.file_name)} "
                                      f"({_size(info.size)}).</span>{html.escape(note)}")
         self._select_after_list = str(info.path)
         self.refresh_models()
@@ -985,7 +986,7 @@ class SettingsDialog(QDialog):
             self.progress.setFormat("Cancelled")
             return
         message = str(exc) if isinstance(exc, NotebookError) else f"{type(exc).__name__}: {exc}"
-        self.download_status.setText(f"<span style='color:#a00000'>✖ {html.escape(message)}</span>")
+        self.download_status.setText(f"<span style='color:{css('error')}'>✖ {html.escape(message)}</span>")
         self.progress.setFormat("Failed")
         if self.isVisible():
             self.last_error = show_exception(self, "The download failed", exc)

@@ -31,7 +31,6 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
-    QColor,
     QDesktopServices,
     QGuiApplication,
     QKeyEvent,
@@ -63,14 +62,13 @@ from notebooklm_local.ui.rich_text import OCR_TOOLTIP_NOTE
 if TYPE_CHECKING:
     from notebooklm_local.core.library import Library, Source
 
+from notebooklm_local.ui.theme import color, css, on_theme_changed
+
 __all__ = ["SourceViewer", "youtube_link", "NOT_IN_TEXT_LAYER"]
 
 log = logging.getLogger(__name__)
 
 NOT_IN_TEXT_LAYER = "Passage not found in the page's text layer; showing the extracted text."
-HIGHLIGHT = QColor("#ffe58a")  # the cited span
-MATCH = QColor("#cfe3ff")  # find matches
-CURRENT_MATCH = QColor("#ffb347")  # the current find match
 MAX_PAINTED_MATCHES = 2000  # find matches painted at once in the text view (all are still navigable)
 MAX_MATCHES = 20000
 QUOTE_PROBE_WORDS = 8  # when the whole quote is not found on the page, search its first / last words
@@ -225,7 +223,8 @@ class _MarkerHighlighter(QSyntaxHighlighter):
     def __init__(self, document: Any) -> None:
         super().__init__(document)
         self._fmt = QTextCharFormat()
-        self._fmt.setForeground(QColor("#6a737d"))
+        self._fmt.setForeground(color("muted"))
+        on_theme_changed(self, lambda: (self._fmt.setForeground(color("muted")), self.rehighlight()))
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt override
         m = _MARKER.match(text)
@@ -521,8 +520,9 @@ class SourceViewer(QDialog):
         self.notice.setObjectName("source-viewer-notice")
         self.notice.setWordWrap(True)
         self.notice.setAccessibleName("Notice")
-        self.notice.setStyleSheet("QLabel { background: #fff4d6; border: 1px solid #e0c36a; border-radius: 3px;"
-                                  " padding: 4px 6px; color: #4a3b00; }")
+        self.notice.setStyleSheet(f"QLabel {{ background: {css('notice_bg')}; border: 1px solid "
+                                  f"{css('notice_border')}; border-radius: 3px; padding: 4px 6px; "
+                                  f"color: {css('notice_fg')}; }}")
         self.notice.hide()
         layout.addWidget(self.notice)
         self.find_bar = _FindBar(self)
@@ -677,7 +677,7 @@ class SourceViewer(QDialog):
         sel = QTextEdit.ExtraSelection()
         sel.cursor = cursor
         fmt = QTextCharFormat()
-        fmt.setBackground(HIGHLIGHT)
+        fmt.setBackground(color("cited_bg"))
         sel.format = fmt
         self._cite_sel = [sel]
         self._paint_text()
@@ -703,7 +703,7 @@ class SourceViewer(QDialog):
                 sel = QTextEdit.ExtraSelection()
                 sel.cursor = cursor
                 fmt = QTextCharFormat()
-                fmt.setBackground(CURRENT_MATCH if i == self._text_current else MATCH)
+                fmt.setBackground(color("current_match_bg" if i == self._text_current else "match_bg"))
                 sel.format = fmt
                 sels.append(sel)
         self.text.setExtraSelections(sels)

@@ -32,7 +32,6 @@ from PySide6.QtCore import (
 )
 from PySide6.QtGui import (
     QAction,
-    QColor,
     QDesktopServices,
     QFont,
     QFontMetrics,
@@ -71,6 +70,7 @@ from notebooklm_local.core.library import Library, Source, SourceStatus
 from notebooklm_local.ui.add_source_dialogs import AddUrlDialog, PasteTextDialog
 from notebooklm_local.ui.errors import guard_none_refcount
 from notebooklm_local.ui.ingest import IngestController, LiveState
+from notebooklm_local.ui.theme import color, css
 
 __all__ = ["SourcesPane", "items_from_mime", "items_from_text"]
 
@@ -193,7 +193,6 @@ def _row(s: Source, live: LiveState | None) -> dict[int, Any]:
 
 
 _ACTION_TEXT = {"retry": "Retry", "cancel": "Cancel", "resume": "Resume"}
-_ERROR_COLOR = QColor("#b3261e")
 
 
 class SourceDelegate(QStyledItemDelegate):
@@ -314,7 +313,7 @@ class SourceDelegate(QStyledItemDelegate):
         if selected:
             painter.setPen(text_color)
         elif state == "failed":
-            painter.setPen(_ERROR_COLOR)
+            painter.setPen(color("error"))
         elif state in ("running", "waiting", "unfinished"):
             painter.setPen(text_color)
         else:
@@ -536,8 +535,9 @@ class SourcesPane(QWidget):
         self.notice_frame = QFrame()
         self.notice_frame.setObjectName("sources-notices")
         self.notice_frame.setFrameShape(QFrame.Shape.StyledPanel)
-        self.notice_frame.setStyleSheet("#sources-notices { background: #fff4e5; border: 1px solid #f0c36d; "
-                                        "border-radius: 4px; } #sources-notices QLabel { color: #5c3b00; }")
+        self.notice_frame.setStyleSheet(f"#sources-notices {{ background: {css('notice_bg')}; border: 1px solid "
+                                        f"{css('notice_border')}; border-radius: 4px; }} "
+                                        f"#sources-notices QLabel {{ color: {css('notice_fg')}; }}")
         notice_row = QHBoxLayout(self.notice_frame)
         notice_row.setContentsMargins(6, 4, 4, 4)
         self.notice_label = QLabel("")

@@ -39,7 +39,7 @@ from notebooklm_local.core.studio import StudioOutput
 from notebooklm_local.ui.errors import NO_NOTEBOOK
 from notebooklm_local.ui.mindmap_view import MindMapView
 from notebooklm_local.ui.rich_text import CitationBrowser, chip
-from notebooklm_local.ui.theme import good_color
+from notebooklm_local.ui.theme import css, good_color
 from notebooklm_local.ui.timeline_view import TimelineTableView
 
 __all__ = ["ExtractTab", "KIND_LABELS"]
@@ -131,9 +131,9 @@ class _CardsView(QWidget):
         body = f'<p style="font-size:large">{html.escape(card.front)}</p>'
         if self.revealed:
             body += (f'<p style="font-size:large"><b>{html.escape(card.back)}</b></p>'
-                     f'<p style="color:#808080">\u201c{html.escape(card.sentence.display)}\u201d{chip(link, "source")}</p>')
+                     f'<p style="color:{css("muted")}">\u201c{html.escape(card.sentence.display)}\u201d{chip(link, "source")}</p>')
         else:
-            body += '<p style="color:#808080">Press Reveal (Space) to see the answer.</p>'
+            body += f'<p style="color:{css("muted")}">Press Reveal (Space) to see the answer.</p>'
         self.view.set_content(body, {link: card.citation})
 
 
@@ -238,8 +238,8 @@ class _QuizView(QWidget):
         ok = self.answers[self.i] == q.correct
         key = self.tab.pane.next_key()
         link = f"cite:{key}:{q.citation.passage_id}"
-        verdict = ('<b style="color:#2e7d32">\u2714 Right.</b>' if ok else
-                   f'<b style="color:#c62828">\u2718 Not quite</b> \u2014 the answer is <b>{html.escape(q.answer)}</b>.')
+        verdict = (f'<b style="color:{css("success")}">\u2714 Right.</b>' if ok else
+                   f'<b style="color:{css("error")}">\u2718 Not quite</b> \u2014 the answer is <b>{html.escape(q.answer)}</b>.')
         self.feedback.set_content(f"<p>{verdict}</p><p>\u201c{html.escape(q.explanation)}\u201d{chip(link, 'source')}</p>",
                                   {link: q.citation})
 
@@ -333,7 +333,7 @@ class ExtractTab(QWidget):
             b.clicked.connect(slot)
             zoom.addWidget(b)
         hint = QLabel("Click a node: its passage. Double-click: fold. Right-click: ask in chat. Ctrl+wheel: zoom.")
-        hint.setStyleSheet("color:#808080")
+        hint.setStyleSheet(f"color:{css('muted')}")
         hint.setWordWrap(True)
         hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         zoom.addWidget(hint, 1)
@@ -347,7 +347,7 @@ class ExtractTab(QWidget):
         foot = QHBoxLayout()
         self.stats = QLabel("")
         self.stats.setObjectName("extract-stats")
-        self.stats.setStyleSheet("color:#808080")
+        self.stats.setStyleSheet(f"color:{css('muted')}")
         foot.addWidget(self.stats, 1)
         self.export_button = _button("Export…", "extract-export", self.export, "Save as a file")
         self.save_button = _button("Save to note", "extract-save-note", self.save_note,
@@ -499,7 +499,7 @@ class ExtractTab(QWidget):
             for sec in sections:
                 items = sec.items if sec is not None else g.quotes
                 if sec is not None and sec.title:
-                    parts.append(f'<div style="color:#808080;font-size:small">{html.escape(sec.title)}</div>')
+                    parts.append(f'<div style="color:{css("muted")};font-size:small">{html.escape(sec.title)}</div>')
                 lines = []
                 for x in items:
                     link = f"cite:{key}:{x.citation.passage_id}"
@@ -510,7 +510,7 @@ class ExtractTab(QWidget):
                 parts.append(f"<p>{' '.join(lines)}</p>" if kind == "extract_summary" else f"<ul>{''.join(lines)}</ul>")
         if not cites:
             parts.append("<p><i>The selected sources have no sentences to extract.</i></p>")
-        parts += [f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in result.notes]
+        parts += [f'<div style="color:{css("muted")};font-size:small">{html.escape(n)}</div>' for n in result.notes]
         return "".join(parts), cites
 
     # -- mind map ----------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, QPointF, QRectF, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QColor, QDesktopServices, QFont, QMouseEvent, QPainter, QPaintEvent, QPen
+from PySide6.QtGui import QDesktopServices, QFont, QMouseEvent, QPainter, QPaintEvent, QPen
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
@@ -61,6 +61,7 @@ from notebooklm_local.services.studio.summaries import AUDIENCES, DOCUMENT_TEMPL
 from notebooklm_local.ui.chat_panel import citation_html, regenerate_link
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_exception
 from notebooklm_local.ui.rich_text import CitationBrowser, answer_from_json, chip, citation_from_json
+from notebooklm_local.ui.theme import color, css
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["StudioPane", "JobBar", "DensityChart", "multimedia_available"]
@@ -101,7 +102,7 @@ def _stats_text(stats: dict[str, Any] | None, model: str = "") -> str:
 
 
 def _notes_html(notes: Sequence[str]) -> str:
-    return "".join(f'<div style="color:#808080;font-size:small">{html.escape(n)}</div>' for n in notes)
+    return "".join(f'<div style="color:{css("muted")};font-size:small">{html.escape(n)}</div>' for n in notes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -245,7 +246,7 @@ class JobBar(QWidget):
         self.cancel_button.setEnabled(False)
 
     def show_error(self, text: str, attempts: Sequence[tuple[str, str]] = ()) -> None:
-        self._notice(text, "error", "color:#a00000")
+        self._notice(text, "error", f"color:{css('error')}")
         self.attempts = list(attempts)
         self.attempts_button.setVisible(bool(self.attempts))
 
@@ -278,7 +279,7 @@ class JobBar(QWidget):
         dialog.open()
 
     def show_info(self, text: str) -> None:
-        self._notice(text, "info", "color:#2a5d2a")
+        self._notice(text, "info", f"color:{css('success')}")
 
     def _notice(self, text: str, kind: str, style: str) -> None:
         self.kind = kind
@@ -487,7 +488,7 @@ class _SummaryTab(QWidget):
         foot = QHBoxLayout()
         self.stats = QLabel("")
         self.stats.setObjectName("summary-stats")
-        self.stats.setStyleSheet("color:#808080")
+        self.stats.setStyleSheet(f"color:{css('muted')}")
         foot.addWidget(self.stats, 1)
         self.provenance_button = _button("How it was made…", "summary-provenance", lambda: pane.show_provenance(self),
                                          "Model, quantization, templates, sources and settings behind this output")
@@ -540,10 +541,10 @@ class _SummaryTab(QWidget):
     def _on_tokens(self, text: str) -> None:
         self.stream.feed(text)
         shown = self.stream.text()
-        retry = (f'<div style="color:#8a5a00;font-size:small">Attempt {self.stream.attempts} (the previous output '
+        retry = (f'<div style="color:{css("warning")};font-size:small">Attempt {self.stream.attempts} (the previous output '
                  "was rejected)</div>") if self.stream.attempts > 1 else ""
         self.renders += 1
-        self.view.set_content(f'{retry}<p style="color:#808080">{html.escape(shown)}\u2026</p>', {})
+        self.view.set_content(f'{retry}<p style="color:{css("muted")}">{html.escape(shown)}\u2026</p>', {})
 
     def _on_result(self, result: Any) -> None:
         self.show_output(result.output, result.answer, result.notes, result.stats.to_json())
@@ -559,7 +560,7 @@ class _SummaryTab(QWidget):
         body = citation_html(self.answer, key, regenerate=True)
         label = DOCUMENT_TEMPLATES.get(out.options.get("template", "summary"), ("", "Summary"))[1]
         opts = " \u00b7 ".join(str(out.options.get(k)) for k in ("length", "audience") if out.options.get(k))
-        head = (f'<h3 style="margin-bottom:2px">{html.escape(out.title)}</h3><div style="color:#808080;font-size:small">'
+        head = (f'<h3 style="margin-bottom:2px">{html.escape(out.title)}</h3><div style="color:{css("muted")};font-size:small">'
                 f'{html.escape(label)}{" · " + html.escape(opts) if opts else ""}'
                 f'{" · focus: " + html.escape(out.options["focus"]) if out.options.get("focus") else ""}</div>')
         cites = {f"cite:{key}:{c.passage_id}": c for c in self.answer.citations}
@@ -614,22 +615,22 @@ class DensityChart(QWidget):
     def paintEvent(self, _event: QPaintEvent) -> None:  # noqa: N802 - Qt override
         painter = QPainter(self)
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        painter.fillRect(self.rect(), QColor("#fafafa"))
+        painter.fillRect(self.rect(), color("chart_bg"))
         font = QFont(self.font())
         font.setPointSizeF(max(6.0, font.pointSizeF() * 0.8))
         painter.setFont(font)
         if not self.densities:
-            painter.setPen(QColor("#999"))
+            painter.setPen(color("muted"))
             painter.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, "Entity density per step")
             painter.end()
             return
         bottom = float(self.height() - 16)
-        painter.setPen(QPen(QColor("#bbb")))
+        painter.setPen(QPen(color("chart_axis")))
         painter.drawLine(QPointF(2, bottom), QPointF(self.width() - 2, bottom))
         for i, (rect, d) in enumerate(zip(self._bars(), self.densities, strict=True), 1):
             chosen = i == self.selected
-            painter.fillRect(rect, QColor("#1a3d8f" if chosen else "#9db4e0"))
-            painter.setPen(QColor("#222" if chosen else "#555"))
+            painter.fillRect(rect, color("chart_bar_selected" if chosen else "chart_bar"))
+            painter.setPen(color("chart_text_selected" if chosen else "chart_text"))
             painter.drawText(QRectF(rect.x() - 10, rect.y() - 15, rect.width() + 20, 14),
                              Qt.AlignmentFlag.AlignCenter, f"{d:.3f}")
             painter.drawText(QRectF(rect.x() - 10, bottom + 1, rect.width() + 20, 14), Qt.AlignmentFlag.AlignCenter,
@@ -712,7 +713,7 @@ class _CoDTab(QWidget):
         foot = QHBoxLayout()
         self.stats = QLabel("")
         self.stats.setObjectName("cod-stats")
-        self.stats.setStyleSheet("color:#808080")
+        self.stats.setStyleSheet(f"color:{css('muted')}")
         foot.addWidget(self.stats, 1)
         self.provenance_button = _button("How it was made…", "cod-provenance", lambda: pane.show_provenance(self),
                                          "Model, quantization, templates, sources and settings behind this chain")
@@ -859,18 +860,18 @@ class _CoDTab(QWidget):
             cites = {f"cite:{key}:{c.passage_id}": c for c in answer.citations}
         else:
             body = f"<div>{html.escape(s.summary)}</div>"
-        parts = [f'<div style="font-size:small;color:#444"><b>Step {s.index} of {n}</b> \u00b7 density '
+        parts = [f'<div style="font-size:small;color:{css("secondary")}"><b>Step {s.index} of {n}</b> \u00b7 density '
                  f'<b>{s.density:.3f}</b> ({len(s.entities)} entities in {s.tokens} words)'
                  f'{" · " + str(s.attempts) + " attempts" if s.attempts > 1 else ""}</div>', body]
         if s.missing_entities:
-            parts.append('<div style="color:#2a5d2a;font-size:small">Added: '
+            parts.append(f'<div style="color:{css("success")};font-size:small">Added: '
                          + ", ".join(f"<b>{html.escape(e)}</b>" for e in s.missing_entities) + "</div>")
         if s.rejected_entities:
-            parts.append('<div style="color:#8a5a00;font-size:small">Rejected: ' + "; ".join(
+            parts.append(f'<div style="color:{css("warning")};font-size:small">Rejected: ' + "; ".join(
                 f"\u201c{html.escape(str(r.get('entity', '')))}\u201d ({html.escape(str(r.get('reason', '')))})"
                 for r in s.rejected_entities) + "</div>")
         if s.entities:
-            parts.append('<div style="color:#808080;font-size:small">Entities: '
+            parts.append(f'<div style="color:{css("muted")};font-size:small">Entities: '
                          + html.escape(", ".join(s.entities)) + "</div>")
         parts.append(_notes_html(s.notes))
         self.view.set_content("".join(parts), cites)
@@ -988,7 +989,7 @@ class _PodcastTab(QWidget):
         self.engine_note = QLabel("")
         self.engine_note.setObjectName("podcast-tts-note")
         self.engine_note.setWordWrap(True)
-        self.engine_note.setStyleSheet("color:#8a5a00;font-size:small")
+        self.engine_note.setStyleSheet(f"color:{css('warning')};font-size:small")
         self.engine_note.setVisible(False)
         layout.addWidget(self.engine_note)
         self.player_row = QWidget()
@@ -1125,7 +1126,7 @@ class _PodcastTab(QWidget):
         parts = [f'<h3 style="margin-bottom:2px">{html.escape(s.title or "Podcast")}</h3>']
         names = " and ".join(h.name for h in s.hosts)
         if names:
-            parts.append(f'<div style="color:#808080;font-size:small"><i>A conversation between '
+            parts.append(f'<div style="color:{css("muted")};font-size:small"><i>A conversation between '
                          f'{html.escape(names)}.</i></div>')
         seg = None
         for i, ln in enumerate(s.lines):
@@ -1137,17 +1138,17 @@ class _PodcastTab(QWidget):
             if ln.supported:
                 parts.append(f"<p><b>{html.escape(ln.speaker)}:</b> {text}{chips}</p>")
             else:
-                parts.append(f'<p><b>{html.escape(ln.speaker)}:</b> <span style="background:#fff1c2;color:#3d2e00" '
+                parts.append(f'<p><b>{html.escape(ln.speaker)}:</b> <span style="background:{css("flagged_bg")};color:{css("flagged_fg")}" '
                              f'title="{html.escape(ln.flag or "not supported by the cited passages")}">'
                              f"\u26a0 {text}</span>{chips}{regenerate_link(key, i)}</p>")
         if s.unsupported:
             n = len(s.unsupported)
-            parts.append(f'<div style="color:#8a5a00;font-size:small">\u26a0 {n} of {len(s.lines)} lines '
+            parts.append(f'<div style="color:{css("warning")};font-size:small">\u26a0 {n} of {len(s.lines)} lines '
                          f'{"are" if n > 1 else "is"} not supported by the passages '
                          f'{"they cite" if n > 1 else "it cites"}.</div>')
         parts.append(_notes_html([n for n in self.notes if "not supported" not in n]))
         if by_pid:
-            parts.append('<div style="font-size:small;color:#444">Sources: ' + "; ".join(
+            parts.append(f'<div style="font-size:small;color:{css("secondary")}">Sources: ' + "; ".join(
                 f'<a href="cite:{key}:{pid}">[{pid}] {html.escape(c.source_title)}'
                 f'{", " + html.escape(c.location) if c.location else ""}</a>' for pid, c in sorted(by_pid.items()))
                 + "</div>")

@@ -22,7 +22,6 @@ from typing import Any
 
 from PySide6.QtCore import Qt, QThreadPool, QTimer, Signal, Slot
 from PySide6.QtGui import (
-    QColor,
     QFont,
     QFontDatabase,
     QKeySequence,
@@ -58,6 +57,7 @@ from PySide6.QtWidgets import (
 from notebooklm_local.core.errors import TemplateError
 from notebooklm_local.core.templates import PromptTemplate, TemplateStore, replace_parts
 from notebooklm_local.ui.errors import ErrorDialog, guard_none_refcount, show_error, show_exception
+from notebooklm_local.ui.theme import color, css, on_theme_changed
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
 __all__ = ["TemplateEditorDialog", "TemplateHighlighter", "unknown_names"]
@@ -133,19 +133,24 @@ class TemplateHighlighter(QSyntaxHighlighter):
         super().__init__(document)
         self.known: frozenset[str] = frozenset(known)
         self.expr = QTextCharFormat()
-        self.expr.setForeground(QColor("#1f5fbf"))
-        self.expr.setBackground(QColor(31, 95, 191, 28))
         self.stmt = QTextCharFormat()
-        self.stmt.setForeground(QColor("#8a2be2"))
         self.stmt.setFontWeight(QFont.Weight.Bold)
         self.comment = QTextCharFormat()
-        self.comment.setForeground(QColor("#808080"))
         self.comment.setFontItalic(True)
         self.unknown = QTextCharFormat()
-        self.unknown.setForeground(QColor("#c00000"))
         self.unknown.setFontWeight(QFont.Weight.Bold)
         self.unknown.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
-        self.unknown.setUnderlineColor(QColor("#c00000"))
+        self._set_colours()
+        on_theme_changed(self, lambda: (self._set_colours(), self.rehighlight()))
+
+    def _set_colours(self) -> None:
+        """The formats' colours from the current theme's palette (readable on the editor and its error line)."""
+        self.expr.setForeground(color("code_expr"))
+        self.expr.setBackground(color("code_expr_bg"))
+        self.stmt.setForeground(color("code_stmt"))
+        self.comment.setForeground(color("code_comment"))
+        self.unknown.setForeground(color("code_unknown"))
+        self.unknown.setUnderlineColor(color("code_unknown"))
 
     def set_known(self, names: Iterable[str]) -> None:
         known = frozenset(names)
@@ -262,7 +267,7 @@ class TemplateEditorDialog(QDialog):
         self.notice = QLabel()
         self.notice.setObjectName("template-notice")
         self.notice.setWordWrap(True)
-        self.notice.setStyleSheet("background:#fff1c2;color:#5c3d00;padding:6px;border-radius:4px")
+        self.notice.setStyleSheet(f"background:{css('notice_bg')};color:{css('notice_fg')};padding:6px;border-radius:4px")
         self.notice.setVisible(False)
 
         self.editors = {p: _Editor(p) for p in PARTS}
@@ -610,7 +615,7 @@ class TemplateEditorDialog(QDialog):
         self._saved = {"system": system, "user": user}
         edited = self.store.is_overridden(name) and not notice
         self.title.setText(f"<b>{html.escape(name)}</b> — {'your edited version' if edited else 'default'}"
-                           f"<br><span style='color:#808080'>{html.escape(default.description)}</span>")
+                           f"<br><span style='color:{css('muted')}'>{html.escape(default.description)}</span>")
         self.notice.setText(notice)
         self.notice.setVisible(bool(notice))
         self.variables.setRowCount(0)
@@ -763,7 +768,7 @@ class TemplateEditorDialog(QDialog):
         for problem in problems:
             for text, part, line, col in self._locate(problem):
                 item = QListWidgetItem("✖ " + text)
-                item.setForeground(QColor("#a00000"))
+                item.setForeground(color("error"))
                 item.setData(Qt.ItemDataRole.UserRole, (part, line, col))
                 item.setToolTip(text)
                 self.problem_list.addItem(item)
@@ -774,17 +779,17 @@ class TemplateEditorDialog(QDialog):
         self.problem_list.setVisible(bool(problems))
         if problems:
             n = self.problem_list.count()
-            self.status.setText(f"<span style='color:#a00000'>✖ {n} problem{'s' if n > 1 else ''}: this template "
+            self.status.setText(f"<span style='color:{css('error')}'>✖ {n} problem{'s' if n > 1 else ''}: this template "
                                 f"cannot be saved until {'they are' if n > 1 else 'it is'} fixed.</span>")
         else:
-            self.status.setText("<span style='color:#1a7f37'>✔ Valid</span>"
+            self.status.setText(f"<span style='color:{css('success')}'>✔ Valid</span>"
                                 + (" — unsaved changes" if self.is_dirty() else ""))
 
     def _line_mark(self, part: str, line: int) -> QTextEdit.ExtraSelection:
         sel = QTextEdit.ExtraSelection()
         block = self.editors[part].document().findBlockByNumber(line - 1)
         sel.cursor = QTextCursor(block)
-        sel.format.setBackground(QColor("#ffe0e0"))
+        sel.format.setBackground(color("error_line_bg"))
         sel.format.setProperty(QTextFormat.Property.FullWidthSelection, True)
         return sel
 
@@ -822,10 +827,10 @@ class TemplateEditorDialog(QDialog):
                 e.document().setModified(self.parts() != self._saved)
             self.notice.setVisible(False)
             self.title.setText(f"<b>{html.escape(name)}</b> — your edited version"
-                               f"<br><span style='color:#808080'>{html.escape(tpl.description)}</span>")
+                               f"<br><span style='color:{css('muted')}'>{html.escape(tpl.description)}</span>")
         self._fill_list(keep=self.current)
         self.reset_button.setEnabled(True)
-        self.status.setText(f"<span style='color:#1a7f37'>✔ Saved your version of '{html.escape(name)}'.</span>")
+        self.status.setText(f"<span style='color:{css('success')}'>✔ Saved your version of '{html.escape(name)}'.</span>")
         self._update_buttons()
         self.template_changed.emit(name)
         then, self._after_save = self._after_save, None
