@@ -21,6 +21,7 @@ the notebook). Goal: hybrid p95 <= 50 ms (end to end, with the real query embedd
 from __future__ import annotations
 
 import argparse
+import json
 import random
 import re
 import shutil
@@ -80,20 +81,27 @@ def make_queries(sentences: list[str], n: int, rng: random.Random) -> list[str]:
     return qs
 
 
-def build(workdir: Path, n_chunks: int, n_sources: int, sentences: list[str], seed: int) -> tuple[Any, dict[str, float]]:
-    from notebooklm_local.core.chunking import Chunk, estimate_tokens
-    from notebooklm_local.core.library import Library, SourceStatus
+def open_service(workdir: Path, seed: int) -> tuple[Any, FakeEmbedder]:
+    from notebooklm_local.core.library import Library
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.extensions.builtins import builtin_registry
     from notebooklm_local.services.index import ChromaIndex
     from notebooklm_local.services.library_service import LibraryService
 
-    rng = random.Random(seed)
     fake = FakeEmbedder(seed)
     paths = app_paths(workdir).ensure()
     index = ChromaIndex.persistent(paths.index / "chroma", fake)
     library = Library(paths.data / "library.db")
-    lib = LibraryService(paths.data, library, builtin_registry().source_loaders.items(), index)
+    return LibraryService(paths.data, library, builtin_registry().source_loaders.items(), index), fake
+
+
+def build(workdir: Path, n_chunks: int, n_sources: int, sentences: list[str], seed: int) -> tuple[Any, dict[str, float]]:
+    from notebooklm_local.core.chunking import Chunk, estimate_tokens
+    from notebooklm_local.core.library import SourceStatus
+
+    rng = random.Random(seed)
+    lib, fake = open_service(workdir, seed)
+    library, index = lib.library, lib.index
     nb = lib.create_notebook("B")
     t: dict[str, float] = {"sqlite_s": 0.0, "chroma_s": 0.0, "mark_s": 0.0}
     per_source = [n_chunks // n_sources + (1 if i < n_chunks % n_sources else 0) for i in range(n_sources)]
@@ -147,7 +155,7 @@ def real_query_embed_ms(queries: list[str]) -> list[float] | None:
     return out
 
 
-DIAGNOSTICS = ("hybrid_half_sources", "chroma_half_sources", "fts_only")  # timed on --diag-queries queries
+DIAGNOSTICS = ("hybrid_half_sources", "hybrid_tenth_sources", "chroma_half_sources", "fts_only")  # timed on --diag-queries queries
 
 
 def measure(lib: Any, nb: Any, fake: FakeEmbedder, queries: list[str], warmup: int,
@@ -155,6 +163,7 @@ def measure(lib: Any, nb: Any, fake: FakeEmbedder, queries: list[str], warmup: i
     col = lib.index.collection(nb.id)
     sources = [s.id for s in lib.sources("B")]
     half = sources[: max(1, len(sources) // 2)]
+    tenth = sources[: max(1, len(sources) // 10)]
 
     def chroma_raw(q: str) -> None:
         col.query(query_embeddings=fake.vectors(1).tolist(), n_results=40, include=["distances"])
@@ -168,6 +177,7 @@ def measure(lib: Any, nb: Any, fake: FakeEmbedder, queries: list[str], warmup: i
     fns: dict[str, Any] = {m: (lambda q, m=m: lib.search("B", q, k=8, mode=m)) for m in MODES}
     fns["chroma_raw"] = chroma_raw
     fns["hybrid_half_sources"] = lambda q: lib.search("B", q, k=8, mode="hybrid", source_ids=half)
+    fns["hybrid_tenth_sources"] = lambda q: lib.search("B", q, k=8, mode="hybrid", source_ids=tenth)
     fns["chroma_half_sources"] = chroma_half
     fns["fts_only"] = fts
     names = list(fns)
@@ -193,6 +203,9 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--diag-queries", type=int, default=50,
                     help="queries for the component timings chroma_filtered / fts_only (default 50)")
+    ap.add_argument("--workdir", default=None,
+                    help="keep the built indexes under this folder and reuse them on later runs with the same "
+                         "size, sources and seed (default: a temporary folder, removed)")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     C.corpus_files()
@@ -209,11 +222,26 @@ def main() -> None:
 
     results: list[dict[str, Any]] = []
     for size in sizes:
-        base = Path(tempfile.mkdtemp(prefix=f"bench-search-{size}-"))
+        n_src = min(args.sources, size)
+        keep = args.workdir is not None
+        base = (Path(args.workdir) / f"{size}-{n_src}-{args.seed}") if keep else Path(
+            tempfile.mkdtemp(prefix=f"bench-search-{size}-"))
+        marker = base / "built.json"
         try:
             a = time.perf_counter()
-            (lib, nb, fake), bt = build(base, size, min(args.sources, size), sentences, args.seed)
-            build_s = time.perf_counter() - a
+            if keep and marker.is_file():  # reuse an index built by an earlier run with the same options
+                lib, fake = open_service(base, args.seed)
+                nb = lib.library.notebook("B")
+                saved = json.loads(marker.read_text())
+                bt, build_s = saved["build_breakdown_s"], saved["build_s"]
+                print(f"reusing the index in {base} (opened in {time.perf_counter() - a:.1f} s)")
+            else:
+                if keep:
+                    shutil.rmtree(base, ignore_errors=True)
+                (lib, nb, fake), bt = build(base, size, n_src, sentences, args.seed)
+                build_s = time.perf_counter() - a
+                if keep:
+                    marker.write_text(json.dumps({"build_s": build_s, "build_breakdown_s": bt}))
             db_mb = (base / "data" / "library.db").stat().st_size / 1e6 if (base / "data" / "library.db").exists() else None
             print(f"\n== {size:,} chunks in {min(args.sources, size)} sources: built in {build_s:.1f} s "
                   f"(sqlite+fts {bt['sqlite_s']:.1f} s, chroma {bt['chroma_s']:.1f} s, mark {bt['mark_s']:.1f} s)")
@@ -247,7 +275,8 @@ def main() -> None:
                 SharedSystemClient.clear_system_cache()
             except Exception:  # noqa: BLE001
                 pass
-            shutil.rmtree(base, ignore_errors=True)
+            if not keep:
+                shutil.rmtree(base, ignore_errors=True)
     print(f"\ntotal benchmark wall time {time.perf_counter() - t_start:.0f} s")
     C.write_results("bench_search", {
         "args": vars(args), "dim": DIM, "queries_sample": queries[:5],

@@ -7,7 +7,6 @@ foreign keys cascade a notebook's deletion to its sources and chunks.
 from __future__ import annotations
 
 import json
-import re
 import sqlite3
 import threading
 import time
@@ -19,9 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from notebooklm_local.core import lexical
 from notebooklm_local.core.chunking import Chunk
 from notebooklm_local.core.errors import NotebookError
-from notebooklm_local.core.textutil import STOPWORDS
 
 __all__ = ["Library", "Notebook", "Source", "StoredChunk", "SourceStatus"]
 
@@ -177,7 +176,6 @@ _MIGRATIONS: list[str] = [
 ]
 
 HEADING_SEP = " › "
-_FTS_TOKEN = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass
@@ -260,10 +258,7 @@ def fts_query(text: str) -> str:
 
     Stop words are dropped unless the query has nothing else.
     """
-    terms = [t for t in _FTS_TOKEN.findall(text.lower()) if len(t) > 1 or t.isdigit()]
-    content = [t for t in terms if t not in STOPWORDS] or terms
-    seen: dict[str, None] = dict.fromkeys(content)
-    return " OR ".join(f'"{t}"' for t in list(seen)[:64])
+    return " OR ".join(f'"{t}"' for t in lexical.query_terms(text))
 
 
 def _sort_key(name: str) -> str:
@@ -289,6 +284,8 @@ class Library:
             care.check_file(path)
         existed = path.exists() and path.stat().st_size > 0
         self._lock = threading.RLock()
+        self._fts_key: tuple[int, ...] | None = None  # the FTS averages record the term cache belongs to
+        self._fts_dfs: dict[str, int] = {}  # document frequency per FTS token (core.lexical's plan)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None, timeout=30)
         try:
             self._db.row_factory = sqlite3.Row
@@ -572,21 +569,109 @@ class Library:
     def lexical_search(
         self, notebook_id: str, query: str, *, source_ids: Sequence[str] | None = None, limit: int = 50
     ) -> list[tuple[int, float]]:
-        """BM25 over FTS5; returns (chunk id, score) best first (higher is better)."""
-        q = fts_query(query)
-        if not q:
+        """BM25 over FTS5; returns (chunk id, score) best first (higher is better).
+
+        The query is planned by core.lexical: frequent terms are scored on the rows the rarer terms
+        select instead of selecting rows themselves, which bounds the rows FTS5 ranks (see there).
+        """
+        terms = lexical.query_terms(query)
+        if not terms or (source_ids is not None and not source_ids):
             return []
-        if source_ids is not None:
-            if not source_ids:
-                return []
-            scope = "scope : (" + " OR ".join(f'"src{s}"' for s in source_ids) + ")"
-        else:
-            scope = f'scope : "nb{notebook_id}"'
-        rows = self.query(
-            "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?",
-            (f"{scope} AND ({q})", limit),
-        )
+        with self._lock:
+            stats = self._fts_stats()
+            if source_ids is not None:
+                allowed = set(source_ids)
+                ph = ",".join("?" * len(allowed))
+                in_scope = self._db.execute(
+                    f"SELECT coalesce(sum(n_chunks), 0) FROM sources WHERE id IN ({ph})", list(allowed)
+                ).fetchone()[0]
+                scope = "scope : (" + " OR ".join(f'"src{s}"' for s in source_ids) + ")"
+            else:
+                rows = self._db.execute("SELECT id, n_chunks FROM sources WHERE notebook_id = ?", (notebook_id,))
+                counts = dict(rows.fetchall())
+                allowed, in_scope = set(counts), sum(counts.values())
+                scope = f'scope : "nb{notebook_id}"'
+            share = in_scope / stats if stats else 0.0
+            if stats is None:
+                p = lexical.Plan(terms, [])
+            else:
+                tokens = {t: lexical.fts_tokens(t) for t in terms}
+                df = {t: min((self._fts_df(k) for k in tokens[t]), default=0) for t in terms}
+                p = lexical.plan(terms, df, [t for t in terms if len(tokens[t]) == 1])
+
+            def expr(ts: Sequence[str], op: str = " OR ") -> str:
+                return op.join(f'"{t}"' for t in ts)
+
+            if p.exact:
+                return self._fts_ranked(expr(terms), scope, allowed, share, limit)
+            if p.conjunctive:
+                got = self._fts_ranked(expr(terms, " AND "), scope, allowed, share, limit)
+                return got if len(got) >= limit else self._fts_ranked(expr(terms), scope, allowed, share, limit)
+            # rows with a selecting term; the frequent terms are in the expression (so bm25 scores them)
+            # but cannot select a row by themselves: "OR scope" holds for every row in scope, and the
+            # scope column's weight is 0
+            match = f"({expr(p.match)}) AND ({expr(p.extra)} OR {scope})"
+            return self._fts_ranked(match, scope, allowed, share, limit)
+
+    def _fts_stats(self) -> int | None:
+        """Rows in the FTS index; resets the term cache when the index changed.
+
+        Read from FTS5's averages record (rowid 1 of %_data: varints row count, tokens per column), a
+        single-row read, so the cache follows every change of the index.
+        """
+        try:
+            row = self._db.execute("SELECT block FROM chunks_fts_data WHERE id = 1").fetchone()
+        except sqlite3.Error:
+            return None
+        if row is None:
+            return None
+        v = lexical.varints(row[0])
+        if not v or v[0] <= 0:
+            return None
+        key = tuple(v)
+        if self._fts_key != key or len(self._fts_dfs) > 50_000:
+            self._fts_key, self._fts_dfs = key, {}
+        return v[0]
+
+    def _fts_df(self, token: str) -> int:
+        """Rows of the whole FTS index that contain ``token`` (cached until the index changes)."""
+        got = self._fts_dfs.get(token)
+        if got is None:
+            try:
+                row = self._db.execute("SELECT doc FROM temp.chunks_fts_vocab WHERE term = ?", (token,)).fetchone()
+            except sqlite3.OperationalError:
+                self._db.execute(
+                    "CREATE VIRTUAL TABLE IF NOT EXISTS temp.chunks_fts_vocab USING fts5vocab(main, chunks_fts, row)"
+                )
+                row = self._db.execute("SELECT doc FROM temp.chunks_fts_vocab WHERE term = ?", (token,)).fetchone()
+            got = self._fts_dfs[token] = row[0] if row else 0
+        return got
+
+    def _fts_ranked(
+        self, match: str, scope: str, allowed: set[str], share: float, n: int
+    ) -> list[tuple[int, float]]:
+        """The ``n`` best rows of ``match`` within the scope. When the scope holds most of the index,
+        the query runs unscoped and the rows are filtered here: the scope phrase would cost bm25 a
+        pass over all its rows (11 ms at 100k), and scores are the same (IDF is table-wide, the scope
+        column's weight is 0). Falls back to the scoped query when too few rows pass."""
+        sql = "SELECT rowid, rank FROM chunks_fts WHERE chunks_fts MATCH ? ORDER BY rank LIMIT ?"
+        if share >= 0.25:
+            over = min(int(n / share * 1.25) + 10, 4 * n + 10)
+            rows = self._db.execute(sql, (match, over)).fetchall()
+            src = self._chunk_sources([r[0] for r in rows])
+            keep = [(r[0], -float(r[1])) for r in rows if src.get(r[0]) in allowed]
+            if len(keep) >= n or len(rows) < over:
+                return keep[:n]
+        rows = self._db.execute(sql, (f"{scope} AND ({match})", n)).fetchall()
         return [(r[0], -float(r[1])) for r in rows]
+
+    def _chunk_sources(self, ids: Sequence[int]) -> dict[int, str]:
+        out: dict[int, str] = {}
+        for i in range(0, len(ids), 500):
+            part = list(ids[i : i + 500])
+            q = f"SELECT id, source_id FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+            out.update(self._db.execute(q, part).fetchall())
+        return out
 
 
 class _Tx:
