@@ -29,12 +29,13 @@ def _settle(cond: Callable[[], bool] | None = None, timeout: float = 60.0, idle:
         time.sleep(0.01)
 
 
-def _grabber(shots: list[Path]) -> Callable[[Any, str], None]:
-    """``grab(widget, name)``: settle, save the widget as OUT/name, remember it in ``shots``."""
+def _grabber(shots: list[Path], suffix: str = "") -> Callable[[Any, str], None]:
+    """``grab(widget, name)``: settle, save the widget as OUT/name (``suffix`` before ".png"), remember it in
+    ``shots``."""
 
     def grab(widget: Any, name: str) -> None:
         _settle()
-        target = OUT / name
+        target = OUT / name.replace(".png", f"{suffix}.png")
         widget.grab().save(str(target))
         shots.append(target)
 
@@ -170,11 +171,12 @@ def main() -> int:
     return 0 if shots else 1
 
 
-def studio_and_notes() -> int:
+def studio_and_notes(theme: str = "light") -> int:
     """The studio pane (summary, chain of density, podcast) and the notes pane, standalone, populated from a
-    scripted engine run (no model needed): studio-summary.png, studio-cod.png, studio-podcast.png, notes.png.
+    scripted engine run (no model needed): studio-summary.png, studio-cod.png, studio-podcast.png, notes.png
+    (``theme`` "dark": the same names with a -dark suffix).
 
-    Run: scripts/screenshots.sh --studio
+    Run: scripts/screenshots.sh --studio [--dark]
     """
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
 
@@ -184,10 +186,12 @@ def studio_and_notes() -> int:
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.notes_pane import NotesPane
     from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.theme import apply_theme
     from notebooklm_local.ui.workers import Lanes
     from tests.helpers.studio_world import COD_STEPS, PODCAST, SUMMARY, make_world
 
     _app = create_application()  # kept: the QApplication lives as long as this reference
+    apply_theme(_app, theme)
     world = make_world(Path(tempfile.mkdtemp(prefix="nbl-shots-docs-")), delay=0.001)
     lanes = Lanes()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -195,7 +199,7 @@ def studio_and_notes() -> int:
 
     settle = _settle
 
-    grab = _grabber(shots)
+    grab = _grabber(shots, "" if theme == "light" else f"-{theme}")
 
     pane = StudioPane(lanes, lambda: world.studio, settings=world.settings, tts_engines=lambda: world.tts,
                       library_getter=lambda: world.library)
@@ -264,12 +268,12 @@ def studio_and_notes() -> int:
     return 0 if len(shots) == 4 else 1
 
 
-def dialogs() -> int:
+def dialogs(theme: str = "light") -> int:
     """The template editor (valid, and with problems), every Settings tab (a download in progress from a local
     fake hub on the Model tab) and the first-run dialog, standalone: template-editor*.png, settings-*.png,
-    first-run.png.
+    first-run.png (``theme`` "dark": the same names with a -dark suffix).
 
-    Run: scripts/screenshots.sh --dialogs
+    Run: scripts/screenshots.sh --dialogs [--dark]
     """
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
 
@@ -285,11 +289,13 @@ def dialogs() -> int:
     from notebooklm_local.ui.first_run import FirstRunDialog
     from notebooklm_local.ui.settings_dialog import TABS, SettingsDialog
     from notebooklm_local.ui.template_editor import TemplateEditorDialog
+    from notebooklm_local.ui.theme import apply_theme
     from notebooklm_local.ui.workers import Lanes
     from tests.helpers.fake_hub import FakeHub
     from tests.helpers.gguf_files import write_gguf
 
     _app = create_application()  # kept: the QApplication lives as long as this reference
+    apply_theme(_app, theme)
     paths = app_paths().ensure()
     settings = load_settings(paths.settings_file)
     ensure_default_model(paths)
@@ -299,7 +305,7 @@ def dialogs() -> int:
 
     settle = _settle
 
-    grab = _grabber(shots)
+    grab = _grabber(shots, "" if theme == "light" else f"-{theme}")
 
     editor = TemplateEditorDialog(template_store(paths), lanes=lanes)
     editor.move(0, 0)
@@ -454,6 +460,30 @@ def _sample_window(theme: str) -> Any:
     return win
 
 
+def chat_flagged(theme: str = "light") -> int:
+    """A generated answer in the chat on the sample notebook, with its citation chips, links and the sentences
+    the sources do not support marked: chat-flagged.png (``theme`` "dark": chat-flagged-dark.png).
+
+    Run: scripts/screenshots.sh --chat-flagged [--dark]
+    """
+    from PySide6.QtWidgets import QApplication
+
+    win = _sample_window(theme)
+    _settle(lambda: win.chat_pane.notebook_id is not None and win.library is not None, timeout=60)
+    panel = win.chat_pane
+    panel.set_mode("generate")
+    panel.input.setPlainText("How much memory does a 7B model need at 4 bits, and is it faster on a GPU?")
+    panel.send()
+    _settle(lambda: not panel.busy and panel.last_result is not None, timeout=240)
+    _settle(idle=1.0)
+    OUT.mkdir(parents=True, exist_ok=True)
+    target = OUT / ("chat-flagged.png" if theme == "light" else f"chat-flagged-{theme}.png")
+    ok = QApplication.primaryScreen().grabWindow(0, 0, 0, 1280, 800).save(str(target))
+    win.close()
+    print(target)
+    return 0 if ok else 1
+
+
 def dark_main_window() -> int:
     """The main window in the dark theme on the sample notebook: main-window-dark.png."""
     from PySide6.QtWidgets import QApplication
@@ -471,8 +501,8 @@ def dark_main_window() -> int:
 def extract_and_quotes(theme: str = "light") -> int:
     """What a user gets with nothing downloaded, on the sample notebook in the real window: a Quotes answer in
     the chat (chat-quotes.png), and the studio's Extract tab: extracted summary, flashcards (revealed), quiz
-    (checked) and mind map (studio-extract-summary.png, studio-flashcards.png, studio-quiz.png,
-    studio-mindmap.png). ``theme`` "dark" writes the same names with a -dark suffix."""
+    (checked), mind map and timeline (studio-extract-summary.png, studio-flashcards.png, studio-quiz.png,
+    studio-mindmap.png, studio-timeline.png). ``theme`` "dark" writes the same names with a -dark suffix."""
     from PySide6.QtWidgets import QApplication
 
     win = _sample_window(theme)
@@ -522,10 +552,34 @@ def extract_and_quotes(theme: str = "light") -> int:
     _settle(idle=0.5)
     tab.map_view.fit()
     grab("studio-mindmap.png")
+    # the timeline needs dated sources (the sample has none): a short dated note is pasted first
+    from notebooklm_local.core.documents import SourceRef
+
+    svc = tab.library_service()
+    nb_name = svc.library.notebook(win.studio_pane.notebook_id).name
+    svc.add(nb_name, [SourceRef(text=MILESTONES, title="Local LLM milestones")])
+    win.sources_pane.reload()
+    win.studio_pane.set_notebook(win.studio_pane.notebook_id, None)
+    make("timeline")
+    tab.table_view.table.selectRow(2)
+    grab("studio-timeline.png")
     win.close()
     for t in shots:
         print(t)
-    return 0 if len(shots) == 5 else 1
+    return 0 if len(shots) == 6 else 1
+
+
+MILESTONES = """The Transformer architecture was introduced in June 2017 (Vaswani et al., 2017).
+
+Google released BERT in October 2018. GPT-3, with 175B parameters, was described in May 2020.
+
+Retrieval-augmented generation was proposed by Lewis et al. in 2020.
+
+Georgi Gerganov published llama.cpp in March 2023, and the GGUF file format replaced GGML in August 2023.
+
+Meta released Llama 2 in July 2023; Mistral 7B followed in September 2023.
+
+Google published Gemma 3 on 12 March 2025, including a 270M model small enough for any laptop."""
 
 
 def plugins_dialog_shot() -> int:
@@ -574,6 +628,13 @@ def plugins_dialog_shot() -> int:
 
 
 if __name__ == "__main__":
+    THEME = "dark" if "--dark" in sys.argv[1:] else "light"
+    if "--chat-flagged" in sys.argv[1:]:
+        sys.exit(chat_flagged(THEME))
+    if "--studio" in sys.argv[1:] and THEME == "dark":
+        sys.exit(studio_and_notes(THEME))
+    if "--dialogs" in sys.argv[1:] and THEME == "dark":
+        sys.exit(dialogs(THEME))
     if "--extract" in sys.argv[1:]:
         sys.exit(extract_and_quotes("dark" if "--dark" in sys.argv[1:] else "light"))
     if "--dark" in sys.argv[1:]:

@@ -543,6 +543,12 @@ def timeline(sources: Sequence[SourceMaterial], *, title: str = "Timeline", max_
             for d in ds:
                 if all((x.key, x.key_end) != (d.key, d.key_end) for x in distinct):
                     distinct.append(d)
+            rank = {"day": 3, "month": 2, "quarter": 2}
+            # "in June 2017 (Vaswani et al., 2017)": one event, at its more precise date
+            distinct = [d for d in distinct if not any(
+                x is not d and x.key[0] == d.key[0] and x.key_end is None and d.key_end is None
+                and rank.get(x.precision, 1) > rank.get(d.precision, 1)
+                and (d.key[1] == 0 or x.key[1] == d.key[1]) for x in distinct)]
             if len(distinct) > MAX_DATES_PER_SENTENCE:
                 distinct = distinct[:1]  # a list of dates: the sentence once, at its first
             for d in distinct:

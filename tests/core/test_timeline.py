@@ -90,6 +90,9 @@ def test_timeline_cites_exact_spans_sorted_and_deduplicated() -> None:
     assert labels.index("1998") < labels.index("Mar 2001") < labels.index("2004-03-12") < labels.index("2024-03-12")
     # one sentence with one year twice ("in 2019 (Houlsby et al., 2019)") is one event
     assert sum(1 for e in tl.events if "Houlsby" in e.text) == 1
+    one = timeline([material("m", [Block("The Transformer was introduced in June 2017 (Vaswani et al., 2017) "
+                                         "and BERT in 2018.")])])
+    assert [e.date.label for e in one.events] == ["Jun 2017", "2018"]  # the year 2017 adds nothing
 
 
 def test_long_sentence_is_trimmed_around_its_date() -> None:
