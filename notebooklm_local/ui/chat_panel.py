@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notebooklm_local.core.chat_goals import GOAL_LABELS, ChatGoal
 from notebooklm_local.core.citations import strip_markers
 from notebooklm_local.core.note_export import render_markdown
 from notebooklm_local.core.notes import Note, NoteStore
@@ -222,6 +223,17 @@ class ChatPanel(QWidget):
         self.mode_box.setMinimumContentsLength(8)
         for value, text in MODES:
             self.mode_box.addItem(text, value)
+        # the notebook's chat goal, shown in the header; a click opens the Goal dialog (ui/chat_goal_dialog.py)
+        self.goal = ChatGoal()
+        self.goal_dialog: Any = None
+        self._goal_notebook_name = ""
+        self._goal_workers: set[FunctionWorker] = set()
+        self.goal_button = QToolButton()
+        self.goal_button.setObjectName("chat-goal")
+        self.goal_button.setAccessibleName("Chat goal and response length")
+        self.goal_button.clicked.connect(self.open_goal_dialog)
+        self._show_goal()
+        head.addWidget(self.goal_button)
         head.addWidget(QLabel("Answers:"))
         head.addWidget(self.mode_box)
         layout.addLayout(head)
@@ -294,8 +306,92 @@ class ChatPanel(QWidget):
             self.new_session()
         self.notebook_id = notebook_id
         self.source_ids = source_ids
+        if changed:
+            self.load_goal()
         if changed and notebook_id:
             self.load_session(None)  # the notebook's latest chat, to continue it
+
+    # -- chat goal: the notebook's goal and response length ----------------------------------------
+
+    def _show_goal(self) -> None:
+        self.goal_button.setText(f"Goal: {self.goal.label}")
+        self.goal_button.setToolTip(
+            f"This notebook's chat goal: {GOAL_LABELS.get(self.goal.goal, self.goal.goal)}, "
+            f"{self.goal.length} response length.\nClick to change it (answers always cite your sources).")
+
+    def load_goal(self) -> None:
+        """Read the current notebook's chat goal (store lane) and show it in the header."""
+        self.goal = ChatGoal()
+        self._goal_notebook_name = ""
+        self._show_goal()
+        library = self.library_getter() if self.library_getter is not None else None
+        notebook = self.notebook_id
+        if library is None or not notebook:
+            return
+
+        def load() -> Any:
+            from notebooklm_local.core.chat_goals import notebook_goal
+
+            return notebook, notebook_goal(library, notebook), library.notebook(notebook).name
+
+        self._run_goal_worker(load)
+
+    def _run_goal_worker(self, fn: Callable[[], Any]) -> None:
+        worker = FunctionWorker(fn)
+        worker.signals.succeeded.connect(self._on_goal_loaded)
+        worker.signals.failed.connect(self._on_goal_failed)
+        self._goal_workers = {w for w in self._goal_workers if not w.done} | {worker}
+        self.lanes.submit(self.lanes.store, worker)
+
+    @Slot(object)
+    def _on_goal_loaded(self, got: Any) -> None:
+        notebook, goal, name = got
+        if notebook == self.notebook_id:
+            self.goal = goal
+            self._goal_notebook_name = name
+            self._show_goal()
+
+    @Slot(object)
+    def _on_goal_failed(self, exc: object) -> None:
+        log.warning("chat goal: %s", exc)
+        self.status.setText(f"The chat goal could not be read or stored: {exc}")
+
+    @Slot()
+    def open_goal_dialog(self) -> None:
+        """The Goal dialog for the current notebook (non-modal ``open()``; OK stores the choice)."""
+        from notebooklm_local.ui.chat_goal_dialog import ChatGoalDialog
+
+        if not self.notebook_id or self.library_getter is None or self.library_getter() is None:
+            self.status.setText(NO_NOTEBOOK)
+            return
+        dialog = ChatGoalDialog(self.goal, self._goal_notebook_name, self)
+        dialog.accepted.connect(self._on_goal_dialog_accepted)
+        self.goal_dialog = dialog
+        dialog.open()
+
+    @Slot()
+    def _on_goal_dialog_accepted(self) -> None:
+        dialog = self.goal_dialog
+        chosen = getattr(dialog, "chosen", None)
+        if chosen is not None:
+            self.set_goal(chosen)
+
+    def set_goal(self, goal: ChatGoal) -> None:
+        """Store ``goal`` as the current notebook's chat goal (store lane; checked again there)."""
+        library = self.library_getter() if self.library_getter is not None else None
+        notebook = self.notebook_id
+        if library is None or not notebook:
+            return
+        self.goal = goal
+        self._show_goal()
+
+        def store() -> Any:
+            from notebooklm_local.core.chat_goals import set_notebook_goal
+
+            stored = set_notebook_goal(library, notebook, goal.goal, goal.persona, goal.length)
+            return notebook, stored, library.notebook(notebook).name
+
+        self._run_goal_worker(store)
 
     # -- history: earlier chats of the notebook ---------------------------------------------------
 
