@@ -133,7 +133,7 @@ class MindMapView(QGraphicsView):
         self.folded: set[int] = set()
         self.node_items: dict[int, _NodeItem] = {}
         self.zoom = 1.0
-        on_theme_changed(self, self.redraw)  # the nodes' colours are the theme's
+        on_theme_changed(self, MindMapView.redraw)  # the nodes' colours are the theme's
 
     # -- public ---------------------------------------------------------------------------------
     def set_tree(self, root: Any) -> None:

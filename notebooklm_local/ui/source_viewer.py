@@ -125,7 +125,7 @@ def _folded(text: str) -> tuple[str, list[int]]:
     i, n = 0, len(text)
     while i < n:
         ch = text[i]
-        if ch == "-" and 0 < i and text[i - 1].isalnum():  # "re-\r\ntreat" -> "retreat"
+        if ch == "-" and i > 0 and text[i - 1].isalnum():  # "re-\r\ntreat" -> "retreat"
             j = i + 1
             while j < n and text[j] in "\r\n":
                 j += 1
@@ -224,7 +224,11 @@ class _MarkerHighlighter(QSyntaxHighlighter):
         super().__init__(document)
         self._fmt = QTextCharFormat()
         self._fmt.setForeground(color("muted"))
-        on_theme_changed(self, lambda: (self._fmt.setForeground(color("muted")), self.rehighlight()))
+        on_theme_changed(self, _MarkerHighlighter._retheme)
+
+    def _retheme(self) -> None:
+        self._fmt.setForeground(color("muted"))
+        self.rehighlight()
 
     def highlightBlock(self, text: str) -> None:  # noqa: N802 - Qt override
         m = _MARKER.match(text)
@@ -525,6 +529,7 @@ class SourceViewer(QDialog):
                                   f"color: {css('notice_fg')}; }}")
         self.notice.hide()
         layout.addWidget(self.notice)
+        on_theme_changed(self, SourceViewer._paint_text)  # the cited passage and find matches in the new colours
         self.find_bar = _FindBar(self)
         self.find_bar.hide()
         layout.addWidget(self.find_bar)
@@ -692,6 +697,10 @@ class SourceViewer(QDialog):
         self.text.centerCursor()
 
     def _paint_text(self) -> None:
+        for sel in self._cite_sel:  # in the current theme's colour (this runs again when the theme changes)
+            fmt = QTextCharFormat()
+            fmt.setBackground(color("cited_bg"))
+            sel.format = fmt
         sels = list(self._cite_sel)
         if self._text_matches:
             lo = max(0, self._text_current - MAX_PAINTED_MATCHES // 2)

@@ -141,7 +141,11 @@ class TemplateHighlighter(QSyntaxHighlighter):
         self.unknown.setFontWeight(QFont.Weight.Bold)
         self.unknown.setUnderlineStyle(QTextCharFormat.UnderlineStyle.WaveUnderline)
         self._set_colours()
-        on_theme_changed(self, lambda: (self._set_colours(), self.rehighlight()))
+        on_theme_changed(self, TemplateHighlighter._retheme)
+
+    def _retheme(self) -> None:
+        self._set_colours()
+        self.rehighlight()
 
     def _set_colours(self) -> None:
         """The formats' colours from the current theme's palette (readable on the editor and its error line)."""

@@ -11,6 +11,7 @@ import logging
 import re
 import weakref
 from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QGuiApplication, QPalette, QTextCursor, QTextDocument
@@ -44,12 +45,13 @@ PALETTE: dict[str, tuple[str, str]] = {
     "highlight": ("#308cc6", "#3d7ed6"),
     "highlighted_text": ("#ffffff", "#ffffff"),
     "mid": ("#b8b8b8", "#303236"),
+    "panel": ("#fbfbfb", "#44464a"),  # what Fusion paints a tab page with (measured; text sits on it too)
     "link": ("#0b57d0", "#7ab7ff"),
     "link_visited": ("#7b1fa2", "#c9a6ff"),
     # text on the window or on a text view
-    "muted": ("#666666", "#a6a6a6"),  # notes, hints, statistics, timestamps
+    "muted": ("#666666", "#b4b4b4"),  # notes, hints, statistics, timestamps
     "secondary": ("#444444", "#c8c8c8"),  # a small heading that is not muted
-    "error": ("#b3261e", "#ff8a80"),
+    "error": ("#b3261e", "#ff9e96"),
     "warning": ("#8a5a00", "#f0b94d"),
     "success": ("#2e6b30", "#8fd694"),  # "grounded", "valid", "saved", "right"
     # a sentence the sources do not support (chat, podcast lines)
@@ -77,8 +79,8 @@ PALETTE: dict[str, tuple[str, str]] = {
     "code_expr": ("#1a52a8", "#8cc2ff"),
     "code_expr_bg": ("#1c1f5fbf", "#2e8cc2ff"),
     "code_stmt": ("#8a2be2", "#d0a8ff"),
-    "code_comment": ("#666666", "#a6a6a6"),
-    "code_unknown": ("#b3261e", "#ff8a80"),
+    "code_comment": ("#666666", "#b4b4b4"),
+    "code_unknown": ("#b3261e", "#ff9e96"),
     "error_line_bg": ("#ffe0e0", "#5c2326"),
     # the mind map (the branches' fills come from branch_fill)
     "mindmap_root_bg": ("#1c3f94", "#9cc6ff"),
@@ -95,7 +97,7 @@ PALETTE: dict[str, tuple[str, str]] = {
 # graphics (chart bars, the axis). A translucent background is laid over the second background named.
 CONTRAST_PAIRS: tuple[tuple[str, str, float], ...] = (
     *((fg, bg, 4.5) for fg in ("text", "muted", "secondary", "error", "warning", "success", "link", "link_visited")
-      for bg in ("window", "base")),
+      for bg in ("window", "base", "panel")),
     ("placeholder", "base", 4.5),
     ("highlighted_text", "highlight", 3.0),  # Fusion's own selection (large enough to count as a UI part)
     ("flagged_fg", "flagged_bg", 4.5),
@@ -155,7 +157,7 @@ BRANCH_HUES = (210, 140, 30, 280, 0, 180, 330, 90)  # one hue per top-level bran
 
 # the Qt palette's roles: the palette itself changes with the theme, text written with them is not swapped
 _QT_ROLES = frozenset({"window", "base", "alternate_base", "text", "button", "tooltip_base", "placeholder",
-                       "disabled_text", "highlight", "highlighted_text", "mid"})
+                       "disabled_text", "highlight", "highlighted_text", "mid", "panel"})
 
 
 def _recolor_map(dark: bool) -> dict[str, str]:
@@ -281,15 +283,18 @@ def _the_notifier() -> _Notifier:
     return _notifier
 
 
-def on_theme_changed(owner: QObject, callback: Callable[[], None]) -> None:
-    """Call ``callback`` after each change of theme while ``owner`` lives (for code that keeps colours it got
-    from ``color()``: formats, scene items). Painting code that asks ``color()`` in ``paintEvent`` needs none."""
+def on_theme_changed(owner: QObject, callback: Callable[[Any], None]) -> None:
+    """Call ``callback(owner)`` after each change of theme while ``owner`` lives (for code that keeps colours it
+    got from ``color()``: formats, scene items, extra selections). Only a weak reference to ``owner`` is kept:
+    pass an unbound method (``Class.method``), not a bound one or a lambda over ``self``. Painting code that
+    asks ``color()`` in ``paintEvent`` needs none of this."""
     ref = weakref.ref(owner)
 
     def call(_dark: bool) -> None:
-        if ref() is not None:
+        obj = ref()
+        if obj is not None:
             try:
-                callback()
+                callback(obj)
             except RuntimeError:  # the C++ side is already gone
                 pass
 

@@ -336,3 +336,24 @@ def test_switching_theme_recolours_what_is_shown(qtbot: Any, app: QApplication) 
         assert _format_at(view.document(), "sky is green").background().color().name() == PALETTE["flagged_bg"][i]
         assert _format_at(view.document(), "rewrite").foreground().color().name() == PALETTE["link"][i]
         assert highlighter.expr.foreground().color().name() == PALETTE["code_expr"][i]
+
+
+def test_theme_callbacks_follow_changes_and_do_not_keep_their_owner_alive(app: QApplication) -> None:
+    import gc
+    import weakref
+
+    from PySide6.QtCore import QObject
+
+    apply_theme(app, "light")
+    calls: list[bool] = []
+    owner = QObject()
+    ref = weakref.ref(owner)
+    theme.on_theme_changed(owner, lambda o: calls.append(is_dark(app)))
+    apply_theme(app, "dark")
+    apply_theme(app, "dark")  # no change: no call
+    assert calls == [True]
+    del owner
+    gc.collect()
+    assert ref() is None
+    apply_theme(app, "light")
+    assert calls == [True]
