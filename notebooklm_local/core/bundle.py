@@ -379,7 +379,6 @@ class NotebookData:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (what, why) left out of the bundle
 
 
-_NB_BASE = ("id", "name", "created", "updated")
 _CHUNK_COLS = ("id", "ordinal", "text", "char_start", "char_end", "page", "page_end", "heading", "t_start", "t_end",
                "n_tokens")
 
@@ -395,7 +394,11 @@ def collect_notebook(library: Library, notebook_id: str, data_dir: Path) -> Note
     if not nb_row:
         raise BundleError(f"No notebook with id {notebook_id}.")
     row = dict(nb_row[0])
-    settings = {k: v for k, v in row.items() if k not in _NB_BASE}  # columns later migrations add
+    try:  # the notebook's own settings (migration 5: chat goal, ...), a JSON object
+        settings = json.loads(row.get("settings") or "{}")
+    except ValueError:
+        settings = {}
+    settings = settings if isinstance(settings, dict) else {}
     data = NotebookData({"name": row["name"], "created": row["created"], "updated": row["updated"],
                          "settings": settings})
     for s in library.sources(notebook_id):
@@ -737,10 +740,14 @@ def commit_import(library: Library, plan: ImportPlan, data: NotebookData, *,
             if plan.new_notebook:
                 db.execute("INSERT INTO notebooks (id, name, created, updated) VALUES (?,?,?,?)",
                            (nb_id, plan.notebook_name, float(data.notebook.get("created") or now), now))
+                settings = checked_settings(data.notebook.get("settings"), warnings)
                 cols = {r[1] for r in db.execute("PRAGMA table_info(notebooks)").fetchall()}
-                for k, v in data.notebook.get("settings", {}).items():
-                    if k in cols and k not in _NB_BASE and isinstance(v, str | int | float | type(None)):
-                        db.execute(f'UPDATE notebooks SET "{k}" = ? WHERE id = ?', (v, nb_id))
+                if settings and "settings" in cols:
+                    db.execute("UPDATE notebooks SET settings = ? WHERE id = ?",
+                               (json.dumps(settings, ensure_ascii=False), nb_id))
+            elif data.notebook.get("settings"):
+                warnings.append(f"the bundle's notebook settings (chat goal, ...) were not applied: "
+                                f"'{plan.notebook_name}' keeps its own.")
             for sd in plan.sources:
                 rec, new_id = sd.record, src_map[sd.id]
                 status = SourceStatus.CHUNKED if sd.chunks else SourceStatus.EXTRACTED
@@ -813,6 +820,34 @@ def commit_import(library: Library, plan: ImportPlan, data: NotebookData, *,
     except sqlite3.IntegrityError as e:
         raise BundleError(f"The bundle could not be imported (nothing was changed): {e}") from None
     return result
+
+
+MAX_SETTINGS_BYTES = 256 * 1024
+
+
+def checked_settings(raw: Any, warnings: list[str]) -> dict[str, Any]:
+    """A bundle's notebook settings as they may be stored: an object of bounded size, its chat goal checked
+    like one the user sets (an unknown goal, or custom instructions that are empty or too long, are
+    dropped with a warning: never stored unchecked)."""
+    if not isinstance(raw, dict) or not raw:
+        return {}
+    out = dict(raw)
+    if "chat_goal" in out:
+        from notebooklm_local.core.chat_goals import validate_goal
+
+        g = out["chat_goal"] if isinstance(out["chat_goal"], dict) else {}
+        try:
+            args = [g.get(k) for k in ("goal", "persona", "length")]
+            if not all(a is None or isinstance(a, str) for a in args):
+                raise NotebookError("malformed")
+            out["chat_goal"] = validate_goal(*args).to_json()
+        except NotebookError as e:
+            out.pop("chat_goal")
+            warnings.append(f"the notebook's chat goal was not imported ({e}); it uses the default goal.")
+    if len(json.dumps(out, ensure_ascii=False).encode("utf-8")) > MAX_SETTINGS_BYTES:
+        warnings.append("the notebook's settings were not imported: they are too large.")
+        return {}
+    return out
 
 
 def _t(v: Any, default: float) -> float:

@@ -370,3 +370,28 @@ def test_zip_bomb(bundle: Path, tmp_path: Path) -> None:
         with pytest.raises(BundleError, match="damaged|larger than it declares"):
             r.copy_member("sources.json", sink)
         assert sink.tell() <= lie
+
+
+def test_notebook_settings_travel_and_are_checked(tmp_path: Path) -> None:
+    from notebooklm_local.core.chat_goals import MAX_PERSONA_CHARS, notebook_goal, set_notebook_goal
+
+    lib, nb_id = make_library(tmp_path / "src")
+    set_notebook_goal(lib, nb_id, "custom", "You are a glaciologist. Answer tersely.", "shorter")
+    data = collect_notebook(lib, nb_id, tmp_path / "src")
+    assert data.notebook["settings"]["chat_goal"]["goal"] == "custom"
+    target = Library(tmp_path / "dst" / "library.db", backup=False)
+    res = commit_import(target, plan_import(target, data, None), data, blob_of=lambda sd: None)
+    goal = notebook_goal(target, "Ice")
+    assert (goal.goal, goal.persona, goal.length) == ("custom", "You are a glaciologist. Answer tersely.", "shorter")
+    assert not res.warnings
+    # into an existing notebook: its own settings are kept, and the report says so
+    res = commit_import(target, plan_import(target, data, "Ice"), data, blob_of=lambda sd: None)
+    assert any("keeps its own" in w for w in res.warnings)
+    # a bundle whose goal was edited by hand: never stored unchecked
+    for bad in ({"goal": "custom", "persona": "x" * (MAX_PERSONA_CHARS + 1)}, {"goal": "evil"},
+                {"goal": "custom", "persona": ["not text"]}):
+        data.notebook["settings"] = {"chat_goal": bad, "other": 1}
+        res = commit_import(target, plan_import(target, data, None), data, blob_of=lambda sd: None)
+        assert any("chat goal was not imported" in w for w in res.warnings)
+        nb = target.notebooks()[-1]
+        assert nb.settings == {"other": 1} and notebook_goal(target, nb.id).goal == "default"

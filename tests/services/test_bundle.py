@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from notebooklm_local.core.bundle import BundleError, Limits
+from notebooklm_local.core.chat_goals import notebook_goal, set_notebook_goal
 from notebooklm_local.core.chat_store import ChatStore
 from notebooklm_local.core.citations import Citation
 from notebooklm_local.core.errors import Cancelled, NotebookError
@@ -137,6 +138,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, dict
     NoteStore(lib.library).add(lib.notebook("Sample").id, "Plain note", "No citations here.", tags=["todo"])
     chat_answer(lib, "Sample", "citations quantization chunks")
     lib.library.update_source(lib.sources("Sample")[0].id, selected=False)
+    set_notebook_goal(lib.library, "Sample", "learning", None, "longer")
     store = templates(home)
     name = sorted(store.names())[0]
     text = store.default(name).path.read_text(encoding="utf-8")  # type: ignore[union-attr]
@@ -189,6 +191,7 @@ def test_round_trip_into_an_empty_data_dir(exported: tuple[Path, Path, dict[str,
     nb = target.notebook("Sample")
     after = everything(target.library, nb.id)
     assert after == before  # same sources (text identical), notes, outputs, chats, and citations resolving alike
+    assert notebook_goal(target.library, nb.id).label == "Learning guide \u00b7 longer"  # the notebook's settings
     assert len(after["citations"]) >= 10
     # ids were remapped: the imported chunks are new rows, and every citation names one of them
     new_chunks = target.library.chunk_ids(nb.id)
