@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402  (also puts the repository on sys.path)
+import _common as C
 
 MB = 1024 * 1024
 
@@ -146,6 +146,13 @@ def child(scenario: str, input_path: str | None, workdir: Path) -> dict[str, Any
             return real_chunk(*a, **k)
 
         lib.library.replace_chunks = replace_chunks  # type: ignore[method-assign]
+        real_store = lib.library.store_extraction
+
+        def store_extraction(*a: Any, **k: Any) -> Any:  # the extracted text and its blocks into SQLite
+            sampler.set("storing-text")
+            return real_store(*a, **k)
+
+        lib.library.store_extraction = store_extraction  # type: ignore[method-assign]
         report = lib.add("M", [input_path], progress=progress)
         if report.failed:
             raise SystemExit(f"ingest failed: {report.lines()}")

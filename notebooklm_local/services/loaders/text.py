@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from notebooklm_local.core.documents import Block, LoadedDocument, SourceRef
+from notebooklm_local.core.documents import BLOCK_SEPARATOR, Block, LoadedDocument, SourceRef, normalize_text
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.services.loaders.files import read_file_bytes
@@ -17,6 +19,7 @@ __all__ = ["TextLoader", "PastedTextLoader", "decode_text", "decode_legacy", "fi
 
 MAX_TEXT_BYTES = 200_000_000
 _PARA_SPLIT = re.compile(r"\n[ \t]*\n")
+_PARA_SPLIT_ANY = re.compile(r"(?:\r\n|\r(?!\n)|\n)[ \t]*(?:\r\n|\r|\n)")  # the same, before \r\n and \r become \n
 _BOMS = (
     (codecs.BOM_UTF32_LE, "utf-32"),
     (codecs.BOM_UTF32_BE, "utf-32"),
@@ -167,7 +170,43 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
 
 
 def _plain_blocks(text: str) -> list[Block]:
-    return [Block(p) for p in _PARA_SPLIT.split(text.replace("\r\n", "\n").replace("\r", "\n")) if p.strip()]
+    return [Block(p) for p in _paragraphs(text)]
+
+
+def _paragraphs(text: str) -> Iterator[str]:
+    """The non-blank paragraphs of plain text (any newline convention), one at a time: no list of them and
+    no newline-converted copy of the whole text is made (a 200 MB file is not held several times)."""
+    pos = 0
+    for m in _PARA_SPLIT_ANY.finditer(text):
+        p = text[pos : m.start()]
+        if p.strip():
+            yield p
+        pos = m.end()
+    p = text[pos:]
+    if p.strip():
+        yield p
+
+
+def _plain_document(text: str, title: str, **kwargs: Any) -> LoadedDocument:
+    """``LoadedDocument.from_blocks(kind="text", blocks=_plain_blocks(text))`` in one pass over the paragraphs:
+    each is normalised as it is cut out (what from_blocks does), so neither the raw paragraphs nor a
+    second list of blocks exist at once. The result is the same document."""
+    parts: list[str] = []
+    blocks: list[Block] = []
+    pos = 0
+    for para in _paragraphs(text):
+        t = normalize_text(para)
+        if not t:
+            continue
+        if parts:
+            parts.append(BLOCK_SEPARATOR)
+            pos += len(BLOCK_SEPARATOR)
+        parts.append(t)
+        blocks.append(Block(t, "paragraph", None, (), None, None, pos, pos + len(t)))
+        pos += len(t)
+    joined = "".join(parts)
+    del parts
+    return LoadedDocument(kind="text", title=title.strip() or "Untitled", text=joined, blocks=blocks, **kwargs)
 
 
 def _markdown_title(blocks: list[Block]) -> str:
@@ -186,9 +225,13 @@ def load_text_bytes(data: bytes, name: str, *, markdown: bool) -> LoadedDocument
         blocks = markdown_to_blocks(text)
         title = _markdown_title(blocks) or Path(name).stem
         kind, suffix = "markdown", ".md"
-    else:
-        blocks = _plain_blocks(text)
-        title, kind, suffix = Path(name).stem, "text", ".txt"
+    else:  # plain text: paragraphs cut and normalised one at a time (large files: see _plain_document)
+        doc = _plain_document(text, Path(name).stem, metadata={"encoding": encoding}, original=data,
+                              original_suffix=".txt")
+        del text
+        if not doc.text:
+            raise SourceLoadError(f"{name} contains no text.")
+        return doc
     doc = LoadedDocument.from_blocks(
         kind, title, blocks, metadata={"encoding": encoding}, original=data, original_suffix=suffix
     )
