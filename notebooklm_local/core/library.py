@@ -613,6 +613,15 @@ class Library:
             match = f"({expr(p.match)}) AND ({expr(p.extra)} OR {scope})"
             return self._fts_ranked(match, scope, allowed, share, limit)
 
+    def embedded_chunk_ids(self, source_ids: Sequence[str], model_id: str) -> list[int]:
+        """The chunks of these sources that have a vector of ``model_id`` in the index."""
+        out: list[int] = []
+        for i in range(0, len(source_ids), 500):
+            part = list(source_ids[i : i + 500])
+            q = f"SELECT id FROM chunks WHERE source_id IN ({','.join('?' * len(part))}) AND embedded_model = ?"
+            out += [r[0] for r in self.query(q, [*part, model_id])]
+        return out
+
     def _fts_stats(self) -> int | None:
         """Rows in the FTS index; resets the term cache when the index changed.
 
@@ -658,14 +667,15 @@ class Library:
         if share >= 0.25:
             over = min(int(n / share * 1.25) + 10, 4 * n + 10)
             rows = self._db.execute(sql, (match, over)).fetchall()
-            src = self._chunk_sources([r[0] for r in rows])
+            src = self.chunk_sources([r[0] for r in rows])
             keep = [(r[0], -float(r[1])) for r in rows if src.get(r[0]) in allowed]
             if len(keep) >= n or len(rows) < over:
                 return keep[:n]
         rows = self._db.execute(sql, (f"{scope} AND ({match})", n)).fetchall()
         return [(r[0], -float(r[1])) for r in rows]
 
-    def _chunk_sources(self, ids: Sequence[int]) -> dict[int, str]:
+    def chunk_sources(self, ids: Sequence[int]) -> dict[int, str]:
+        """chunk id -> source id, for the ids that exist."""
         out: dict[int, str] = {}
         for i in range(0, len(ids), 500):
             part = list(ids[i : i + 500])

@@ -146,15 +146,32 @@ class ChromaIndex:
         )
 
     def query(
-        self, notebook_id: str, vector: Sequence[float], k: int, source_ids: Sequence[str] | None = None
+        self, notebook_id: str, vector: Sequence[float], k: int, source_ids: Sequence[str] | None = None,
+        *, chunk_ids: Sequence[int] | None = None,
     ) -> list[tuple[int, float]]:
-        """Nearest chunks: (chunk id, cosine similarity), best first."""
+        """Nearest chunks: (chunk id, cosine similarity), best first.
+
+        ``source_ids`` restricts the search to those sources (Chroma's metadata filter). ``chunk_ids``,
+        the ids of those sources' chunks in this collection when the caller knows them, restricts it
+        by id instead: 3-5x faster than the metadata filter (measured at 100k chunks: 42 vs 129 ms
+        for a tenth of them, 111 vs 492 ms for half); the filter is the fallback when an id is not
+        in the collection (Chroma refuses unknown ids).
+        """
         col = self.collection(notebook_id)
         where = None
         if source_ids is not None:
             if not source_ids:
                 return []
             where = {"source_id": {"$in": list(source_ids)}} if len(source_ids) > 1 else {"source_id": source_ids[0]}
+            if chunk_ids is not None:
+                if not chunk_ids:
+                    return []
+                try:
+                    res = col.query(query_embeddings=[list(vector)], n_results=min(k, len(chunk_ids)),
+                                    ids=[f"c{i}" for i in chunk_ids], include=["distances"])
+                    return self._hits(res)
+                except Exception as e:  # an id not (or no longer) in the collection
+                    log.debug("id-restricted vector search failed (%s); using the metadata filter", e)
         # no count() first: it costs more than the query itself on a large collection
         try:
             res = col.query(query_embeddings=[list(vector)], n_results=k, where=where, include=["distances"])
@@ -162,6 +179,10 @@ class ChromaIndex:
             if col.count() == 0:
                 return []
             raise IndexingError(f"vector search failed: {e}") from e
+        return self._hits(res)
+
+    @staticmethod
+    def _hits(res: Any) -> list[tuple[int, float]]:
         return [(int(i[1:]), 1.0 - float(d)) for i, d in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     def ids(self, notebook_id: str) -> set[int]:
