@@ -80,3 +80,38 @@ def test_export_and_import_from_the_notebook_menu(qtbot, ctx: AppContext, tmp_pa
     assert [win.notebook_box.itemText(i) for i in range(win.notebook_box.count())] == ["Rivers", "Rivers (2)"]
     b.error_dialog.close()
     win.close()
+
+
+def test_cancel_in_the_progress_dialog_stops_the_import(qtbot, ctx: AppContext, tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import threading
+
+    from PySide6.QtWidgets import QPushButton
+
+    from notebooklm_local.core.errors import Cancelled
+    from notebooklm_local.services import bundle as service
+
+    started = threading.Event()
+
+    def slow_import(svc, path, *, cancel, progress, **kw):  # noqa: ANN001, ANN202 - stands in for a long import
+        started.set()
+        progress(1, 4, "indexing")
+        while not cancel.is_set():
+            cancel.raise_if_set()
+            threading.Event().wait(0.01)
+        raise Cancelled()
+
+    monkeypatch.setattr(service, "import_bundle", slow_import)
+    win = _window(qtbot, ctx)
+    b = win.bundles
+    monkeypatch.setattr(b, "_ask_open", lambda: str(tmp_path / "any.zip"))
+    monkeypatch.setattr(b, "_ask_target", lambda current: "new")
+    b.import_action.trigger()
+    qtbot.waitUntil(started.is_set, timeout=10000)
+    assert b.progress_dialog is not None and not b.import_action.isEnabled()
+    with qtbot.waitSignal(b.failed, timeout=10000) as sig:
+        b.progress_dialog.findChild(QPushButton).click()  # its Cancel button
+    assert isinstance(sig.args[0], Cancelled) and b.error_dialog is None
+    assert "cancelled (nothing was changed)" in win.statusBar().currentMessage()
+    assert b.import_action.isEnabled() and win.notebook_box.count() == 1
+    win.close()
