@@ -271,6 +271,8 @@ def import_bundle(
     library: Library = service.library
     data_dir: Path = service.data_dir
     report = ImportReport()
+    if into is not None:
+        library.notebook(into)  # a clear error before any work
     progress(0, 4, f"checking {path.name}")
     with BundleReader(path, limits) as reader:
         free = free_space(data_dir)
