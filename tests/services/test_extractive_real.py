@@ -66,6 +66,9 @@ def test_every_output_is_stored_and_cited(sample: LibraryService) -> None:
         assert r.kind == kind and r.output is not None and r.output.kind == kind
         d = r.to_json()
         assert d["label"].startswith("Extracted from your sources") and d["model"] == ""
+        if kind in ("timeline", "data_table"):  # the sample holds no dates, nor a named subject with a quantity:
+            assert not r.result.citations and "No " in r.to_markdown()  # it says so (test_timeline_studio.py)
+            continue
         assert _check_citations(sample, d) > 0, what
         assert r.seconds < 10
     listed = StudioStore(sample.library).list(sample.notebook("Sample").id)
