@@ -19,20 +19,20 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import CORPUS, REPO, start  # noqa: E402
-from notebooklm_local.core.citations import Passage  # noqa: E402
-from notebooklm_local.core.extractive import Corpus, SourceMaterial, extractive_summary  # noqa: E402
-from notebooklm_local.core.library import Library  # noqa: E402
-from notebooklm_local.core.paths import app_paths  # noqa: E402
-from notebooklm_local.extensions.builtins import builtin_registry  # noqa: E402
-from notebooklm_local.services.library_service import LibraryService  # noqa: E402
-from notebooklm_local.services.studio.extractive import EXTRACT_KINDS, ExtractiveStudio  # noqa: E402
+from bench._common import CORPUS, REPO, start
+from notebooklm_local.core.citations import Passage
+from notebooklm_local.core.extractive import Corpus, SourceMaterial, extractive_summary
+from notebooklm_local.core.library import Library
+from notebooklm_local.core.paths import app_paths
+from notebooklm_local.extensions.builtins import builtin_registry
+from notebooklm_local.services.library_service import LibraryService
+from notebooklm_local.services.studio.extractive import EXTRACT_KINDS, ExtractiveStudio
 
 OPTIONS = {"summary": {"length": "medium"}, "quotes": {"count": 5}, "flashcards": {"count": 20},
            "quiz": {"count": 10}, "mindmap": {"points": 2}}
 
 
-def _count(r) -> str:  # noqa: ANN001
+def _count(r) -> str:
     d = r.result.to_json()
     if "cards" in d:
         return f"{len(d['cards'])} cards"
@@ -73,7 +73,7 @@ def bench_notebook(name: str, files: list[Path], repeat: int) -> list[str]:
             times = []
             for _ in range(repeat):
                 studio = ExtractiveStudio(lib)  # cold: the analysis is in every figure
-                r = studio.make(what, name, store=False, **OPTIONS[what])
+                r = studio.make(what, name, store=False, **OPTIONS.get(what, {}))
                 times.append(r.seconds)
             med = statistics.median(times)
             print(f"  {what:<10} {med:7.3f}s  {_count(r)}")
