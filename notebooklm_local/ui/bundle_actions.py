@@ -203,7 +203,7 @@ class BundleActions(QObject):
             w.statusBar().showMessage(getattr(report, "lines", lambda: ["Exported."])()[0], 10000)
         else:
             w._reload_notebooks(select=getattr(report, "notebook_id", None))
-            lines = getattr(report, "lines", lambda: [])()
+            lines: list[str] = getattr(report, "lines", list)()
             w.statusBar().showMessage(lines[0] if lines else "Imported.", 10000)
             self._show_report(lines)
         self.finished.emit(report)
