@@ -22,8 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import CORPUS, REPO  # noqa: E402
-from notebooklm_local.core.timeline import find_dates  # noqa: E402
+from bench._common import CORPUS, REPO
+from notebooklm_local.core.timeline import find_dates
 
 LABELS = REPO / "bench" / "data" / "timeline_dates.json"
 
