@@ -57,6 +57,11 @@ class BundleActions(QObject):
         self._what = ""
 
     # -- state ----------------------------------------------------------------------------------------
+    @property
+    def busy(self) -> str:
+        """What is running ("Export notebook", "Import notebook"), or "" (for the close-while-working dialog)."""
+        return self._what if self.worker is not None else ""
+
     def update(self, has_library: bool, has_notebook: bool) -> None:
         busy = self.worker is not None
         self.export_action.setEnabled(has_library and has_notebook and not busy)
