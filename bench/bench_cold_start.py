@@ -29,7 +29,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench._common import start  # noqa: E402
+from bench._common import start
 
 PY = sys.executable
 QUESTION = "How much memory does a 7B model need at 4 bits?"

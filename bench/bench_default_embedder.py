@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
 
 DATA = Path(__file__).resolve().parent / "data"
 EMBEDDERS = ("minilm", "gemma")

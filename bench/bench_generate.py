@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
 
 PROMPT = (
     "Notes on running language models locally.\n\nQuantization stores model weights with fewer bits. "

@@ -28,10 +28,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench import _common as C  # noqa: E402
-from notebooklm_local.core import grounding as G  # noqa: E402
-from notebooklm_local.core.citations import Passage, verify_sentences  # noqa: E402
-from notebooklm_local.core.textutil import content_words, split_sentences  # noqa: E402
+from bench import _common as C
+from notebooklm_local.core import grounding as G
+from notebooklm_local.core.citations import Passage, verify_sentences
+from notebooklm_local.core.textutil import content_words, split_sentences
 
 DATA = Path(__file__).resolve().parent / "data" / "grounding_calibration.json"
 KINDS = [("para", "faithful paraphrase"), ("comb", "two passages combined"), ("ent", "swapped entity"),

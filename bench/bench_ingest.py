@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402  (also puts the repository on sys.path)
+import _common as C
 
 PAGE_CHARS = 2000
 PEER_BATCH = 32

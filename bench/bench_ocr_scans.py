@@ -33,7 +33,7 @@ WORDS = ("the river carries sediment from glaciers into valley where farmers pla
          "report water level winter summer bridge station data shows rising").split()
 
 
-def page_image(lines: list[str], dpi: int):  # noqa: ANN201 - a PIL image
+def page_image(lines: list[str], dpi: int):
     from PIL import Image
 
     from tests.helpers.pdf_defects import page_image_png
@@ -42,7 +42,7 @@ def page_image(lines: list[str], dpi: int):  # noqa: ANN201 - a PIL image
 
 
 def gaussian_noise(sigma: float, seed: int) -> Callable:
-    def apply(img):  # noqa: ANN001, ANN202
+    def apply(img):
         import numpy as np
         from PIL import Image
 
@@ -53,7 +53,7 @@ def gaussian_noise(sigma: float, seed: int) -> Callable:
 
 
 def specks(share: float, seed: int) -> Callable:
-    def apply(img):  # noqa: ANN001, ANN202
+    def apply(img):
         import numpy as np
         from PIL import Image
 
@@ -67,7 +67,7 @@ def specks(share: float, seed: int) -> Callable:
 
 
 def blur(radius: float) -> Callable:
-    def apply(img):  # noqa: ANN001, ANN202
+    def apply(img):
         from PIL import ImageFilter
 
         return img.filter(ImageFilter.GaussianBlur(radius))
@@ -75,7 +75,7 @@ def blur(radius: float) -> Callable:
 
 
 def rotate(degrees: float) -> Callable:
-    def apply(img):  # noqa: ANN001, ANN202
+    def apply(img):
         from PIL import Image
 
         return img.rotate(degrees, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=255)

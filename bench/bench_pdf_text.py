@@ -41,8 +41,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from notebooklm_local.services.loaders.pdf import load_pdf_bytes  # noqa: E402
-from notebooklm_local.services.loaders.pdf_text import (  # noqa: E402
+from notebooklm_local.services.loaders.pdf import load_pdf_bytes
+from notebooklm_local.services.loaders.pdf_text import (
     _GLYPH_NAME,
     _map_glyph_name,
     glued_share,
@@ -75,7 +75,7 @@ def norm_words(text: str) -> list[str]:
     return [w.lower() for w in WORD.findall(text.translate(FOLD))]
 
 
-def page_attribution(doc, ref_pages: list[str]) -> float:  # noqa: ANN001
+def page_attribution(doc, ref_pages: list[str]) -> float:
     """Share of blocks whose first words (5) occur, in order, in pdftotext's text of the block's own page."""
     ok = total = 0
     for b in doc.blocks:
@@ -207,7 +207,7 @@ def summarize(rows: list[dict]) -> dict:
     def mean(key: str) -> float:
         return statistics.mean(r[key] for r in rows) if rows else 0.0
 
-    def count(pred) -> int:  # noqa: ANN001
+    def count(pred) -> int:
         return sum(1 for r in rows if pred(r))
 
     worst = sorted(rows, key=lambda r: r["cov_before"])[:8]

@@ -31,8 +31,8 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
-from bench_retrieval import open_service  # noqa: E402
+import _common as C
+from bench_retrieval import open_service
 
 QA = Path(__file__).resolve().parent / "data" / "quotes_qa.json"
 NB = "Q"

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
 
 QA = Path(__file__).resolve().parent / "data" / "retrieval_qa.json"
 MODES = ("hybrid", "dense", "lexical")

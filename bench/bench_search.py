@@ -9,13 +9,15 @@ embedding; the real MiniLM query-embedding time is measured separately and added
 the end-to-end hybrid figure.
 
 Baseline for ratios: the dense-only Chroma query (chroma_raw: collection.query, 40 nearest, no
-filter) on the same collection. Also timed, on --diag-queries queries: hybrid_half_sources
-(search with half the sources selected, which needs Chroma's metadata filter),
-chroma_half_sources (that filtered Chroma query alone) and fts_only (Library.lexical_search over
-the notebook). Goal: hybrid p95 <= 50 ms (end to end, with the real query embedding).
+filter) on the same collection. Also timed, on --diag-queries queries: hybrid_half_sources and
+hybrid_tenth_sources (search with half / a tenth of the sources selected), chroma_half_sources (the
+Chroma query with the metadata filter for half the sources, ChromaIndex.query(source_ids=...)) and
+fts_only (Library.lexical_search over the notebook). Goal: hybrid p95 <= 50 ms (end to end, with
+the real query embedding), with all sources and with half selected.
 
     .venv/bin/python bench/bench_search.py                     # 10k and 100k chunks
     .venv/bin/python bench/bench_search.py --sizes 10000       # quicker
+    .venv/bin/python bench/bench_search.py --workdir /tmp/bs   # keep the built indexes, reuse them next run
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
 
 DIM = 384
 MODES = ("hybrid", "dense", "lexical")

@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import _common as C  # noqa: E402
+import _common as C
 
 WORDS = ("canal lock barge tide river harbour engine steam towpath lockkeeper cargo grain coal timber "
          "ledger survey bridge aqueduct reservoir pump winter summer flood drought toll company "
@@ -90,11 +90,11 @@ class StallSampler:
     def _run(self) -> None:
         reported_for = None
         while not self._stop.wait(0.005):
-            last = self.hb._last  # noqa: SLF001 - a diagnostic peek
+            last = self.hb._last
             late = (time.perf_counter() - last) * 1000
             if late > self.ms and reported_for != last:
                 reported_for = last
-                frames = sys._current_frames()  # noqa: SLF001
+                frames = sys._current_frames()
                 names = {t.ident: t.name for t in threading.enumerate()}
                 print(f"--- GUI thread late by {late:.0f} ms; stacks:", file=sys.stderr)
                 for ident, frame in frames.items():
@@ -260,7 +260,7 @@ def main() -> int:
     if not args.no_close:
         # close while the second PDF is embedding
         drop(win, pdfs[1])
-        ok = run_until(lambda: (cur := win.ingest._current) is not None  # noqa: SLF001
+        ok = run_until(lambda: (cur := win.ingest._current) is not None
                        and cur.state.text.startswith("Embedding"), 300)
         closes["ingest"] = close_and_check(win, ok)
         # close a new window while an answer streams
@@ -306,7 +306,7 @@ def close_and_check(win: Any, reached: bool) -> dict[str, Any]:
     active = sum(p.activeThreadCount() for p in pools)
     if active:
         print(f"--- {active} worker(s) still running {close_s:.2f} s after close; stacks:")
-        for ident, frame in sys._current_frames().items():  # noqa: SLF001
+        for ident, frame in sys._current_frames().items():
             if ident != threading.get_ident():
                 print("".join(traceback.format_stack(frame, limit=6)))
     run_until(lambda: False, 0.3)  # the queued finished signals arrive

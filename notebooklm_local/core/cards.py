@@ -251,7 +251,7 @@ class Card:
 
 def _card_id(s: Sentence, span: Span) -> str:
     key = f"{s.passage.source_id}:{s.start}:{s.end}:{span.start}:{span.end}"
-    return hashlib.sha1(key.encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha1(key.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 
 @dataclass
@@ -530,7 +530,7 @@ class _Pool:
         self.by_type = {}  # the most frequent answers of each type: bounded work per question
         for k, v in by_type.items():
             t = k[0]
-            keys = sorted(v, key=lambda key: (-index.freq[(t, key)], key))[:MAX_POOL]  # noqa: B023 - used at once
+            keys = sorted(v, key=lambda key: (-index.freq[(t, key)], key))[:MAX_POOL]
             self.by_type[k] = {key: v[key] for key in keys}
 
     def distractors(self, c: _Candidate, rng: random.Random) -> list[tuple[Span, Sentence]] | None:

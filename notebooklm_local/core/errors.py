@@ -55,5 +55,5 @@ class StudioError(NotebookError):
         self.attempts = [(str(t), str(r)) for t, r in attempts]
 
 
-class Cancelled(Exception):  # noqa: N818 - the name reads as an event, like Anki's Interrupted
+class Cancelled(Exception):
     """The user cancelled the operation. Never shown as an error."""

@@ -321,9 +321,7 @@ def missing_numbers(claim: str, cited: str) -> tuple[list[str], list[str]]:
             continue
         if q.unit:
             same_value = [pq for pq in passage_q if _close(pq.value, q.value) or _close(pq.raw, q.raw)]
-            if same_value and not any(pq.unit == q.unit for pq in same_value) and any(pq.unit for pq in same_value):
-                wrong_unit.append(q.surface)
-            elif not same_value and q.unit not in {pq.unit for pq in passage_q} and q.unit in {"gb", "mb", "kb", "tb"}:
+            if same_value and not any(pq.unit == q.unit for pq in same_value) and any(pq.unit for pq in same_value) or not same_value and q.unit not in {pq.unit for pq in passage_q} and q.unit in {"gb", "mb", "kb", "tb"}:
                 wrong_unit.append(q.surface)
     # digits inside identifiers the quantity pattern skipped ("Llama2-13B", "GPT-4")
     for start, d in claim_digits.items():

@@ -32,7 +32,7 @@ class CancelToken:
             self._progress(done, total, message)
         except Cancelled:
             raise
-        except Exception:  # noqa: BLE001 - progress is cosmetic
+        except Exception:  # noqa: BLE001, S110 - progress is cosmetic
             pass
 
     def cancel(self) -> None:

@@ -465,7 +465,7 @@ class Library:
     def all_sources(self, *, status: Iterable[str]) -> list[Source]:
         st = list(status)
         return [_source(r) for r in self.query(
-            f"SELECT * FROM sources WHERE status IN ({','.join('?' * len(st))}) ORDER BY created", st)]
+            f"SELECT * FROM sources WHERE status IN ({','.join('?' * len(st))}) ORDER BY created", st)]  # noqa: S608 - placeholders and column names only; values bound
 
     def find_duplicate(self, notebook_id: str, sha256: str, exclude: str) -> Source | None:
         rows = self.query(
@@ -482,7 +482,7 @@ class Library:
         fields["updated"] = time.time()
         cols = ", ".join(f"{k} = ?" for k in fields)
         with self.transaction() as db:
-            db.execute(f"UPDATE sources SET {cols} WHERE id = ?", (*fields.values(), source_id))
+            db.execute(f"UPDATE sources SET {cols} WHERE id = ?", (*fields.values(), source_id))  # noqa: S608 - placeholders and column names only; values bound
 
     def store_extraction(
         self, source_id: str, *, kind: str, title: str, sha256: str, blob: str | None, text: str,
@@ -562,7 +562,7 @@ class Library:
         out: dict[int, StoredChunk] = {}
         for i in range(0, len(ids), 500):
             part = list(ids[i : i + 500])
-            for r in self.query(f"SELECT * FROM chunks WHERE id IN ({','.join('?' * len(part))})", part):
+            for r in self.query(f"SELECT * FROM chunks WHERE id IN ({','.join('?' * len(part))})", part):  # noqa: S608 - placeholders and column names only; values bound
                 out[r["id"]] = _chunk(r)
         return out
 
@@ -583,7 +583,7 @@ class Library:
                 allowed = set(source_ids)
                 ph = ",".join("?" * len(allowed))
                 in_scope = self._db.execute(
-                    f"SELECT coalesce(sum(n_chunks), 0) FROM sources WHERE id IN ({ph})", list(allowed)
+                    f"SELECT coalesce(sum(n_chunks), 0) FROM sources WHERE id IN ({ph})", list(allowed)  # noqa: S608 - placeholders and column names only; values bound
                 ).fetchone()[0]
                 scope = "scope : (" + " OR ".join(f'"src{s}"' for s in source_ids) + ")"
             else:
@@ -679,7 +679,7 @@ class Library:
         out: dict[int, str] = {}
         for i in range(0, len(ids), 500):
             part = list(ids[i : i + 500])
-            q = f"SELECT id, source_id FROM chunks WHERE id IN ({','.join('?' * len(part))})"
+            q = f"SELECT id, source_id FROM chunks WHERE id IN ({','.join('?' * len(part))})"  # noqa: S608 - placeholders and column names only; values bound
             out.update(self._db.execute(q, part).fetchall())
         return out
 

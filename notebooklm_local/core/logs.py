@@ -9,6 +9,7 @@ from pathlib import Path
 __all__ = ["setup_logging"]
 
 _FORMAT = "%(asctime)s %(levelname)-7s %(threadName)s %(name)s: %(message)s"
+_HANDLER_NAME = "notebooklm-local"  # ours: replaced when logging is set up again
 
 
 def setup_logging(log_file: Path, *, verbose: bool = False, console: bool = True) -> logging.Logger:
@@ -21,7 +22,7 @@ def setup_logging(log_file: Path, *, verbose: bool = False, console: bool = True
     """
     root = logging.getLogger("notebooklm_local")
     for h in list(root.handlers):
-        if getattr(h, "_nbl_handler", False):
+        if h.get_name() == _HANDLER_NAME:
             root.removeHandler(h)
             h.close()
     root.setLevel(logging.DEBUG)
@@ -29,12 +30,12 @@ def setup_logging(log_file: Path, *, verbose: bool = False, console: bool = True
     fh = logging.handlers.RotatingFileHandler(log_file, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
     fh.setFormatter(logging.Formatter(_FORMAT))
     fh.setLevel(logging.DEBUG)
-    fh._nbl_handler = True  # type: ignore[attr-defined]
+    fh.set_name(_HANDLER_NAME)
     root.addHandler(fh)
     if console:
         sh = logging.StreamHandler()
         sh.setFormatter(logging.Formatter("%(levelname)s: %(message)s"))
         sh.setLevel(logging.DEBUG if verbose else logging.WARNING)
-        sh._nbl_handler = True  # type: ignore[attr-defined]
+        sh.set_name(_HANDLER_NAME)
         root.addHandler(sh)
     return root

@@ -52,7 +52,7 @@ class ExportError(NotebookError):
     """Notes could not be exported (bad destination, no permission, disk full)."""
 
 
-class ExportExists(ExportError):  # noqa: N818 - reads as the condition, like FileExists
+class ExportExists(ExportError):
     """Export destinations exist already and overwriting was not asked for. Nothing was written."""
 
     def __init__(self, paths: Sequence[Path]) -> None:

@@ -153,7 +153,7 @@ _SELECT = ("SELECT notes.*, json_extract(s.payload, '$.provenance') AS provenanc
 
 def _note(row: sqlite3.Row) -> Note:
     prov: Any = None
-    if "provenance" in row.keys() and row["provenance"]:
+    if "provenance" in row.keys() and row["provenance"]:  # noqa: SIM118 - on a sqlite3.Row, `in` tests values
         try:
             prov = json.loads(row["provenance"])
         except ValueError:

@@ -467,9 +467,7 @@ def _fit(sentence: str, wants: str) -> float:
     """A factor for answer shape: a quantity question wants a number, a when-question a date; a question
     in the source (rhetorical, or a FAQ's) rarely answers one."""
     f = 0.85 if sentence.rstrip().endswith("?") else 1.0
-    if wants == "number" and not _NUMBER.search(sentence):
-        f *= 0.85
-    elif wants == "date" and not _DATE.search(sentence):
+    if wants == "number" and not _NUMBER.search(sentence) or wants == "date" and not _DATE.search(sentence):
         f *= 0.85
     return f
 
@@ -530,7 +528,7 @@ def _merge(passages: Sequence[Passage], similarities: Sequence[float | None],
         if context is not None:
             try:
                 p = _complete(p, context)
-            except Exception:  # noqa: BLE001 - without the context the chunk is quoted as it is
+            except Exception:  # noqa: BLE001, S110 - without the context the chunk is quoted as it is
                 pass
         groups.setdefault(p.source_id, []).append((i, p))
     out: list[_Merged] = []

@@ -299,7 +299,7 @@ class PluginApi:
         self._registry.prompt_templates.register(self.plugin_id, tpl)
         return tpl
 
-    def register_action(self, id: str, label: str, run: Callable[[ActionContext], Any], *,
+    def register_action(self, id: str, label: str, run: Callable[[ActionContext], Any], *,  # noqa: A002 - plugin API keyword
                         description: str = "") -> Action:
         """Add an action: a menu item whose ``run(context)`` the app calls on a worker thread."""
         if not isinstance(id, str) or not id.strip() or not isinstance(label, str) or not label.strip():

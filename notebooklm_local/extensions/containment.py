@@ -40,14 +40,14 @@ def _noop(_plugin_id: str, _message: str) -> None:
 
 
 class _Contained:
-    def __init__(self, plugin_id: str, inner: Any, *, strict: bool = False, on_failure: FailureHook | None = None):
+    def __init__(self, plugin_id: str, inner: Any, *, strict: bool = False, on_failure: FailureHook | None = None) -> None:
         self.plugin_id = plugin_id
         self.inner = inner
         self.strict = strict
         self._on_failure = on_failure or _noop
         self._log = logging.getLogger(f"notebooklm_local.plugins.{plugin_id}")
 
-    def _failed(self, what: str, exc: BaseException) -> str:
+    def failed(self, what: str, exc: BaseException) -> str:
         message = f"The '{self.plugin_id}' plugin failed {what}: {describe(exc)}"
         self._log.error("%s", message, exc_info=exc)
         self._on_failure(self.plugin_id, message)
@@ -66,7 +66,7 @@ def run_contained(plugin_id: str, what: str, func: Callable[[], Any], *, error: 
     except (Cancelled, NotebookError, KeyboardInterrupt, GeneratorExit):
         raise
     except BaseException as e:  # SystemExit too: a plugin must not end the app
-        message = c._failed(what, e)
+        message = c.failed(what, e)
         if strict:
             raise
         raise error(message) from e
@@ -86,7 +86,7 @@ class ContainedLoader(_Contained):
         except (KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as e:  # SystemExit too: a plugin must not end the app
-            self._failed(f"in loader '{self.name}' (can_load {ref.display})", e)
+            self.failed(f"in loader '{self.name}' (can_load {ref.display})", e)
             if self.strict:
                 raise
             return False
@@ -97,7 +97,7 @@ class ContainedLoader(_Contained):
         except (Cancelled, NotebookError, KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as e:  # SystemExit too: a plugin must not end the app
-            message = self._failed(f"to read {ref.display} (loader '{self.name}')", e)
+            message = self.failed(f"to read {ref.display} (loader '{self.name}')", e)
             if self.strict:
                 raise
             raise SourceLoadError(message) from e
@@ -122,7 +122,7 @@ class ContainedExporter(_Contained):
         except (Cancelled, NotebookError, KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as e:  # SystemExit too: a plugin must not end the app
-            message = self._failed(f"to export (exporter '{self.name}')", e)
+            message = self.failed(f"to export (exporter '{self.name}')", e)
             if self.strict:
                 raise
             raise ExportError(message) from e
@@ -148,7 +148,7 @@ class ContainedTTSEngine(_Contained):
         try:
             reason = self.inner.unavailable_reason()
         except BaseException as e:  # SystemExit too: a plugin must not end the app
-            message = self._failed(f"in TTS engine '{self.name}' (checking whether it can speak)", e)
+            message = self.failed(f"in TTS engine '{self.name}' (checking whether it can speak)", e)
             if self.strict:
                 raise
             return message
@@ -160,7 +160,7 @@ class ContainedTTSEngine(_Contained):
         except (Cancelled, NotebookError, KeyboardInterrupt, GeneratorExit):
             raise
         except BaseException as e:  # SystemExit too: a plugin must not end the app
-            message = self._failed(f"in TTS engine '{self.name}' ({what})", e)
+            message = self.failed(f"in TTS engine '{self.name}' ({what})", e)
             if self.strict:
                 raise
             raise TTSError(message) from e

@@ -339,7 +339,7 @@ class PluginManager:
         """Plugins that are off by default and that the user switched on."""
         return self.paths.config / "plugins.toml"
 
-    def _optins(self) -> set[str]:
+    def optins(self) -> set[str]:
         try:
             data = tomllib.loads(self.optins_file.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -370,7 +370,7 @@ class PluginManager:
         """The user's choice (settings), or the manifest's default."""
         if manifest.id in self.settings.disabled_plugins:
             return False
-        return manifest.enabled_by_default or manifest.id in self._optins()
+        return manifest.enabled_by_default or manifest.id in self.optins()
 
     # -- discovery -----------------------------------------------------------------------------
     def _entries(self, root: Path) -> Iterator[Path]:
@@ -457,7 +457,7 @@ class PluginManager:
         if self._notify_hook is not None:
             try:
                 self._notify_hook(plugin_id, level, message)
-            except Exception:  # noqa: BLE001 - a broken UI hook must not break the plugin
+            except Exception:
                 log.exception("notify hook failed")
 
     def _is_builtin_template(self, name: str) -> bool:
@@ -561,7 +561,7 @@ class PluginManager:
         if callable(unregister):
             try:
                 unregister()
-            except Exception as e:  # noqa: BLE001 - contained: the plugin is going away anyway
+            except Exception as e:
                 logging.getLogger(f"notebooklm_local.plugins.{info.id}").error(
                     "unregister() failed: %s", describe(e), exc_info=e)
         self.registry.unregister_owner(info.id)
@@ -649,7 +649,7 @@ class PluginManager:
                 self.settings.disabled_plugins = [p for p in self.settings.disabled_plugins if p != plugin_id]
                 self._save_settings()
             if not info.manifest.enabled_by_default:
-                optins = self._optins()
+                optins = self.optins()
                 if plugin_id not in optins:
                     self._save_optins(optins | {plugin_id})
             if info.state in (PluginState.ENABLED, PluginState.LOADED):
@@ -673,7 +673,7 @@ class PluginManager:
             if plugin_id not in self.settings.disabled_plugins:
                 self.settings.disabled_plugins = [*self.settings.disabled_plugins, plugin_id]
                 self._save_settings()
-            optins = self._optins()
+            optins = self.optins()
             if plugin_id in optins:
                 self._save_optins(optins - {plugin_id})
             if info.module is not None or info.state in (PluginState.ENABLED, PluginState.LOADED):

@@ -42,7 +42,7 @@ _current: PluginManager | None = None
 
 
 def _key(m: PluginManager) -> tuple[Any, ...]:
-    return (m.paths, m.safe_mode, m.strict, frozenset(m.settings.disabled_plugins), frozenset(m._optins()),
+    return (m.paths, m.safe_mode, m.strict, frozenset(m.settings.disabled_plugins), frozenset(m.optins()),
             tuple(r for r, _ in m.roots))
 
 

@@ -24,7 +24,7 @@ __all__ = ["write_apkg", "stable_id", "CLOZE_MODEL_ID", "QUIZ_MODEL_ID"]
 
 def stable_id(name: str) -> int:
     """A deterministic 31-bit id (Anki model and deck ids) for ``name``."""
-    return (1 << 30) + int(hashlib.sha1(name.encode("utf-8")).hexdigest()[:8], 16) % (1 << 30)
+    return (1 << 30) + int(hashlib.sha1(name.encode("utf-8"), usedforsecurity=False).hexdigest()[:8], 16) % (1 << 30)
 
 
 CLOZE_MODEL_ID = stable_id("notebooklm-local cloze v1")

@@ -69,9 +69,7 @@ def raw_format() -> ChatFormat:
     def render(messages: Sequence[ChatMessage]) -> str:
         parts: list[str] = []
         for m in messages:
-            if m.role == "system":
-                parts.append(m.content.strip())
-            elif m.role == "user":
+            if m.role == "system" or m.role == "user":
                 parts.append(m.content.strip())
             else:
                 parts.append(f"Answer: {m.content.strip()}")
@@ -85,7 +83,7 @@ def _template_format(template: str, eos: str, bos: str) -> ChatFormat:
 
     try:
         formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-    except Exception as e:  # noqa: BLE001 - a broken template in a GGUF is the model's fault, not the user's
+    except Exception as e:
         raise ModelLoadError(f"The model's chat template does not parse ({e}); set chat format to a family") from e
 
     def render(messages: Sequence[ChatMessage]) -> str:

@@ -78,7 +78,7 @@ LlamaEmbeddingFunction = _make_embedding_function  # public alias for tests and 
 
 
 def model_key(model_id: str) -> str:
-    return hashlib.sha1(model_id.encode("utf-8")).hexdigest()[:10]
+    return hashlib.sha1(model_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:10]
 
 
 class ChromaIndex:
@@ -104,7 +104,7 @@ class ChromaIndex:
         try:
             client = chromadb.HttpClient(host=host, port=port, settings=_chroma_settings())
             client.heartbeat()
-        except Exception as e:  # noqa: BLE001 - chromadb raises many types for an unreachable server
+        except Exception as e:
             raise IndexingError(f"Cannot reach the Chroma server at {host}:{port}: {e}") from e
         return cls(client, embedder)
 
@@ -175,7 +175,7 @@ class ChromaIndex:
         # no count() first: it costs more than the query itself on a large collection
         try:
             res = col.query(query_embeddings=[list(vector)], n_results=k, where=where, include=["distances"])
-        except Exception as e:  # noqa: BLE001 - an empty collection or a too-large k on old Chroma versions
+        except Exception as e:
             if col.count() == 0:
                 return []
             raise IndexingError(f"vector search failed: {e}") from e

@@ -221,14 +221,14 @@ class SourceDelegate(QStyledItemDelegate):
         f.setBold(True)
         return f
 
-    def _check_rect(self, option: QStyleOptionViewItem) -> QRect:
+    def check_rect_of(self, option: QStyleOptionViewItem) -> QRect:
         style = self.view.style()
         w = style.pixelMetric(QStyle.PixelMetric.PM_IndicatorWidth, None, self.view)
         h = style.pixelMetric(QStyle.PixelMetric.PM_IndicatorHeight, None, self.view)
         line = QFontMetrics(self._bold(option)).height()
         return QRect(option.rect.left() + self.PAD, option.rect.top() + self.PAD + (line - h) // 2, w, h)
 
-    def _button_rect(self, option: QStyleOptionViewItem, action: str | None) -> QRect:
+    def button_rect(self, option: QStyleOptionViewItem, action: str | None) -> QRect:
         if not action:
             return QRect()
         fm = option.fontMetrics
@@ -237,7 +237,7 @@ class SourceDelegate(QStyledItemDelegate):
         return QRect(option.rect.right() - self.PAD - w, option.rect.top() + self.PAD - 2, w, h)
 
     def _text_left(self, option: QStyleOptionViewItem) -> int:
-        return self._check_rect(option).right() + self.GAP
+        return self.check_rect_of(option).right() + self.GAP
 
     def _detail_lines(self, option: QStyleOptionViewItem, index: QModelIndex, width: int) -> list[str]:
         fm = option.fontMetrics
@@ -250,7 +250,7 @@ class SourceDelegate(QStyledItemDelegate):
         """The title in bold, wrapped to two lines at most (left of the action button)."""
         title = index.data(TITLE_ROLE) or ""
         action = index.data(ACTION_ROLE)
-        right = (self._button_rect(option, action).left() - self.GAP) if action else (option.rect.right() - self.PAD)
+        right = (self.button_rect(option, action).left() - self.GAP) if action else (option.rect.right() - self.PAD)
         return _wrap(title, QFontMetrics(self._bold(option)), max(40, right - self._text_left(option)), 2)
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:  # noqa: N802 - Qt override
@@ -265,7 +265,7 @@ class SourceDelegate(QStyledItemDelegate):
         h = self.PAD + titles * QFontMetrics(self._bold(opt)).lineSpacing() + 3 + lines * fm.lineSpacing()
         if index.data(FRACTION_ROLE) is not None:
             h += 4 + self.BAR_H
-        button = self._button_rect(opt, index.data(ACTION_ROLE))
+        button = self.button_rect(opt, index.data(ACTION_ROLE))
         h = max(h, button.height() + self.PAD) + self.PAD
         return QSize(width, h)
 
@@ -286,7 +286,7 @@ class SourceDelegate(QStyledItemDelegate):
         state = index.data(STATE_ROLE)
 
         check = QStyleOptionViewItem(opt)
-        check.rect = self._check_rect(opt)
+        check.rect = self.check_rect_of(opt)
         check.state = check.state & ~QStyle.StateFlag.State_HasFocus
         checked = _is_checked(index)
         check.checkState = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
@@ -294,7 +294,7 @@ class SourceDelegate(QStyledItemDelegate):
         style.drawPrimitive(QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck, check, painter, widget)
 
         action = index.data(ACTION_ROLE)
-        button = self._button_rect(opt, action)
+        button = self.button_rect(opt, action)
         left = self._text_left(opt)
         right = (button.left() - self.GAP) if action else (opt.rect.right() - self.PAD)
         bold = self._bold(opt)
@@ -360,7 +360,7 @@ class SourceDelegate(QStyledItemDelegate):
             if event.button() != Qt.MouseButton.LeftButton:
                 return False
             pos = event.position().toPoint()
-            button = self._button_rect(option, index.data(ACTION_ROLE))
+            button = self.button_rect(option, index.data(ACTION_ROLE))
             if button.contains(pos):
                 if etype == QEvent.Type.MouseButtonPress:
                     self._pressed = QPersistentModelIndex(index)
@@ -369,7 +369,7 @@ class SourceDelegate(QStyledItemDelegate):
                     self.action_clicked.emit(index.data(Qt.ItemDataRole.UserRole), index.data(ACTION_ROLE))
                 self.view.viewport().update(option.rect)
                 return True
-            if self._check_rect(option).adjusted(-3, -3, 3, 3).contains(pos):
+            if self.check_rect_of(option).adjusted(-3, -3, 3, 3).contains(pos):
                 if etype == QEvent.Type.MouseButtonRelease:
                     self._toggle(model, index)
                 return True
@@ -705,12 +705,12 @@ class SourcesPane(QWidget):
         item = self._item(source_id)
         if item is None:
             return QRect()
-        return self.delegate._button_rect(self._item_option(item), item.data(ACTION_ROLE))
+        return self.delegate.button_rect(self._item_option(item), item.data(ACTION_ROLE))
 
     def check_rect(self, source_id: str) -> QRect:
         """Where a row's checkbox is, in viewport coordinates."""
         item = self._item(source_id)
-        return QRect() if item is None else self.delegate._check_rect(self._item_option(item))
+        return QRect() if item is None else self.delegate.check_rect_of(self._item_option(item))
 
     def row_state(self, source_id: str) -> tuple[str, str, str | None]:
         """(state, detail text, action) of a row: what it shows."""

@@ -84,7 +84,7 @@ def _heading_level(paragraph: Any) -> int | None:
             return level
         style = style.base_style
         seen += 1
-    return _outline_level(paragraph._p)
+    return _outline_level(paragraph._p)  # noqa: SLF001 - python-docx has no public API for this
 
 
 def _outline_level(element: Any) -> int | None:
@@ -100,7 +100,7 @@ def _outline_level(element: Any) -> int | None:
 
 
 def _is_list_item(paragraph: Any) -> bool:
-    ppr = paragraph._p.find(f"{_W}pPr")
+    ppr = paragraph._p.find(f"{_W}pPr")  # noqa: SLF001 - python-docx has no public API for this
     if ppr is not None and ppr.find(f"{_W}numPr") is not None:
         return True
     return (paragraph.style.name or "").lower().startswith("list") if paragraph.style is not None else False
@@ -111,9 +111,9 @@ def _table_text(table: Any) -> str:
     for row in table.rows:
         cells, last = [], None
         for cell in row.cells:
-            if cell._tc is last:
+            if cell._tc is last:  # noqa: SLF001 - python-docx has no public API for this
                 continue  # a merged cell repeats: show it once
-            last = cell._tc
+            last = cell._tc  # noqa: SLF001 - python-docx has no public API for this
             cells.append(" ".join(cell.text.split()))
         if any(cells):
             rows.append(" | ".join(cells))
@@ -210,7 +210,7 @@ def docx_to_document(data: bytes, name: str, cancel: CancelToken | None = None) 
                     walk(content, parent)
 
     try:
-        walk(document.element.body, document._body)
+        walk(document.element.body, document._body)  # noqa: SLF001 - python-docx has no public API for this
         flush_list()
         props = document.core_properties
         meta: dict[str, Any] = {}

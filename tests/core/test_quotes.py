@@ -46,7 +46,7 @@ def test_sentences_are_exact_spans_without_markers_headings_or_links() -> None:
     assert any(s.startswith("The Kilauea\nvolcano in Hawaii") for s in sents)  # hard-wrapped: one sentence
     assert "Pumice floats on water because it is full of gas bubbles." in sents  # bullet marker left out
     assert not any(s.startswith(("#", "-", "\u2022", "http", "[")) for s in sents)  # headings, links, markers
-    assert not any("Volcanoes" == s or "Links" == s for s in sents)
+    assert not any(s == "Volcanoes" or s == "Links" for s in sents)
     # a colon introduction is quoted with the item it introduces; a short sentence with the one before it
     assert any(s.startswith("Key facts:") and "1,200 degrees" in s for s in sents)
     assert "Pumice floats on water because it is full of gas bubbles." in sents

@@ -108,10 +108,10 @@ class FakeHub:
             def log_message(self, *args: object) -> None:  # keep pytest output clean
                 pass
 
-            def do_HEAD(self) -> None:  # noqa: N802 - http.server's naming
+            def do_HEAD(self) -> None:
                 self._serve(body=False)
 
-            def do_GET(self) -> None:  # noqa: N802
+            def do_GET(self) -> None:
                 self._serve(body=True)
 
             def _serve(self, body: bool) -> None:

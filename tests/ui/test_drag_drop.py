@@ -146,7 +146,7 @@ def test_files_dropped_on_another_pane_are_added_with_a_highlight_while_dragging
     assert accepted and target is win
     assert win.drop_overlay.isVisible()
     assert win.drop_overlay.geometry() == win.rect()
-    assert "Drop to add 2 items to “Travel”" == win.drop_overlay.text
+    assert win.drop_overlay.text == "Drop to add 2 items to “Travel”"
     QApplication.sendEvent(target, QDragLeaveEvent())
     assert not win.drop_overlay.isVisible()  # dragged out again: no highlight, nothing added
     assert not win.ingest.busy and win.sources_pane.list.count() == 0

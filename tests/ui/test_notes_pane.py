@@ -126,7 +126,7 @@ def test_a_footnote_cited_several_times_has_one_backlink_with_numbered_jumps(
 class _Counter(http.server.BaseHTTPRequestHandler):
     hits: list[str] = []
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         _Counter.hits.append(self.path)
         self.send_response(200)
         self.send_header("Content-Type", "image/png")

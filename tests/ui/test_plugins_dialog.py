@@ -156,7 +156,7 @@ def test_disable_then_enable_changes_the_manager_and_persists(qtbot: Any, tmp_pa
     assert "good-loader" not in {ld.name for ld in manager.source_loaders()}
     assert rows(dlg)["good"]["state"] == "Disabled" and rows(dlg)["good"]["checked"] is False
     assert calls == ["changed"]
-    assert "Disabled Good loader (good)." == dlg.status_label.text()
+    assert dlg.status_label.text() == "Disabled Good loader (good)."
     assert "good" in load_settings(paths.settings_file).disabled_plugins
     assert fresh_manager(paths, user).get("good").state is PluginState.DISABLED
 

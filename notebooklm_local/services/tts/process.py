@@ -16,8 +16,8 @@ __all__ = ["run_process"]
 _POLL_S = 0.05  # how often a waiting call looks at the cancel token
 
 
-def run_process(cmd: Sequence[str], *, input: bytes = b"", timeout: float, cancel: CancelToken | None = None,
-                what: str = "") -> tuple[int, bytes, bytes]:
+def run_process(cmd: Sequence[str], *, input: bytes = b"",  # noqa: A002 - subprocess's own name for it
+                timeout: float, cancel: CancelToken | None = None, what: str = "") -> tuple[int, bytes, bytes]:
     """Run ``cmd`` with ``input`` on stdin; (return code, stdout, stderr).
 
     The child is killed (and reaped) when ``cancel`` is set, when ``timeout`` seconds pass, or when
