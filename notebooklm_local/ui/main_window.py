@@ -1119,6 +1119,8 @@ class MainWindow(QMainWindow):
         if names:
             jobs = ", ".join(names)
             work.append(f"The studio job ({jobs}) stops: what it was making is not saved.")
+        if self.bundles.busy:
+            work.append(f"{self.bundles.busy} stops: an import is undone, an export leaves no file.")
         return work
 
     def ask_before_closing(self, work: list[str]) -> bool:

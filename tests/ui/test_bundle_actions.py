@@ -109,6 +109,7 @@ def test_cancel_in_the_progress_dialog_stops_the_import(qtbot, ctx: AppContext, 
     b.import_action.trigger()
     qtbot.waitUntil(started.is_set, timeout=10000)
     assert b.progress_dialog is not None and not b.import_action.isEnabled()
+    assert any(w.startswith("Import notebook stops") for w in win.running_work())  # closing asks first
     with qtbot.waitSignal(b.failed, timeout=10000) as sig:
         b.progress_dialog.findChild(QPushButton).click()  # its Cancel button
     assert isinstance(sig.args[0], Cancelled) and b.error_dialog is None
