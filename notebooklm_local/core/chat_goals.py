@@ -155,7 +155,7 @@ def length_quotes(length: str) -> int:
 
 def length_tokens(length: str, base: int) -> int:
     """The generation budget (max_tokens) for this length, from the configured ``chat.answer_tokens``."""
-    return max(_MIN_TOKENS, int(base * _TOKEN_SCALE.get(length, 1.0)))
+    return max(min(_MIN_TOKENS, base), int(base * _TOKEN_SCALE.get(length, 1.0)))  # shorter never exceeds default
 
 
 SETTINGS_KEY = "chat_goal"  # the key in a notebook's settings (core.library, migration 5)

@@ -21,6 +21,7 @@ from notebooklm_local.core.budget import BudgetPlan, Turn, fit_context
 from notebooklm_local.core.chat_goals import (
     SETTINGS_KEY,
     ChatGoal,
+    ChatGoalError,
     length_quotes,
     length_sentences,
     length_tokens,
@@ -566,11 +567,26 @@ class ChatService:
             msgs.append(ChatMessage("user", r.user))
             return msgs
 
-        return fit_context(
-            build=build, count=self.engine.count_chat_tokens, n_ctx=self.engine.n_ctx,
-            answer_tokens=length_tokens(goal.length, self.settings.answer_tokens), passages=passages, history=history, question=question,
-            shorten_passage=_shorten,
-        )
+        def crowded() -> ChatGoalError:
+            persona_tokens = self.engine.count_chat_tokens([ChatMessage("system", goal_values["goal"])])
+            return ChatGoalError(
+                f"The notebook's custom chat instructions take about {persona_tokens:,} tokens of the model's "
+                f"{self.engine.n_ctx:,}-token context and leave no room for the passages. Shorten the instructions "
+                "(Goal in the chat panel, or `chat-goal set`) or raise the context size in Settings.")
+
+        try:
+            plan = fit_context(
+                build=build, count=self.engine.count_chat_tokens, n_ctx=self.engine.n_ctx,
+                answer_tokens=length_tokens(goal.length, self.settings.answer_tokens), passages=passages,
+                history=history, question=question, shorten_passage=_shorten,
+            )
+        except NotebookError:
+            if goal.goal == "custom":
+                raise crowded() from None
+            raise
+        if passages and not plan.passages and goal.goal == "custom":
+            raise crowded()  # an answer from no passage at all would only be flagged sentences
+        return plan
 
     def _verify(self, raw: str, passages: list[Passage], structured: bool) -> CitedAnswer:
         similarity = similarity_for(self.library)  # the embedder's semantic signal (None: lexical checks only)

@@ -219,3 +219,16 @@ def test_a_users_edited_goal_template_wins_and_an_invalid_one_falls_back(world: 
     assert "Be brief." in _system(world) and "MY EDIT" not in _system(world)
     assert any("chat_goal_custom" in n for n in store.notices)
     store.reset("chat_goal_custom")
+
+
+def test_instructions_that_leave_no_room_for_passages_get_a_clear_error(world: World) -> None:
+    chat = _chat(world)
+    world.engine.n_ctx = 1024  # a 10,000-character persona is ~2,500 tokens here
+    chat.set_goal(world.notebook_id, "custom", "Explain everything patiently. " * 333)
+    with pytest.raises(ChatGoalError, match=r"custom chat instructions take about [\d,]+ tokens of the model's "
+                                            r"1,024-token context and leave no room for the passages"):
+        chat.ask(world.notebook_id, QUESTION, structured=False)
+    assert world.engine.calls == []  # nothing was generated from a prompt without passages
+    chat.set_goal(world.notebook_id, "custom", "Explain everything patiently.")
+    world.engine.outputs = [CITED]
+    assert chat.ask(world.notebook_id, QUESTION, structured=False).answer.citations
