@@ -415,7 +415,7 @@ class LlamaCppEngine:
         if cancel.is_set():
             self._report(result, "", prompt_tokens, 0, 0.0, 0.0, "cancelled", 0)
             return
-        cached = self._prepare_cache(llm, tokens, prefix_text, add_bos)
+        cached = self._prepare_cache(llm, tokens, prefix_text, add_bos, cancel)
         # Evaluate the rest of the prompt (all but its last token, which create_completion evaluates) in
         # slices: llama.cpp cannot be interrupted inside one decode, so Stop and closing the app take effect
         # within one slice (~0.5 s on 2 CPU cores) instead of after the whole prompt.
@@ -479,7 +479,8 @@ class LlamaCppEngine:
             )
         )
 
-    def _prepare_cache(self, llm: Any, tokens: Sequence[int], prefix_text: str, add_bos: bool) -> int:
+    def _prepare_cache(self, llm: Any, tokens: Sequence[int], prefix_text: str, add_bos: bool,
+                       cancel: CancelToken | None = None) -> int:
         """Set the KV cache up for ``tokens``; return how many prompt tokens it already holds.
 
         1. The cache holds a prefix of the new prompt (a continuation): keep it.
@@ -491,6 +492,10 @@ class LlamaCppEngine:
         with a sliding-window (iSWA) cache such as Gemma 3 that leaves stale state behind (the same
         greedy prompt then answered differently depending on what ran before — measured on the
         embedded model), so a cache is only ever reused whole, or restored from a snapshot.
+
+        The prefix is evaluated in slices like the rest of the prompt, so that ``cancel`` (Stop, closing the
+        window) takes effect within one slice; a prefix left half-read is not snapshotted (the cache then
+        holds a true prefix of this prompt, which case 1 reuses for the same question).
         """
         n = int(getattr(llm, "n_tokens", 0))
         if n and n < len(tokens) and list(llm.input_ids[:n]) == list(tokens[:n]):
@@ -516,14 +521,12 @@ class LlamaCppEngine:
                         best = snap
         if best is not None and best.restore(llm):
             restored = len(best.tokens)
-            if restored < len(prefix_tokens):
-                llm.eval(prefix_tokens[restored:])
+            if restored < len(prefix_tokens) and _eval_sliced(llm, prefix_tokens[restored:], cancel):
                 self._remember(_PrefixState.save(llm, prefix_tokens))
             return restored
         llm.reset()
         llm._ctx.kv_cache_clear()
-        if prefix_tokens:
-            llm.eval(prefix_tokens)
+        if prefix_tokens and _eval_sliced(llm, prefix_tokens, cancel):
             self._remember(_PrefixState.save(llm, prefix_tokens))
         return 0
 
@@ -612,6 +615,15 @@ class _PrefixState:
         return True
 
 PROMPT_SLICE_TOKENS = 128  # prompt evaluation granularity for cancellation (see LlamaCppEngine._stream)
+
+
+def _eval_sliced(llm: Any, tokens: Sequence[int], cancel: CancelToken | None) -> bool:
+    """Evaluate ``tokens`` PROMPT_SLICE_TOKENS at a time; False when ``cancel`` was set before all were read."""
+    for i in range(0, len(tokens), PROMPT_SLICE_TOKENS):
+        if cancel is not None and cancel.is_set():
+            return False
+        llm.eval(tokens[i:i + PROMPT_SLICE_TOKENS])
+    return not (cancel is not None and cancel.is_set())
 
 
 class _Slot:
