@@ -202,7 +202,8 @@ def test_studio_bad_inputs(garden: str, tmp_path: Path) -> None:
         (("summarize", "-n", "Nope"), "No notebook named 'Nope'"),
         (("summarize", "-n", garden, "--sources", "zzzzzz"), "matches 0 sources"),
         (("podcast",), "Give a notebook"),
-        (("podcast", "-n", garden, "--script", str(tmp_path / "x.md")), "--from-output"),
+        (("podcast", "-n", garden, "--script", str(tmp_path / "x.md")), "Cannot read"),  # a hand-written script
+        (("podcast", "--draft", str(tmp_path / "d.md")), "Give a notebook"),
         (("podcast", "-n", garden, "--hosts", "OnlyOne"), "two names"),
         (("cod", "-n", garden, "--steps", "50"), "1 to 10 steps"),
         (("studio", "show", "doesnotexist"), "No studio output"),
