@@ -409,7 +409,9 @@ def _run_loop(app: Loop, pdf: Path, export_dir: Path, t0: float) -> None:
     app.timings["exit_after_close_s"] = round(took, 1)
     app.timings["asked_before_closing"] = float(asked)
     assert code == 0, f"exit code {code}\n{app.output()[-3000:]}"
-    assert took < 6, f"the app took {took:.1f} s to exit after the close was confirmed"
+    # Stop takes effect within one 128-token prompt slice (~2 s on 2 free cores), and the window waits at most 3 s
+    # for background work before it exits anyway; 10 s leaves room for a machine busy with other tests
+    assert took < 10, f"the app took {took:.1f} s to exit after the close was confirmed"
     if not during:
         assert not asked, "closing asked about work although nothing was running"
     later = app.messages()[n_before:]
