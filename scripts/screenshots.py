@@ -628,6 +628,10 @@ def plugins_dialog_shot() -> int:
 
 
 if __name__ == "__main__":
+    if "--chat-goal" in sys.argv[1:]:
+        from screenshot_chat_goal import chat_goal
+
+        sys.exit(chat_goal("dark" if "--dark" in sys.argv[1:] else "light"))
     THEME = "dark" if "--dark" in sys.argv[1:] else "light"
     if "--chat-flagged" in sys.argv[1:]:
         sys.exit(chat_flagged(THEME))

@@ -80,7 +80,7 @@ class ChatGoalDialog(QDialog):
             help_label = QLabel(GOAL_HELP[g])
             help_label.setWordWrap(True)
             help_label.setContentsMargins(24, 0, 0, 4)
-            help_label.setEnabled(False)  # drawn as secondary text by the style
+            help_label.setStyleSheet(f"color: {css('muted')}")
             box_layout.addWidget(b)
             box_layout.addWidget(help_label)
         self.persona_edit = QPlainTextEdit()
@@ -102,8 +102,8 @@ class ChatGoalDialog(QDialog):
         counts.addWidget(self.count_label)
         box_layout.addLayout(counts)
         self.cite_note = QLabel(CITE_NOTE)
+        self.cite_note.setObjectName("chat-goal-cite-note")
         self.cite_note.setWordWrap(True)
-        self.cite_note.setEnabled(False)
         box_layout.addWidget(self.cite_note)
         layout.addWidget(box)
 
@@ -122,7 +122,7 @@ class ChatGoalDialog(QDialog):
         layout.addWidget(lbox)
         hint = QLabel("Shorter and longer also change how many quotes the model-free Quotes answers give.")
         hint.setWordWrap(True)
-        hint.setEnabled(False)
+        hint.setStyleSheet(f"color: {css('muted')}")
         layout.addWidget(hint)
 
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok | QDialogButtonBox.StandardButton.Cancel)
