@@ -461,20 +461,38 @@ def _sample_window(theme: str) -> Any:
 
 
 def chat_flagged(theme: str = "light") -> int:
-    """A generated answer in the chat on the sample notebook, with its citation chips, links and the sentences
-    the sources do not support marked: chat-flagged.png (``theme`` "dark": chat-flagged-dark.png).
+    """A generated answer in the chat on the sample notebook, with its citation chips, the list of its sources
+    (links) and a sentence the sources do not support marked: chat-flagged.png (``theme`` "dark":
+    chat-flagged-dark.png). The built-in demo model writes no such answer, so a stored chat is reopened.
 
     Run: scripts/screenshots.sh --chat-flagged [--dark]
     """
     from PySide6.QtWidgets import QApplication
 
+    from notebooklm_local.core.chat_store import ChatStore
+
     win = _sample_window(theme)
     _settle(lambda: win.chat_pane.notebook_id is not None and win.library is not None, timeout=60)
     panel = win.chat_pane
-    panel.set_mode("generate")
-    panel.input.setPlainText("How much memory does a 7B model need at 4 bits, and is it faster on a GPU?")
-    panel.send()
-    _settle(lambda: not panel.busy and panel.last_result is not None, timeout=240)
+    cites = [{"passage_id": 1, "source_title": "quantization-notes", "quote": "Q4_K_M keeps about 4.8 bits per "
+              "weight.", "location": "¶2"},
+             {"passage_id": 2, "source_title": "A field guide to citation checking", "page": 2, "location": "p. 2",
+              "quote": "A 7B model at 4 bits needs about 4 GB."}]
+    sentences = [
+        {"text": "A 7B model quantized to 4 bits needs about 4 GB of memory [2].", "citations": [2],
+         "supported": True, "support": 0.9},
+        {"text": "Q4_K_M keeps about 4.8 bits per weight [1].", "citations": [1], "supported": True, "support": 0.8},
+        {"text": "It always runs ten times faster on a GPU [1].", "citations": [1], "supported": False,
+         "support": 0.1, "flag": "\u201cten times\u201d is not in the cited passage"},
+    ]
+    store = ChatStore(win.library)
+    session = store.create_session(panel.notebook_id, "Memory at 4 bits")
+    store.add_message(session.id, "user", "How much memory does a 7B model need at 4 bits, and is it faster on a GPU?")
+    store.add_message(session.id, "assistant", " ".join(x["text"] for x in sentences),
+                      {"answer": " ".join(x["text"] for x in sentences), "sentences": sentences, "citations": cites,
+                       "mode": "generate"})
+    panel.load_session(session.id)
+    _settle(lambda: panel.session_id == session.id, timeout=30)
     _settle(idle=1.0)
     OUT.mkdir(parents=True, exist_ok=True)
     target = OUT / ("chat-flagged.png" if theme == "light" else f"chat-flagged-{theme}.png")
