@@ -130,3 +130,24 @@ def test_without_a_notebook_the_goal_button_says_so(qtbot: Any) -> None:
         assert panel.goal_dialog is None and panel.status.text() == NO_NOTEBOOK
     finally:
         lanes.shutdown(5000)
+
+
+@pytest.mark.parametrize("name", ["chat_goal_custom", "chat_goal_learning"])
+def test_the_goal_templates_are_in_the_template_editor(qtbot: Any, app_home: Path, name: str) -> None:
+    """Users edit the goals' wording like any prompt: listed, valid, previewed; an edit that drops the
+    persona is refused."""
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.extensions.runtime import template_store
+    from notebooklm_local.ui.template_editor import TemplateEditorDialog
+
+    dlg = TemplateEditorDialog(template_store(app_paths().ensure()))
+    dlg._ask_unsaved = lambda name: "discard"
+    qtbot.addWidget(dlg)
+    dlg.show()
+    assert dlg.select(name)
+    qtbot.waitUntil(lambda: dlg._checking is None and dlg._last is not None, timeout=10000)
+    assert dlg.problems() == []
+    if name == "chat_goal_custom":
+        with qtbot.waitSignal(dlg.validated, timeout=10000) as blocker:
+            dlg.editors["system"].setPlainText("No persona here.")
+        assert any("persona" in p for p in blocker.args[0])
