@@ -55,7 +55,8 @@ def test_export_and_import_from_the_notebook_menu(qtbot, ctx: AppContext, tmp_pa
         b.export_action.trigger()
         assert not b.export_action.isEnabled()  # one bundle job at a time
     assert out.is_file() and sig.args[0].sources == 1 and sig.args[0].notes == 1
-    assert "exported 'Rivers'" in win.statusBar().currentMessage()
+    assert sig.args[0].lines()[0].startswith("exported 'Rivers'")  # what the status bar shows (the window's
+    # background re-embedding of the keyword-only source may have replaced the message since)
 
     monkeypatch.setattr(b, "_ask_open", lambda: str(out))
     monkeypatch.setattr(b, "_ask_target", lambda current: "new")
