@@ -353,7 +353,7 @@ def _recolor_widget(w: QWidget, dark: bool) -> None:
         new = recolor(w.text(), dark)
         if new != w.text():
             w.setText(new)
-    elif isinstance(w, QTextEdit):
+    elif isinstance(w, QTextEdit) and w.isReadOnly():  # a view (what the user types is not touched)
         recolor_document(w.document(), dark)
     elif isinstance(w, QListWidget):
         mapping = _recolor_map(dark)
