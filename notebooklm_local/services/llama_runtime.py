@@ -693,14 +693,15 @@ class LlamaCppEmbedder:
     of the batch. Measured with MiniLM on 2 cores (bench/bench_embed.py): one text per decode
     3.9k tokens/s, packed 512-token batches 2.9k, packed 2048-token batches 1.0k.
 
-    On the CPU several texts are decoded at once, each on its own llama.cpp context with one thread
-    (``contexts`` contexts sharing the model's weights; auto: one per core, at most
-    MAX_EMBED_CONTEXTS). For a small model this beats one context with all the threads by ~1.6x on
+    On the CPU several texts are decoded at once, each on its own llama.cpp context (``contexts``
+    contexts sharing the model's weights; auto: one per core, at most MAX_EMBED_CONTEXTS, the cores
+    shared out: one thread each on 2 cores). For a small model this beats one context with all the threads by ~1.6x on
     2 cores: a decode of one 170-token text is a few hundred small graph nodes, and a multi-threaded
     context synchronises its threads after each of them (and spin-waits when another process holds a
     core). Flash attention (auto: on where llama.cpp supports it) adds ~1.2x. Vectors are the same
     (cosine 1.00000 vs one plain context). With GPU offload one context is used. A single text (a
-    search query) runs on the first context with all the threads, ahead of queued ingestion texts.
+    search query) runs on the first context, ahead of queued ingestion texts, with that context's
+    threads: on a busy machine two threads made a query ~20x slower (p50 1.3 s vs 68 ms, spin-waits).
 
     ``contexts=1, flash_attn=False`` is the plain single-context path (llama-cpp-python's defaults):
     the peer pipeline of bench/bench_ingest.py uses it.
@@ -721,7 +722,6 @@ class LlamaCppEmbedder:
         self._lock = threading.RLock()  # loading, closing and creating contexts
         self._slots: list[_Slot] = []
         self._n_contexts = 1
-        self._threads_total = 0  # threads a single text decodes with (0: llama-cpp-python's default)
         self._dim: int | None = None
 
     supports_cancel = True  # embed(texts, cancel=token) stops inside llama.cpp's decode
@@ -766,11 +766,10 @@ class LlamaCppEmbedder:
                     llm.context_params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
                 self._llm = llm
                 self._n_contexts = n
-                self._threads_total = self.n_threads if self.n_threads > 0 else 0
                 self._slots = []
                 try:
                     for _ in range(n if (n > 1 or self.flash_attn is None) else 0):
-                        self._slots.append(self._new_slot(llama_cpp, threads=1 if n > 1 else 0))
+                        self._slots.append(self._new_slot(llama_cpp, threads=max(1, total // n) if n > 1 else 0))
                 except Exception as e:  # noqa: BLE001 - memory for another context: fewer contexts
                     log.warning("embedder: %d of %d llama.cpp contexts could be made (%s)", len(self._slots), n, e)
                 if not self._slots:  # the Llama's own context
@@ -850,12 +849,8 @@ class LlamaCppEmbedder:
         norm = math.sqrt(sum(v * v for v in vec))
         return [v / norm for v in vec] if norm > 0 else list(vec)
 
-    def _embed_one(self, slot: _Slot, llm: Any, text: str, abort: Callable[[], bool], cancel: CancelToken | None,
-                   threads: int = 0) -> list[float]:
+    def _embed_one(self, slot: _Slot, llm: Any, text: str, abort: Callable[[], bool]) -> list[float]:
         slot.abort = abort
-        llama_cpp = _quiet_import_llama_cpp()
-        if threads > 0:
-            llama_cpp.llama_set_n_threads(slot.ctx.ctx, threads, threads)
         try:
             return self._decode(slot, llm, text)
         except RuntimeError:
@@ -864,8 +859,6 @@ class LlamaCppEmbedder:
             raise
         finally:
             slot.abort = None
-            if threads > 0:
-                llama_cpp.llama_set_n_threads(slot.ctx.ctx, 1, 1)
 
     def embed(self, texts: Sequence[str], cancel: CancelToken | None = None,
               on_each: Callable[[int], None] | None = None) -> list[list[float]]:
@@ -884,12 +877,11 @@ class LlamaCppEmbedder:
             out = []
             slot = self._slots[0]
             abort = (lambda: cancel.is_set()) if cancel is not None else (lambda: False)
-            threads = (self._threads_total or _cpu_count()) if self._n_contexts > 1 else 0
             for t in texts:
                 if cancel is not None:
                     cancel.raise_if_set()
                 with slot.hold(priority=True):
-                    out.append(self._embed_one(slot, llm, t, abort, cancel, threads))
+                    out.append(self._embed_one(slot, llm, t, abort))
                 if on_each is not None:
                     on_each(len(out))
         else:
@@ -935,7 +927,7 @@ class LlamaCppEmbedder:
                 i, text = item
                 try:
                     with slot.hold():
-                        vec = self._embed_one(slot, llm, text, abort, cancel)
+                        vec = self._embed_one(slot, llm, text, abort)
                 except BaseException as e:  # noqa: BLE001 - handed to the caller's thread
                     done.put((i, None, e))
                     return
