@@ -3,6 +3,10 @@
 Qt reports the desktop's scheme through ``QStyleHints.colorScheme()`` (GNOME, KDE, Windows, macOS) and
 signals changes; where the platform reports nothing (a bare X server) the scheme is light. The Fusion
 style is used everywhere so that both palettes look the same on every desktop.
+
+``PALETTE`` is the app's one palette: every colour the UI draws or writes into a style sheet or HTML is a named
+role with a light and a dark value, read through ``color()``/``css()``; a change of theme recolours what was
+already shown (see ``apply_theme``).
 """
 
 from __future__ import annotations
@@ -358,20 +362,20 @@ def _recolor_widget(w: QWidget, dark: bool) -> None:
     elif isinstance(w, QListWidget):
         mapping = _recolor_map(dark)
         for i in range(w.count()):
-            item = w.item(i)
-            fg = _recolor_brush(item.foreground(), mapping)
+            row = w.item(i)
+            fg = _recolor_brush(row.foreground(), mapping)
             if fg is not None:
-                item.setForeground(fg)
+                row.setForeground(fg)
     elif isinstance(w, QTreeWidget):
         mapping = _recolor_map(dark)
-        stack = [w.topLevelItem(i) for i in range(w.topLevelItemCount())]
+        stack = [t for t in (w.topLevelItem(i) for i in range(w.topLevelItemCount())) if t is not None]
         while stack:
-            item = stack.pop()
+            node = stack.pop()
             for col in range(w.columnCount()):
-                fg = _recolor_brush(item.foreground(col), mapping)
+                fg = _recolor_brush(node.foreground(col), mapping)
                 if fg is not None:
-                    item.setForeground(col, fg)
-            stack.extend(item.child(i) for i in range(item.childCount()))
+                    node.setForeground(col, fg)
+            stack.extend(c for c in (node.child(i) for i in range(node.childCount())) if c is not None)
 
 
 def _apply(app: QApplication, theme: str) -> Qt.ColorScheme:

@@ -315,7 +315,7 @@ def test_dark_chat_flags_links_and_chart_use_the_dark_palette(qtbot: Any, app: Q
 
 def test_switching_theme_recolours_what_is_shown(qtbot: Any, app: QApplication) -> None:
     from PySide6.QtGui import QTextDocument
-    from PySide6.QtWidgets import QLabel, QTextBrowser
+    from PySide6.QtWidgets import QLabel, QListWidget, QTextBrowser, QTreeWidget, QTreeWidgetItem
 
     from notebooklm_local.ui.chat_panel import citation_html
     from notebooklm_local.ui.template_editor import TemplateHighlighter
@@ -327,7 +327,14 @@ def test_switching_theme_recolours_what_is_shown(qtbot: Any, app: QApplication) 
     view.setHtml(citation_html(_flagged_answer(), 1, regenerate=True))
     doc = QTextDocument()
     highlighter = TemplateHighlighter(doc)
-    for w in (label, view):
+    items, tree = QListWidget(), QTreeWidget()
+    items.addItem("problem")
+    items.item(0).setForeground(color("error"))
+    tree.setColumnCount(1)
+    row = QTreeWidgetItem(tree, ["top"])
+    child = QTreeWidgetItem(row, ["child"])
+    child.setForeground(0, color("warning"))
+    for w in (label, view, items, tree):
         qtbot.addWidget(w)
     for theme_name, i in (("dark", 1), ("light", 0)):
         apply_theme(app, theme_name)
@@ -336,6 +343,8 @@ def test_switching_theme_recolours_what_is_shown(qtbot: Any, app: QApplication) 
         assert _format_at(view.document(), "sky is green").background().color().name() == PALETTE["flagged_bg"][i]
         assert _format_at(view.document(), "rewrite").foreground().color().name() == PALETTE["link"][i]
         assert highlighter.expr.foreground().color().name() == PALETTE["code_expr"][i]
+        assert items.item(0).foreground().color().name() == PALETTE["error"][i]
+        assert child.foreground(0).color().name() == PALETTE["warning"][i]
 
 
 def test_theme_callbacks_follow_changes_and_do_not_keep_their_owner_alive(app: QApplication) -> None:
