@@ -345,6 +345,8 @@ class NotesPane(QWidget):
             filtered = self.tag_box.currentData() is not None or bool(self.search_edit.text().strip())
             self.status.setText("No note matches." if filtered else "No notes yet: press New, or save an answer "
                                 "or a studio output as a note.")
+        elif self.status.text().startswith(("No notes yet", "No note matches")):
+            self.status.setText("")  # the list has notes now (e.g. one saved from the chat)
         self._update_buttons()
 
     @staticmethod
