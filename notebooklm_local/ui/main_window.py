@@ -164,7 +164,9 @@ class MainWindow(QMainWindow):
         # event; 1 ms keeps the window responsive while a PDF is read (measured: bench_ui_heartbeat).
         sys.setswitchinterval(min(sys.getswitchinterval(), 0.001))
         self.lanes = Lanes()
-        self.setWindowTitle(f"{APP_DISPLAY_NAME} {__version__}")
+        # the plain name: X11 window titles get " — <display name>" appended unless they end with it
+        # ("NotebookLM Local 0.1.0 — NotebookLM Local" before); the version is in Help ▸ About
+        self.setWindowTitle(APP_DISPLAY_NAME)
         self.setObjectName("main-window")
         self.resize(1280, 800)
 
@@ -713,7 +715,7 @@ class MainWindow(QMainWindow):
         self.chat_pane.set_notebook(None, [])
         self.studio_pane.set_notebook(None, [])
         self.notes_pane.set_notebook(None, "")
-        self.setWindowTitle(f"{APP_DISPLAY_NAME} {__version__}")
+        self.setWindowTitle(APP_DISPLAY_NAME)
 
     @Slot()
     def new_notebook(self) -> None:

@@ -218,6 +218,9 @@ def _run_loop(app: Loop, pdf: Path, export_dir: Path, t0: float) -> None:
     app.wait("the welcome dialog", lambda: app.window_titled("Welcome"), timeout=90)
     _mark(app, "welcome", t0)
     app.shot("first-start-welcome")
+    doubled = x11.xdotool("search", "--onlyvisible", "--name", "NotebookLM Local.*NotebookLM Local")
+    assert not doubled, "a window title names the app twice: " + ", ".join(
+        x11.xdotool("getwindowname", w) for w in doubled.split())
     app.click_widget("first-run-demo")
     app.wait("the welcome dialog to close", lambda: not app.window_titled("Welcome"), timeout=15)
     app.wait("the Sample notebook (made by the app on first start)",
