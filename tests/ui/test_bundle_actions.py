@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 
 from notebooklm_local.core.context import AppContext
-from notebooklm_local.core.library import Library
 from notebooklm_local.core.notes import NoteStore
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
@@ -18,11 +17,10 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def ctx(app_home: Path, tmp_path: Path) -> AppContext:
-    from notebooklm_local.extensions.builtins import builtin_registry
-    from notebooklm_local.services.library_service import LibraryService
+    from notebooklm_local.extensions.runtime import open_library
 
     paths = app_paths().ensure()
-    lib = LibraryService(paths.data, Library(paths.data / "library.db"), builtin_registry().source_loaders.items())
+    lib = open_library(paths, Settings())  # embedded as the window expects: no background re-embedding at start
     lib.create_notebook("Rivers")
     (tmp_path / "nile.md").write_text("# Nile\n\nThe Nile flows north into the Mediterranean Sea.", encoding="utf-8")
     assert lib.add("Rivers", [str(tmp_path / "nile.md")]).added
