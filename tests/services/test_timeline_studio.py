@@ -227,6 +227,7 @@ def test_real_tiny_model_gives_checked_rows_or_a_clear_error(lib: LibraryService
             outcomes.append(f"{what}: {sum(x.supported for x in rows)} supported, {sum(not x.supported for x in rows)} "
                             "flagged")
         assert len(outcomes) == 2
+        print("tiny model:", "; ".join(outcomes))
     finally:
         engine.close()
 

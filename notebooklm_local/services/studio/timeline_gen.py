@@ -65,7 +65,7 @@ def timeline_schema(n_passages: int, max_items: int = ROWS_PER_BATCH) -> dict[st
         "type": "object", "properties": {
             "date": {"type": "string", "maxLength": 40},
             "event": {"type": "string", "maxLength": 300},
-            "passage": {"type": "integer", "minimum": 1, "maximum": max(1, n_passages)}},
+            "passage": _passage_ids(n_passages)},
         "required": ["date", "event", "passage"]}}}, "required": ["events"]}
 
 
@@ -75,8 +75,14 @@ def table_schema(n_passages: int, max_items: int = ROWS_PER_BATCH) -> dict[str, 
             "subject": {"type": "string", "maxLength": 80},
             "attribute": {"type": "string", "maxLength": 80},
             "value": {"type": "string", "maxLength": 60},
-            "passage": {"type": "integer", "minimum": 1, "maximum": max(1, n_passages)}},
+            "passage": _passage_ids(n_passages)},
         "required": ["subject", "attribute", "value", "passage"]}}}, "required": ["rows"]}
+
+
+def _passage_ids(n: int) -> dict[str, Any]:
+    """The ids the model may cite, as an enum: a grammar turns it into the only numbers it can write (llama.cpp
+    ignores ``minimum``/``maximum``; the tiny model wrote ids like 1000000000000000)."""
+    return {"type": "integer", "enum": list(range(1, max(1, n) + 1))}
 
 
 @dataclass
