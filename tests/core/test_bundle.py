@@ -395,3 +395,15 @@ def test_notebook_settings_travel_and_are_checked(tmp_path: Path) -> None:
         assert any("chat goal was not imported" in w for w in res.warnings)
         nb = target.notebooks()[-1]
         assert nb.settings == {"other": 1} and notebook_goal(target, nb.id).goal == "default"
+
+
+def test_sources_that_were_never_indexed_are_left_out_and_listed(tmp_path: Path) -> None:
+    lib, nb_id = make_library(tmp_path / "src")
+    bad = lib.add_source(nb_id, {"url": "https://example.org/gone"})
+    lib.update_source(bad.id, status="failed", error="HTTP 404", title="gone")
+    data = collect_notebook(lib, nb_id, tmp_path / "src")
+    assert [sd.title for sd in data.sources] == ["Ice"]
+    assert data.skipped == [("gone", "not indexed (failed: HTTP 404)")]
+    man = manifest_for(data, app_version="0.1.0", embedder="")
+    assert man["left_out"] == [{"what": "gone", "why": "not indexed (failed: HTTP 404)"}]
+    assert man["counts"]["sources"] == 1
