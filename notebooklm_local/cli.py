@@ -635,6 +635,10 @@ def _print_answer(result: Any, *, streamed: bool) -> None:
         print("Sources: " + "; ".join(s["title"] for s in result.sources))
     for note in ans.notes:
         print(f"Note: {note}")
+    goal = getattr(result, "goal", None)
+    if goal is not None and not goal.is_default:  # the notebook's chat goal (`chat-goal show` / `set`)
+        print(f"Chat goal: {goal.label}" + (" (quotes: the length only)" if result.extractive else ""),
+              file=sys.stderr)
     g = result.generation
     if g is not None:
         e = result.engine

@@ -168,3 +168,5 @@ def test_chat_goal_show_and_set(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     longer = json.loads(out)
     assert longer["goal"] == {"goal": "learning", "length": "longer"}
     assert len(longer["quote_scores"]["quotes"]) > len(short["quote_scores"]["quotes"])
+    rc, out, err = cli(capsys, "ask", question, "-n", "Garden", "--mode", "quotes")
+    assert rc == 0 and "Chat goal: Learning guide \u00b7 longer (quotes: the length only)" in err
