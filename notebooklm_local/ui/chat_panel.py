@@ -581,6 +581,10 @@ class ChatPanel(QWidget):
         for c in result.answer.citations:
             self._citations[(self._answers, c.passage_id)] = c
         self._results[self._answers] = result
+        goal = getattr(result, "goal", None)
+        if isinstance(goal, ChatGoal) and goal != self.goal:  # changed meanwhile (`chat-goal set`): shown as used
+            self.goal = goal
+            self._show_goal()
         self.load_session(None, show=False)  # the History menu lists this chat too
         actions = _actions_html(self._answers, save=not result.cancelled) if result.answer.text.strip() else ""
         self._history_html.append(f"<p><b>Answer:</b></p>{answer_html(result, self._answers)}{actions}")

@@ -151,3 +151,33 @@ def test_the_goal_templates_are_in_the_template_editor(qtbot: Any, app_home: Pat
         with qtbot.waitSignal(dlg.validated, timeout=10000) as blocker:
             dlg.editors["system"].setPlainText("No persona here.")
         assert any("persona" in p for p in blocker.args[0])
+
+
+def test_a_goal_changed_outside_the_panel_shows_with_the_next_answer(qtbot: Any, tmp_path: Path) -> None:
+    """`chat-goal set` while the app is open: the next answer uses it, and the header follows."""
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.extensions.runtime import template_store
+    from notebooklm_local.services.chat import ChatService
+    from notebooklm_local.ui.chat_panel import ChatPanel
+    from notebooklm_local.ui.workers import Lanes
+    from tests.helpers.studio_world import make_world
+
+    world = make_world(tmp_path / "docs")
+    world.settings.chat.structured = "off"
+    chat = ChatService(world.lib, world.engine, template_store(app_paths()), world.settings.chat)
+    lanes = Lanes()
+    panel = ChatPanel(lanes, lambda: chat, library_getter=lambda: world.library)
+    panel.set_mode("generate")
+    qtbot.addWidget(panel)
+    try:
+        panel.set_notebook(world.notebook_id, [world.source_id])
+        qtbot.waitUntil(lambda: panel._goal_notebook_name == "Quantization notes", timeout=5000)
+        set_notebook_goal(world.library, world.notebook_id, "learning", length="shorter")  # as the CLI would
+        world.engine.outputs = ["The Q4_K_M format in llama.cpp uses about 4.8 bits per weight [1]."]
+        panel.input.setPlainText("How many bits does Q4_K_M use?")
+        with qtbot.waitSignal(panel.answer_finished, timeout=20000):
+            panel.send()
+        assert "learning guide" in world.engine.calls[-1].messages[0].content
+        assert panel.goal_button.text() == "Goal: Learning guide \u00b7 shorter"
+    finally:
+        lanes.shutdown(5000)
