@@ -159,7 +159,8 @@ class MindMapView(QGraphicsView):
         if rect.isEmpty():
             return
         self.resetTransform()
-        self.fitInView(rect.adjusted(-20, -20, 20, 20), Qt.AspectRatioMode.KeepAspectRatio)
+        # the scene rect (the items and a 30 px margin): fitting anything smaller leaves scroll bars at start
+        self.fitInView(self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
         scale = self.transform().m11()
         if scale > 1.0:  # a small map: natural size, not blown up
             self.resetTransform()
