@@ -57,13 +57,16 @@ def _assert_citations_are_source_text(world: Any, citations: list[dict[str, Any]
 def test_summary_is_cited_or_fails_clearly(world: Any) -> None:
     studio = world["studio"]
     seen: list[tuple[int, int, str]] = []
+    stages: list[Any] = []
     try:
         r = studio.summarize(world["nb"], [_source(world, "text")], length="short",
-                             progress=lambda d, t, m: seen.append((d, t, m)))
+                             progress=lambda d, t, m: seen.append((d, t, m)), on_stage=stages.append)
     except StudioError as e:
         msg = str(e)
         assert "no usable summary" in msg and "attempt 1:" in msg and "attempt 2:" in msg
         assert "larger model" in msg
+        # the second attempt was shown as such, with why the first was rejected
+        assert any(s.attempt == 2 and s.attempts == 2 and s.rejected for s in stages)
     else:
         ans = r.answer
         assert ans.sentences and any(s.supported for s in ans.sentences)
@@ -75,6 +78,10 @@ def test_summary_is_cited_or_fails_clearly(world: Any) -> None:
         stored = studio.store.get(r.output.id)
         assert stored.kind == "summary" and stored.options["length"] == "short"
     assert seen and seen[0][2]
+    # the real engine streamed: a live token count was reported (with the speed once measured), and the text says so
+    assert any(s.tokens > 0 for s in stages) and stages[-1].run_tokens > 0
+    assert any(" tokens" in m for _d, _t, m in seen)
+    assert all(s.tok_s > 1 for s in stages if s.tok_s is not None)
 
 
 def test_chain_of_density_never_accepts_an_invented_entity(world: Any) -> None:
