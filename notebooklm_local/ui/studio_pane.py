@@ -6,8 +6,6 @@ generation on the ``llm`` lane, speech on the ``io`` lane, small database work o
 Workers only emit signals; progress messages and streamed tokens are painted by a 50 ms timer (not one
 repaint per token). Long jobs report their stage (``services.studio.stages``: part i/n, attempt a/m, tokens,
 time left); the bar repaints it with the GUI's clock, so the elapsed seconds and the time left move even
-while the model reads a long prompt and says nothing (at most ~10 repaints a second). Long jobs report their stage (``services.studio.stages``: part i/n, attempt a/m, tokens,
-time left); the bar repaints it with the GUI's clock, so the elapsed seconds and the time left move even
 while the model reads a long prompt and says nothing (at most ~10 repaints a second). Each tab shows its job's progress with a Cancel button, and its last error inline:
 a ``StudioError`` / ``NotebookError`` message as is (on the tiny demo model a structured output that
 fails its checks is the normal case), anything unexpected also through ``ui.errors.show_exception``.
@@ -18,7 +16,6 @@ from __future__ import annotations
 import html
 import logging
 import threading
-import time
 import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -59,7 +56,6 @@ from notebooklm_local.core.podcast import PodcastScript
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.studio import StudioOutput, StudioStore
 from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS
-from notebooklm_local.services.studio.stages import UNIT_STEPS, StageReport
 from notebooklm_local.services.studio.stages import UNIT_STEPS, StageReport
 from notebooklm_local.services.studio.summaries import AUDIENCES, DOCUMENT_TEMPLATES, LENGTHS
 from notebooklm_local.ui.chat_panel import citation_html, regenerate_link
@@ -144,7 +140,6 @@ class JobBar(QWidget):
         self.message = QLabel("")
         self.message.setObjectName(f"{name}-progress-message")
         self.message.setWordWrap(True)  # a long stage line wraps; it never widens the window
-        self.message.setWordWrap(True)  # a long stage line wraps; it never widens the window
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setObjectName(f"{name}-cancel")
         self.cancel_button.setAccessibleName("Cancel the job")
@@ -178,10 +173,6 @@ class JobBar(QWidget):
         self._stage_new = False
         self._painted = 0.0
         self._held = False
-        self.stage: StageReport | None = None  # the job's last stage report (repainted with the GUI's clock)
-        self._stage_new = False
-        self._painted = 0.0
-        self._held = False
 
     @property
     def text(self) -> str:
@@ -190,7 +181,6 @@ class JobBar(QWidget):
     def begin(self, message: str) -> None:
         self.clear_notice()
         self._pending = None
-        self.stage, self._stage_new, self._held = None, False, False
         self.stage, self._stage_new, self._held = None, False, False
         self.progress.setRange(0, 0)
         self.message.setText(message)
@@ -322,7 +312,6 @@ class _Job(QObject):
         self.relay.token.connect(self._on_token)
         self.relay.step.connect(self._on_step)
         self.relay.stage.connect(self._on_stage)
-        self.relay.stage.connect(self._on_stage)
 
     def attach(self, worker: FunctionWorker) -> None:
         self.worker = worker
@@ -355,11 +344,6 @@ class _Job(QObject):
     def _on_step(self, step: object) -> None:
         if self.on_step is not None and not self.stale:
             self.on_step(step)
-
-    @Slot(object)
-    def _on_stage(self, report: object) -> None:
-        if isinstance(report, StageReport):
-            self.bar.queue_stage(report)
 
     @Slot(object)
     def _on_stage(self, report: object) -> None:
@@ -967,7 +951,8 @@ class _PodcastTab(QWidget):
         self.view.setObjectName("podcast-script")
         self.view.setAccessibleName("Podcast script")
         self.view.setPlaceholderText("The script appears here: each line cites its passages; lines the sources do "
-                                     "not support are marked \u26a0. You can edit it, export it or turn it into audio.")
+                                     "not support are marked \u26a0. You can edit it, export it or turn it into audio. "
+                                     "Or write or paste your own script (Write script\u2026), no model needed.")
         self.view.citation_activated.connect(pane.citation_activated)
         self.view.anchorClicked.connect(lambda url: pane.regenerate_link(self, url.toString()))
         layout.addWidget(self.view, 1)
@@ -1223,30 +1208,6 @@ class _PodcastTab(QWidget):
 
         self.pane.submit(self, self.bar, run, on_success=self._on_script_saved, lane="store",
                          message="Saving the script…")
-
-    def _save_new_script(self) -> None:
-        p = self.pane
-        if not p.notebook_id:
-            self.bar.show_error(NO_NOTEBOOK)
-            return
-        markdown, notebook, sources = self.editor.toPlainText(), p.notebook_id, p.source_ids
-        a, b = self.host_a.text().strip() or None, self.host_b.text().strip() or None
-        language = self.language_edit.text().strip() or None
-
-        def run(studio: Any, _cancel: Any, progress: Any, _relay: _Relay) -> Any:
-            progress(0, 0, "Checking the script against the sources…")
-            return studio.new_script(notebook, markdown, sources, host_a=a, host_b=b, language=language)
-
-        p.submit(self, self.bar, run, on_success=self._on_new_script, lane="store", message="Saving the script…")
-
-    def _on_new_script(self, result: Any) -> None:
-        self.show_output(result.output, result.script, result.notes)
-        script = result.script
-        bad = len(script.unsupported)
-        self.bar.show_info(f"Script saved: {len(script.lines)} lines, checked against the sources"
-                           + (f"; {bad} not supported (\u26a0)." if bad else "; all supported.")
-                           + " It can be spoken now (Generate audio).")
-        self.pane.output_stored.emit(result.output.id)
 
     def _save_new_script(self) -> None:
         p = self.pane
