@@ -306,6 +306,7 @@ class _Job(QObject):
         self.on_success, self.on_failure, self.on_tokens, self.on_step = on_success, on_failure, on_tokens, on_step
         self.notebook_id = pane.notebook_id
         self.slot: Any = None
+        self.quiet = False
         self.worker: FunctionWorker | None = None
         self.tokens: list[str] = []
         self.relay = _Relay(self)
@@ -369,7 +370,8 @@ class _Job(QObject):
 
     @Slot()
     def _on_finished(self) -> None:
-        self.bar.end()
+        if not self.quiet:  # a quiet side job (finding the voices) shares the tab's bar: it must not hide a
+            self.bar.end()  # running job's progress
         self.pane._job_finished(self)  # noqa: SLF001
 
 
@@ -1756,6 +1758,7 @@ class StudioPane(QWidget):
         job = _Job(self, tab, bar, on_success=on_success, on_failure=on_failure, on_tokens=on_tokens,
                    on_step=on_step)
         job.slot = slot
+        job.quiet = quiet
         relay = job.relay
         pool = {"llm": self.lanes.llm, "io": self.lanes.io, "store": self.lanes.store}[lane]
         if needs_studio and self.studio is None:
