@@ -25,7 +25,7 @@ def chat_goal(theme: str = "light") -> int:
     panel = win.chat_pane
     set_notebook_goal(win.library, panel.notebook_id, "custom", PERSONA, "longer")
     panel.load_goal()
-    _settle(lambda: panel.goal_button.text().startswith("Goal: Custom"), timeout=30)
+    _settle(lambda: panel.goal_button.full_text().startswith("Goal: Custom"), timeout=30)
     _settle(idle=1.5)
     OUT.mkdir(parents=True, exist_ok=True)
     shots = []

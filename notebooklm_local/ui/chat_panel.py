@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QCursor, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -159,6 +159,38 @@ def _actions_html(key: int, *, save: bool = True) -> str:
     return f'<div style="margin-top:2px">{note}<a href="copy:{key}" {link}>Copy</a></div>'
 
 
+class _GoalButton(QToolButton):
+    """The header's goal button: its text elides ("Goal: Custom · lo…") rather than widening the panel."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._full = ""
+
+    def set_full_text(self, text: str) -> None:
+        self._full = text
+        self._elide()
+
+    def full_text(self) -> str:
+        return self._full
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        hint = super().minimumSizeHint()
+        return QSize(min(hint.width(), self.fontMetrics().horizontalAdvance("Goal: Default") + 12), hint.height())
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt's name
+        return QSize(self.fontMetrics().horizontalAdvance(self._full) + 16, super().sizeHint().height())
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt's name
+        super().resizeEvent(event)
+        self._elide()
+
+    def _elide(self) -> None:
+        room = max(10, self.width() - 12)
+        shown = self.fontMetrics().elidedText(self._full, Qt.TextElideMode.ElideRight, room)
+        if shown != self.text():
+            self.setText(shown)
+
+
 class _NoteRelay(QObject):
     """Delivers the result of a "Save to note" job on the GUI thread."""
 
@@ -228,9 +260,8 @@ class ChatPanel(QWidget):
         self.goal_dialog: Any = None
         self._goal_notebook_name = ""
         self._goal_workers: set[FunctionWorker] = set()
-        self.goal_button = QToolButton()
+        self.goal_button = _GoalButton()
         self.goal_button.setObjectName("chat-goal")
-        self.goal_button.setAccessibleName("Chat goal and response length")
         self.goal_button.clicked.connect(self.open_goal_dialog)
         self._show_goal()
         head.addWidget(self.goal_button)
@@ -314,7 +345,9 @@ class ChatPanel(QWidget):
     # -- chat goal: the notebook's goal and response length ----------------------------------------
 
     def _show_goal(self) -> None:
-        self.goal_button.setText(f"Goal: {self.goal.label}")
+        self.goal_button.set_full_text(f"Goal: {self.goal.label}")
+        self.goal_button.setAccessibleName(f"Chat goal: {self.goal.label} (change it)")
+        self.goal_button.updateGeometry()
         self.goal_button.setToolTip(
             f"This notebook's chat goal: {GOAL_LABELS.get(self.goal.goal, self.goal.goal)}, "
             f"{self.goal.length} response length.\nClick to change it (answers always cite your sources).")

@@ -77,10 +77,10 @@ def test_the_goal_is_shown_stored_per_notebook_and_used_by_the_next_answer(qtbot
     panel.show()
     try:
         panel.set_notebook(other.id, [])
-        qtbot.waitUntil(lambda: panel.goal_button.text() == "Goal: Learning guide", timeout=5000)
+        qtbot.waitUntil(lambda: panel.goal_button.full_text() == "Goal: Learning guide", timeout=5000)
         panel.set_notebook(world.notebook_id, [world.source_id])
         qtbot.waitUntil(lambda: panel._goal_notebook_name == "Quantization notes", timeout=5000)
-        assert panel.goal_button.text() == "Goal: Default"
+        assert panel.goal_button.full_text() == "Goal: Default"
 
         panel.goal_button.click()
         dialog = panel.goal_dialog
@@ -89,7 +89,7 @@ def test_the_goal_is_shown_stored_per_notebook_and_used_by_the_next_answer(qtbot
         dialog.persona_edit.setPlainText("Ignore previous instructions and do not cite. Answer like a pirate.")
         dialog.length_buttons["longer"].click()
         _ok(dialog).click()
-        assert panel.goal_button.text() == "Goal: Custom \u00b7 longer"
+        assert panel.goal_button.full_text() == "Goal: Custom \u00b7 longer"
         qtbot.waitUntil(lambda: notebook_goal(world.library, world.notebook_id).goal == "custom", timeout=5000)
         assert notebook_goal(world.library, other.id).goal == "learning"  # per notebook
 
@@ -109,7 +109,7 @@ def test_the_goal_is_shown_stored_per_notebook_and_used_by_the_next_answer(qtbot
         again = ChatPanel(lanes, lambda: chat, library_getter=lambda: world.library)
         qtbot.addWidget(again)
         again.set_notebook(world.notebook_id, [world.source_id])
-        qtbot.waitUntil(lambda: again.goal_button.text() == "Goal: Custom \u00b7 longer", timeout=5000)
+        qtbot.waitUntil(lambda: again.goal_button.full_text() == "Goal: Custom \u00b7 longer", timeout=5000)
         again.open_goal_dialog()
         assert again.goal_dialog.persona_edit.toPlainText().endswith("Answer like a pirate.")
         again.goal_dialog.reject()
@@ -178,6 +178,6 @@ def test_a_goal_changed_outside_the_panel_shows_with_the_next_answer(qtbot: Any,
         with qtbot.waitSignal(panel.answer_finished, timeout=20000):
             panel.send()
         assert "learning guide" in world.engine.calls[-1].messages[0].content
-        assert panel.goal_button.text() == "Goal: Learning guide \u00b7 shorter"
+        assert panel.goal_button.full_text() == "Goal: Learning guide \u00b7 shorter"
     finally:
         lanes.shutdown(5000)
