@@ -136,6 +136,7 @@ def test_generated_timeline_rows_are_checked_and_cited(lib: LibraryService) -> N
     for e in tl.events:  # the date is one of the cited passage's own dates
         text, _ = lib.library.source_text(e.citation.source_id)
         assert e.date.text in text[e.date_span[0] : e.date_span[1] + 1]
+        assert e.citation.start <= e.date_span[0] < e.citation.end  # the cited sentence is the one with the date
     assert [e.date.key for e in tl.events] == sorted(e.date.key for e in tl.events)
     stored = StudioStore(lib.library).get(r.output.id)
     assert stored.kind == "timeline" and stored.model == "scripted-model.gguf"
@@ -185,6 +186,8 @@ def test_generated_table(lib: LibraryService) -> None:
     rows = {(x.subject, x.quantity) for x in r.result.rows if x.supported}
     assert ("GPT-3", "175B parameters") in rows and ("Twitter", "$44 billion") in rows
     _resolves(lib, r.result.citations)
+    for x in r.result.rows:  # the cited sentence is the one that holds the number
+        assert re.search(r"\d+", x.quantity).group() in x.citation.quote and x.sentence == x.citation.quote
     wrong = generate(ScriptedEngine(fallback=lambda m, s: {"rows": [
         *faithful_table(m, s)["rows"], {"subject": "GPT-3", "attribute": "parameters", "value": "900B",
                                         "passage": 1}]}), lib, "Dated", what="table", store=False)

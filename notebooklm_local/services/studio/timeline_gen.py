@@ -24,6 +24,7 @@ from notebooklm_local.core.grounding import Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import ChatMessage, Engine
 from notebooklm_local.core.studio import StudioOutput, StudioStore
+from notebooklm_local.core.textutil import split_sentences
 from notebooklm_local.core.timeline import (
     NO_DATES,
     NO_FACTS,
@@ -136,6 +137,37 @@ def _citation_for(sentence: Any, cits: Sequence[Citation], p: Passage) -> Citati
                     p.url) if quote else None
 
 
+def _sentence_citation(p: Passage, pid: int, pos: int) -> Citation | None:
+    """The passage's sentence around ``pos`` (an offset into its text) as a citation of that exact span."""
+    for a, b in split_sentences(p.text) or [(0, len(p.text))]:
+        if a <= pos < b:
+            while a < b and p.text[a].isspace():
+                a += 1
+            while b > a and p.text[b - 1].isspace():
+                b -= 1
+            if b <= a:
+                return None
+            return Citation(pid, p.chunk_id, p.source_id, p.source_title, p.page, p.t_start, p.start + a, p.start + b,
+                            p.text[a:b], p.location, p.url)
+    return None
+
+
+def _number_position(p: Passage, value: str, subject: str) -> int | None:
+    """Where the value's number is written in the passage (in a sentence naming the subject when one does)."""
+    m = re.search(r"\d[\d,.]*\d|\d", value)
+    if not m:
+        return None
+    num = m.group().rstrip(".,")
+    hits = [h.start() for h in re.finditer(r"(?<![\d.])" + re.escape(num) + r"(?![\d])", p.text)]
+    if not hits:
+        return None
+    words = [w for w in re.findall(r"\w{3,}", subject.casefold())]
+    for a, b in split_sentences(p.text):
+        if any(a <= h < b for h in hits) and any(w in p.text[a:b].casefold() for w in words):
+            return next(h for h in hits if a <= h < b)
+    return hits[0]
+
+
 def _checker(kind: str, batch: Sequence[Passage], similarity: Similarity | None) -> Any:
     by_local = {i + 1: p for i, p in enumerate(batch)}
 
@@ -200,6 +232,7 @@ def _check_event(it: dict[str, Any], p: Passage, similarity: Similarity | None,
     else:
         d = DateMention(p.start + in_passage.start, p.start + in_passage.end, in_passage.text, d.key, d.precision,
                         d.label, d.key_end)
+        cit = _sentence_citation(p, cit.passage_id, in_passage.start) or cit  # the sentence with the date
     if not supported and not flag:
         flag = "the cited passage does not support it"
     ca = max(0, cit.start - p.start)
@@ -225,6 +258,9 @@ def _check_fact(it: dict[str, Any], p: Passage, similarity: Similarity | None,
     supported, flag = bool(s.supported and s.citations), s.flag
     if not supported and not flag:
         flag = "the cited passage does not support it"
+    pos = _number_position(p, value, subject)
+    if pos is not None:
+        cit = _sentence_citation(p, cit.passage_id, pos) or cit  # the sentence that holds the number
     qs = find_quantities(value)
     num = 0.0
     if qs:
