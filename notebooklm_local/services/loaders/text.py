@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import codecs
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -187,14 +187,51 @@ def _paragraphs(text: str) -> Iterator[str]:
         yield p
 
 
-def _plain_document(text: str, title: str, **kwargs: Any) -> LoadedDocument:
-    """``LoadedDocument.from_blocks(kind="text", blocks=_plain_blocks(text))`` in one pass over the paragraphs:
-    each is normalised as it is cut out (what from_blocks does), so neither the raw paragraphs nor a
+def _utf8_start(data: bytes) -> int | None:
+    """Where the text starts (0, or 3 after a UTF-8 byte-order mark) when ``decode_text`` would read
+    ``data`` as UTF-8; else None. Checked in 1 MB pieces: no decoded copy of the whole file is made."""
+    start = len(codecs.BOM_UTF8) if data.startswith(codecs.BOM_UTF8) else 0
+    if not start and (any(data.startswith(bom) for bom, _ in _BOMS) or b"\x00" in data[:65536]):
+        return None
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    try:
+        for i in range(start, len(data), 1 << 20):
+            decoder.decode(view[i : i + (1 << 20)])
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return None
+    return start
+
+
+_PARA_SPLIT_BYTES = re.compile(_PARA_SPLIT_ANY.pattern.encode("ascii"))
+
+
+def _utf8_paragraphs(data: bytes, start: int) -> Iterator[str]:
+    """``_paragraphs(data[start:].decode("utf-8"))`` without decoding the whole file: the newline bytes
+    never occur inside a UTF-8 multi-byte sequence, so the paragraph breaks are the same in the bytes.
+    (A str holding one character beyond U+FFFF takes 4 bytes per character: one decoded copy of a
+    200 MB file can take 800 MB.)"""
+    view = memoryview(data)
+    pos = start
+    for m in _PARA_SPLIT_BYTES.finditer(data, start):
+        p = codecs.utf_8_decode(view[pos : m.start()])[0]
+        if p.strip():
+            yield p
+        pos = m.end()
+    p = codecs.utf_8_decode(view[pos:])[0]
+    if p.strip():
+        yield p
+
+
+def _plain_document(paragraphs: Iterable[str], title: str, **kwargs: Any) -> LoadedDocument:
+    """``LoadedDocument.from_blocks(kind="text", blocks=[Block(p) for p in paragraphs])`` in one pass: each
+    paragraph is normalised as it comes (what from_blocks does), so neither the raw paragraphs nor a
     second list of blocks exist at once. The result is the same document."""
     parts: list[str] = []
     blocks: list[Block] = []
     pos = 0
-    for para in _paragraphs(text):
+    for para in paragraphs:
         t = normalize_text(para)
         if not t:
             continue
@@ -220,18 +257,24 @@ def load_text_bytes(data: bytes, name: str, *, markdown: bool) -> LoadedDocument
     """Decode and structure text; Markdown headings become heading blocks and heading paths."""
     if not data:
         raise SourceLoadError(f"{name} is empty (0 bytes).")
-    text, encoding = decode_text(data, name)
-    if markdown:
-        blocks = markdown_to_blocks(text)
-        title = _markdown_title(blocks) or Path(name).stem
-        kind, suffix = "markdown", ".md"
-    else:  # plain text: paragraphs cut and normalised one at a time (large files: see _plain_document)
-        doc = _plain_document(text, Path(name).stem, metadata={"encoding": encoding}, original=data,
+    if not markdown:  # plain text: paragraphs cut and normalised one at a time (see _plain_document)
+        utf8 = _utf8_start(data)
+        if utf8 is not None:  # UTF-8 (most files): cut in the bytes, each paragraph decoded on its own
+            paragraphs: Iterable[str] = _utf8_paragraphs(data, utf8)
+            encoding = "utf-8-sig" if utf8 else "utf-8"
+        else:
+            text, encoding = decode_text(data, name)
+            paragraphs = _paragraphs(text)
+            del text  # the generator holds it until the document is built
+        doc = _plain_document(paragraphs, Path(name).stem, metadata={"encoding": encoding}, original=data,
                               original_suffix=".txt")
-        del text
         if not doc.text:
             raise SourceLoadError(f"{name} contains no text.")
         return doc
+    text, encoding = decode_text(data, name)
+    blocks = markdown_to_blocks(text)
+    title = _markdown_title(blocks) or Path(name).stem
+    kind, suffix = "markdown", ".md"
     doc = LoadedDocument.from_blocks(
         kind, title, blocks, metadata={"encoding": encoding}, original=data, original_suffix=suffix
     )
