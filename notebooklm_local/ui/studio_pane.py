@@ -972,11 +972,17 @@ class _PodcastTab(QWidget):
         self.export_button = _button("Export Markdown…", "podcast-export", self.export_markdown)
         self.save_note_button = _button("Save as note", "podcast-save-note", self.save_note)
         self.provenance_button = _button("How it was made…", "podcast-provenance", lambda: pane.show_provenance(self))
-        for b in (self.edit_button, self.save_script_button, self.discard_button, self.export_button,
-                  self.save_note_button, self.provenance_button):
+        # two rows (editing the script; what to do with it): in one row the six buttons forced the studio
+        # pane, and so the window, wider than a 1024-px screen
+        for b in (self.edit_button, self.save_script_button, self.discard_button):
             actions.addWidget(b)
         actions.addStretch(1)
         layout.addLayout(actions)
+        outputs = QHBoxLayout()
+        for b in (self.export_button, self.save_note_button, self.provenance_button):
+            outputs.addWidget(b)
+        outputs.addStretch(1)
+        layout.addLayout(outputs)
         audio = QHBoxLayout()
         audio.addWidget(QLabel("Voice engine"))
         self.engine_box = QComboBox()
