@@ -70,13 +70,19 @@ def _sentences_and_citations(kind: str, payload: dict[str, Any]) -> tuple[list[d
         lines = [{"text": ln.get("text", ""), "supported": ln.get("supported", True), "flag": ln.get("flag", ""),
                   "citations": ln.get("citations", [])} for ln in script.get("lines", [])]
         return lines, list(script.get("citations", []))
+    if kind in ("timeline", "data_table") and payload.get("generated"):  # rows the model wrote, each checked
+        rows = payload.get("events" if kind == "timeline" else "rows", [])
+        items = [{"text": r.get("event") or f"{r.get('subject', '')} {r.get('quantity', '')}",
+                  "supported": r.get("supported", False), "flag": r.get("flag", ""),
+                  "citations": [r.get("citation", {}).get("passage_id", 0)]} for r in rows]
+        return items, [r.get("citation", {}) for r in rows]
     return [], []
 
 
 def citation_health(records: Iterable[tuple[str, dict[str, Any]]],
                     source_text: Callable[[str], str | None]) -> HealthReport:
     """``records``: (kind, payload) with kind "answer" (a chat answer's payload) or a studio kind (summary,
-    cod, podcast; others are skipped). ``source_text(source_id)``: the source's current text, None if gone."""
+    cod, podcast, a generated timeline or data table; others are skipped). ``source_text(source_id)``: the source's current text, None if gone."""
     rep = HealthReport()
     texts: dict[str, str | None] = {}
     for kind, payload in records:
@@ -85,7 +91,7 @@ def citation_health(records: Iterable[tuple[str, dict[str, Any]]],
             if payload.get("not_found"):
                 continue
             rep.answers += 1
-        elif kind in ("summary", "cod", "podcast"):
+        elif kind in ("summary", "cod", "podcast") or (kind in ("timeline", "data_table") and sents):
             rep.outputs += 1
         else:
             continue

@@ -168,6 +168,11 @@ def test_an_invented_row_is_flagged_never_supported(lib: LibraryService) -> None
     rows = list(csv.DictReader(io.StringIO(r.result.to_csv())))
     assert sum(1 for x in rows if x["supported"] == "no") == len(flagged)
     _resolves(lib, r.result.citations)
+    from notebooklm_local.services.health import notebook_health
+
+    health = notebook_health(lib.library, lib.library.notebook("Dated").id)  # generated rows count, checked
+    assert health.outputs == 1 and health.sentences == len(r.result.events) and not health.stale
+    assert health.sentences - health.supported == len(flagged)
 
 
 def test_garbage_is_retried_then_refused_with_nothing_stored(lib: LibraryService) -> None:
