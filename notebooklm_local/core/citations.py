@@ -43,10 +43,19 @@ __all__ = [
     "says_not_found",
     "NOT_FOUND_TEXT",
     "NO_ANSWER_TEXT",
+    "NO_ANSWER_FLAG",
+    "is_no_answer",
 ]
 
 NOT_FOUND_TEXT = "The selected sources don't contain an answer to this question."
+NO_ANSWER_FLAG = "the model wrote nothing"
 NO_ANSWER_TEXT = "The model returned no answer. Try again, rephrase the question, or use a larger model."
+
+
+def is_no_answer(answer: object) -> bool:
+    """The model wrote nothing: the answer is only the app's "no answer" notice (not a claim to check)."""
+    sentences = getattr(answer, "sentences", None) or []
+    return len(sentences) == 1 and getattr(sentences[0], "flag", "") == NO_ANSWER_FLAG
 
 
 
@@ -410,7 +419,7 @@ def build_answer(raw: str, passages: Sequence[Passage], similarity: Similarity |
     text = "".join(pieces)
     text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)  # [1][1] -> [1]
     if not strip_markers(text):
-        return CitedAnswer(NO_ANSWER_TEXT, [AnswerSentence(NO_ANSWER_TEXT, flag="the model wrote nothing")], [], removed)
+        return CitedAnswer(NO_ANSWER_TEXT, [AnswerSentence(NO_ANSWER_TEXT, flag=NO_ANSWER_FLAG)], [], removed)
     if says_not_found(strip_markers(text)) and not parse_markers(text):
         ans = not_found_answer()
         ans.removed_markers = removed
@@ -479,7 +488,7 @@ def build_structured_answer(data: Any, passages: Sequence[Passage], similarity: 
     answerable = data.get("answerable", True)
     joined = " ".join(strip_markers(s.text) for s in sentences)
     if not sentences and answerable is not False:
-        return CitedAnswer(NO_ANSWER_TEXT, [AnswerSentence(NO_ANSWER_TEXT, flag="the model wrote nothing")], [],
+        return CitedAnswer(NO_ANSWER_TEXT, [AnswerSentence(NO_ANSWER_TEXT, flag=NO_ANSWER_FLAG)], [],
                            removed)
     if not sentences or (answerable is False and not any(s.citations for s in sentences)) or says_not_found(joined):
         ans = not_found_answer()

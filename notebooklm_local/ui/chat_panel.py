@@ -36,7 +36,7 @@ from PySide6.QtWidgets import (
 )
 
 from notebooklm_local.core.chat_goals import GOAL_LABELS, ChatGoal
-from notebooklm_local.core.citations import strip_markers
+from notebooklm_local.core.citations import NO_ANSWER_TEXT, is_no_answer, strip_markers
 from notebooklm_local.core.note_export import render_markdown
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.services.chat import QUOTES_LABEL, STOPPED_NOTE
@@ -57,9 +57,9 @@ class _TokenRelay(QObject):
     token = Signal(str)
 
 
-MODES = (("auto", "Auto"), ("generate", "Generated answer"), ("quotes", "Quotes only"))
+MODES = (("auto", "Auto"), ("generate", "Generated"), ("quotes", "Quotes only"))  # short: the panel is narrow
 MODE_TIP = ("Auto: quotes when the chat model is the built-in demo model (it cannot answer), a generated answer "
-            "with a real instruct model.\nGenerated answer: the model writes the answer, citing passages.\n"
+            "with a real instruct model.\nGenerated: the model writes the answer, citing passages.\n"
             "Quotes only: the source sentences that answer best, verbatim, with their citations (no model).")
 
 
@@ -119,6 +119,9 @@ def citation_html(answer: Any, key: int = 0, *, regenerate: bool = False, cut_of
     """The checked answer as HTML: sentences with citation links (``cite:<key>:<id>``), unsupported ones marked
     (with a ``regen:<key>:<n>`` link after each when ``regenerate``); ``cut_off``: the sentence a stopped
     answer was writing, shown after them in grey, neither supported nor flagged (it was never checked)."""
+    if is_no_answer(answer):  # the app's notice, not a flagged claim: no ⚠, no "not supported" line
+        return (f'<div style="color:{css("warning")}">{html.escape(NO_ANSWER_TEXT)}</div>'
+                f"{_notes_and_sources(answer, key)}")
     parts: list[str] = []
     for n, s in enumerate(answer.sentences):
         text = html.escape(strip_markers(s.text))
@@ -252,7 +255,7 @@ class ChatPanel(QWidget):
         self.mode_box.setAccessibleName("Answer mode")
         self.mode_box.setToolTip(MODE_TIP)
         self.mode_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.mode_box.setMinimumContentsLength(8)
+        self.mode_box.setMinimumContentsLength(11)  # "Quotes only" whole (it was cut to "Generated ans")
         for value, text in MODES:
             self.mode_box.addItem(text, value)
         # the notebook's chat goal, shown in the header; a click opens the Goal dialog (ui/chat_goal_dialog.py)
@@ -619,7 +622,8 @@ class ChatPanel(QWidget):
             self.goal = goal
             self._show_goal()
         self.load_session(None, show=False)  # the History menu lists this chat too
-        actions = _actions_html(self._answers, save=not result.cancelled) if result.answer.text.strip() else ""
+        actions = (_actions_html(self._answers, save=not result.cancelled and not is_no_answer(result.answer))
+                   if result.answer.text.strip() else "")
         self._history_html.append(f"<p><b>Answer:</b></p>{answer_html(result, self._answers)}{actions}")
         self._streamed = ""
         self._render(streaming=False)

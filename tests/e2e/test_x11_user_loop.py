@@ -14,7 +14,7 @@ xdotool then does what a user does, and the test checks what the user would see:
 6. the answer's "Save to note" link, then Notes ▸ Export ▸ this note to a Markdown file (file dialog,
    path typed): the file has the answer with footnote citations;
 7. Settings (Ctrl+,) ▸ Output ▸ Theme: Dark, OK: the palette and the pixels on the screen turn dark;
-8. answer mode "Generated answer", a long question, and Alt+F4 (openbox closes the window) while the model
+8. answer mode "Generated", a long question, and Alt+F4 (openbox closes the window) while the model
    works on the answer (the demo model reads the passages for 10-20 s, then writes a few tokens): "Close while working?" is confirmed with Enter when it shows; the process exits
    with code 0 within a few seconds and no cut-off answer is stored as a normal one.
 
@@ -354,8 +354,8 @@ def _run_loop(app: Loop, pdf: Path, export_dir: Path, t0: float) -> None:
     time.sleep(0.5)
     x11.key("Down")
     x11.key("Return")
-    app.wait("the answer mode 'Generated answer'",
-             lambda: (app.widget("chat-mode") or {}).get("text") == "Generated answer", timeout=10)
+    app.wait("the answer mode 'Generated'",
+             lambda: (app.widget("chat-mode") or {}).get("text") == "Generated", timeout=10)
     n_before = len(app.messages())
     app.focus_main()
     x11.key("ctrl+k")

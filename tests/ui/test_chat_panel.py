@@ -278,3 +278,17 @@ def test_a_notebooks_last_chat_is_shown_again_and_earlier_ones_are_in_history(qt
     panel.history_menu.aboutToShow.emit()
     assert not [a for a in panel.history_menu.actions() if a.isEnabled()]
     lib.close()
+
+
+def test_an_empty_answer_is_a_notice_not_a_flagged_sentence() -> None:
+    """When the model writes nothing, the chat shows the app's notice: no ⚠ sentence, no "1 sentence is not
+    supported" line (there was no claim), and no Save to note."""
+    from notebooklm_local.core.citations import NO_ANSWER_TEXT, build_answer, is_no_answer
+    from notebooklm_local.ui.chat_panel import citation_html
+
+    empty = build_answer("   ", [])
+    assert is_no_answer(empty)
+    html_ = citation_html(empty)
+    assert NO_ANSWER_TEXT in html_ and "\u26a0" not in html_ and "not supported" not in html_
+    real = build_answer("The barge carried coal.", [])
+    assert not is_no_answer(real)
