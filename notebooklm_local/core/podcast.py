@@ -23,12 +23,81 @@ from typing import Any
 from notebooklm_local.core.citations import parse_markers, strip_markers
 from notebooklm_local.core.errors import NotebookError
 
-__all__ = ["Host", "PodcastLine", "PodcastScript", "DEFAULT_PERSONAS"]
+__all__ = ["Host", "PodcastLine", "PodcastScript", "DEFAULT_PERSONAS", "PodcastFormat", "PODCAST_FORMATS",
+           "PODCAST_LENGTHS", "podcast_format", "normalize_length", "budget"]
 
 DEFAULT_PERSONAS = (
     "a curious host who asks the questions listeners would ask",
     "a knowledgeable host who explains with concrete examples from the sources",
 )
+
+
+@dataclass(frozen=True)
+class PodcastFormat:
+    """An audio overview's format: its prompt templates (editable in the templates system), how many
+    speakers it has, their default personas, and its (segments, lines per segment) budget per length."""
+
+    name: str
+    label: str
+    description: str
+    outline_template: str
+    dialogue_template: str
+    speakers: int
+    personas: tuple[str, ...]
+    budgets: dict[str, tuple[int, int]]
+
+    @property
+    def templates(self) -> tuple[str, str]:
+        return self.outline_template, self.dialogue_template
+
+
+PODCAST_LENGTHS = ("short", "default", "long")
+_LENGTH_ALIASES = {"medium": "default"}  # the name settings and older outputs used for "default"
+
+PODCAST_FORMATS: dict[str, PodcastFormat] = {f.name: f for f in (
+    PodcastFormat("deep-dive", "Deep dive", "Two hosts unpack the sources together, one asking, one explaining.",
+                  "podcast_outline", "podcast_dialogue", 2, DEFAULT_PERSONAS,
+                  {"short": (3, 4), "default": (4, 6), "long": (6, 8)}),
+    PodcastFormat("brief", "Brief", "One voice sums up the key points in a minute or two.",
+                  "podcast_brief_outline", "podcast_brief", 1,
+                  ("a clear narrator who states the key points plainly",),
+                  {"short": (2, 4), "default": (3, 4), "long": (3, 6)}),
+    PodcastFormat("critique", "Critique", "A host and a reviewer weigh the sources' gaps, unsupported claims "
+                  "and limitations, citing each passage they question.",
+                  "podcast_critique_outline", "podcast_critique", 2,
+                  ("a host who asks how far the sources can be trusted",
+                   "a careful reviewer who points out gaps, unsupported claims and limitations"),
+                  {"short": (3, 4), "default": (4, 6), "long": (5, 8)}),
+    PodcastFormat("debate", "Debate", "Two hosts take opposite positions the sources support, taking turns, "
+                  "each line cited.",
+                  "podcast_debate_outline", "podcast_debate", 2,
+                  ("argues FOR the position", "argues AGAINST the position"),
+                  {"short": (2, 4), "default": (3, 6), "long": (5, 8)}),
+)}
+
+
+def podcast_format(name: str | None) -> PodcastFormat:
+    """The format called ``name`` (None or "": deep dive); a clear error for an unknown one."""
+    key = (name or "deep-dive").strip().casefold().replace("_", "-").replace(" ", "-")
+    key = {"deepdive": "deep-dive"}.get(key, key)
+    if key not in PODCAST_FORMATS:
+        raise NotebookError(f"Podcast format must be one of: {', '.join(PODCAST_FORMATS)}.")
+    return PODCAST_FORMATS[key]
+
+
+def normalize_length(length: str | None, fallback: str = "default") -> str:
+    """short / default / long ("medium" is read as "default"); a clear error for anything else."""
+    key = (length or fallback).strip().casefold()
+    key = _LENGTH_ALIASES.get(key, key)
+    if key not in PODCAST_LENGTHS:
+        raise NotebookError(f"Podcast length must be one of: {', '.join(PODCAST_LENGTHS)}.")
+    return key
+
+
+def budget(fmt: str | PodcastFormat, length: str) -> tuple[int, int]:
+    """(segments, lines per segment) for a format at a length."""
+    f = fmt if isinstance(fmt, PodcastFormat) else podcast_format(fmt)
+    return f.budgets[normalize_length(length)]
 
 
 @dataclass
@@ -64,6 +133,7 @@ class PodcastScript:
     lines: list[PodcastLine]
     citations: list[dict[str, Any]] = field(default_factory=list)  # Citation.to_json(), by passage_id
     language: str = ""
+    format: str = "deep-dive"  # a PODCAST_FORMATS name
 
     @property
     def unsupported(self) -> list[PodcastLine]:
@@ -73,19 +143,21 @@ class PodcastScript:
         return {
             "title": self.title, "hosts": [{"name": h.name, "persona": h.persona} for h in self.hosts],
             "segments": self.segments, "lines": [ln.to_json() for ln in self.lines], "citations": self.citations,
-            "language": self.language,
+            "language": self.language, "format": self.format,
         }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> PodcastScript:
         return cls(str(d.get("title", "")), [Host(h["name"], h.get("persona", "")) for h in d.get("hosts", [])],
                    list(d.get("segments", [])), [PodcastLine.from_json(x) for x in d.get("lines", [])],
-                   list(d.get("citations", [])), str(d.get("language", "")))
+                   list(d.get("citations", [])), str(d.get("language", "")), str(d.get("format") or "deep-dive"))
 
     def to_markdown(self, *, with_sources: bool = True) -> str:
         out = [f"# {self.title or 'Podcast'}", ""]
         names = " and ".join(h.name for h in self.hosts)
-        if names:
+        if len(self.hosts) == 1:
+            out += [f"*Presented by {names}.*", ""]
+        elif names:
             out += [f"*A conversation between {names}.*", ""]
         seg = None
         for ln in self.lines:
@@ -163,7 +235,7 @@ def parse_markdown(text: str, *, hosts: list[Host] | None = None) -> PodcastScri
         if m:
             lines.append(PodcastLine(m.group("speaker").strip(), "", [], max(0, len(segments) - 1)))
             bodies.append([m.group("text").strip()])
-        elif lines and not s.lstrip().startswith(("*A conversation", "_A conversation")):
+        elif lines and not s.lstrip().startswith(("*A conversation", "_A conversation", "*Presented by")):
             bodies[-1].append(s.strip())
     if not lines:
         raise NotebookError("No dialogue found: write each line as **Name:** what they say.")

@@ -100,6 +100,7 @@ class RenderResult:
     segments: list[AudioSegment] = field(default_factory=list)
     engine: str = ""
     voices: dict[str, str] = field(default_factory=dict)  # speaker -> voice id
+    spoken: int = -1  # lines synthesised (the others came from a per-line cache); -1: not counted
 
     @property
     def realtime_factor(self) -> float:

@@ -19,15 +19,23 @@ from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.grounding import Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import Engine
-from notebooklm_local.core.podcast import Host, PodcastLine, PodcastScript
+from notebooklm_local.core.podcast import (
+    PODCAST_FORMATS,
+    PODCAST_LENGTHS,
+    Host,
+    PodcastFormat,
+    PodcastLine,
+    PodcastScript,
+    budget,
+    podcast_format,
+)
 from notebooklm_local.core.templates import PromptTemplate
 from notebooklm_local.core.textutil import content_words, normalize_for_match
 from notebooklm_local.services.studio.common import Progress, RunStats, generate_structured, messages_for
 from notebooklm_local.services.studio.stages import StageReporter
 
-__all__ = ["PODCAST_LENGTHS", "write_script", "select_passages", "verify_script", "example_titles", "draft_markdown"]
-
-PODCAST_LENGTHS: dict[str, tuple[int, int]] = {"short": (3, 4), "medium": (4, 6), "long": (6, 8)}  # segments, lines
+__all__ = ["PODCAST_FORMATS", "PODCAST_LENGTHS", "write_script", "write_segment", "segment_passages",
+           "select_passages", "verify_script", "example_titles", "draft_markdown"]
 
 
 def select_passages(passages: Sequence[Passage], count: Callable[[str], int], room: int) -> list[Passage]:
@@ -165,7 +173,7 @@ def _check_outline(data: Any, passages: Sequence[Passage], segments: int, exampl
 
 
 def _check_dialogue(data: Any, hosts: Sequence[str], passages: Sequence[Passage],
-                    similarity: Similarity | None = None) -> list[tuple[str, str, list[int]]]:
+                    similarity: Similarity | None = None, fmt: str = "deep-dive") -> list[tuple[str, str, list[int]]]:
     if not isinstance(data, dict) or not isinstance(data.get("lines"), list):
         raise ValueError("the segment has no list of lines")
     lines: list[tuple[str, str, list[int]]] = []
@@ -180,8 +188,14 @@ def _check_dialogue(data: Any, hosts: Sequence[str], passages: Sequence[Passage]
         lines.append((speaker, text, cites))
     if len(lines) < 2:
         raise ValueError("the segment has fewer than two lines")
-    if len({s for s, _, _ in lines}) < 2:
+    if len(hosts) > 1 and len({s for s, _, _ in lines}) < 2:
         raise ValueError("only one host speaks")
+    if fmt == "debate" and any(a[0] == b[0] for a, b in zip(lines, lines[1:], strict=False)):
+        raise ValueError("the debaters do not take turns (one speaks twice in a row)")
+    if fmt in ("debate", "critique", "brief"):
+        uncited = [t for _, t, c in lines if not c and not strip_markers(t).rstrip().endswith("?")]
+        if len(uncited) * 2 > len(lines):
+            raise ValueError(f"{len(uncited)} of {len(lines)} lines cite no passage")
     keys = [normalize_for_match(strip_markers(t)) for _, t, _ in lines]
     if len(set(keys)) < max(2, int(len(keys) * 0.7)):
         raise ValueError("the hosts repeat the same lines")
@@ -218,6 +232,66 @@ def verify_script(script: PodcastScript, passages: Sequence[Passage],
     return script
 
 
+def check_hosts(hosts: Sequence[Host], fmt: PodcastFormat) -> list[str]:
+    names = [h.name for h in hosts]
+    if fmt.speakers == 1:
+        if len(names) != 1 or not names[0].strip():
+            raise NotebookError(f"A {fmt.label.lower()} has one speaker with a name.")
+    elif len(names) != 2 or len(set(n.casefold() for n in names)) != 2 or not all(n.strip() for n in names):
+        raise NotebookError("A podcast needs two hosts with different names.")
+    return names
+
+
+def _values(hosts: Sequence[Host], **kw: Any) -> dict[str, Any]:
+    names = [h.name for h in hosts]
+    return {"host_a": names[0], "host_b": names[1] if len(names) > 1 else "",
+            "persona_a": hosts[0].persona, "persona_b": hosts[1].persona if len(hosts) > 1 else "", **kw}
+
+
+def write_segment(
+    engine: Engine,
+    seg_passages: Sequence[Passage],
+    si: int,
+    topics: Sequence[str],
+    *,
+    title: str,
+    dialogue_template: PromptTemplate,
+    hosts: Sequence[Host],
+    fmt: PodcastFormat,
+    lines_per: int,
+    audience: str,
+    language: str,
+    focus: str,
+    retries: int,
+    stats: RunStats,
+    cancel: CancelToken | None = None,
+    similarity: Similarity | None = None,
+    reporter: StageReporter | None = None,
+) -> list[PodcastLine]:
+    """The lines of segment ``si`` (its topic ``topics[si]``) from ``seg_passages`` (the script's passage ids),
+    checked; citations are the script's ids. Used for a whole episode and to write one segment again."""
+    names = [h.name for h in hosts]
+    # renumber locally: the grammar's id range is small and each id is one the model just saw
+    local = [Passage(k + 1, p.chunk_id, p.source_id, p.source_title, p.text, p.start, p.end, p.page, p.page_end,
+                     p.t_start, p.heading, p.url) for k, p in enumerate(seg_passages)]
+    values = _values(hosts, passages=format_passages(local), topic=topics[si], title=title,
+                     outline="; ".join(f"{i + 1}. {t}" for i, t in enumerate(topics)), lines=lines_per,
+                     first=si == 0, last=si == len(topics) - 1, audience=audience, language=language, focus=focus)
+    seg_lines, _ = generate_structured(
+        engine, messages_for(dialogue_template, values), _dialogue_schema(names, len(local), lines_per),
+        lambda d: _check_dialogue(d, names, local, similarity, fmt.name), what=f"dialogue for segment {si + 1}",
+        max_tokens=40 + (lines_per + 2) * 70, retries=retries, stats=stats, temperature=0.6, cancel=cancel,
+        reporter=reporter,
+    )
+    out = []
+    for speaker, text, cites in seg_lines:
+        glob = [seg_passages[c - 1].pid for c in cites if 1 <= c <= len(seg_passages)]
+        clean = strip_markers(text)
+        out.append(PodcastLine(speaker, clean + "".join(f" [{g}]" for g in dict.fromkeys(glob)),
+                               list(dict.fromkeys(glob)), si))
+    return out
+
+
 def write_script(
     engine: Engine,
     passages: Sequence[Passage],
@@ -235,21 +309,20 @@ def write_script(
     cancel: CancelToken | None = None,
     similarity: Similarity | None = None,
     reporter: StageReporter | None = None,
+    fmt: str | PodcastFormat = "deep-dive",
 ) -> tuple[PodcastScript, list[Passage], list[str]]:
     """Returns (script, the passages it was given (ids 1..n, the ones its citations use), notes).
 
+    ``fmt`` is the format (deep dive, brief, critique, debate: see ``core.podcast.PODCAST_FORMATS``); the
+    templates given are its templates. ``length`` (short / default / long) sets its segments x lines budget.
     An outline whose title is the prompt's example title (copied, not written) is rejected and retried."""
     cancel = cancel or CancelToken()
     reporter = reporter or StageReporter(progress)
-    if length not in PODCAST_LENGTHS:
-        raise NotebookError(f"Podcast length must be one of: {', '.join(PODCAST_LENGTHS)}.")
-    names = [h.name for h in hosts]
-    if len(names) != 2 or len(set(n.casefold() for n in names)) != 2 or not all(n.strip() for n in names):
-        raise NotebookError("A podcast needs two hosts with different names.")
-    n_segments, lines_per = PODCAST_LENGTHS[length]
+    form = fmt if isinstance(fmt, PodcastFormat) else podcast_format(fmt)
+    n_segments, lines_per = budget(form, length)
+    check_hosts(hosts, form)
     outline_tokens = 60 + n_segments * 40
-    base = {"host_a": names[0], "host_b": names[1], "segments": n_segments, "audience": audience, "focus": focus,
-            "language": language}
+    base = _values(hosts, segments=n_segments, audience=audience, focus=focus, language=language)
     overhead = engine.count_chat_tokens(messages_for(outline_template, {**base, "passages": format_passages([])}))
     room = engine.n_ctx - outline_tokens - overhead - 48
     if room < 200:
@@ -259,8 +332,7 @@ def write_script(
     if len(given) < len(passages):
         notes.append(f"The outline saw {len(given)} of {len(passages)} passages (spread over every source) to fit "
                      "the context.")
-    total = n_segments + 1
-    reporter.unit(0, total, "Planning the episode")
+    reporter.unit(0, n_segments + 1, "Planning the episode")
     examples = example_titles(outline_template)
     (title, topics, refs, outline_notes), _ = generate_structured(
         engine, messages_for(outline_template, {**base, "passages": format_passages(given)}),
@@ -270,36 +342,27 @@ def write_script(
     )
     notes += outline_notes
     by_id = {p.pid: p for p in given}
-    outline_text = "; ".join(f"{i + 1}. {t}" for i, t in enumerate(topics))
     lines: list[PodcastLine] = []
-    line_tokens = 40 + (lines_per + 2) * 70
     for si, (topic, ids) in enumerate(zip(topics, refs, strict=True)):
         cancel.raise_if_set()
         reporter.unit(si + 1, len(topics) + 1, "Writing segment", part=si + 1, parts=len(topics), detail=topic)
-        seg_passages = [by_id[i] for i in ids]
-        # renumber locally: the grammar's id range is small and each id is one the model just saw
-        local = [Passage(k + 1, p.chunk_id, p.source_id, p.source_title, p.text, p.start, p.end, p.page, p.page_end,
-                         p.t_start, p.heading, p.url) for k, p in enumerate(seg_passages)]
-        values = {
-            "passages": format_passages(local), "host_a": names[0], "host_b": names[1],
-            "persona_a": hosts[0].persona, "persona_b": hosts[1].persona, "topic": topic, "title": title,
-            "outline": outline_text, "lines": lines_per, "first": si == 0, "last": si == len(topics) - 1,
-            "audience": audience, "language": language,
-        }
-        seg_lines, _ = generate_structured(
-            engine, messages_for(dialogue_template, values), _dialogue_schema(names, len(local), lines_per),
-            lambda d, local=local: _check_dialogue(d, names, local, similarity), what=f"dialogue for segment {si + 1}", max_tokens=line_tokens,
-            retries=retries, stats=stats, temperature=0.6, cancel=cancel, reporter=reporter,
-        )
-        for speaker, text, cites in seg_lines:
-            glob = [seg_passages[c - 1].pid for c in cites if 1 <= c <= len(seg_passages)]
-            clean = strip_markers(text)
-            lines.append(PodcastLine(speaker, clean + "".join(f" [{g}]" for g in dict.fromkeys(glob)),
-                                     list(dict.fromkeys(glob)), si))
-    script = PodcastScript(title or topics[0], list(hosts), topics, lines, language=language)
+        lines += write_segment(engine, [by_id[i] for i in ids], si, topics, title=title,
+                               dialogue_template=dialogue_template, hosts=hosts, fmt=form, lines_per=lines_per,
+                               audience=audience, language=language, focus=focus, retries=retries, stats=stats,
+                               cancel=cancel, similarity=similarity, reporter=reporter)
+    script = PodcastScript(title or topics[0], list(hosts), topics, lines, language=language, format=form.name)
     verify_script(script, given, similarity)
     reporter.finish()
     return script, given, notes
+
+
+def segment_passages(script: PodcastScript, segment: int, passages: Sequence[Passage]) -> list[Passage]:
+    """The passages segment ``segment`` drew on: those its lines cite (else the ones closest to its topic)."""
+    by_id = {p.pid: p for p in passages}
+    ids = list(dict.fromkeys(i for ln in script.lines if ln.segment == segment for i in ln.citations if i in by_id))
+    if not ids and 0 <= segment < len(script.segments):
+        ids = _by_topic(script.segments[segment], passages)
+    return [by_id[i] for i in ids[:4]]
 
 
 DRAFT_HELP = ("Write or paste the script below: one line per turn as **Name:** what they say [n], where [n] is the "

@@ -23,7 +23,14 @@ from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.library import Source
 from notebooklm_local.core.llm import Engine
 from notebooklm_local.core.notes import Note, NoteStore
-from notebooklm_local.core.podcast import DEFAULT_PERSONAS, Host, PodcastScript, parse_markdown
+from notebooklm_local.core.podcast import (
+    DEFAULT_PERSONAS,
+    Host,
+    PodcastScript,
+    normalize_length,
+    parse_markdown,
+    podcast_format,
+)
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.studio import StudioOutput, StudioStore
 from notebooklm_local.core.templates import TemplateStore
@@ -32,7 +39,14 @@ from notebooklm_local.services.library_service import LibraryService
 from notebooklm_local.services.studio.cod import regenerate_step as regenerate_cod_step
 from notebooklm_local.services.studio.cod import run_chain
 from notebooklm_local.services.studio.common import Progress, RunStats, load_material
-from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS, draft_markdown, verify_script, write_script
+from notebooklm_local.services.studio.podcast import (
+    check_hosts,
+    draft_markdown,
+    segment_passages,
+    verify_script,
+    write_script,
+    write_segment,
+)
 from notebooklm_local.services.studio.regenerate import (
     Regenerated,
     check_index,
@@ -228,6 +242,28 @@ class StudioService:
         return CoDResult(out, run.steps, run.failure, stats, notes)
 
     # -- podcast ---------------------------------------------------------------------------------
+    PODCAST_PREFS = "podcast"  # the key of a notebook's audio overview choices in its settings (core.library)
+
+    def podcast_prefs(self, notebook: str) -> dict[str, str]:
+        """A notebook's last audio overview choices (format, length, language, focus), checked: what the podcast
+        tab and ``podcast`` start from; the language is the notebook's output language for podcasts."""
+        nb = self.library.library.notebook(notebook)
+        raw = self.library.library.notebook_settings(nb.id).get(self.PODCAST_PREFS)
+        raw = raw if isinstance(raw, dict) else {}
+        out: dict[str, str] = {}
+        try:
+            out["format"] = podcast_format(str(raw.get("format") or "deep-dive")).name
+        except NotebookError:
+            out["format"] = "deep-dive"
+        try:
+            out["length"] = normalize_length(str(raw["length"])) if raw.get("length") else ""
+        except NotebookError:
+            out["length"] = ""
+        for k, n in (("language", 40), ("focus", 500)):
+            v = raw.get(k)
+            out[k] = " ".join(v.split())[:n] if isinstance(v, str) else ""
+        return out
+
     def podcast_script(
         self,
         notebook: str,
@@ -241,28 +277,37 @@ class StudioService:
         length: str | None = None,
         language: str | None = None,
         focus: str = "",
+        format: str | None = None,  # noqa: A002 - the CLI's and the user's word
         progress: Progress | None = None,
         cancel: CancelToken | None = None,
         on_stage: OnStage | None = None,
     ) -> PodcastResult:
+        """An audio overview's script in ``format`` (deep-dive, brief, critique, debate; None: deep dive) at
+        ``length`` (short / default / long; None: settings). ``language`` None: the notebook's podcast
+        language, else the output language setting. The choices are kept in the notebook's settings."""
         st = self.settings.studio
-        length = length or st.podcast_length
+        form = podcast_format(format)
+        length = normalize_length(length or st.podcast_length)
         audience = audience or st.audience
-        if length not in PODCAST_LENGTHS:
-            raise NotebookError(f"Podcast length must be one of: {', '.join(PODCAST_LENGTHS)}.")
-        hosts = [Host(" ".join((host_a or st.host_a).split())[:40], persona_a.strip()[:300] or DEFAULT_PERSONAS[0]),
-                 Host(" ".join((host_b or st.host_b).split())[:40], persona_b.strip()[:300] or DEFAULT_PERSONAS[1])]
-        lang = self._language(language)
+        given_personas = (persona_a, persona_b)
+        hosts = [Host(" ".join(name.split())[:40], given_personas[i].strip()[:300] or form.personas[i])
+                 for i, name in enumerate([host_a or st.host_a, host_b or st.host_b][:form.speakers])]
+        check_hosts(hosts, form)
+        nb = self.library.library.notebook(notebook)
+        prefs = self.podcast_prefs(nb.id)
+        lang = " ".join(language.split())[:40] if language is not None else (prefs["language"]
+                                                                             or self._language(None))
+        focus = " ".join(focus.split())[:500]
         nb_id, sources, passages = self._material(notebook, source_ids)
         stats = RunStats()
         with self._busy:
             self.engine.info()
             script, given, notes = write_script(
-                self.engine, passages, outline_template=self.templates.get("podcast_outline"),
-                dialogue_template=self.templates.get("podcast_dialogue"), hosts=hosts, audience=audience,
-                length=length, language=lang, focus=" ".join(focus.split())[:500], retries=st.retries, stats=stats,
+                self.engine, passages, outline_template=self.templates.get(form.outline_template),
+                dialogue_template=self.templates.get(form.dialogue_template), hosts=hosts, audience=audience,
+                length=length, language=lang, focus=focus, retries=st.retries, stats=stats,
                 progress=progress, cancel=cancel, similarity=similarity_for(self.library),
-                reporter=StageReporter(progress, on_stage),
+                reporter=StageReporter(progress, on_stage), fmt=form,
             )
         stats.finish()
         if script.unsupported:
@@ -271,12 +316,15 @@ class StudioService:
         out = self.store.add(
             nb_id, "podcast", script.title, source_ids=[s.id for s in sources],
             options={"hosts": [h.name for h in hosts], "audience": audience, "length": length, "language": lang,
-                     "focus": " ".join(focus.split())[:500]},
-            model=self._model(), template="podcast_outline+podcast_dialogue",
+                     "focus": focus, "format": form.name},
+            model=self._model(), template="+".join(form.templates),
             payload={"script": script.to_json(), "passages": [_passage_json(p) for p in given],
                      "stats": stats.to_json(), "notes": notes, "text": script.to_markdown(),
-                     "provenance": self._provenance(["podcast_outline", "podcast_dialogue"], sources, 0.6)},
+                     "provenance": self._provenance(list(form.templates), sources, 0.6)},
         )
+        self.library.library.update_notebook_settings(nb_id, **{self.PODCAST_PREFS: {
+            "format": form.name, "length": length, "language": lang if language is not None else prefs["language"],
+            "focus": focus}})
         return PodcastResult(out, script, stats, notes)
 
     def _hosts(self, host_a: str | None, host_b: str | None) -> list[Host]:
@@ -399,11 +447,37 @@ class StudioService:
                 configured = (tts.voice_a, tts.voice_b)[i] if i < 2 else ""
                 wanted[name] = configured or defaults[i % 2]
         result = render_dialogue(chosen, lines, Path(out_path), voices=wanted, rate_wpm=tts.rate_wpm,
-                                 pause_s=tts.pause_s, language=script.language, progress=progress, cancel=cancel)
+                                 pause_s=tts.pause_s, language=script.language, progress=progress, cancel=cancel,
+                                 cache=self.line_cache())
         if output_id is not None:
             out = self.store.get(output_id)
-            self.store.update(out.id, payload=dict(out.payload, audio=str(result.path)))
+            self.store.update(out.id, payload=dict(out.payload, audio=str(result.path),
+                                                   audio_engine=result.engine, audio_voices=dict(result.voices)))
         return result
+
+    def line_cache(self) -> Any:
+        """The per-line audio cache (``tts.render.LineAudioCache``) in the data dir."""
+        from notebooklm_local.services.tts.render import LineAudioCache
+
+        return LineAudioCache(Path(self.library.data_dir) / "podcasts" / "line-audio")
+
+    def revoice(self, output_id: str, out_path: Path | None = None, *, engine: str | None = None,
+                progress: Progress | None = None, cancel: CancelToken | None = None) -> Any:
+        """Speak a stored podcast again after its script changed (an edit, a regenerated line or segment):
+        only the lines whose text (or voice) changed are synthesised; the others come from the per-line
+        cache, and the file is assembled again. ``out_path`` None: the file it was last spoken into. The
+        engine and voices are the ones it was last spoken with unless given."""
+        out = self.store.get(output_id)
+        if out.kind != "podcast":
+            raise NotebookError(f"Studio output {out.id[:8]} is a {out.kind}, not a podcast.")
+        target = out_path or out.payload.get("audio")
+        if not target:
+            raise NotebookError(f"Podcast {out.id[:8]} has no audio yet: generate it first (podcast --from-output "
+                                f"{out.id[:8]} --audio FILE).")
+        voices = out.payload.get("audio_voices") if engine is None else None
+        return self.podcast_audio(out.id, Path(target), engine=engine or out.payload.get("audio_engine") or None,
+                                  voices=dict(voices) if isinstance(voices, dict) else None, progress=progress,
+                                  cancel=cancel)
 
     # -- regenerate one flagged item (fail safe) ---------------------------------------------------
     def regenerate_sentence(self, output_id: str, index: int, *, language: str | None = None,
@@ -515,6 +589,48 @@ class StudioService:
         result.new, result.replaced = strip_markers(s.text), True
         self.store.update(out.id, payload=dict(out.payload, script=script.to_json(), text=script.to_markdown()))
         return result
+
+    def regenerate_segment(self, output_id: str, segment: int, *, cancel: CancelToken | None = None,
+                           progress: Progress | None = None) -> PodcastScript:
+        """Write segment ``segment`` (0-based) of a stored podcast again, in its format, from the passages its
+        lines cite (none: the ones closest to its topic); the other segments stay as they are. Raises
+        StudioError (the old segment kept) when no attempt passes the checks."""
+        out = self.store.get(output_id)
+        if out.kind != "podcast":
+            raise NotebookError(f"Studio output {out.id[:8]} is a {out.kind}, not a podcast.")
+        script = PodcastScript.from_json(out.payload["script"])
+        check_index(len(script.segments), segment, "segment")
+        form = podcast_format(script.format)
+        given = [_passage_from_json(d) for d in out.payload.get("passages", [])]
+        seg_passages = segment_passages(script, segment, given)
+        if not seg_passages:
+            raise NotebookError("This podcast keeps no passages to write the segment from.")
+        hosts = script.hosts[:form.speakers]
+        try:
+            length = normalize_length(str(out.options.get("length") or "default"))
+        except NotebookError:
+            length = "default"
+        similarity = similarity_for(self.library)
+        stats = RunStats()
+        with self._busy:
+            self.engine.info()
+            new = write_segment(self.engine, seg_passages, segment, script.segments, title=script.title,
+                                dialogue_template=self.templates.get(form.dialogue_template), hosts=hosts, fmt=form,
+                                lines_per=form.budgets[length][1], audience=str(out.options.get("audience") or
+                                                                                self.settings.studio.audience),
+                                language=script.language, focus=str(out.options.get("focus") or ""),
+                                retries=self.settings.studio.retries, stats=stats, cancel=cancel,
+                                similarity=similarity, reporter=StageReporter(progress))
+        at = next((i for i, ln in enumerate(script.lines) if ln.segment == segment), None)
+        if at is None:  # a segment with no lines left: before the first line of a later segment
+            at = next((i for i, ln in enumerate(script.lines) if ln.segment > segment), len(script.lines))
+        script.lines = [ln for ln in script.lines[:at] if ln.segment != segment] + new + [
+            ln for ln in script.lines[at:] if ln.segment != segment]
+        verify_script(script, given, similarity)
+        notes = list(out.payload.get("notes", [])) + [f"Segment {segment + 1} was regenerated."]
+        self.store.update(out.id, payload=dict(out.payload, script=script.to_json(), text=script.to_markdown(),
+                                               notes=notes))
+        return script
 
     # -- notes -----------------------------------------------------------------------------------
     def save_note(self, output_id: str, *, step: int | None = None, title: str = "",

@@ -8,6 +8,7 @@ OGG are encoded from that WAV by ffmpeg when it is on PATH, else by ``lame`` / `
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
@@ -37,7 +38,7 @@ from notebooklm_local.core.tts import (
 )
 from notebooklm_local.services.tts.process import run_process
 
-__all__ = ["available_formats", "encoder_for", "render_dialogue", "SPEAKER_CHANGE_PAUSE"]
+__all__ = ["available_formats", "encoder_for", "render_dialogue", "LineAudioCache", "SPEAKER_CHANGE_PAUSE"]
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,65 @@ class _LinkedToken(CancelToken):
     def raise_if_set(self) -> None:
         if self.is_set():
             raise Cancelled()
+
+
+class LineAudioCache:
+    """Each spoken line's audio, kept as a small WAV keyed by engine, voice, speaking rate and text: after one
+    line of a script is edited or regenerated, a re-voice speaks only that line and re-assembles the file
+    from the others. Oldest files go first when the folder grows past ``max_bytes``. A damaged or unreadable
+    entry is a miss (the line is spoken again), never an error."""
+
+    def __init__(self, folder: Path, max_bytes: int = 256 * 1024 * 1024) -> None:
+        self.folder = Path(folder)
+        self.max_bytes = max_bytes
+
+    @staticmethod
+    def key(engine: str, voice: str, rate_wpm: int, text: str) -> str:
+        return hashlib.sha256(f"{engine}\x00{voice}\x00{rate_wpm}\x00{text}".encode()).hexdigest()[:40]
+
+    def _path(self, key: str) -> Path:
+        return self.folder / f"{key}.wav"
+
+    def get(self, key: str) -> tuple[bytes, int] | None:
+        path = self._path(key)
+        try:
+            with wave.open(str(path), "rb") as w:
+                if w.getnchannels() != 1 or w.getsampwidth() != 2:
+                    return None
+                pcm, rate = w.readframes(w.getnframes()), w.getframerate()
+            os.utime(path)  # recently used: pruned last
+        except (OSError, EOFError, wave.Error):
+            return None
+        return (pcm, rate) if pcm else None
+
+    def put(self, key: str, pcm: bytes, rate: int) -> None:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            tmp = _temp(self.folder, key, ".part.wav")
+            try:
+                with wave.open(str(tmp), "wb") as w:
+                    w.setnchannels(1)
+                    w.setsampwidth(2)
+                    w.setframerate(rate)
+                    w.writeframes(pcm)
+                os.replace(tmp, self._path(key))
+            finally:
+                tmp.unlink(missing_ok=True)
+        except (OSError, TTSError, wave.Error) as e:
+            log.warning("could not keep a line's audio in %s: %s", self.folder, e)
+
+    def prune(self) -> None:
+        try:
+            files = [(p.stat().st_mtime, p.stat().st_size, p) for p in self.folder.glob("*.wav")]
+        except OSError:
+            return
+        total = sum(size for _, size, _ in files)
+        for _, size, p in sorted(files):
+            if total <= self.max_bytes:
+                break
+            with contextlib.suppress(OSError):
+                p.unlink()
+                total -= size
 
 
 def _encode_cmd(tool: str, path: str, fmt: str, src: Path, dst: Path) -> list[str]:
@@ -133,7 +193,8 @@ def _prepare_target(out_path: Path) -> Path:
 def render_dialogue(engine: TTSEngine, lines: Sequence[Utterance], out_path: Path, *,
                     voices: dict[str, str] | None = None, rate_wpm: int = 165, pause_s: float = 0.45,
                     fmt: str | None = None, progress: Callable[[int, int, str], None] | None = None,
-                    cancel: CancelToken | None = None, language: str = "") -> RenderResult:
+                    cancel: CancelToken | None = None, language: str = "",
+                    cache: LineAudioCache | None = None) -> RenderResult:
     """Speak ``lines`` with one voice per speaker into ``out_path``.
 
     Args:
@@ -149,6 +210,8 @@ def render_dialogue(engine: TTSEngine, lines: Sequence[Utterance], out_path: Pat
         cancel: checked between lines; a running synthesizer or encoder is killed when it is set.
             Engines with a ``max_parallel`` attribute > 1 speak that many lines at once.
         language: the language for the default voices ("" = the engine's default, English).
+        cache: per-line audio kept between renders: a line whose engine, voice, rate and text are in it is
+            not spoken again (``RenderResult.spoken`` counts the lines that were).
 
     Returns:
         What was written: file, format, sample rate, duration, render time, segments, voices.
@@ -190,17 +253,29 @@ def render_dialogue(engine: TTSEngine, lines: Sequence[Utterance], out_path: Pat
     token = _LinkedToken(cancel)  # stops the other in-flight lines when one fails or the user cancels
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="tts")
     pending: dict[int, Future[tuple[bytes, int]]] = {}
+    ready: dict[int, tuple[bytes, int]] = {}  # lines found in the cache
+    keys = [LineAudioCache.key(engine.name, voice_map[s], rate_wpm, t) for s, t in items] if cache else []
+    spoken = 0
     try:
         prev: str | None = None
         for i, (speaker, text) in enumerate(items):
             report(i, total, f"Speaking line {i + 1} of {total} ({speaker})")
             token.raise_if_set()
             for j in range(i, min(total, i + workers)):
-                if j not in pending:
+                if j not in pending and j not in ready:
+                    if cache is not None and (hit := cache.get(keys[j])) is not None:
+                        ready[j] = hit
+                        continue
                     s_j, t_j = items[j]
                     pending[j] = pool.submit(engine.synthesize, t_j, voice_map[s_j], rate_wpm=rate_wpm, cancel=token)
-            pcm, sr = pending.pop(i).result()
-            pcm = trim_silence(pcm, sr)
+            if i in ready:
+                pcm, sr = ready.pop(i)
+            else:
+                pcm, sr = pending.pop(i).result()
+                spoken += 1
+                pcm = trim_silence(pcm, sr)
+                if cache is not None and pcm:
+                    cache.put(keys[i], pcm, sr)
             if not pcm:
                 log.warning("%s produced no sound for line %d (%r)", engine.name, i + 1, text[:60])
                 continue
@@ -254,6 +329,8 @@ def render_dialogue(engine: TTSEngine, lines: Sequence[Utterance], out_path: Pat
             if tmp is not None:
                 with contextlib.suppress(OSError):
                     tmp.unlink(missing_ok=True)
+    if cache is not None:
+        cache.prune()
     report(total, total, "Done")
     return RenderResult(out_path, fmt, rate, round(duration, 4), time.perf_counter() - t0, segments,
-                        engine.name, dict(voice_map))
+                        engine.name, dict(voice_map), spoken)
