@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QFontDatabase, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -215,6 +215,8 @@ class NotesPane(QWidget):
         fields.addRow("Tags", self.tags_edit)
         rv.addLayout(fields)
         body = QSplitter(Qt.Orientation.Horizontal)
+        body.setObjectName("note-body")
+        self.body_split = body
         self.editor = QPlainTextEdit()
         self.editor.setObjectName("note-editor")
         self.editor.setAccessibleName("Note text (Markdown)")
@@ -244,6 +246,8 @@ class NotesPane(QWidget):
         split.setStretchFactor(0, 1)
         split.setStretchFactor(1, 3)
         split.setSizes([280, 820])
+        right.installEventFilter(self)  # editor and preview side by side only when there is room
+        self._right = right
         QShortcut(QKeySequence.StandardKey.Save, self, activated=self.save)
 
         self._preview_timer = QTimer(self)
@@ -278,6 +282,16 @@ class NotesPane(QWidget):
         self._load_editor(None)
         self.status.clear()
         self.refresh()
+
+    SIDE_BY_SIDE_MIN = 640  # px: narrower, the editor sits above the preview (each was ~150 px wide at 1280)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt override
+        if obj is self._right and event.type() == QEvent.Type.Resize:
+            want = (Qt.Orientation.Horizontal if self._right.width() >= self.SIDE_BY_SIDE_MIN
+                    else Qt.Orientation.Vertical)
+            if self.body_split.orientation() != want:
+                self.body_split.setOrientation(want)
+        return super().eventFilter(obj, event)
 
     @property
     def busy(self) -> bool:

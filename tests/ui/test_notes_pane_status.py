@@ -43,3 +43,16 @@ def test_the_empty_message_goes_when_a_note_saved_elsewhere_is_listed(qtbot: Any
     pane.refresh()  # what the main window does when the chat saved a note
     qtbot.waitUntil(lambda: pane.list.count() == 1 and not pane.busy, timeout=WAIT)
     assert "No notes yet" not in pane.status.text() and "No note matches" not in pane.status.text()
+
+
+def test_editor_and_preview_stack_when_the_pane_is_narrow(qtbot: Any, pane: Any) -> None:
+    """Side by side only with room: at 1280 px the pane's right side is ~450 px and each half was ~150 px
+    wide (seen in the X11 user-loop test's screenshots)."""
+    from PySide6.QtCore import Qt
+
+    pane.resize(500, 600)
+    qtbot.waitUntil(lambda: pane.body_split.orientation() == Qt.Orientation.Vertical, timeout=3000)
+    qtbot.wait(50)
+    assert pane.editor.width() == pane.preview.width() >= 240  # one above the other, each the full width
+    pane.resize(1400, 700)
+    qtbot.waitUntil(lambda: pane.body_split.orientation() == Qt.Orientation.Horizontal, timeout=3000)
