@@ -689,8 +689,8 @@ class LibraryService:
     ) -> list[tuple[int, float]]:
         """The ``n`` nearest chunks within the selected sources (all when ``subset`` is None).
 
-        Chroma's metadata filter costs 50-150x the vector search itself at 100k chunks (129 ms for a
-        tenth of the sources, 492 ms for half, vs 2-8 ms unfiltered; under load). So for a selection
+        Chroma's metadata filter costs 17-64x the vector search itself at 100k chunks (129 ms for a
+        tenth of the sources, 492 ms for half, vs 7.7 ms unfiltered, same run under load). So for a selection
         the unfiltered neighbours are over-fetched in proportion to the selection's share of the
         chunks and filtered here: the result is the filtered query's whenever at least ``n`` of them
         pass (the same distances, in the same order) or the collection has no more. Otherwise, and for
