@@ -216,10 +216,17 @@ class Card:
     answer_type: str
     unit: str = ""
     score: float = 0.0
+    # a card written by the model (services/studio/cards_gen.py): a question, its checked answer, the
+    # explanation and the difficulty asked for; ``sentence`` is the cited source sentence that supports it
+    question: str = ""
+    explanation: str = ""
+    difficulty: str = ""
 
     @property
     def front(self) -> str:
-        """The sentence with the answer blanked (one line)."""
+        """The sentence with the answer blanked (one line); a written card's question."""
+        if self.question:
+            return one_line(self.question)
         a, b = self.answer_span
         t = self.sentence.text
         return one_line(t[:a] + "\x00" + t[b:]).replace("\x00", BLANK)
@@ -246,7 +253,9 @@ class Card:
     def to_json(self) -> dict[str, Any]:
         return {"id": self.id, "front": self.front, "back": self.back, "cloze": self.cloze, "answer": self.answer,
                 "answer_span": list(self.answer_span), "answer_type": self.answer_type, "unit": self.unit,
-                "score": round(self.score, 4), "sentence": self.sentence.to_json()}
+                "score": round(self.score, 4), "sentence": self.sentence.to_json(),
+                **({"question": self.question, "explanation": self.explanation, "difficulty": self.difficulty}
+                   if self.question else {})}
 
 
 def _card_id(s: Sentence, span: Span) -> str:
@@ -369,6 +378,8 @@ class CardDeck:
     cards: list[Card]
     notes: list[str] = field(default_factory=list)
     label: str = LABEL
+    generated: bool = False  # written by ``model`` (every answer checked against its passage)
+    model: str = ""
 
     @property
     def citations(self) -> list[Citation]:
@@ -380,12 +391,16 @@ class CardDeck:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": "flashcards", "label": self.label, "title": self.title, "cards": [c.to_json() for c in self.cards],
-                "citations": [c.to_json() for c in self.citations], "text": self.text, "notes": self.notes}
+                "citations": [c.to_json() for c in self.citations], "text": self.text, "notes": self.notes,
+                **({"generated": True, "model": self.model} if self.generated else {})}
 
     def to_markdown(self) -> str:
         out = [f"# {md_escape(self.title)}", "", f"*{self.label}.*", ""]
         for n, c in enumerate(self.cards, 1):
-            out += [f"{n}. {md_escape(c.front)}[^{c.citation.passage_id}]", f"   **Answer:** {md_escape(c.back)}", ""]
+            out += [f"{n}. {md_escape(c.front)}[^{c.citation.passage_id}]", f"   **Answer:** {md_escape(c.back)}"]
+            if c.explanation:
+                out += [f"   *{md_escape(c.explanation)}*"]
+            out += [""]
         if not self.cards:
             out += ["*No sentence in the selected sources makes a good card.*", ""]
         for note in self.notes:
@@ -441,8 +456,8 @@ class QuizQuestion:
 
     @property
     def explanation(self) -> str:
-        """The cited sentence, verbatim (one line)."""
-        return self.card.sentence.display
+        """The cited sentence, verbatim (one line); a written question's explanation."""
+        return one_line(self.card.explanation) if self.card.explanation else self.card.sentence.display
 
     @property
     def citation(self) -> Citation:
@@ -452,7 +467,9 @@ class QuizQuestion:
         return {"id": self.card.id, "stem": self.stem, "options": self.options, "correct": self.correct,
                 "answer": self.answer, "answer_type": self.card.answer_type,
                 "answer_span": list(self.card.answer_span), "explanation": self.explanation,
-                "distractor_refs": self.distractor_refs, "sentence": self.card.sentence.to_json()}
+                "distractor_refs": self.distractor_refs, "sentence": self.card.sentence.to_json(),
+                **({"question": self.card.question, "written_explanation": self.card.explanation,
+                    "difficulty": self.card.difficulty} if self.card.question else {})}
 
 
 @dataclass
@@ -462,6 +479,8 @@ class Quiz:
     seed: int = 0
     notes: list[str] = field(default_factory=list)
     label: str = LABEL
+    generated: bool = False  # written by ``model`` (every answer checked against its passage)
+    model: str = ""
 
     @property
     def citations(self) -> list[Citation]:
@@ -475,7 +494,8 @@ class Quiz:
     def to_json(self) -> dict[str, Any]:
         return {"kind": "quiz", "label": self.label, "title": self.title, "seed": self.seed,
                 "questions": [q.to_json() for q in self.questions],
-                "citations": [c.to_json() for c in self.citations], "text": self.text, "notes": self.notes}
+                "citations": [c.to_json() for c in self.citations], "text": self.text, "notes": self.notes,
+                **({"generated": True, "model": self.model} if self.generated else {})}
 
     def to_markdown(self) -> str:
         out = [f"# {md_escape(self.title)}", "", f"*{self.label}.*", ""]

@@ -39,7 +39,8 @@ def _card(d: dict[str, Any]) -> Card:
     span = d.get("answer_span") or [0, 0]
     return Card(str(d.get("id", "")), extract_from_json(d.get("sentence", {})), str(d.get("answer", "")),
                 (int(span[0]), int(span[1])), str(d.get("answer_type", "")), str(d.get("unit", "")),
-                float(d.get("score", 0.0)))
+                float(d.get("score", 0.0)), str(d.get("question", "") or ""),
+                str(d.get("explanation", d.get("written_explanation", "")) or ""), str(d.get("difficulty", "") or ""))
 
 
 def _node(d: dict[str, Any]) -> MindNode:
@@ -49,6 +50,14 @@ def _node(d: dict[str, Any]) -> MindNode:
     return MindNode(str(d.get("id", "")), str(d.get("label", "")), str(d.get("kind", "")), refs,
                     [_node(c) for c in d.get("children", [])], list(d.get("phrases", [])),
                     citation_from_json(cit) if isinstance(cit, dict) else None, int(d.get("n_refs", len(refs))))
+
+
+def _written(d: dict[str, Any], result: Any) -> Any:
+    """A result the model wrote (and the checks passed) keeps its label, model and ``generated`` mark."""
+    if d.get("generated"):
+        result.generated, result.model = True, str(d.get("model", ""))
+        result.label = str(d.get("label", "") or result.label)
+    return result
 
 
 def result_from_json(kind: str, d: dict[str, Any]) -> Any:
@@ -67,18 +76,19 @@ def result_from_json(kind: str, d: dict[str, Any]) -> Any:
                              [extract_from_json(q) for q in g.get("quotes", [])]) for g in d.get("groups", [])]
         return KeyQuotes(title, groups, notes)
     if kind == "flashcards":
-        return CardDeck(title, [_card(c) for c in d.get("cards", [])], notes)
+        return _written(d, CardDeck(title, [_card(c) for c in d.get("cards", [])], notes))
     if kind == "quiz":
         qs = []
         for q in d.get("questions", []):
             card = _card({"id": q.get("id", ""), "sentence": q.get("sentence", {}), "answer": q.get("answer", ""),
                           "answer_type": q.get("answer_type", ""),
-                          "answer_span": q.get("answer_span") or _span_of(q)})
+                          "answer_span": q.get("answer_span") or _span_of(q), "question": q.get("question", ""),
+                          "explanation": q.get("written_explanation", ""), "difficulty": q.get("difficulty", "")})
             qs.append(QuizQuestion(card, [str(o) for o in q.get("options", [])], int(q.get("correct", 0)),
                                    list(q.get("distractor_refs", []))))
-        return Quiz(title, qs, int(d.get("seed", 0)), notes)
+        return _written(d, Quiz(title, qs, int(d.get("seed", 0)), notes))
     if kind == "mindmap":
-        return MindMap(title, _node(d.get("root", {})), notes)
+        return _written(d, MindMap(title, _node(d.get("root", {})), notes))
     if kind in ("timeline", "data_table"):
         from notebooklm_local.core.timeline import table_from_json, timeline_from_json
 

@@ -126,6 +126,8 @@ class MindMap:
     root: MindNode
     notes: list[str] = field(default_factory=list)
     label: str = LABEL
+    generated: bool = False  # a concept tree written by ``model`` (every label checked against its passages)
+    model: str = ""
 
     @property
     def nodes(self) -> list[MindNode]:
@@ -150,7 +152,8 @@ class MindMap:
 
     def to_json(self) -> dict[str, Any]:
         return {"kind": "mindmap", "label": self.label, "title": self.title, "root": self.root.to_json(),
-                "citations": [c.to_json() for c in self.citations], "text": self.text, "notes": self.notes}
+                "citations": [c.to_json() for c in self.citations], "text": self.text, "notes": self.notes,
+                **({"generated": True, "model": self.model} if self.generated else {})}
 
     def to_markdown(self) -> str:
         """A nested-list outline; points carry footnote citations."""

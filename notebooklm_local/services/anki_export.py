@@ -86,9 +86,17 @@ def write_apkg(result: CardDeck | Quiz, path: Path, *, deck_name: str = "") -> P
         raise NotebookError("Only flashcards and quizzes export to Anki.")
     name = " ".join((deck_name or result.title or "NotebookLM Local").split())[:200]
     cloze_model, quiz_model = _models()
-    deck = genanki.Deck(stable_id("deck:" + name), name, description=_esc(LABEL))
+    deck = genanki.Deck(stable_id("deck:" + name), name, description=_esc(getattr(result, "label", LABEL) or LABEL))
     if isinstance(result, CardDeck):
         for card in result.cards:
+            if card.question:  # a written question/answer card: the basic note type
+                back = (f"<b>{_no_cloze(_esc(card.answer))}</b>"
+                        + (f"<br>{_no_cloze(_esc(card.explanation))}" if card.explanation else "")
+                        + f"<br>\u201c{_no_cloze(_esc(card.sentence.text))}\u201d")
+                deck.add_note(genanki.Note(
+                    model=quiz_model, fields=[_no_cloze(_esc(card.question)), back, _source(card)],
+                    guid=genanki.guid_for("card", card.id), tags=["notebooklm-local", "written"]))
+                continue
             deck.add_note(genanki.Note(
                 model=cloze_model, fields=[_cloze_html(card), "", _source(card)],
                 guid=genanki.guid_for("card", card.id), tags=["notebooklm-local", "cloze"]))

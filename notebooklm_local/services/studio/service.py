@@ -632,6 +632,41 @@ class StudioService:
                                                notes=notes))
         return script
 
+    # -- written mind map, flashcards, quiz (the Extract tab's "Write with the model") -------------
+    def written(self, what: str, notebook: str, source_ids: Sequence[str] | None = None, *, count: int = 10,
+                difficulty: str = "medium", language: str | None = None, seed: int = 0, store: bool = True,
+                progress: Progress | None = None, cancel: CancelToken | None = None,
+                on_stage: OnStage | None = None) -> Any:
+        """A mind map (``what`` "mindmap"), flashcards or a quiz written by the model, every item checked against
+        its passages (``services/studio/mindmap_gen.py``, ``cards_gen.py``); stored with the model-free kinds."""
+        from notebooklm_local.services.studio.cards_gen import generate_cards
+        from notebooklm_local.services.studio.mindmap_gen import generate_mindmap
+
+        kind = {"mindmap": "mindmap", "flashcards": "flashcards", "cards": "flashcards", "quiz": "quiz"}.get(what)
+        if kind is None:
+            raise NotebookError(f"Unknown output '{what}'. Choose mindmap, flashcards or quiz.")
+        if kind != "mindmap":
+            from notebooklm_local.services.studio.cards_gen import DIFFICULTIES, MAX_COUNT
+
+            if difficulty not in DIFFICULTIES:
+                raise NotebookError(f"Difficulty must be one of: {', '.join(DIFFICULTIES)}.")
+            if not 1 <= int(count) <= MAX_COUNT:
+                raise NotebookError(f"The count must be between 1 and {MAX_COUNT}.")
+        lang = self._language(language)
+        name = {"mindmap": "mindmap_gen", "flashcards": "flashcards_gen", "quiz": "quiz_gen"}[kind]
+        template = self.templates.get(name)
+        _nb, sources, _passages = self._material(notebook, source_ids)  # bad input fails before the model loads
+        with self._busy:
+            self.engine.info()
+            common: dict[str, Any] = {
+                "template": template, "language": lang, "similarity": similarity_for(self.library),
+                "retries": self.settings.studio.retries, "store": store, "progress": progress, "on_stage": on_stage,
+                "cancel": cancel, "provenance": self._provenance([name], sources, 0.3)}
+            if kind == "mindmap":
+                return generate_mindmap(self.engine, self.library, notebook, source_ids, **common)
+            return generate_cards(self.engine, self.library, notebook, source_ids, what=kind, count=count,
+                                  difficulty=difficulty, seed=seed, **common)
+
     # -- notes -----------------------------------------------------------------------------------
     def save_note(self, output_id: str, *, step: int | None = None, title: str = "",
                   tags: Sequence[str] = ()) -> Note:
