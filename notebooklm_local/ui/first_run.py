@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from notebooklm_local import APP_DISPLAY_NAME
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings, save_settings
 from notebooklm_local.services.model_manager import ModelInfo, ModelManager
@@ -62,7 +63,7 @@ class FirstRunDialog(QDialog):
         guard_none_refcount()
         super().__init__(parent)
         self.setObjectName("first-run")
-        self.setWindowTitle("Welcome to notebooklm-local")
+        self.setWindowTitle(f"Welcome to {APP_DISPLAY_NAME}")
         self.paths = ctx_paths
         self.settings = settings
         self.lanes = lanes
@@ -72,7 +73,7 @@ class FirstRunDialog(QDialog):
         self._worker: FunctionWorker | None = None
 
         layout = QVBoxLayout(self)
-        title = QLabel("<h2>Welcome to notebooklm-local</h2>")
+        title = QLabel(f"<h2>Welcome to {APP_DISPLAY_NAME}</h2>")
         layout.addWidget(title)
         intro = QLabel(
             "Everything runs on this computer: your sources, the search index and the language model.<br><br>"

@@ -580,7 +580,7 @@ class MainWindow(QMainWindow):
 
     @Slot(str)
     def _on_note_saved(self, note_id: str) -> None:
-        self.notes_pane.refresh()
+        self.notes_pane.show_note(note_id)  # listed and opened: "Export this note" works at once
         self.statusBar().showMessage("Saved to Notes (Ctrl+2 shows them).", 6000)
 
     @Slot(object)
@@ -1132,6 +1132,8 @@ class MainWindow(QMainWindow):
                           "Closing now stops the work that is running.", parent=self)
         box.setObjectName("close-while-working")
         box.setInformativeText("\n".join(f"\u2022 {w}" for w in work))
+        box.setStyleSheet("QLabel#qt_msgbox_label, QLabel#qt_msgbox_informativelabel { min-width: 420px; }")  # the
+        # window manager shortened the title of the narrow default box ("Close while wor…")
         stop = box.addButton("Stop and close", QMessageBox.ButtonRole.AcceptRole)
         stop.setObjectName("close-stop")
         keep = box.addButton("Keep working", QMessageBox.ButtonRole.RejectRole)

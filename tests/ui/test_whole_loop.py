@@ -89,6 +89,9 @@ def test_drop_index_ask_cite_note_summary_dialogs_export(qtbot: Any, ctx: AppCon
     assert panel.save_to_note(1)
     qtbot.waitUntil(lambda: len(win.notes_pane.notes) == 1, timeout=20000)
     assert win.notes_pane.notes[0].body.strip()
+    # ... and opens it (found by the X11 user-loop test: listed but not opened, "Export this note" disabled)
+    qtbot.waitUntil(lambda: win.notes_pane.current is not None
+                    and win.notes_pane.current.id == win.notes_pane.notes[0].id, timeout=20000)
 
     # 5. a summary with the tiny model: it finishes (a stored output or a clear error), never a crash
     win.show_studio_action.trigger()
