@@ -26,6 +26,8 @@ from notebooklm_local.core.studio import EXTRACTED_KINDS, KINDS
 __all__ = ["add_studio_parsers"]
 
 _LENGTHS = ("short", "medium", "long")
+_PODCAST_LENGTHS = ("short", "default", "long", "medium")  # medium: the old name of default
+_PODCAST_FORMATS = ("deep-dive", "brief", "critique", "debate")
 _EXTRACT_KINDS = EXTRACTED_KINDS
 _AUDIENCES = ("beginner", "general", "expert")
 
@@ -55,17 +57,26 @@ def add_studio_parsers(sub: Any) -> None:
     c.add_argument("--step", type=int, default=None, help="with --save-note: which step to save (default: last)")
     c.set_defaults(func=cmd_cod)
 
-    p = sub.add_parser("podcast", help="a two-host podcast script with citations, and optionally its audio")
-    p.add_argument("-n", "--notebook", default=None, help="notebook (needed unless --from-output)")
+    p = sub.add_parser("podcast", help="an audio overview (deep dive, brief, critique or debate): a script with "
+                                       "citations, and optionally its audio")
+    p.add_argument("-n", "--notebook", default=None, help="notebook (needed unless --from-output or --revoice)")
     p.add_argument("--sources", nargs="+", metavar="ID")
-    p.add_argument("--language", default=None)
+    p.add_argument("--format", choices=_PODCAST_FORMATS, default=None,
+                   help="deep-dive (two hosts, default), brief (one voice, 1-2 minutes), critique (the sources' "
+                        "gaps and limitations) or debate (two hosts on opposite sides)")
+    p.add_argument("--language", default=None,
+                   help="output language, kept as the notebook's podcast language (default: the notebook's, "
+                        "else settings)")
     p.add_argument("--hosts", default=None, help="two names, comma-separated (default: settings)")
     p.add_argument("--persona-a", default="")
     p.add_argument("--persona-b", default="")
     p.add_argument("--audience", choices=_AUDIENCES, default=None)
-    p.add_argument("--length", choices=_LENGTHS, default=None)
-    p.add_argument("--focus", default="")
+    p.add_argument("--length", choices=_PODCAST_LENGTHS, default=None, metavar="short|default|long",
+                   help="segments x lines budget (default: settings)")
+    p.add_argument("--focus", default="", help="what the episode concentrates on")
     p.add_argument("--from-output", metavar="ID", help="use a stored podcast instead of writing a new one")
+    p.add_argument("--revoice", metavar="ID", help="speak a stored podcast again after edits: only changed lines are "
+                                                   "synthesised (into its last audio file, or --audio)")
     p.add_argument("--script", type=Path, metavar="FILE.md",
                    help="with --from-output: replace its script with this edited Markdown; with -n: store this "
                         "hand-written script as a new podcast, no model (citations checked either way)")
@@ -98,8 +109,11 @@ def add_studio_parsers(sub: Any) -> None:
     e.add_argument("--points", type=int, default=2, help="mind map: key sentences under each leaf (default 2)")
     e.add_argument("--embeddings", action="store_true", help="mind map: group passages by their embeddings")
     e.add_argument("--generate", action="store_true",
-                   help="timeline, table: written by the chat model (needs an instruct model); every row is checked "
-                        "against its passage and flagged when unsupported")
+                   help="mindmap, flashcards, quiz, timeline, table: written by the chat model (needs an instruct "
+                        "model); every concept, answer or row is checked against its passage (a timeline row that "
+                        "fails is flagged, a card, question or concept that fails is dropped)")
+    e.add_argument("--difficulty", choices=("easy", "medium", "hard"), default="medium",
+                   help="with --generate: how hard the flashcards or quiz questions are (default medium)")
     e.add_argument("--format", choices=("md", "json", "csv", "apkg", "opml"), default=None,
                    help="md (default), json; csv (flashcards, quiz, timeline, table); apkg (flashcards, quiz; "
                         "needs --out); opml (mind map)")
@@ -139,6 +153,8 @@ def add_studio_parsers(sub: Any) -> None:
     which = x.add_mutually_exclusive_group(required=True)
     which.add_argument("--sentence", type=int, metavar="N", help="a summary's sentence (1-based)")
     which.add_argument("--line", type=int, metavar="N", help="a podcast script's line (1-based)")
+    which.add_argument("--segment", type=int, metavar="N", help="a podcast script's segment (1-based), written again "
+                                                               "as a whole")
     which.add_argument("--step", type=int, metavar="N", help="a chain of density's step (1-based)")
     x.set_defaults(func=cmd_studio_regenerate)
 
@@ -407,7 +423,33 @@ def _write_guard(path: Path, force: bool) -> None:
         raise NotebookError(f"{path} exists; use --force to overwrite it.")
 
 
+def _podcast_revoice(args: argparse.Namespace) -> int:
+    """``podcast --revoice ID [--audio FILE]``: speak a stored podcast again; unchanged lines come from the cache."""
+    if args.audio is not None:
+        _write_guard(args.audio, True)
+    paths, studio = _studio(args, engine=False)
+    with locked(paths):
+        out = studio.store.get(args.revoice)
+        token = CancelToken()
+        progress = TerminalProgress()
+        try:
+            with sigint_cancels(token):
+                audio = studio.revoice(out.id, args.audio, engine=args.tts, progress=progress, cancel=token)
+        finally:
+            progress.close()
+    total = len(audio.segments)
+    if args.json:
+        print(json.dumps({"id": out.id, "path": str(audio.path), "duration_s": round(audio.duration_s, 2),
+                          "lines": total, "spoken": audio.spoken, "engine": audio.engine, "voices": audio.voices},
+                         indent=2, ensure_ascii=False))
+    print(f"Re-voiced {out.id[:8]}: {audio.spoken} of {total} lines spoken again, the others reused; "
+          f"{audio.path} ({audio.duration_s:.1f}s)", file=sys.stderr)
+    return 0
+
+
 def cmd_podcast(args: argparse.Namespace) -> int:
+    if args.revoice is not None:
+        return _podcast_revoice(args)
     if args.from_output is None and not args.notebook:
         raise NotebookError("Give a notebook (-n NAME) or a stored podcast (--from-output ID).")
     if args.draft is not None:
@@ -445,7 +487,7 @@ def cmd_podcast(args: argparse.Namespace) -> int:
             r = _run_staged(studio, args, lambda on_stage, token: studio.podcast_script(
                 args.notebook, ids, host_a=hosts[0], host_b=hosts[1], persona_a=args.persona_a,
                 persona_b=args.persona_b, audience=args.audience, length=args.length, language=args.language,
-                focus=args.focus, on_stage=on_stage, cancel=token))
+                focus=args.focus, format=args.format, on_stage=on_stage, cancel=token))
             out, script, stats = r.output, r.script, r.stats
             for n in r.notes:
                 print(f"Note: {n}", file=sys.stderr)
@@ -591,9 +633,20 @@ def cmd_studio_regenerate(args: argparse.Namespace) -> int:
                 return studio.regenerate_step(out.id, args.step, cancel=token)
             if args.line is not None:
                 return studio.regenerate_line(out.id, args.line - 1, cancel=token)
+            if args.segment is not None:
+                return studio.regenerate_segment(out.id, args.segment - 1, cancel=token)
             return studio.regenerate_sentence(out.id, args.sentence - 1, cancel=token)
 
         r = _run(studio, fn)
+    if args.segment is not None:
+        lines = [ln for ln in r.lines if ln.segment == args.segment - 1]
+        print(f"Segment {args.segment} rewritten ({len(lines)} lines, {sum(not ln.supported for ln in lines)} "
+              f"flagged):")
+        for ln in lines:
+            mark = "" if ln.supported else "  \u26a0"
+            print(f"  {ln.speaker}: {ln.text}{mark}")
+        print(f"Speak it again with: podcast --revoice {out.id[:8]}", file=sys.stderr)
+        return 0
     if not r.replaced:
         print(r.flag, file=sys.stderr)
         return 1
@@ -654,8 +707,11 @@ def _extract_generated(args: argparse.Namespace, fmt: str) -> int:
     from notebooklm_local.services.studio.extractive import ExtractiveStudio
     from notebooklm_local.services.studio.timeline_gen import generate
 
+    if args.what in ("mindmap", "flashcards", "quiz"):
+        return _extract_written(args, fmt)
     if args.what not in ("timeline", "table"):
-        raise NotebookError("--generate is for the timeline and the table; the other outputs need no model.")
+        raise NotebookError("--generate is for the mind map, flashcards, quiz, timeline and table; the summary and "
+                            "the key quotes need no model.")
     paths, studio = _studio(args)
     with locked(paths):
         ids = _ids(studio, args.notebook, args.sources)
@@ -674,6 +730,33 @@ def _extract_generated(args: argparse.Namespace, fmt: str) -> int:
     flagged = sum(1 for x in (r.result.events if args.what == "timeline" else r.result.rows) if not x.supported)
     stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
     print(f"[{r.kind}: {_count(r.result)}, {flagged} flagged · {stored}]", file=sys.stderr)
+    _print_stats(r.stats.to_json(), r.result.model)
+    return 0
+
+
+def _extract_written(args: argparse.Namespace, fmt: str) -> int:
+    """``extract mindmap|flashcards|quiz --generate``: the model writes it; every concept or answer is checked
+    against its passage and one that fails is dropped (an answer is first written again once)."""
+    from notebooklm_local.services.studio.extractive import ExtractiveStudio
+
+    paths, studio = _studio(args)
+    with locked(paths):
+        ids = _ids(studio, args.notebook, args.sources)
+        r = _run(studio, lambda progress, token: studio.written(
+            args.what, args.notebook, ids, count=args.count or 10, difficulty=args.difficulty, seed=args.seed,
+            store=not args.no_store, progress=progress, cancel=token))
+        if args.save_note and r.output is not None:
+            note = _extractive(args).save_note(r.output.id, tags=args.tag)
+            print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
+    if args.out is not None:
+        ExtractiveStudio.export(r.result, fmt, args.out)
+        print(f"Written to {args.out} ({fmt}).", file=sys.stderr)
+    else:
+        print(ExtractiveStudio.render(r.result, fmt), end="")
+    stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
+    print(f"[{r.kind}: {_count(r.result)}, {len(r.dropped)} dropped by the checks · {stored}]", file=sys.stderr)
+    for why in r.dropped[:5]:
+        print(f"  dropped: {why}", file=sys.stderr)
     _print_stats(r.stats.to_json(), r.result.model)
     return 0
 

@@ -52,10 +52,15 @@ from notebooklm_local.core.citations import repair_json, strip_markers
 from notebooklm_local.core.density import CoDStep
 from notebooklm_local.core.errors import Cancelled, NotebookError
 from notebooklm_local.core.note_export import safe_filename
-from notebooklm_local.core.podcast import PodcastScript
+from notebooklm_local.core.podcast import (
+    PODCAST_FORMATS,
+    PODCAST_LENGTHS,
+    PodcastScript,
+    normalize_length,
+    podcast_format,
+)
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.studio import StudioOutput, StudioStore
-from notebooklm_local.services.studio.podcast import PODCAST_LENGTHS
 from notebooklm_local.services.studio.stages import UNIT_STEPS, StageReport
 from notebooklm_local.services.studio.summaries import AUDIENCES, DOCUMENT_TEMPLATES, LENGTHS
 from notebooklm_local.ui.chat_panel import citation_html, regenerate_link
@@ -904,6 +909,17 @@ class _PodcastTab(QWidget):
         self._engines_loaded = False
         layout = QVBoxLayout(self)
         form = QFormLayout()
+        # the format on a row of its own, its description wrapped under it: the pane stays narrow
+        self.format_box = _combo("podcast-format", [(f.label, f.name) for f in PODCAST_FORMATS.values()],
+                                 "deep-dive")
+        self.format_box.setAccessibleName("Audio overview format")
+        self.format_box.setToolTip("\n".join(f"{f.label}: {f.description}" for f in PODCAST_FORMATS.values()))
+        form.addRow("Format", self.format_box)
+        self.format_note = QLabel("")
+        self.format_note.setObjectName("podcast-format-description")
+        self.format_note.setWordWrap(True)
+        self.format_note.setStyleSheet(f"color:{css('muted')};font-size:small")
+        form.addRow("", self.format_note)
         hosts = QHBoxLayout()
         self.host_a = QLineEdit(st.host_a)
         self.host_a.setObjectName("podcast-host-a")
@@ -926,11 +942,16 @@ class _PodcastTab(QWidget):
         form.addRow("Personas", personas)
         opts = QHBoxLayout()
         self.audience_box = _combo("podcast-audience", [(a.capitalize(), a) for a in AUDIENCES], st.audience)
-        self.length_box = _combo("podcast-length", [(f"{n.capitalize()} ({s} segments)", n)
-                                                    for n, (s, _l) in PODCAST_LENGTHS.items()], st.podcast_length)
+        try:
+            length = normalize_length(st.podcast_length)
+        except NotebookError:
+            length = "default"
+        self.length_box = _combo("podcast-length", [(n.capitalize(), n) for n in PODCAST_LENGTHS], length)
         self.language_edit = QLineEdit()
         self.language_edit.setObjectName("podcast-language")
-        self.language_edit.setPlaceholderText("Language (default)")
+        self.language_edit.setPlaceholderText("Language (notebook's)")
+        self.language_edit.setToolTip("The podcast's language; kept per notebook. Empty: the notebook's podcast "
+                                      "language, else the output language in Settings")
         opts.addWidget(self.audience_box)
         opts.addWidget(self.length_box)
         opts.addWidget(self.language_edit, 1)
@@ -940,6 +961,9 @@ class _PodcastTab(QWidget):
         self.focus_edit.setPlaceholderText("Optional: a topic to focus on")
         form.addRow("Focus", self.focus_edit)
         layout.addLayout(form)
+        self.hosts_label = form.labelForField(hosts)
+        self.format_box.currentIndexChanged.connect(self._on_format_changed)
+        self._on_format_changed()
         row = QHBoxLayout()
         self.generate_button = _button("Generate script", "podcast-generate", self.generate,
                                        "Plan the episode, then write each segment's dialogue with citations")
@@ -956,7 +980,7 @@ class _PodcastTab(QWidget):
                                      "not support are marked \u26a0. You can edit it, export it or turn it into audio. "
                                      "Or write or paste your own script (Write script\u2026), no model needed.")
         self.view.citation_activated.connect(pane.citation_activated)
-        self.view.anchorClicked.connect(lambda url: pane.regenerate_link(self, url.toString()))
+        self.view.anchorClicked.connect(self._on_anchor)
         layout.addWidget(self.view, 1)
         self.editor = QPlainTextEdit()
         self.editor.setObjectName("podcast-editor")
@@ -1023,7 +1047,11 @@ class _PodcastTab(QWidget):
         self.audio_label.setWordWrap(True)
         self.audio_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.open_folder_button = _button("Open folder", "podcast-open-folder", self.open_folder)
+        self.revoice_button = _button("Re-voice", "podcast-revoice", self.revoice,
+                                      "Speak the script again after edits: only the changed lines are synthesised, "
+                                      "the others are reused")
         saved.addWidget(self.audio_label, 1)
+        saved.addWidget(self.revoice_button)
         saved.addWidget(self.open_folder_button)
         self.saved_row = QWidget()
         self.saved_row.setLayout(saved)
@@ -1051,6 +1079,7 @@ class _PodcastTab(QWidget):
         self.save_note_button.setEnabled(not busy and has and not self._editing)
         usable = any(reason is None for _n, reason in self.engines)
         self.audio_button.setEnabled(not busy and has and not self._editing and usable)
+        self.revoice_button.setEnabled(not busy and has and not self._editing and self.audio_path is not None)
         self.engine_box.setEnabled(not busy and bool(self.engines))
 
     def _refresh(self) -> None:
@@ -1071,6 +1100,51 @@ class _PodcastTab(QWidget):
         if not self._engines_loaded:
             self.load_engines()
 
+    @Slot()
+    def _on_format_changed(self) -> None:
+        """A brief has one speaker: the second host's fields go; each format says what it makes."""
+        f = podcast_format(self.format_box.currentData())
+        self.format_note.setText(f.description)
+        two = f.speakers > 1
+        self.host_b.setVisible(two)
+        self.persona_b.setVisible(two)
+        if isinstance(self.hosts_label, QLabel):
+            self.hosts_label.setText("Hosts" if two else "Narrator")
+        self.persona_a.setPlaceholderText(f"Persona (default: {f.personas[0][:40]})")
+        if two:
+            self.persona_b.setPlaceholderText(f"Persona (default: {f.personas[1][:40]})")
+
+    def _on_anchor(self, url: QUrl) -> None:
+        link = url.toString()
+        if link.startswith("regenseg:"):
+            self.regenerate_segment(link)
+        else:
+            self.pane.regenerate_link(self, link)
+
+    def regenerate_segment(self, link: str) -> None:
+        """A ``regenseg:<key>:<n>`` link beside a segment heading: write that segment again (the model, in the
+        podcast's format, from its passages); the rest of the script stays. Re-voice then speaks only it."""
+        if self.output is None:
+            return
+        try:
+            seg = int(link.rsplit(":", 1)[1])
+        except ValueError:
+            return
+        oid = self.output.id
+
+        def run(studio: Any, cancel: Any, progress: Any, _relay: _Relay) -> Any:
+            studio.regenerate_segment(oid, seg, cancel=cancel, progress=progress)
+            return studio.store.get(oid)
+
+        self.pane.submit(self, self.bar, run, on_success=self._on_segment_done,
+                         message=f"Writing segment {seg + 1} again…")
+
+    def _on_segment_done(self, out: StudioOutput) -> None:
+        self.show_output(out)
+        self.pane.output_stored.emit(out.id)
+        self.bar.show_info("Segment rewritten; the rest of the script is unchanged."
+                           + (" Re-voice speaks only its lines." if self.audio_path is not None else ""))
+
     # -- script ---------------------------------------------------------------------------------
     @Slot()
     def generate(self) -> None:
@@ -1078,13 +1152,20 @@ class _PodcastTab(QWidget):
         if not p.notebook_id:
             self.bar.show_error(NO_NOTEBOOK)
             return
+        fmt = podcast_format(self.format_box.currentData())
         a, b = self.host_a.text().strip(), self.host_b.text().strip()
-        if not a or not b or a.casefold() == b.casefold():
+        if fmt.speakers == 1:
+            if not a:
+                self.bar.show_error("A brief needs a narrator's name.")
+                return
+        elif not a or not b or a.casefold() == b.casefold():
             self.bar.show_error("A podcast needs two hosts with different names.")
             return
-        kw = {"host_a": a, "host_b": b, "persona_a": self.persona_a.text(), "persona_b": self.persona_b.text(),
+        kw = {"host_a": a, "host_b": b or None, "persona_a": self.persona_a.text(),
+              "persona_b": self.persona_b.text() if fmt.speakers > 1 else "",
               "audience": self.audience_box.currentData(), "length": self.length_box.currentData(),
-              "language": self.language_edit.text().strip() or None, "focus": self.focus_edit.text()}
+              "language": self.language_edit.text().strip() or None, "focus": self.focus_edit.text(),
+              "format": fmt.name}
         notebook, sources = p.notebook_id, p.source_ids
 
         def run(studio: Any, cancel: Any, progress: Any, relay: _Relay) -> Any:
@@ -1141,7 +1222,10 @@ class _PodcastTab(QWidget):
         for i, ln in enumerate(s.lines):
             if ln.segment != seg and 0 <= ln.segment < len(s.segments):
                 seg = ln.segment
-                parts.append(f'<h4 style="margin-bottom:0">{seg + 1}. {html.escape(s.segments[seg])}</h4>')
+                regen = ("" if self.output is None or self.output.payload.get("manual") else
+                         f' <a href="regenseg:{key}:{seg}" style="font-size:small;font-weight:normal" '
+                         f'title="Write this segment again; the rest stays">\u21bb Regenerate segment</a>')
+                parts.append(f'<h4 style="margin-bottom:0">{seg + 1}. {html.escape(s.segments[seg])}{regen}</h4>')
             text = html.escape(strip_markers(ln.text))
             chips = "".join(chip(f"cite:{key}:{pid}", str(pid)) for pid in ln.citations if pid in by_pid)
             if ln.supported:
@@ -1352,9 +1436,25 @@ class _PodcastTab(QWidget):
         self.pane.submit(self, self.bar, run, on_success=self._on_audio, lane="io", message="Preparing the voices…")
 
     def _on_audio(self, result: Any) -> None:
+        reused = len(result.segments) - result.spoken if result.spoken >= 0 else 0
         self.bar.show_info(f"Audio made: {result.duration_s:.1f} s of speech with {result.engine} "
-                           f"in {result.render_s:.1f} s.")
+                           f"in {result.render_s:.1f} s" + (f" ({result.spoken} lines spoken, {reused} reused)."
+                                                            if reused > 0 else "."))
         self._set_audio(Path(result.path))
+        self._refresh()
+
+    @Slot()
+    def revoice(self) -> None:
+        """Speak the (edited) script again into the same file: only changed lines are synthesised."""
+        if self.output is None or self.audio_path is None:
+            return
+        oid, name, path = self.output.id, self.engine_box.currentData() or None, self.audio_path
+
+        def run(studio: Any, cancel: Any, progress: Any, _relay: _Relay) -> Any:
+            return studio.revoice(oid, path, engine=name, progress=progress, cancel=cancel)
+
+        self._set_audio(None)  # the player lets go of the file before it is replaced
+        self.pane.submit(self, self.bar, run, on_success=self._on_audio, lane="io", message="Re-voicing…")
 
     def _set_audio(self, path: Path | None) -> None:
         self.audio_path = path

@@ -459,7 +459,7 @@ class StudioService:
         """The per-line audio cache (``tts.render.LineAudioCache``) in the data dir."""
         from notebooklm_local.services.tts.render import LineAudioCache
 
-        return LineAudioCache(Path(self.library.data_dir) / "podcasts" / "line-audio")
+        return LineAudioCache(Path(self.library.data_dir) / "tts-line-cache")
 
     def revoice(self, output_id: str, out_path: Path | None = None, *, engine: str | None = None,
                 progress: Progress | None = None, cancel: CancelToken | None = None) -> Any:
