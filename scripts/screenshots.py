@@ -561,8 +561,7 @@ def extract_and_quotes(theme: str = "light") -> int:
     qv = tab.quiz_view
     if qv.questions:
         q = qv.questions[0]
-        qv.options[q.correct].setChecked(True)
-        qv.check()
+        qv.options[q.correct].click()
     grab("studio-quiz.png")
     make("mindmap")
     # give the map room: collapse the chat panel for this shot

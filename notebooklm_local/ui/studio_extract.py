@@ -18,14 +18,12 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtWidgets import (
-    QButtonGroup,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QMenu,
     QPushButton,
-    QRadioButton,
     QSizePolicy,
     QSpinBox,
     QStackedWidget,
@@ -38,6 +36,7 @@ from notebooklm_local.core.extractive import LABEL as EXTRACT_LABEL
 from notebooklm_local.core.studio import StudioOutput
 from notebooklm_local.ui.errors import NO_NOTEBOOK
 from notebooklm_local.ui.mindmap_view import MindMapView
+from notebooklm_local.ui.quiz_view import QuizView
 from notebooklm_local.ui.rich_text import CitationBrowser, chip
 from notebooklm_local.ui.theme import css, good_color
 from notebooklm_local.ui.timeline_view import TimelineTableView
@@ -50,6 +49,8 @@ log = logging.getLogger(__name__)
 KIND_LABELS = {"extract_summary": "Summary (extracted)", "key_quotes": "Key quotes", "flashcards": "Flashcards",
                "quiz": "Quiz", "mindmap": "Mind map", "timeline": "Timeline", "data_table": "Data table"}
 TABLE_KINDS = ("timeline", "data_table")  # shown in the table view; the model may write them (Write with the model)
+WRITTEN_KINDS = ("mindmap", "flashcards", "quiz")  # the model may write these too (StudioService.written)
+DIFFICULTY_KINDS = ("flashcards", "quiz")
 EXPORT_FILTERS = {"md": "Markdown (*.md)", "csv": "CSV (*.csv)", "apkg": "Anki package (*.apkg)",
                   "opml": "OPML outline (*.opml)", "json": "JSON (*.json)"}
 
@@ -137,121 +138,6 @@ class _CardsView(QWidget):
         self.view.set_content(body, {link: card.citation})
 
 
-class _QuizView(QWidget):
-    """A multiple-choice quiz: pick an option, Check (right or wrong, with the cited sentence), Next; a score."""
-
-    def __init__(self, tab: ExtractTab) -> None:
-        super().__init__()
-        self.tab = tab
-        self.questions: list[Any] = []
-        self.i = 0
-        self.answers: dict[int, int] = {}  # question index -> chosen option
-        layout = QVBoxLayout(self)
-        self.counter = QLabel("")
-        self.counter.setObjectName("quiz-counter")
-        layout.addWidget(self.counter)
-        self.stem = QLabel("")
-        self.stem.setObjectName("quiz-stem")
-        self.stem.setWordWrap(True)
-        self.stem.setTextFormat(Qt.TextFormat.PlainText)
-        f = self.stem.font()
-        f.setPointSizeF(f.pointSizeF() * 1.15)
-        self.stem.setFont(f)
-        layout.addWidget(self.stem)
-        self.group = QButtonGroup(self)
-        self.options: list[QRadioButton] = []
-        for n in range(4):
-            rb = QRadioButton("")
-            rb.setObjectName(f"quiz-option-{n}")
-            self.group.addButton(rb, n)
-            self.options.append(rb)
-            layout.addWidget(rb)
-        self.feedback = CitationBrowser()
-        self.feedback.setObjectName("quiz-feedback")
-        self.feedback.setAccessibleName("Quiz feedback")
-        self.feedback.setMaximumHeight(120)
-        self.feedback.citation_activated.connect(tab.citation_activated)
-        layout.addWidget(self.feedback)
-        layout.addStretch(1)  # the question stays at the top; free room goes below it
-        row = QHBoxLayout()
-        self.score = QLabel("")
-        self.score.setObjectName("quiz-score")
-        row.addWidget(self.score, 1)
-        self.check_button = QPushButton("Check")
-        self.check_button.setObjectName("quiz-check")
-        self.check_button.clicked.connect(self.check)
-        self.next_button = QPushButton("Next \u25b6")
-        self.next_button.setObjectName("quiz-next")
-        self.next_button.clicked.connect(lambda: self.show_question(self.i + 1))
-        row.addWidget(self.check_button)
-        row.addWidget(self.next_button)
-        layout.addLayout(row)
-
-    def set_questions(self, questions: Sequence[Any]) -> None:
-        self.questions = list(questions)
-        self.answers = {}
-        self.show_question(0)
-
-    def show_question(self, i: int) -> None:
-        self.feedback.clear_content()
-        if not self.questions:
-            self.counter.setText("")
-            self.stem.setText("No sentence in the selected sources makes a good question.")
-            for rb in self.options:
-                rb.hide()
-            self.check_button.setEnabled(False)
-            self.next_button.setEnabled(False)
-            self._score()
-            return
-        self.i = max(0, min(i, len(self.questions) - 1))
-        q = self.questions[self.i]
-        self.counter.setText(f"Question {self.i + 1} of {len(self.questions)}")
-        self.stem.setText(q.stem)
-        self.group.setExclusive(False)
-        for n, rb in enumerate(self.options):
-            rb.setVisible(n < len(q.options))
-            rb.setText(q.options[n] if n < len(q.options) else "")
-            rb.setChecked(self.answers.get(self.i) == n)
-            rb.setEnabled(self.i not in self.answers)
-        self.group.setExclusive(True)
-        self.check_button.setEnabled(self.i not in self.answers)
-        self.next_button.setEnabled(self.i + 1 < len(self.questions))
-        if self.i in self.answers:
-            self._show_feedback()
-        self._score()
-
-    @Slot()
-    def check(self) -> None:
-        chosen = self.group.checkedId()
-        if not self.questions or chosen < 0:
-            self.feedback.set_content("<p>Choose an answer first.</p>", {})
-            return
-        self.answers[self.i] = chosen
-        for rb in self.options:
-            rb.setEnabled(False)
-        self.check_button.setEnabled(False)
-        self._show_feedback()
-        self._score()
-
-    def _show_feedback(self) -> None:
-        q = self.questions[self.i]
-        ok = self.answers[self.i] == q.correct
-        key = self.tab.pane.next_key()
-        link = f"cite:{key}:{q.citation.passage_id}"
-        verdict = (f'<b style="color:{css("success")}">\u2714 Right.</b>' if ok else
-                   f'<b style="color:{css("error")}">\u2718 Not quite</b> \u2014 the answer is <b>{html.escape(q.answer)}</b>.')
-        self.feedback.set_content(f"<p>{verdict}</p><p>\u201c{html.escape(q.explanation)}\u201d{chip(link, 'source')}</p>",
-                                  {link: q.citation})
-
-    def _score(self) -> None:
-        right = sum(1 for i, a in self.answers.items() if a == self.questions[i].correct)
-        self.score.setText(f"Score: {right} / {len(self.answers)} answered" if self.answers else "")
-
-    @property
-    def right(self) -> int:
-        return sum(1 for i, a in self.answers.items() if a == self.questions[i].correct)
-
-
 class ExtractTab(QWidget):
     """Studio tab: model-free outputs of the selected sources, each item cited.
 
@@ -293,9 +179,16 @@ class ExtractTab(QWidget):
         row.addWidget(self.count_box)
         self.generate_box = QCheckBox("Write with the model")
         self.generate_box.setObjectName("extract-generate")
-        self.generate_box.setToolTip("The chat model writes the rows (needs an instruct model); every row is checked "
-                                     "against its passage and flagged \u26a0 when it is not supported")
+        self.generate_box.setToolTip("The chat model writes it (needs an instruct model); every row, answer or concept "
+                                     "is checked against its passage: a timeline row that fails is flagged \u26a0, a "
+                                     "card, question or concept that fails is dropped")
+        self.generate_box.toggled.connect(self._on_kind_changed)
         row.addWidget(self.generate_box)
+        self.difficulty_box = _combo("extract-difficulty", [("Easy", "easy"), ("Medium", "medium"), ("Hard", "hard")],
+                                     "medium")
+        self.difficulty_box.setAccessibleName("Difficulty")
+        self.difficulty_box.setToolTip("How hard the model's questions are")
+        row.addWidget(self.difficulty_box)
         self.make_button = _button("Make", "extract-make", self.make,
                                    "Make it from the selected sources (no model: their own sentences, cited)")
         row.addWidget(self.make_button)
@@ -314,7 +207,8 @@ class ExtractTab(QWidget):
         self.text_view.setPlaceholderText("Choose what to make, then press Make.")
         self.text_view.citation_activated.connect(self.citation_activated)
         self.cards_view = _CardsView(self)
-        self.quiz_view = _QuizView(self)
+        self.quiz_view = QuizView(pane.next_key)
+        self.quiz_view.citation_activated.connect(self.citation_activated)
         self.map_page = QWidget()
         mp = QVBoxLayout(self.map_page)
         mp.setContentsMargins(0, 0, 0, 0)
@@ -394,7 +288,12 @@ class ExtractTab(QWidget):
         self.count_label.setVisible(counted)
         self.count_box.setVisible(counted)
         self.count_label.setText("Per source" if kind == "key_quotes" else "Count")
-        self.generate_box.setVisible(kind in TABLE_KINDS)
+        self.generate_box.setVisible(kind in TABLE_KINDS or kind in WRITTEN_KINDS)
+        self.difficulty_box.setVisible(kind in DIFFICULTY_KINDS and self.generate_box.isChecked())
+        if kind in DIFFICULTY_KINDS and self.generate_box.isChecked():
+            self.count_box.setMaximum(50)
+        else:
+            self.count_box.setMaximum(200)
         self.count_box.setValue({"key_quotes": 5, "flashcards": 20, "quiz": 10}.get(kind, self.count_box.value()))
 
     def _extractive(self) -> Any:
@@ -423,6 +322,10 @@ class ExtractTab(QWidget):
         if what in TABLE_KINDS and self.generate_box.isChecked():
             self._make_generated(what, notebook, sources)
             return
+        if what in WRITTEN_KINDS and self.generate_box.isChecked():
+            self._make_written(what, notebook, sources, self.count_box.value(),
+                               str(self.difficulty_box.currentData()))
+            return
 
         def run(_studio: Any, cancel: Any, progress: Any, _relay: Any) -> Any:
             progress(0, 0, "Reading the sources…")
@@ -445,6 +348,17 @@ class ExtractTab(QWidget):
 
         self.pane.submit(self, self.bar, run, on_success=self._on_made, lane="llm", needs_studio=True,
                          message="The model is reading the passages…")
+
+    def _make_written(self, kind: str, notebook: str, sources: Any, count: int, difficulty: str) -> None:
+        """The mind map / flashcards / quiz written by the chat model (llm lane; stages, Stop), every item checked:
+        with the built-in demo model this ends in the honest refusal the checks give."""
+
+        def run(studio: Any, cancel: Any, progress: Any, relay: Any) -> Any:
+            return studio.written(kind, notebook, sources, count=count, difficulty=difficulty, progress=progress,
+                                  cancel=cancel, on_stage=relay.stage.emit)
+
+        self.pane.submit(self, self.bar, run, on_success=self._on_made, lane="llm", needs_studio=True,
+                         message="The model is reading the passages\u2026")
 
     def _on_made(self, made: Any) -> None:
         self._show(made.kind, made.result, made.output, {"wall_s": made.seconds})
@@ -483,7 +397,9 @@ class ExtractTab(QWidget):
         secs = float((stats or {}).get("wall_s", 0.0))
         notes = list(getattr(result, "notes", []) or [])
         generated = bool(getattr(result, "generated", False))
-        used = f"written by {result.model}, every row checked" if generated else "no model used"
+        what_checked = {"mindmap": "every concept", "flashcards": "every answer", "quiz": "every answer"}.get(kind,
+                                                                                                            "every row")
+        used = f"written by {result.model}, {what_checked} checked" if generated else "no model used"
         self.label.setText(f"\u275d {getattr(result, 'label', EXTRACT_LABEL) if generated else EXTRACT_LABEL}")
         self.stats.setText(" \u00b7 ".join([what, f"{secs * 1000:.0f} ms", used, *notes[:2]]))
         self.set_busy(self.pane.tab_busy(self))

@@ -282,5 +282,5 @@ def test_cli_extract_timeline_and_table(app_home: Path, tmp_path: Path, monkeypa
     assert cli.main(["extract", "timeline", "-n", "Dated", "--generate", "--format", "md"]) == 0
     out, err = capsys.readouterr()
     assert engine.calls and "Written by the model" in out and "0 flagged" in err
-    assert cli.main(["extract", "quiz", "-n", "Dated", "--generate"]) != 0
-    assert "for the timeline and the table" in capsys.readouterr().err
+    assert cli.main(["extract", "summary", "-n", "Dated", "--generate"]) != 0
+    assert "need no model" in capsys.readouterr().err

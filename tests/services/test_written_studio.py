@@ -292,3 +292,42 @@ def test_same_answer_rules() -> None:
 
     assert same_answer("About 2 million", "2 million") and same_answer("The GGUF format.", "gguf format")
     assert not same_answer("2 million", "20 million") and not same_answer("Queen", "Drones")
+
+
+# -- command line ----------------------------------------------------------------------------------------
+
+
+def test_cli_extract_generate_quiz_cards_and_map(app_home: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    from notebooklm_local import cli
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.core.settings import Settings
+    from notebooklm_local.extensions import runtime
+
+    svc = runtime.open_library(app_paths().ensure(), Settings())
+    svc.create_notebook("Bees")
+    assert not svc.add("Bees", [SourceRef(text=BEES, title="Bees"), SourceRef(text=QUANT, title="Quant")]).failed
+    svc.library.close()
+    engine = ScriptedEngine(fallback=lambda m, s: good_map(m, s) if "concepts" in s["properties"] else good_cards(m, s))
+    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    capsys.readouterr()
+    assert cli.main(["extract", "quiz", "-n", "Bees", "--generate", "--count", "3", "--difficulty", "easy",
+                     "--format", "json"]) == 0
+    out, err = capsys.readouterr()
+    d = json.loads(out)
+    assert d["kind"] == "quiz" and d["generated"] and 1 <= len(d["questions"]) <= 3 and "dropped by the checks" in err
+    assert "easy difficulty" in engine.calls[-1].prompt
+    target = tmp_path / "cards.apkg"
+    assert cli.main(["extract", "flashcards", "-n", "Bees", "--generate", "--count", "2", "-o", str(target)]) == 0
+    assert target.stat().st_size > 1000
+    assert cli.main(["extract", "mindmap", "-n", "Bees", "--generate", "--format", "opml"]) == 0
+    assert "<outline" in capsys.readouterr().out
+    assert cli.main(["studio", "list", "-n", "Bees", "--kind", "quiz", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed) == 1 and listed[0]["model"] == "scripted-model.gguf"
+    assert cli.main(["studio", "show", listed[0]["id"]]) == 0
+    assert "Written by the model" in capsys.readouterr().out
+    assert cli.main(["extract", "quotes", "-n", "Bees", "--generate"]) != 0
+    assert "need no model" in capsys.readouterr().err
