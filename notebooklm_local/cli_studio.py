@@ -109,8 +109,11 @@ def add_studio_parsers(sub: Any) -> None:
     e.add_argument("--points", type=int, default=2, help="mind map: key sentences under each leaf (default 2)")
     e.add_argument("--embeddings", action="store_true", help="mind map: group passages by their embeddings")
     e.add_argument("--generate", action="store_true",
-                   help="timeline, table: written by the chat model (needs an instruct model); every row is checked "
-                        "against its passage and flagged when unsupported")
+                   help="mindmap, flashcards, quiz, timeline, table: written by the chat model (needs an instruct "
+                        "model); every concept, answer or row is checked against its passage (a timeline row that "
+                        "fails is flagged, a card, question or concept that fails is dropped)")
+    e.add_argument("--difficulty", choices=("easy", "medium", "hard"), default="medium",
+                   help="with --generate: how hard the flashcards or quiz questions are (default medium)")
     e.add_argument("--format", choices=("md", "json", "csv", "apkg", "opml"), default=None,
                    help="md (default), json; csv (flashcards, quiz, timeline, table); apkg (flashcards, quiz; "
                         "needs --out); opml (mind map)")
@@ -704,8 +707,11 @@ def _extract_generated(args: argparse.Namespace, fmt: str) -> int:
     from notebooklm_local.services.studio.extractive import ExtractiveStudio
     from notebooklm_local.services.studio.timeline_gen import generate
 
+    if args.what in ("mindmap", "flashcards", "quiz"):
+        return _extract_written(args, fmt)
     if args.what not in ("timeline", "table"):
-        raise NotebookError("--generate is for the timeline and the table; the other outputs need no model.")
+        raise NotebookError("--generate is for the mind map, flashcards, quiz, timeline and table; the summary and "
+                            "the key quotes need no model.")
     paths, studio = _studio(args)
     with locked(paths):
         ids = _ids(studio, args.notebook, args.sources)
@@ -724,6 +730,33 @@ def _extract_generated(args: argparse.Namespace, fmt: str) -> int:
     flagged = sum(1 for x in (r.result.events if args.what == "timeline" else r.result.rows) if not x.supported)
     stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
     print(f"[{r.kind}: {_count(r.result)}, {flagged} flagged · {stored}]", file=sys.stderr)
+    _print_stats(r.stats.to_json(), r.result.model)
+    return 0
+
+
+def _extract_written(args: argparse.Namespace, fmt: str) -> int:
+    """``extract mindmap|flashcards|quiz --generate``: the model writes it; every concept or answer is checked
+    against its passage and one that fails is dropped (an answer is first written again once)."""
+    from notebooklm_local.services.studio.extractive import ExtractiveStudio
+
+    paths, studio = _studio(args)
+    with locked(paths):
+        ids = _ids(studio, args.notebook, args.sources)
+        r = _run(studio, lambda progress, token: studio.written(
+            args.what, args.notebook, ids, count=args.count or 10, difficulty=args.difficulty, seed=args.seed,
+            store=not args.no_store, progress=progress, cancel=token))
+        if args.save_note and r.output is not None:
+            note = _extractive(args).save_note(r.output.id, tags=args.tag)
+            print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
+    if args.out is not None:
+        ExtractiveStudio.export(r.result, fmt, args.out)
+        print(f"Written to {args.out} ({fmt}).", file=sys.stderr)
+    else:
+        print(ExtractiveStudio.render(r.result, fmt), end="")
+    stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
+    print(f"[{r.kind}: {_count(r.result)}, {len(r.dropped)} dropped by the checks · {stored}]", file=sys.stderr)
+    for why in r.dropped[:5]:
+        print(f"  dropped: {why}", file=sys.stderr)
     _print_stats(r.stats.to_json(), r.result.model)
     return 0
 
