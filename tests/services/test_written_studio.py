@@ -31,10 +31,11 @@ from tests.helpers.scripted_engine import ScriptedEngine
 from tests.services.test_library import make_service
 from tests.services.test_studio_scripted import prompt_passages
 
-BEES = ("Honey bees visit about 2 million flowers to make one pound of honey. A worker bee lives about six weeks "
-        "in summer.\n\n"
-        "A colony keeps its hive at 35 degrees Celsius. Workers fan their wings to cool the hive on hot days.\n\n"
-        "The queen lays up to 2000 eggs a day in spring. Drones are male bees that do not collect nectar.")
+TEA = ("Green tea leaves are steamed within hours of picking to stop oxidation. A cup of green tea holds about "
+       "30 mg of caffeine.\n\n"
+       "Black tea is fully oxidised before drying. Assam in India grows more than 600 million kg of tea a year.\n\n"
+       "The Camellia sinensis plant can live for over 100 years. Darjeeling tea is picked in four flushes from March "
+       "to November.")
 QUANT = ("Quantization stores model weights in fewer bits. A 7B model quantized to 4 bits needs about 4 GB of "
          "memory.\n\n"
          "The GGUF format replaced GGML in August 2023. Georgi Gerganov published llama.cpp in March 2023.")
@@ -43,8 +44,8 @@ QUANT = ("Quantization stores model weights in fewer bits. A 7B model quantized 
 @pytest.fixture
 def lib() -> LibraryService:
     svc = make_service(None)
-    svc.create_notebook("Bees")
-    assert not svc.add("Bees", [SourceRef(text=BEES, title="Bees"), SourceRef(text=QUANT, title="Quant")]).failed
+    svc.create_notebook("Tea")
+    assert not svc.add("Tea", [SourceRef(text=TEA, title="Tea"), SourceRef(text=QUANT, title="Quant")]).failed
     return svc
 
 
@@ -100,7 +101,7 @@ def good_map(messages: Sequence[ChatMessage], schema: dict[str, Any] | None) -> 
         if spans:
             concepts.append({"label": spans[0], "passages": [pid],
                              "children": [{"label": x, "passages": [pid]} for x in spans[1:3]]})
-    return {"topic": "Honey bees", "concepts": concepts[:6]}
+    return {"topic": "Green tea", "concepts": concepts[:6]}
 
 
 # -- good output: the whole path ----------------------------------------------------------------------
@@ -109,7 +110,7 @@ def good_map(messages: Sequence[ChatMessage], schema: dict[str, Any] | None) -> 
 def test_written_quiz_checked_stored_exported_and_cited(lib: LibraryService, tmp_path: Path) -> None:
     engine = ScriptedEngine(fallback=good_cards)
     stages: list[str] = []
-    r = _studio(lib, engine, tmp_path).written("quiz", "Bees", count=4, difficulty="hard",
+    r = _studio(lib, engine, tmp_path).written("quiz", "Tea", count=4, difficulty="hard",
                                               progress=lambda _d, _t, m: stages.append(m))
     quiz = r.result
     assert engine.calls and engine.calls[0].json_schema is not None and stages
@@ -137,7 +138,7 @@ def test_written_quiz_checked_stored_exported_and_cited(lib: LibraryService, tmp
 
 
 def test_written_flashcards(lib: LibraryService, tmp_path: Path) -> None:
-    r = _studio(lib, ScriptedEngine(fallback=good_cards), tmp_path).written("flashcards", "Bees", count=5,
+    r = _studio(lib, ScriptedEngine(fallback=good_cards), tmp_path).written("flashcards", "Tea", count=5,
                                                                             difficulty="easy")
     deck = r.result
     assert deck.generated and 1 <= len(deck.cards) <= 5
@@ -153,9 +154,9 @@ def test_written_flashcards(lib: LibraryService, tmp_path: Path) -> None:
 
 def test_written_mindmap(lib: LibraryService, tmp_path: Path) -> None:
     engine = ScriptedEngine(fallback=good_map)
-    r = _studio(lib, engine, tmp_path).written("mindmap", "Bees")
+    r = _studio(lib, engine, tmp_path).written("mindmap", "Tea")
     mm = r.result
-    assert mm.generated and mm.root.label == "Honey bees" and mm.root.children
+    assert mm.generated and mm.root.label == "Green tea" and mm.root.children
     concepts = [n for n in mm.nodes if n.kind == "concept"]
     assert concepts and all(n.refs for n in concepts)
     _resolves(lib, mm.citations)
@@ -180,19 +181,19 @@ def test_unsupported_answers_are_regenerated_once_then_dropped(lib: LibraryServi
         pid = good[0]["passage"]
         return {"questions": [
             good[0],
-            {"question": "Who founded the first bee colony in Paris?", "answer": "Napoleon Bonaparte",
+            {"question": "Who planted the first tea garden in Paris?", "answer": "Napoleon Bonaparte",
              "distractors": ["Louis XIV", "Marie Curie", "Victor Hugo"],
              "explanation": "Napoleon founded it in 1871.", "passage": pid},
             {**good[1], "distractors": [good[1]["answer"], "Paris", "seventeen"]} if len(good) > 1 else good[0],
-            {**good[0], "question": "How many flowers do bees visit for a pound of honey in the passage?",
-             "answer": "90 million flowers", "explanation": "Bees visit 90 million flowers."}]}
+            {**good[0], "question": "How much caffeine does a cup of green tea hold in the passage?",
+             "answer": "90 mg of caffeine", "explanation": "A cup of green tea holds 90 mg of caffeine."}]}
 
     engine = ScriptedEngine(fallback=bad)
-    r = _studio(lib, engine, tmp_path).written("quiz", "Bees", count=4, store=False)
+    r = _studio(lib, engine, tmp_path).written("quiz", "Tea", count=4, store=False)
     replacement_calls = [c for c in engine.calls if "were rejected" in c.prompt]
     assert replacement_calls and len(replacement_calls) <= len(engine.calls) // 2 + 1  # once per part at most
     answers = [q.answer for q in r.result.questions]
-    assert "Napoleon Bonaparte" not in answers and "90 million flowers" not in answers
+    assert "Napoleon Bonaparte" not in answers and "90 mg of caffeine" not in answers
     for q in r.result.questions:
         assert len({o.casefold() for o in q.options}) == 4
     assert any("distractor equal to its answer" in d for d in r.dropped)
@@ -205,11 +206,11 @@ def test_unsupported_concepts_are_dropped(lib: LibraryService, tmp_path: Path) -
     def bad(messages: Sequence[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
         d = good_map(messages, schema)
         d["concepts"].append({"label": "Roman aqueducts", "passages": [1],
-                              "children": [{"label": "Honey bees", "passages": [1]}]})
+                              "children": [{"label": "Green tea", "passages": [1]}]})
         d["concepts"].append({"label": "Napoleon", "passages": [99], "children": []})
         return d
 
-    r = _studio(lib, ScriptedEngine(fallback=bad), tmp_path).written("mindmap", "Bees", store=False)
+    r = _studio(lib, ScriptedEngine(fallback=bad), tmp_path).written("mindmap", "Tea", store=False)
     labels = [n.label for n in r.result.nodes]
     assert "Roman aqueducts" not in labels and "Napoleon" not in labels
     assert any("Roman aqueducts" in d for d in r.dropped) and any("dropped" in n for n in r.notes)
@@ -217,7 +218,7 @@ def test_unsupported_concepts_are_dropped(lib: LibraryService, tmp_path: Path) -
 
 
 def test_garbage_is_refused_with_nothing_stored(lib: LibraryService, tmp_path: Path) -> None:
-    nb = lib.library.notebook("Bees").id
+    nb = lib.library.notebook("Tea").id
     garbage = ["Sure! Here is a quiz.", {"questions": []},
                {"questions": [{"question": "What is it?", "answer": "It", "distractors": ["It", "it", "IT"],
                                "explanation": "", "passage": 1}]}]
@@ -227,7 +228,7 @@ def test_garbage_is_refused_with_nothing_stored(lib: LibraryService, tmp_path: P
                                                                       "children": []}]}])):
         engine = ScriptedEngine(fallback=lambda m, s, _o=out: _o[len(engine.calls) % len(_o)])  # noqa: B023
         with pytest.raises(StudioError, match="no usable|no concept|passed the checks") as e:
-            _studio(lib, engine, tmp_path).written(what, "Bees", count=3)
+            _studio(lib, engine, tmp_path).written(what, "Tea", count=3)
         assert "larger model" in str(e.value) or "usable" in str(e.value)
     assert StudioStore(lib.library).list(nb) == []
 
@@ -236,18 +237,18 @@ def test_garbage_is_refused_with_nothing_stored(lib: LibraryService, tmp_path: P
 
 
 def test_no_sources_selected_is_a_clear_error_before_any_call(lib: LibraryService, tmp_path: Path) -> None:
-    nb = lib.library.notebook("Bees")
+    nb = lib.library.notebook("Tea")
     for s in lib.library.sources(nb.id):
         lib.library.update_source(s.id, selected=0)
     engine = ScriptedEngine()
     for what in ("mindmap", "flashcards", "quiz"):
         with pytest.raises(NotebookError, match="No sources are selected"):
-            _studio(lib, engine, tmp_path).written(what, "Bees")
+            _studio(lib, engine, tmp_path).written(what, "Tea")
     assert not engine.calls
     with pytest.raises(NotebookError, match="Difficulty"):
-        _studio(lib, engine, tmp_path).written("quiz", "Bees", difficulty="brutal")
+        _studio(lib, engine, tmp_path).written("quiz", "Tea", difficulty="brutal")
     with pytest.raises(NotebookError, match="count"):
-        _studio(lib, engine, tmp_path).written("flashcards", "Bees", count=0)
+        _studio(lib, engine, tmp_path).written("flashcards", "Tea", count=0)
 
 
 # -- the real tiny model (a base model: the checks refuse what it writes) ---------------------------------
@@ -259,10 +260,10 @@ def _real(lib: LibraryService, tiny_model_path: Path, tmp_path: Path, what: str)
     engine = LlamaCppEngine(tiny_model_path, n_ctx=2048)
     studio = _studio(lib, engine, tmp_path)
     studio.settings.studio.retries = 0
-    nb = lib.library.notebook("Bees").id
+    nb = lib.library.notebook("Tea").id
     before = len(StudioStore(lib.library).list(nb))
     try:
-        r = studio.written(what, "Bees", count=2)
+        r = studio.written(what, "Tea", count=2)
     except StudioError as e:
         assert "no usable" in str(e) and "attempt 1:" in str(e) and "larger model" in str(e)
         assert len(StudioStore(lib.library).list(nb)) == before
@@ -272,7 +273,8 @@ def _real(lib: LibraryService, tiny_model_path: Path, tmp_path: Path, what: str)
     items = r.result.nodes[1:] if what == "mindmap" else (r.result.questions if what == "quiz" else r.result.cards)
     assert items and r.stats.calls >= 1 and r.stats.generation_s > 0
     _resolves(lib, r.result.citations)
-    return f"{len(items)} item(s) passed the checks"
+    shown = [getattr(x, "label", None) or getattr(x, "stem", "") for x in items]
+    return f"{len(items)} item(s) passed the checks: {shown}"
 
 
 @pytest.mark.model
@@ -307,27 +309,27 @@ def test_cli_extract_generate_quiz_cards_and_map(app_home: Path, tmp_path: Path,
     from notebooklm_local.extensions import runtime
 
     svc = runtime.open_library(app_paths().ensure(), Settings())
-    svc.create_notebook("Bees")
-    assert not svc.add("Bees", [SourceRef(text=BEES, title="Bees"), SourceRef(text=QUANT, title="Quant")]).failed
+    svc.create_notebook("Tea")
+    assert not svc.add("Tea", [SourceRef(text=TEA, title="Tea"), SourceRef(text=QUANT, title="Quant")]).failed
     svc.library.close()
     engine = ScriptedEngine(fallback=lambda m, s: good_map(m, s) if "concepts" in s["properties"] else good_cards(m, s))
     monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
     capsys.readouterr()
-    assert cli.main(["extract", "quiz", "-n", "Bees", "--generate", "--count", "3", "--difficulty", "easy",
+    assert cli.main(["extract", "quiz", "-n", "Tea", "--generate", "--count", "3", "--difficulty", "easy",
                      "--format", "json"]) == 0
     out, err = capsys.readouterr()
     d = json.loads(out)
     assert d["kind"] == "quiz" and d["generated"] and 1 <= len(d["questions"]) <= 3 and "dropped by the checks" in err
     assert "easy difficulty" in engine.calls[-1].prompt
     target = tmp_path / "cards.apkg"
-    assert cli.main(["extract", "flashcards", "-n", "Bees", "--generate", "--count", "2", "-o", str(target)]) == 0
+    assert cli.main(["extract", "flashcards", "-n", "Tea", "--generate", "--count", "2", "-o", str(target)]) == 0
     assert target.stat().st_size > 1000
-    assert cli.main(["extract", "mindmap", "-n", "Bees", "--generate", "--format", "opml"]) == 0
+    assert cli.main(["extract", "mindmap", "-n", "Tea", "--generate", "--format", "opml"]) == 0
     assert "<outline" in capsys.readouterr().out
-    assert cli.main(["studio", "list", "-n", "Bees", "--kind", "quiz", "--json"]) == 0
+    assert cli.main(["studio", "list", "-n", "Tea", "--kind", "quiz", "--json"]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert len(listed) == 1 and listed[0]["model"] == "scripted-model.gguf"
     assert cli.main(["studio", "show", listed[0]["id"]]) == 0
     assert "Written by the model" in capsys.readouterr().out
-    assert cli.main(["extract", "quotes", "-n", "Bees", "--generate"]) != 0
+    assert cli.main(["extract", "quotes", "-n", "Tea", "--generate"]) != 0
     assert "need no model" in capsys.readouterr().err

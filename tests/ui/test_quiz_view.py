@@ -81,13 +81,13 @@ def pane_with(qtbot: Any, tmp_path: Path) -> Any:
     from notebooklm_local.ui.studio_pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
     from tests.services.test_library import make_service
-    from tests.services.test_written_studio import BEES, QUANT
+    from tests.services.test_written_studio import TEA, QUANT
 
     def make(engine: Any) -> Any:
         lib = make_service(None)
-        lib.create_notebook("Bees")
-        assert not lib.add("Bees", [SourceRef(text=BEES, title="Bees"), SourceRef(text=QUANT, title="Quant")]).failed
-        nb = lib.library.notebook("Bees")
+        lib.create_notebook("Tea")
+        assert not lib.add("Tea", [SourceRef(text=TEA, title="Tea"), SourceRef(text=QUANT, title="Quant")]).failed
+        nb = lib.library.notebook("Tea")
         studio = StudioService(lib, engine, TemplateStore(resources_dir() / "templates", tmp_path / "tpl"))
         pane = StudioPane(Lanes(), lambda: studio, library_getter=lambda: lib.library, library_service=lambda: lib)
         qtbot.addWidget(pane)
