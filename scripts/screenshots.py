@@ -586,6 +586,73 @@ def extract_and_quotes(theme: str = "light") -> int:
     return 0 if len(shots) == 6 else 1
 
 
+def written_studio(theme: str = "light") -> int:
+    """The Extract tab's *Write with the model* outputs in the real window on the sample notebook: a quiz in
+    progress (a question answered and revealed: studio-quiz-written.png) and a generated mind map
+    (studio-mindmap-written.png). The built-in demo model writes nothing that passes the checks, so the outputs
+    are made with a scripted engine that writes faithful JSON (tests/services/test_written_studio.py), checked
+    and stored by the real code, then opened from the history as a user would.
+
+    Run: scripts/screenshots.sh --written
+    """
+    from PySide6.QtWidgets import QApplication
+
+    os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    sys.path.insert(0, str(REPO))
+    from notebooklm_local.core.paths import app_paths
+    from notebooklm_local.core.settings import Settings
+    from notebooklm_local.extensions.runtime import open_library, resources_dir
+    from notebooklm_local.extensions.sample import ensure_sample_notebook
+    from notebooklm_local.core.templates import TemplateStore
+    from notebooklm_local.services.studio.service import StudioService
+    from tests.helpers.scripted_engine import ScriptedEngine
+    from tests.services.test_written_studio import good_cards, nice_map
+
+    paths = app_paths().ensure()
+    lib = open_library(paths, Settings())
+    ensure_sample_notebook(lib)
+    nb = lib.library.notebooks()[0]
+    engine = ScriptedEngine(fallback=lambda m, sc: nice_map(m, sc) if "concepts" in sc["properties"] else
+                            good_cards(m, sc))
+    studio = StudioService(lib, engine, TemplateStore(resources_dir() / "templates", paths.data / "tpl-shots"))
+    quiz = studio.written("quiz", nb.id, count=6, difficulty="medium").output
+    mind = studio.written("mindmap", nb.id).output
+    lib.library.close()
+
+    win = _sample_window(theme)
+    OUT.mkdir(parents=True, exist_ok=True)
+    suffix = "" if theme == "light" else f"-{theme}"
+    shots: list[Path] = []
+
+    def grab(name: str) -> None:
+        _settle(idle=0.8)
+        target = OUT / name.replace(".png", f"{suffix}.png")
+        QApplication.primaryScreen().grabWindow(0, 0, 0, 1280, 800).save(str(target))
+        shots.append(target)
+
+    pane = win.studio_pane
+    tab = pane.extract_tab
+    _settle(lambda: pane.notebook_id is not None and win.library is not None, timeout=60)
+    pane.tabs.setCurrentWidget(tab)
+    pane.open_output(quiz)
+    qv = tab.quiz_view
+    q0 = qv.questions[0]
+    qv.answer(q0.correct)
+    qv.next()
+    q1 = qv.questions[1]
+    qv.answer((q1.correct + 1) % len(q1.options))  # a wrong answer: the right one is shown, with its passage
+    grab("studio-quiz-written.png")
+    win.toggle_chat_action.setChecked(False)
+    pane.open_output(mind)
+    _settle(idle=0.5)
+    tab.map_view.fit()
+    grab("studio-mindmap-written.png")
+    win.close()
+    for t in shots:
+        print(t)
+    return 0 if len(shots) == 2 else 1
+
+
 MILESTONES = """The Transformer architecture was introduced in June 2017 (Vaswani et al., 2017).
 
 Google released BERT in October 2018. GPT-3, with 175B parameters, was described in May 2020.
@@ -656,6 +723,8 @@ if __name__ == "__main__":
         sys.exit(studio_and_notes(THEME))
     if "--dialogs" in sys.argv[1:] and THEME == "dark":
         sys.exit(dialogs(THEME))
+    if "--written" in sys.argv[1:]:
+        sys.exit(written_studio(THEME))
     if "--extract" in sys.argv[1:]:
         sys.exit(extract_and_quotes("dark" if "--dark" in sys.argv[1:] else "light"))
     if "--dark" in sys.argv[1:]:

@@ -68,8 +68,10 @@ class QuizView(QWidget):
         self.feedback.setObjectName("quiz-feedback")
         self.feedback.setAccessibleName("Quiz feedback")
         self.feedback.setMinimumHeight(90)
+        self.feedback.setMaximumHeight(220)
         self.feedback.citation_activated.connect(self.citation_activated)
-        layout.addWidget(self.feedback, 1)
+        layout.addWidget(self.feedback)
+        layout.addStretch(1)  # the question stays at the top; free room goes below it
         row = QHBoxLayout()
         self.score = QLabel("")
         self.score.setObjectName("quiz-score")
@@ -111,6 +113,7 @@ class QuizView(QWidget):
 
     def show_question(self, i: int) -> None:
         self.done = False
+        self.feedback.setMaximumHeight(220)
         self.feedback.clear_content()
         if not self.questions:
             self.counter.setText("")
@@ -161,11 +164,14 @@ class QuizView(QWidget):
         for n, b in enumerate(self.options):
             style = "text-align:left;padding:6px 10px"
             if q is not None and n == q.correct:
-                style += f";border:2px solid {css('success')};font-weight:bold"
+                style += f";border:2px solid {css('success')};color:{css('success')};font-weight:bold"
             elif q is not None and n == chosen:
-                style += f";border:2px solid {css('error')};text-decoration:line-through"
+                style += f";border:2px solid {css('error')};color:{css('error')};text-decoration:line-through"
+            elif q is not None:
+                style += f";color:{css('muted')}"
             b.setStyleSheet(style)
-            b.setEnabled(q is None)
+            # answered: the buttons stay enabled (disabled text would be too faint to read) but answer() ignores them
+            b.setCursor(Qt.CursorShape.ArrowCursor if q is not None else Qt.CursorShape.PointingHandCursor)
             if q is not None and n == q.correct and not b.text().startswith("\u2714"):
                 b.setText("\u2714 " + b.text())
             elif q is not None and n == chosen and n != q.correct and not b.text().startswith("\u2718"):
@@ -215,6 +221,7 @@ class QuizView(QWidget):
             mark = (f'<span style="color:{css("success")}">\u2714</span>' if ok else
                     f'<span style="color:{css("error")}">\u2718</span>')
             rows.append(f"<li>{mark} {html.escape(q.stem)} \u2014 <b>{html.escape(q.answer)}</b></li>")
+        self.feedback.setMaximumHeight(16777215)  # the whole list of outcomes
         self.feedback.set_content(f"<ol>{''.join(rows)}</ol>", {})
         self.next_button.setEnabled(False)
         self.restart_button.setEnabled(True)

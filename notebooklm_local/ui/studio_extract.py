@@ -273,7 +273,9 @@ class ExtractTab(QWidget):
         from notebooklm_local.core.extractive_json import result_from_json
 
         self.kind_box.setCurrentIndex(max(0, self.kind_box.findData(out.kind)))
-        self._show(out.kind, result_from_json(out.kind, out.payload), out, out.payload.get("stats"))
+        result = result_from_json(out.kind, out.payload)
+        self.generate_box.setChecked(bool(getattr(result, "generated", False)))  # Make again makes the same kind
+        self._show(out.kind, result, out, out.payload.get("stats"))
 
     # -- making ------------------------------------------------------------------------------------
     @property

@@ -82,11 +82,13 @@ def good_cards(messages: Sequence[ChatMessage], schema: dict[str, Any] | None) -
     key = "cards" if "cards" in schema["properties"] else "questions"
     cap = schema["properties"][key]["maxItems"]
     items = []
-    for pid, sent, sp in _facts(messages):
-        q = sent[: sp.start] + "what" + sent[sp.end :]
-        item: dict[str, Any] = {"question": f"In the passage, {q.rstrip('.')}?", "answer": sp.text, "passage": pid}
-        if key == "questions":
-            item["distractors"] = ["seventeen", "Paris", "none of it"]
+    facts = _facts(messages)
+    for pid, sent, sp in facts:
+        q = sent[: sp.start] + "___" + sent[sp.end :]
+        item: dict[str, Any] = {"question": f"Which completes it: \u201c{q}\u201d", "answer": sp.text, "passage": pid}
+        if key == "questions":  # other answers of the same kind from the passages, then fillers
+            others = [o.text for _p, _s, o in facts if o.type == sp.type and o.text.casefold() != sp.text.casefold()]
+            item["distractors"] = list(dict.fromkeys(others + ["seventeen", "Paris", "none of it"]))[:3]
             item["explanation"] = sent
         items.append(item)
     return {key: items[:cap]}
@@ -333,3 +335,22 @@ def test_cli_extract_generate_quiz_cards_and_map(app_home: Path, tmp_path: Path,
     assert "Written by the model" in capsys.readouterr().out
     assert cli.main(["extract", "quotes", "-n", "Tea", "--generate"]) != 0
     assert "need no model" in capsys.readouterr().err
+
+
+def nice_map(messages: Sequence[ChatMessage], schema: dict[str, Any] | None) -> dict[str, Any]:
+    """A faithful map with readable labels (for the screenshots): per passage its first name or two-word term,
+    under it the next ones, each a span of that passage."""
+    assert schema is not None
+    concepts: list[dict[str, Any]] = []
+    used: set[str] = set()
+    for pid, _src, text in prompt_passages(messages):
+        found = find_spans(text)
+        spans = [s.text for s in found if s.type == "acronym" or (s.type == "entity" and " " in s.text)]
+        spans += [s.text for s in found if s.type == "term" and " " in s.text]
+        spans = [x for x in dict.fromkeys(spans) if x.casefold() not in used and len(x) > 2]
+        if len(spans) < 2:
+            continue
+        used.update(x.casefold() for x in spans[:4])
+        concepts.append({"label": spans[0], "passages": [pid],
+                         "children": [{"label": x, "passages": [pid]} for x in spans[1:4]]})
+    return {"topic": "Local language models", "concepts": concepts[:6]}

@@ -32,7 +32,7 @@ from notebooklm_local.core.cards import Card, CardDeck, Quiz, QuizQuestion
 from notebooklm_local.core.citations import Citation, Passage, format_passages, verify_sentences
 from notebooklm_local.core.errors import NotebookError, StudioError
 from notebooklm_local.core.extractive import Extract
-from notebooklm_local.core.grounding import Similarity
+from notebooklm_local.core.grounding import SUPPORT_THRESHOLD, Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import ChatMessage, Engine
 from notebooklm_local.core.studio import StudioOutput, StudioStore
@@ -49,7 +49,7 @@ from notebooklm_local.services.studio.common import (
 from notebooklm_local.services.studio.stages import OnStage, StageReporter
 
 __all__ = ["DIFFICULTIES", "WrittenResult", "generate_cards", "cards_schema", "quiz_schema", "CARDS_LABEL",
-           "QUIZ_LABEL", "spread_batches", "local_passages", "sentence_citation", "same_answer"]
+           "QUIZ_LABEL", "spread_batches", "local_passages", "sentence_citation", "same_answer", "phrase_ok"]
 
 DIFFICULTIES = ("easy", "medium", "hard")
 CARDS_LABEL = "Written by the model from your sources \u2014 every answer checked against its passage"
@@ -160,6 +160,13 @@ def _title(base: str, names: Sequence[str]) -> str:
 # -- checking one item ----------------------------------------------------------------------------
 
 
+def phrase_ok(s: Any) -> bool:
+    """A short answer or a concept label is a phrase, not a claim: it has no polarity or direction of its own
+    ("the CPU" from "layers that do not fit stay on the CPU"), so only those two checks are waived for it; its
+    words, names and numbers must still be in the passage. (An explanation, a sentence, gets every check.)"""
+    return bool(s.citations) and s.check in ("negation", "direction") and s.support >= SUPPORT_THRESHOLD
+
+
 def _answer_position(p: Passage, answer: str, quote: tuple[int, int] | None) -> int:
     """Where the passage states the answer: its literal text when it occurs, else the checker's best quote."""
     i = p.text.casefold().find(answer.casefold().strip(" .")) if len(answer.strip()) >= 2 else -1
@@ -218,7 +225,7 @@ def _check_item(kind: str, it: Any, by_local: dict[int, Passage], difficulty: st
         explanation = " ".join(str(it.get("explanation", "")).split())
     claims = [(answer, [p.pid])] + ([(explanation, [p.pid])] if explanation else [])
     sents, _cits = verify_sentences(claims, [p], similarity)
-    if not (sents[0].supported and sents[0].citations):
+    if not (sents[0].supported and sents[0].citations) and not phrase_ok(sents[0]):
         reasons.append(f"the answer of {label} is not supported by its passage ({sents[0].flag or 'no support'})")
         return None
     if explanation and not (sents[1].supported and sents[1].citations):

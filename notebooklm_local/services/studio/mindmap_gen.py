@@ -34,6 +34,7 @@ from notebooklm_local.core.templates import PromptTemplate
 from notebooklm_local.services.studio.cards_gen import (
     WrittenResult,
     local_passages,
+    phrase_ok,
     sentence_citation,
     spread_batches,
 )
@@ -82,7 +83,7 @@ def _key(label: str) -> str:
 def _check_label(label: str, pids: Any, by_local: dict[int, Passage], similarity: Similarity | None,
                  reasons: list[str]) -> _Concept | None:
     label = " ".join(str(label).split()).strip(" .:;-")
-    if not re.search(r"[^\W\d_]{2,}", label) or len(label.split()) > 10:
+    if not re.search(r"[^\W\d_]", label) or len(label.split()) > 10:
         reasons.append(f"\u201c{label[:40]}\u201d is not a concept label")
         return None
     ids = [i for i in pids if isinstance(i, int) and not isinstance(i, bool)] if isinstance(pids, list) else []
@@ -92,7 +93,7 @@ def _check_label(label: str, pids: Any, by_local: dict[int, Passage], similarity
         return None
     sents, _ = verify_sentences([(label, [p.pid for p in cited])], cited, similarity)
     s = sents[0]
-    if not (s.supported and s.citations):
+    if not (s.supported and s.citations) and not phrase_ok(s):
         reasons.append(f"\u201c{label[:40]}\u201d: {s.flag or 'not supported by its passages'}")
         return None
     cit = None
