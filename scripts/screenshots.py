@@ -601,9 +601,9 @@ def written_studio(theme: str = "light") -> int:
     sys.path.insert(0, str(REPO))
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
+    from notebooklm_local.core.templates import TemplateStore
     from notebooklm_local.extensions.runtime import open_library, resources_dir
     from notebooklm_local.extensions.sample import ensure_sample_notebook
-    from notebooklm_local.core.templates import TemplateStore
     from notebooklm_local.services.studio.service import StudioService
     from tests.helpers.scripted_engine import ScriptedEngine
     from tests.services.test_written_studio import good_cards, nice_map

@@ -81,7 +81,7 @@ def pane_with(qtbot: Any, tmp_path: Path) -> Any:
     from notebooklm_local.ui.studio_pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
     from tests.services.test_library import make_service
-    from tests.services.test_written_studio import TEA, QUANT
+    from tests.services.test_written_studio import QUANT, TEA
 
     def make(engine: Any) -> Any:
         lib = make_service(None)
