@@ -119,6 +119,30 @@ def test_podcast_script_is_cited_or_fails_clearly(world: Any) -> None:
         assert ln.supported or ln.flag
 
 
+@pytest.mark.parametrize("fmt", ["brief", "critique", "debate"])
+def test_podcast_formats_are_cited_or_fail_clearly(world: Any, fmt: str) -> None:
+    """The tiny model under each format's grammar and checks: a script whose every citation is source text and
+    whose unsupported lines are flagged, in the format's speaker setup, or a StudioError naming the stage."""
+    studio = world["studio"]
+    try:
+        r = studio.podcast_script(world["nb"], [_source(world, "text")], length="short", format=fmt,
+                                  focus="the main point")
+    except StudioError as e:
+        assert "podcast outline" in str(e) or "dialogue for segment" in str(e)
+        assert "attempt 1:" in str(e)
+        return
+    script = r.script
+    assert script.format == fmt and r.output.options["format"] == fmt
+    assert len({ln.speaker for ln in script.lines}) == (1 if fmt == "brief" else 2)
+    if fmt == "debate":
+        for seg in range(len(script.segments)):
+            speakers = [ln.speaker for ln in script.lines if ln.segment == seg]
+            assert all(a != b for a, b in zip(speakers, speakers[1:], strict=False))
+    _assert_citations_are_source_text(world, script.citations)
+    for ln in script.lines:
+        assert ln.supported or ln.flag
+
+
 def test_cancel_stops_a_studio_run(world: Any) -> None:
     token = CancelToken()
     calls = 0
