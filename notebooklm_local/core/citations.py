@@ -137,6 +137,15 @@ class Citation:
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Citation:
+        """A Citation from its ``to_json`` dict (unknown keys ignored, missing ones defaulted)."""
+        return cls(
+            int(d.get("passage_id", 0)), int(d.get("chunk_id", -1)), str(d.get("source_id", "")),
+            str(d.get("source_title", "")), d.get("page"), d.get("t_start"), int(d.get("start", 0)),
+            int(d.get("end", 0)), str(d.get("quote", "")), str(d.get("location", "") or ""), d.get("url"),
+        )
+
 
 @dataclass
 class AnswerSentence:

@@ -21,10 +21,7 @@ from notebooklm_local.core.mindmap import MindMap, MindNode, NodeRef
 __all__ = ["citation_from_json", "extract_from_json", "result_from_json"]
 
 
-def citation_from_json(d: dict[str, Any]) -> Citation:
-    return Citation(int(d.get("passage_id", 0)), int(d.get("chunk_id", -1)), str(d.get("source_id", "")),
-                    str(d.get("source_title", "")), d.get("page"), d.get("t_start"), int(d.get("start", 0)),
-                    int(d.get("end", 0)), str(d.get("quote", "")), str(d.get("location", "") or ""), d.get("url"))
+citation_from_json = Citation.from_json
 
 
 def extract_from_json(d: dict[str, Any]) -> Extract:

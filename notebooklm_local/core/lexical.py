@@ -88,7 +88,8 @@ def plan(terms: Sequence[str], df: Mapping[str, int], single: Iterable[str], bud
     if sum(df.get(t, 0) for t in terms) <= budget or len(terms) < 2:
         return Plan(list(terms), [])
     order = sorted(terms, key=lambda t: (t in singles, df.get(t, 0)))  # phrases first: never "extra"
-    match, total = [], 0
+    match: list[str] = []
+    total = 0
     for t in order:
         if t not in singles or not match or total + df.get(t, 0) <= budget:
             match.append(t)

@@ -882,9 +882,7 @@ def _attribute(unit: str) -> str:
 
 
 def _cit(d: Any) -> Citation:
-    from notebooklm_local.core.extractive_json import citation_from_json
-
-    return citation_from_json(d if isinstance(d, dict) else {})
+    return Citation.from_json(d if isinstance(d, dict) else {})
 
 
 def _key(v: Any) -> tuple[int, int, int]:

@@ -130,13 +130,7 @@ def chip(link: str, label: str) -> str:
 # Stored JSON back into objects
 
 
-def citation_from_json(d: dict[str, Any]) -> Citation:
-    """A Citation from its ``to_json`` dict (unknown keys ignored, missing ones defaulted)."""
-    return Citation(
-        int(d.get("passage_id", 0)), int(d.get("chunk_id", -1)), str(d.get("source_id", "")),
-        str(d.get("source_title", "")), d.get("page"), d.get("t_start"), int(d.get("start", 0)),
-        int(d.get("end", 0)), str(d.get("quote", "")), str(d.get("location", "") or ""), d.get("url"),
-    )
+citation_from_json = Citation.from_json  # one definition (core.citations); the name kept for the panes
 
 
 def answer_from_json(d: dict[str, Any]) -> CitedAnswer:
