@@ -280,3 +280,58 @@ def test_a_podcast_by_hand_draft_then_script_then_audio_without_a_model(garden: 
     assert "Stored the script as podcast" in out.stderr and f"{len(lines)} lines, 1 flagged" in out.stderr
     with wave.open(str(wav), "rb") as w:
         assert w.getnframes() > 0
+
+
+def test_podcast_formats_on_the_tiny_model_and_bad_format_or_length(garden: str) -> None:
+    """Issue 15: ``podcast --format brief --length short --focus --language``: a one-speaker cited script, or a
+    clear error naming the stage (the tiny model); an unknown format or length is refused before any work."""
+    out = run("podcast", "-n", garden, "--format", "brief", "--length", "short", "--focus", "pruning",
+              "--language", "English", "--json")
+    _no_traceback(out)
+    if out.returncode == 0:
+        data = json.loads(out.stdout)
+        assert data["options"]["format"] == "brief" and data["options"]["language"] == "English"
+        assert len({ln["speaker"] for ln in data["script"]["lines"]}) == 1
+        assert data["template"] == "podcast_brief_outline+podcast_brief"
+    else:
+        assert out.returncode == 1 and "error:" in out.stderr
+        assert "podcast outline" in out.stderr or "dialogue for segment" in out.stderr
+    for args in (("--format", "opera"), ("--length", "forever")):
+        bad = run("podcast", "-n", garden, *args)
+        _no_traceback(bad)
+        assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_podcast_revoice_speaks_only_the_changed_line(garden: str, app_home: Path, tmp_path: Path) -> None:
+    if shutil.which("espeak-ng") is None:
+        pytest.skip("espeak-ng is not installed (scripts/system-deps.sh installs it)")
+    oid = _stored_podcast(app_home, (PodcastLine("Ada", "And what do we cut first?", [], 0),
+                                     PodcastLine("Grace", "Remove dead wood first [1].", [1], 0)))
+    nothing = run("podcast", "--revoice", oid[:8])
+    assert nothing.returncode == 1 and "no audio yet" in nothing.stderr
+    wav = tmp_path / "ep.wav"
+    assert run("podcast", "--from-output", oid[:8], "--audio", str(wav)).returncode == 0
+    md = tmp_path / "s.md"
+    assert run("podcast", "--from-output", oid[:8], "--script-out", str(md)).returncode == 0
+    md.write_text(md.read_text(encoding="utf-8").replace("And what do we cut first?", "What goes first?"),
+                  encoding="utf-8")
+    assert run("podcast", "--from-output", oid[:8], "--script", str(md)).returncode == 0
+    out = run("podcast", "--revoice", oid[:8], "--json")
+    _no_traceback(out)
+    assert out.returncode == 0, out.stderr
+    data = json.loads(out.stdout)
+    assert data["spoken"] == 1 and data["lines"] == 4 and data["path"] == str(wav)
+    assert "1 of 4 lines spoken again" in out.stderr
+    with wave.open(str(wav), "rb") as w:
+        assert w.getnframes() / w.getframerate() > 3.0
+
+
+def test_studio_regenerate_one_segment(garden: str, app_home: Path) -> None:
+    oid = _stored_podcast(app_home)
+    bad = run("studio", "regenerate", oid[:8], "--segment", "4")
+    _no_traceback(bad)
+    assert bad.returncode == 1 and "Choose a segment from 1 to 1" in bad.stderr
+    out = run("studio", "regenerate", oid[:8], "--segment", "1")  # the tiny model: rewritten, or a clear error
+    _no_traceback(out)
+    assert (out.returncode == 0 and "Segment 1 rewritten" in out.stdout and "--revoice" in out.stderr) or (
+        out.returncode == 1 and "dialogue for segment 1" in out.stderr), (out.stdout, out.stderr)
