@@ -1216,7 +1216,10 @@ class _PodcastTab(QWidget):
         parts = [f'<h3 style="margin-bottom:2px">{html.escape(s.title or "Podcast")}</h3>']
         names = " and ".join(h.name for h in s.hosts)
         if names:
-            parts.append(f'<div style="color:{css("muted")};font-size:small"><i>A conversation between '
+            fmt = PODCAST_FORMATS.get(s.format)
+            what = "Presented by" if len(s.hosts) == 1 else "A conversation between"
+            label = html.escape(fmt.label) + " \u00b7 " if fmt and fmt.name != "deep-dive" else ""
+            parts.append(f'<div style="color:{css("muted")};font-size:small"><i>{label}{what} '
                          f'{html.escape(names)}.</i></div>')
         seg = None
         for i, ln in enumerate(s.lines):
@@ -1438,7 +1441,8 @@ class _PodcastTab(QWidget):
     def _on_audio(self, result: Any) -> None:
         reused = len(result.segments) - result.spoken if result.spoken >= 0 else 0
         self.bar.show_info(f"Audio made: {result.duration_s:.1f} s of speech with {result.engine} "
-                           f"in {result.render_s:.1f} s" + (f" ({result.spoken} lines spoken, {reused} reused)."
+                           f"in {result.render_s:.1f} s" + (f" ({result.spoken} spoken again, {reused} of "
+                                                            f"{len(result.segments)} lines reused)."
                                                             if reused > 0 else "."))
         self._set_audio(Path(result.path))
         self._refresh()

@@ -714,3 +714,75 @@ def test_a_failed_script_leaves_a_route_to_audio_write_check_save_and_speak(qtbo
     assert [t for _v, t in world.tts[0].spoken] == ["What does quantization do?",
                                                    "Quantization stores model weights in fewer bits.",
                                                    "And bananas grow on the moon."]
+
+
+# -- audio overview formats (issue 15) ------------------------------------------------------------------
+
+
+BRIEF = [
+    {"title": "Small models in a minute", "segments": [{"topic": "Fewer bits", "passages": [1]},
+                                                     {"topic": "Running on a laptop", "passages": [1]}]},
+    {"lines": [{"speaker": "Alex", "text": "Quantization stores model weights in fewer bits.", "citations": [1]},
+               {"speaker": "Alex", "text": "The Q4_K_M format in llama.cpp uses about 4.8 bits per weight.",
+                "citations": [1]}]},
+    {"lines": [{"speaker": "Alex", "text": "Gemma 3 270M is a small model released by Google in 2025.",
+                "citations": [1]},
+               {"speaker": "Alex", "text": "It runs on a laptop CPU with 2 cores.", "citations": [1]}]},
+]
+
+
+def test_the_format_panel_brief_regenerate_a_segment_and_revoice(qtbot: Any, pane: Any, world: World,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    import notebooklm_local.ui.studio_pane as sp
+
+    tab = pane.podcast_tab
+    pane.tabs.setCurrentWidget(tab)
+    assert [tab.format_box.itemData(i) for i in range(tab.format_box.count())] == [
+        "deep-dive", "brief", "critique", "debate"]
+    assert [tab.length_box.itemData(i) for i in range(tab.length_box.count())] == ["short", "default", "long"]
+    assert tab.host_b.isVisible() and "ask" in tab.format_note.text()
+    tab.format_box.setCurrentIndex(tab.format_box.findData("debate"))
+    assert "opposite positions" in tab.format_note.text() and "AGAINST" in tab.persona_b.placeholderText()
+    tab.format_box.setCurrentIndex(tab.format_box.findData("brief"))
+    assert "One voice" in tab.format_note.text()
+    assert not tab.host_b.isVisible() and not tab.persona_b.isVisible() and tab.hosts_label.text() == "Narrator"
+    # the pane stays narrow: the format's description wraps instead of widening the tab
+    assert tab.minimumSizeHint().width() <= 470, tab.minimumSizeHint().width()
+
+    tab.length_box.setCurrentIndex(tab.length_box.findData("short"))
+    tab.language_edit.setText("German")
+    tab.focus_edit.setText("laptops")
+    world.engine.outputs = list(BRIEF)
+    tab.generate_button.click()
+    wait_idle(qtbot, pane)
+    assert tab.script is not None, tab.bar.text
+    assert tab.script.format == "brief" and [h.name for h in tab.script.hosts] == ["Alex"]
+    assert tab.output.options["format"] == "brief" and tab.output.options["length"] == "short"
+    assert world.studio.podcast_prefs(world.notebook_id)["language"] == "German"
+    assert "Brief \u00b7 Presented by Alex." in tab.view.toPlainText()
+    regens = [h for h in link_hrefs(tab.view) if h.startswith("regenseg:")]
+    assert len(regens) == 2 and "Regenerate segment" in tab.view.toPlainText()
+
+    # audio, then one segment written again, then Re-voice speaks only its changed line
+    monkeypatch.setattr(sp, "multimedia_available", lambda: (False, "no audio output device was found"))
+    qtbot.waitUntil(lambda: tab.audio_button.isEnabled(), timeout=WAIT)
+    tab.audio_button.click()
+    wait_idle(qtbot, pane)
+    assert tab.audio_path is not None and tab.revoice_button.isVisible() and tab.revoice_button.isEnabled()
+    spoken = len(world.tts[0].spoken)
+    assert spoken == 4
+    world.engine.outputs = [{"lines": [
+        {"speaker": "Alex", "text": "Gemma 3 270M is a small model released by Google in 2025.", "citations": [1]},
+        {"speaker": "Alex", "text": "It runs on a laptop CPU with 2 cores, with no GPU.", "citations": [1]}]}]
+    click_link(qtbot, tab.view, regens[1])
+    wait_idle(qtbot, pane)
+    assert "Segment rewritten" in tab.bar.text, tab.bar.text
+    assert [ln.text for ln in tab.script.lines if ln.segment == 0] == [
+        "Quantization stores model weights in fewer bits. [1]",
+        "The Q4_K_M format in llama.cpp uses about 4.8 bits per weight. [1]"]
+    assert "with no GPU" in tab.view.toPlainText()
+    tab.revoice_button.click()
+    wait_idle(qtbot, pane)
+    assert len(world.tts[0].spoken) == spoken + 1 and "with no GPU" in world.tts[0].spoken[-1][1]
+    assert "1 spoken again, 3 of 4 lines reused" in tab.bar.text, tab.bar.text
+    assert tab.audio_path is not None and tab.audio_path.is_file()
