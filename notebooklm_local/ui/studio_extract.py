@@ -52,7 +52,37 @@ TABLE_KINDS = ("timeline", "data_table")  # shown in the table view; the model m
 WRITTEN_KINDS = ("mindmap", "flashcards", "quiz")  # the model may write these too (StudioService.written)
 DIFFICULTY_KINDS = ("flashcards", "quiz")
 EXPORT_FILTERS = {"md": "Markdown (*.md)", "csv": "CSV (*.csv)", "apkg": "Anki package (*.apkg)",
-                  "opml": "OPML outline (*.opml)", "json": "JSON (*.json)"}
+                  "opml": "OPML outline (*.opml)", "json": "JSON (*.json)", "png": "PNG image (*.png)"}
+
+
+def save_map_png(view: Any, path: Path) -> Path:
+    """The mind map as drawn (folds included) as a PNG, written next to ``path`` and renamed into place. On the
+    GUI thread (it paints the view's scene); at most 8000 px a side."""
+    import os
+    import uuid
+
+    from PySide6.QtCore import QRectF
+    from PySide6.QtGui import QImage, QPainter
+
+    scene = view.scene()
+    rect = scene.itemsBoundingRect().adjusted(-24, -24, 24, 24)
+    scale = min(2.0, 8000 / max(rect.width(), rect.height(), 1.0))
+    img = QImage(max(1, int(rect.width() * scale)), max(1, int(rect.height() * scale)), QImage.Format.Format_ARGB32)
+    img.fill(view.palette().base().color())
+    painter = QPainter(img)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    scene.render(painter, QRectF(img.rect()), rect)
+    painter.end()
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp.png")
+    try:
+        if not img.save(str(tmp), "PNG"):
+            raise OSError(f"Cannot write {path}")
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return path
 
 
 def _ref_citation(node: Any, pid: int = 1) -> Citation | None:
@@ -463,7 +493,7 @@ class ExtractTab(QWidget):
         if self.result is None:
             return
         kind = self.output.kind if self.output is not None else self.kind
-        formats = FORMATS.get(kind, ("md",))
+        formats = FORMATS.get(kind, ("md",)) + (("png",) if kind == "mindmap" else ())
         filters = ";;".join(EXPORT_FILTERS[f] for f in formats)
         name = "".join(ch if ch.isalnum() or ch in " -_" else "_" for ch in self.result.title)[:60].strip() or "export"
         path = self.pane._ask_save_path("Export", f"{name}.{formats[0]}", filters)  # noqa: SLF001
@@ -474,6 +504,12 @@ class ExtractTab(QWidget):
             self.bar.show_error(f"Choose one of: {', '.join('.' + f for f in formats)}.")
             return
         result = self.result
+        if fmt == "png":  # painted from the view, on this thread (fast: one scene render)
+            try:
+                self.bar.show_info(f"Exported to {save_map_png(self.map_view, Path(path))}.")
+            except OSError as e:
+                self.bar.show_error(str(e))
+            return
 
         def run(_studio: Any, _cancel: Any, _progress: Any, _relay: Any) -> Any:
             return ExtractiveStudio.export(result, fmt, Path(path))

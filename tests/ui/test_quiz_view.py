@@ -107,7 +107,7 @@ def _make(qtbot: Any, tab: Any, kind: str, count: int | None = None) -> None:
     qtbot.waitUntil(lambda: not tab.pane.tab_busy(tab), timeout=60000)
 
 
-def test_written_quiz_and_map_in_the_extract_tab(qtbot: Any, pane_with: Any) -> None:
+def test_written_quiz_and_map_in_the_extract_tab(qtbot: Any, pane_with: Any, tmp_path: Path) -> None:
     from tests.helpers.scripted_engine import ScriptedEngine
     from tests.services.test_written_studio import good_cards, good_map
 
@@ -139,6 +139,19 @@ def test_written_quiz_and_map_in_the_extract_tab(qtbot: Any, pane_with: Any) -> 
     with qtbot.waitSignal(tab.citation_activated, timeout=5000) as sig:
         tab.map_view.node_activated.emit(concept)
     assert sig.args[0] is concept.citation
+    target = tmp_path / "map.png"  # the same exports as the outline map, PNG included
+    pane._ask_save_path = lambda *_a: str(target)
+    tab.export()
+    from PySide6.QtGui import QImage
+
+    img = QImage(str(target))
+    assert not img.isNull() and img.width() > 200 and img.height() > 100
+    for fmt in ("md", "opml"):
+        out = tmp_path / f"map.{fmt}"
+        pane._ask_save_path = lambda *_a, _o=out: str(_o)
+        tab.export()
+        qtbot.waitUntil(lambda _o=out: _o.exists() and not pane.tab_busy(tab), timeout=10000)
+    assert concept.label in (tmp_path / "map.md").read_text(encoding="utf-8")
     # the model-free quiz in the same quiz mode
     tab.kind_box.setCurrentIndex(tab.kind_box.findData("quiz"))
     tab.generate_box.setChecked(False)
