@@ -104,9 +104,11 @@ def build_parser() -> argparse.ArgumentParser:
     ri.add_argument("--lexical-only", action="store_true", help="index for keyword search only (no embedding)")
     ri.set_defaults(func=cmd_reindex)
 
-    se = sub.add_parser("search", help="hybrid (dense + BM25) search in a notebook")
+    se = sub.add_parser("search", help="hybrid (dense + BM25) search in a notebook (--all: in every notebook)")
     se.add_argument("query")
-    se.add_argument("--notebook", "-n", required=True)
+    se.add_argument("--notebook", "-n", help="the notebook to search (not needed with --all)")
+    se.add_argument("--all", dest="all_notebooks", action="store_true",
+                    help="search every notebook's ready sources; each hit names its notebook")
     se.add_argument("-k", type=int, default=8, help="number of hits (default 8)")
     se.add_argument("--mode", choices=["hybrid", "dense", "lexical"], default="hybrid")
     se.add_argument("--sources", nargs="+", metavar="SOURCE", help="restrict to these sources (ids or titles)")
@@ -127,6 +129,9 @@ def build_parser() -> argparse.ArgumentParser:
             q.add_argument("question", help="the question ('-' reads it from stdin)")
         q.add_argument("--notebook", "-n", required=True)
         q.add_argument("--sources", nargs="+", metavar="SOURCE", help="use only these sources (ids or titles)")
+        q.add_argument("--all", dest="all_notebooks", action="store_true",
+                       help="answer from every notebook's ready sources (the selection does not apply; citations "
+                            "name the notebook); the exchange is kept in --notebook's chat")
         q.add_argument("--session", metavar="ID", help="continue this chat session")
         if name == "ask":
             q.add_argument("--continue", dest="continue_", action="store_true",
@@ -451,12 +456,22 @@ def cmd_reindex(args: argparse.Namespace) -> int:
     return 1 if failed else 0
 
 
+def _check_scope(args: argparse.Namespace, *, notebook_needed: bool) -> None:
+    """--all and --notebook/--sources: search needs one of --notebook and --all; --all takes no --sources."""
+    if getattr(args, "all_notebooks", False) and args.sources:
+        raise NotebookError("--all searches every ready source of every notebook: leave out --sources.")
+    if notebook_needed and not args.notebook:
+        raise NotebookError("name a notebook with --notebook NAME, or search every notebook with --all.")
+
+
 def cmd_search(args: argparse.Namespace) -> int:
+    _check_scope(args, notebook_needed=not args.all_notebooks)
     paths, settings = _context(args)
     with _locked(paths) if args.mode != "lexical" else _reading(paths):  # Chroma: one process at a time
         lib = _open(paths, settings, with_index=args.mode != "lexical")
         ids = _resolve_sources(lib, args.notebook, args.sources) if args.sources else None
-        hits = lib.search(args.notebook, args.query, k=args.k, source_ids=ids, mode=args.mode)
+        hits = lib.search(None if args.all_notebooks else args.notebook, args.query, k=args.k, source_ids=ids,
+                          mode=args.mode)
     if args.json:
         print(json.dumps([h.to_json() for h in hits], indent=2, ensure_ascii=False))
         return 0
@@ -465,7 +480,8 @@ def cmd_search(args: argparse.Namespace) -> int:
     for n, h in enumerate(hits, 1):
         loc = f", {h.location}" if h.location else ""
         snippet = " ".join(h.chunk.text.split())[:240]
-        print(f"{n}. {h.source.title}{loc}  (score {h.score:.4f})\n   {snippet}")
+        title = f"{h.notebook} \u203a {h.source.title}" if args.all_notebooks else h.source.title
+        print(f"{n}. {title}{loc}  (score {h.score:.4f})\n   {snippet}")
     return 0
 
 
@@ -668,7 +684,7 @@ def _ask_once(chat: Any, args: argparse.Namespace, question: str, *, new_session
         result = chat.ask(
             args.notebook, question, source_ids=ids, session_id=session, new_session=new_session,
             structured=args.structured, language=args.language, on_token=on_token if streamed else None,
-            cancel=token, mode=args.mode,
+            cancel=token, mode=args.mode, scope="all" if getattr(args, "all_notebooks", False) else "notebook",
         )
     if args.json:
         print(json.dumps(result.to_json(), indent=2, ensure_ascii=False))
@@ -688,6 +704,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from notebooklm_local.extensions.runtime import open_chat
 
     question = sys.stdin.read() if args.question == "-" else args.question
+    _check_scope(args, notebook_needed=True)
     paths, settings = _context(args)
     with _locked(paths):
         chat = open_chat(paths, settings)
@@ -712,6 +729,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
 def cmd_chat(args: argparse.Namespace) -> int:
     from notebooklm_local.extensions.runtime import open_chat
 
+    _check_scope(args, notebook_needed=True)
     paths, settings = _context(args)
     tty = sys.stdin.isatty()
     with _locked(paths):
@@ -721,8 +739,9 @@ def cmd_chat(args: argparse.Namespace) -> int:
             if tty:
                 goal = chat.goal(args.notebook)
                 shown_goal = "" if goal.is_default else f" (chat goal: {goal.label})"
-                print(f"Chatting with '{args.notebook}'{shown_goal}. /new starts a new session, /quit (or Ctrl-D) "
-                      "ends.")
+                scope = " (answers from all notebooks)" if args.all_notebooks else ""
+                print(f"Chatting with '{args.notebook}'{scope}{shown_goal}. /new starts a new session, /quit (or "
+                      "Ctrl-D) ends.")
             while True:
                 try:
                     line = input("> " if tty else "")

@@ -567,9 +567,12 @@ class Library:
         return out
 
     def lexical_search(
-        self, notebook_id: str, query: str, *, source_ids: Sequence[str] | None = None, limit: int = 50
+        self, notebook_id: str | None, query: str, *, source_ids: Sequence[str] | None = None, limit: int = 50
     ) -> list[tuple[int, float]]:
         """BM25 over FTS5; returns (chunk id, score) best first (higher is better).
+
+        ``notebook_id`` None searches every notebook (the library-wide scope): the FTS index is one
+        table, so scores (IDF is table-wide) are the same as a single notebook's for the same rows.
 
         The query is planned by core.lexical: frequent terms are scored on the rows the rarer terms
         select instead of selecting rows themselves, which bounds the rows FTS5 ranks (see there).
@@ -586,6 +589,13 @@ class Library:
                     f"SELECT coalesce(sum(n_chunks), 0) FROM sources WHERE id IN ({ph})", list(allowed)  # noqa: S608 - placeholders and column names only; values bound
                 ).fetchone()[0]
                 scope = "scope : (" + " OR ".join(f'"src{s}"' for s in source_ids) + ")"
+            elif notebook_id is None:  # every notebook: a row's scope phrase names its notebook
+                counts = dict(self._db.execute("SELECT id, n_chunks FROM sources").fetchall())
+                allowed, in_scope = set(counts), sum(counts.values())
+                nbs = [r[0] for r in self._db.execute("SELECT id FROM notebooks").fetchall()]
+                if not nbs:
+                    return []
+                scope = "scope : (" + " OR ".join(f'"nb{n}"' for n in nbs) + ")"
             else:
                 rows = self._db.execute("SELECT id, n_chunks FROM sources WHERE notebook_id = ?", (notebook_id,))
                 counts = dict(rows.fetchall())

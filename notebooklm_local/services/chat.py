@@ -53,7 +53,8 @@ from notebooklm_local.core.textutil import content_words, split_sentences, words
 from notebooklm_local.services.grounding import similarity_for
 from notebooklm_local.services.library_service import Hit, LibraryService
 
-__all__ = ["ChatService", "AskResult", "standalone_query", "MODES", "QUOTES_LABEL", "STOPPED_NOTE"]
+__all__ = ["ChatService", "AskResult", "standalone_query", "MODES", "SCOPES", "QUOTES_LABEL", "STOPPED_NOTE",
+           "NOTEBOOK_SEP"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,8 @@ HISTORY_TURNS = 6
 MODES = ("auto", "generate", "quotes")  # auto: quotes when the chat model is a base (raw-completion) model
 QUOTES_LABEL = "Quoted from your sources \u2014 nothing generated"
 STOPPED_NOTE = "Stopped \u2014 the answer was cut off."  # a stopped answer's one mark (stored, shown)
+SCOPES = ("notebook", "all")  # "all": retrieval over every notebook's ready sources (the library-wide scope)
+NOTEBOOK_SEP = " \u203a "  # "Notebook › Source": a citation's source title in an all-notebooks answer
 QUOTES_ENGINE = EngineInfo(kind="quotes", model="(none: quoted from the sources)", backend="")
 _ANAPHORA = frozenset(
     "it its this that these those they them their he she him her his there such former latter same "
@@ -89,6 +92,7 @@ class AskResult:
     quotes: QuoteResult | None = None  # quotes mode: the selection with its per-sentence scores
     cut_off: str = ""  # a stopped answer: the sentence being written when it stopped (shown, never checked)
     goal: ChatGoal = field(default_factory=ChatGoal)  # the chat goal and response length it was asked with
+    scope: str = "notebook"  # "all": retrieved from every notebook (citations name "Notebook › Source")
 
     @property
     def extractive(self) -> bool:
@@ -121,6 +125,7 @@ class AskResult:
             "mode": self.mode,
             "extractive": self.extractive,
             "goal": {"goal": self.goal.goal, "length": self.goal.length},
+            "scope": self.scope,
             "label": self.label,
             "model": {"name": self.engine.model, "kind": self.engine.kind, "backend": self.engine.backend,
                       "gpu_layers": self.engine.gpu_layers, "n_ctx": self.engine.n_ctx,
@@ -160,11 +165,21 @@ def _gguf_is_base(path: Path, setting: str) -> bool:
         return False
 
 
-def _passage(pid: int, hit: Hit) -> Passage:
+def _passage(pid: int, hit: Hit, *, name_notebook: bool = False) -> Passage:
     c, s = hit.chunk, hit.source
     url = s.ref.get("url") if isinstance(s.ref, dict) else None
-    return Passage(pid, c.id, s.id, s.display, c.text, c.char_start, c.char_end, c.page, c.page_end, c.t_start,
+    title = f"{hit.notebook}{NOTEBOOK_SEP}{s.display}" if name_notebook and hit.notebook else s.display
+    return Passage(pid, c.id, s.id, title, c.text, c.char_start, c.char_end, c.page, c.page_end, c.t_start,
                    c.heading, url, hit.score, ocr_pages=ocr_pages_in(s.meta))
+
+
+def _nothing_found(hits: Sequence[Hit], source_ids: Sequence[str] | None, every: bool) -> list[str]:
+    """The "not found" answer's text."""
+    if every:
+        return ["No passage in any notebook matches the question." if hits else
+                "No notebook has a ready source that matches the question."]
+    return (["No passage in the selected sources matches the question."] if hits or source_ids else
+            ["No sources are selected (or none is ready)."])
 
 
 def _shorten(p: Passage, keep: float) -> Passage:
@@ -377,8 +392,15 @@ class ChatService:
         on_stage: Callable[[str], None] | None = None,
         store_stopped: Callable[[], bool] | None = None,
         goal: ChatGoal | None = None,
+        scope: str = "notebook",
     ) -> AskResult:
         """Answer ``question`` from the notebook's (selected) sources. Raises NotebookError on bad input.
+
+        ``scope`` "all" answers from every notebook's ready sources (the library-wide scope): the
+        notebook's selection does not apply (``source_ids``, when given, restrict it to those sources, of
+        any notebook), each passage's and citation's source title names its notebook ("Notebook › Source")
+        and a citation's ``source_id`` opens the source wherever it lives. The exchange is kept in
+        ``notebook``'s chat (its goal applies), the answer marked ``"scope": "all"``.
 
         ``mode``: "generate" (the model answers), "quotes" (the best source sentences, quoted and cited;
         no model is loaded or called), "auto" (quotes for a base model, else generate); None: settings.
@@ -422,11 +444,14 @@ class ChatService:
             session = self.store.create_session(nb.id)
             created = True
         history = self.history(session.id)
-        if source_ids is None:
+        if scope not in SCOPES:
+            raise NotebookError(f"Unknown search scope '{scope}': use one of {', '.join(SCOPES)}.")
+        every = scope == "all"
+        if source_ids is None and not every:
             source_ids = [s.id for s in self.library.library.sources(nb.id) if s.selected]
         if self.resolve_mode(mode) == "quotes":
             return self._ask_quotes(nb.id, session.id, question, history, source_ids, on_token, shown, cancel, t0,
-                                    chat_goal)
+                                    chat_goal, scope=scope)
         stage("Loading the model…")
         info = self.engine.info()  # loads a local model; a server is probed once
         use_structured = self.use_structured(structured, info)
@@ -438,22 +463,20 @@ class ChatService:
             stage("Searching your sources…")
             query = self.retrieval_query(question, history, cancel, info)
             t1 = time.perf_counter()
-            hits = self.library.search(nb.id, query[:MAX_QUERY_CHARS], k=self.settings.top_k, source_ids=source_ids)
+            hits = self.library.search(None if every else nb.id, query[:MAX_QUERY_CHARS], k=self.settings.top_k,
+                                       source_ids=source_ids)
             t2 = time.perf_counter()
             timings["rewrite_s"] = round(t1 - t0, 4)
             timings["retrieval_s"] = round(t2 - t1, 4)
             if not hits or not self._relevant(hits):
-                answer = not_found_answer(
-                    ["No passage in the selected sources matches the question."] if hits or source_ids else
-                    ["No sources are selected (or none is ready)."]
-                )
+                answer = not_found_answer(_nothing_found(hits, source_ids, every))
                 if on_token:
                     on_token(answer.text)
                 result = AskResult(question, answer, session.id, query, [], info, None, use_structured, tpl_name,
-                                   timings, shown_text="".join(shown), goal=chat_goal)
+                                   timings, shown_text="".join(shown), goal=chat_goal, scope=scope)
                 self._persist(session.id, result)
                 return result
-            passages = [_passage(i + 1, h) for i, h in enumerate(hits)]
+            passages = [_passage(i + 1, h, name_notebook=every) for i, h in enumerate(hits)]
             plan = self._plan(tpl_name, passages, history, question, language, chat_goal)
             t3 = time.perf_counter()
             timings["prompt_build_s"] = round(t3 - t2, 4)
@@ -495,7 +518,8 @@ class ChatService:
             if generation is not None and generation.finish_reason == "length" and not cancelled:
                 answer.notes.append("The answer reached its length limit and may be cut short.")
             result = AskResult(question, answer, session.id, query, plan.passages, info, generation, use_structured,
-                               tpl_name, timings, cancelled, raw, "".join(shown), cut_off=cut_off, goal=chat_goal)
+                               tpl_name, timings, cancelled, raw, "".join(shown), cut_off=cut_off, goal=chat_goal,
+                               scope=scope)
             if cancelled and store_stopped is not None and not store_stopped():
                 if created and not self.store.messages(session.id):
                     self.store.delete_session(session.id)  # an empty chat made for this question
@@ -504,9 +528,10 @@ class ChatService:
             return result
 
     def quotes_for(self, question: str, hits: Sequence[Hit], threshold: float | None = None,
-                   max_quotes: int | None = None) -> QuoteResult:
-        """The quote selection for retrieved ``hits`` (what quotes mode answers with; see core/quotes.py)."""
-        passages = [_passage(i + 1, h) for i, h in enumerate(hits)]
+                   max_quotes: int | None = None, *, name_notebook: bool = False) -> QuoteResult:
+        """The quote selection for retrieved ``hits`` (what quotes mode answers with; see core/quotes.py).
+        ``name_notebook``: source titles read "Notebook › Source" (an all-notebooks answer)."""
+        passages = [_passage(i + 1, h, name_notebook=name_notebook) for i, h in enumerate(hits)]
         embedder = getattr(self.library.index, "embedder", None) if self.library.index is not None else None
         return select_quotes(question, passages, similarities=[h.similarity for h in hits],
                              embed=embedder.embed if embedder is not None else None, threshold=threshold,
@@ -521,15 +546,17 @@ class ChatService:
 
     def _ask_quotes(self, notebook_id: str, session_id: str, question: str, history: list[Turn],
                     source_ids: Sequence[str], on_token: Callable[[str], None] | None, shown: list[str],
-                    cancel: CancelToken, t0: float, goal: ChatGoal | None = None) -> AskResult:
+                    cancel: CancelToken, t0: float, goal: ChatGoal | None = None, *,
+                    scope: str = "notebook") -> AskResult:
         """Quotes mode: the same retrieval, then source sentences instead of a generation (no engine call)."""
         timings: dict[str, float] = {}
+        every = scope == "all"
         with self._busy:
             cancel.raise_if_set()
             query = standalone_query(question, history)  # no model to rewrite follow-ups
             t1 = time.perf_counter()
-            hits = self.library.search(notebook_id, query[:MAX_QUERY_CHARS], k=self.settings.top_k,
-                                       source_ids=source_ids)
+            hits = self.library.search(None if every else notebook_id, query[:MAX_QUERY_CHARS],
+                                       k=self.settings.top_k, source_ids=source_ids)
             t2 = time.perf_counter()
             timings["rewrite_s"] = round(t1 - t0, 4)
             timings["retrieval_s"] = round(t2 - t1, 4)
@@ -537,19 +564,18 @@ class ChatService:
             selection: QuoteResult | None = None
             cited: list[Passage] = []
             if not hits or not self._relevant(hits):
-                answer = not_found_answer(
-                    ["No passage in the selected sources matches the question."] if hits or source_ids else
-                    ["No sources are selected (or none is ready)."]
-                )
+                answer = not_found_answer(_nothing_found(hits, source_ids, every))
             else:
-                selection = self.quotes_for(question, hits, max_quotes=length_quotes(goal.length) if goal else None)
+                selection = self.quotes_for(question, hits, max_quotes=length_quotes(goal.length) if goal else None,
+                                            name_notebook=every)
                 answer, cited = quoted_answer(selection)
             timings["quotes_s"] = round(time.perf_counter() - t2, 4)
             if on_token is not None:
                 on_token(answer.text)
             timings["total_s"] = round(time.perf_counter() - t0, 4)
             result = AskResult(question, answer, session_id, query, cited, QUOTES_ENGINE, None, False, "", timings,
-                               shown_text="".join(shown), mode="quotes", quotes=selection, goal=goal or ChatGoal())
+                               shown_text="".join(shown), mode="quotes", quotes=selection, goal=goal or ChatGoal(),
+                               scope=scope)
             self._persist(session_id, result)
             return result
 

@@ -80,6 +80,7 @@ class Hit:
     dense_rank: int | None = None
     lexical_rank: int | None = None
     similarity: float | None = None  # cosine similarity to the query (dense retrieval only)
+    notebook: str = ""  # the name of the source's notebook (set by LibraryService.search)
 
     @property
     def location(self) -> str:
@@ -90,6 +91,7 @@ class Hit:
     def to_json(self) -> dict[str, Any]:
         c = self.chunk
         return {
+            "notebook": self.notebook, "notebook_id": self.source.notebook_id,
             "source": self.source.title, "source_id": self.source.id, "kind": self.source.kind,
             "chunk_id": c.id, "page": c.page, "ocr": is_ocr_location(self.location), "timestamp": c.t_start, "heading": c.heading,
             "char_start": c.char_start, "char_end": c.char_end, "score": round(self.score, 6),
@@ -639,7 +641,7 @@ class LibraryService:
     # -- search ---------------------------------------------------------------------------------
     def search(
         self,
-        notebook: str,
+        notebook: str | None,
         query: str,
         *,
         k: int = 8,
@@ -651,11 +653,24 @@ class LibraryService:
 
         ``mode`` is "hybrid", "dense" or "lexical". Without an index, search is lexical only.
         ``source_ids`` restricts the search to the user's selected sources.
+
+        ``notebook`` None is the library-wide scope ("all notebooks"): the ready sources of every
+        notebook (``source_ids``, when given, may then name sources of any notebook). BM25 runs once over
+        the one FTS table; the vector query runs in each notebook's collection (one per notebook and
+        embedding model) and the neighbours are merged by cosine similarity (one embedder: comparable);
+        the two rankings are fused as for one notebook. Each hit names its notebook (``Hit.notebook``).
         """
         if not query.strip():
             raise NotebookError("The search query is empty.")
-        nb = self.library.notebook(notebook)
-        ready = {s.id: s for s in self.library.sources(nb.id, status=[SourceStatus.READY])}
+        if notebook is None:
+            names = {n.id: n.name for n in self.library.notebooks()}
+            ready = {s.id: s for s in self.library.all_sources(status=[SourceStatus.READY])}
+            nb_id: str | None = None
+        else:
+            nb = self.library.notebook(notebook)
+            names = {nb.id: nb.name}
+            ready = {s.id: s for s in self.library.sources(nb.id, status=[SourceStatus.READY])}
+            nb_id = nb.id
         allowed = [s for s in (source_ids if source_ids is not None else ready) if s in ready]
         if not allowed:
             return []
@@ -666,12 +681,14 @@ class LibraryService:
         subset = allowed if len(allowed) < len(ready) else None
         if mode in ("hybrid", "dense") and self.index is not None:
             (vec,) = self.index.embedder.embed([query])
-            for r, (cid, sim) in enumerate(self._dense(nb.id, vec, candidates, subset, ready)):
+            near = self._dense(nb_id, vec, candidates, subset, ready) if nb_id is not None \
+                else self._dense_all(vec, candidates, subset, ready)
+            for r, (cid, sim) in enumerate(near):
                 dense_rank[cid] = r + 1
                 dense_sim[cid] = sim
         if mode in ("hybrid", "lexical") or self.index is None:
             for r, (cid, _s) in enumerate(
-                self.library.lexical_search(nb.id, query, source_ids=subset, limit=candidates)
+                self.library.lexical_search(nb_id, query, source_ids=subset, limit=candidates)
             ):
                 lex_rank[cid] = r + 1
         for ranks in (dense_rank, lex_rank):
@@ -679,10 +696,29 @@ class LibraryService:
                 scores[cid] = scores.get(cid, 0.0) + 1.0 / (RRF_K + r)
         best = sorted(scores, key=lambda c: (-scores[c], c))[:k]
         chunks = self.library.chunks(best)
-        return [
-            Hit(chunks[c], ready[chunks[c].source_id], scores[c], dense_rank.get(c), lex_rank.get(c), dense_sim.get(c))
-            for c in best if c in chunks and chunks[c].source_id in ready
-        ]
+        hits = []
+        for c in best:
+            if c in chunks and (src := ready.get(chunks[c].source_id)) is not None:
+                hits.append(Hit(chunks[c], src, scores[c], dense_rank.get(c), lex_rank.get(c), dense_sim.get(c),
+                                names.get(src.notebook_id, "")))
+        return hits
+
+    def _dense_all(
+        self, vec: Sequence[float], n: int, subset: Sequence[str] | None, ready: dict[str, Source]
+    ) -> list[tuple[int, float]]:
+        """The ``n`` nearest chunks over every notebook holding a ready source (of ``subset`` when given):
+        each notebook's collection is asked for its ``n`` nearest (within its part of the selection, as
+        :meth:`_dense` does for one notebook), and the union is cut to the ``n`` most similar."""
+        by_nb: dict[str, list[str]] = collections.defaultdict(list)
+        for sid in (subset if subset is not None else ready):
+            if sid in ready:
+                by_nb[ready[sid].notebook_id].append(sid)
+        got: list[tuple[int, float]] = []
+        for nb_id, sids in by_nb.items():
+            mine = {s: src for s, src in ready.items() if src.notebook_id == nb_id}
+            got += self._dense(nb_id, vec, n, sids if len(sids) < len(mine) else None, mine)
+        got.sort(key=lambda t: (-t[1], t[0]))
+        return got[:n]
 
     def _dense(
         self, notebook_id: str, vec: Sequence[float], n: int, subset: Sequence[str] | None, ready: dict[str, Source]
