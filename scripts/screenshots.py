@@ -717,6 +717,10 @@ if __name__ == "__main__":
 
         sys.exit(chat_goal("dark" if "--dark" in sys.argv[1:] else "light"))
     THEME = "dark" if "--dark" in sys.argv[1:] else "light"
+    if "--audio-formats" in sys.argv[1:]:
+        from screenshot_audio_formats import audio_formats
+
+        sys.exit(audio_formats(THEME))
     if "--chat-flagged" in sys.argv[1:]:
         sys.exit(chat_flagged(THEME))
     if "--studio" in sys.argv[1:] and THEME == "dark":

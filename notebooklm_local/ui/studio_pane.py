@@ -962,6 +962,7 @@ class _PodcastTab(QWidget):
         form.addRow("Focus", self.focus_edit)
         layout.addLayout(form)
         self.hosts_label = form.labelForField(hosts)
+        self.personas_label = form.labelForField(personas)
         self.format_box.currentIndexChanged.connect(self._on_format_changed)
         self._on_format_changed()
         row = QHBoxLayout()
@@ -1110,9 +1111,12 @@ class _PodcastTab(QWidget):
         self.persona_b.setVisible(two)
         if isinstance(self.hosts_label, QLabel):
             self.hosts_label.setText("Hosts" if two else "Narrator")
-        self.persona_a.setPlaceholderText(f"Persona (default: {f.personas[0][:40]})")
-        if two:
-            self.persona_b.setPlaceholderText(f"Persona (default: {f.personas[1][:40]})")
+        if isinstance(self.personas_label, QLabel):
+            self.personas_label.setText("Personas" if two else "Persona")
+        for edit, persona in zip((self.persona_a, self.persona_b), f.personas, strict=False):
+            short = persona if len(persona) <= 38 else persona[:37].rsplit(" ", 1)[0] + "\u2026"
+            edit.setPlaceholderText(f"Default: {short}")
+            edit.setToolTip(f"Empty: {persona}")
 
     def _on_anchor(self, url: QUrl) -> None:
         link = url.toString()
