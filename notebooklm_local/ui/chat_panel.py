@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QCursor, QGuiApplication, QKeySequence, QShortcut
+from PySide6.QtGui import QAction, QCursor, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -61,6 +61,9 @@ MODES = (("auto", "Auto"), ("generate", "Generated"), ("quotes", "Quotes only"))
 MODE_TIP = ("Auto: quotes when the chat model is the built-in demo model (it cannot answer), a generated answer "
             "with a real instruct model.\nGenerated: the model writes the answer, citing passages.\n"
             "Quotes only: the source sentences that answer best, verbatim, with their citations (no model).")
+SCOPE_TIP = ("Search all notebooks: answer from the ready sources of every notebook (this notebook's ticks do not "
+             "apply); citations name the notebook, a chip opens its source. The chat stays in this notebook.")
+ALL_NOTEBOOKS_LABEL = "From all notebooks"
 
 
 def _chips(key: int, ids: Any) -> str:
@@ -98,15 +101,21 @@ def _notes_and_sources(answer: Any, key: int) -> str:
     return extra
 
 
-def answer_html(result_or_answer: Any, key: int = 0, *, mode: str = "", cut_off: str | None = None) -> str:
+def answer_html(result_or_answer: Any, key: int = 0, *, mode: str = "", cut_off: str | None = None,
+                scope: str = "") -> str:
     """A stored or fresh answer as HTML: quotes answers as quotes, generated ones with their checks.
 
     A stopped answer shows the sentence it was writing (``cut_off``; from the result when not given) after
-    its checked sentences, in grey and unchecked, and its "Stopped" note."""
+    its checked sentences, in grey and unchecked, and its "Stopped" note. An answer from all notebooks
+    (``scope`` "all"; from the result when not given) says so above it."""
     answer = getattr(result_or_answer, "answer", result_or_answer)
     mode = mode or getattr(result_or_answer, "mode", "") or ""
     cut = getattr(result_or_answer, "cut_off", "") if cut_off is None else cut_off
-    return quotes_html(answer, key) if mode == "quotes" else citation_html(answer, key, cut_off=str(cut or ""))
+    scope = scope or getattr(result_or_answer, "scope", "") or ""
+    head = (f'<div style="color:{css("muted")};font-size:small">{html.escape(ALL_NOTEBOOKS_LABEL)}</div>'
+            if scope == "all" else "")
+    return head + (quotes_html(answer, key) if mode == "quotes" else
+                   citation_html(answer, key, cut_off=str(cut or "")))
 
 
 def regenerate_link(key: int, index: int) -> str:
@@ -291,7 +300,23 @@ class ChatPanel(QWidget):
         self.status.setObjectName("chat-status")
         self.status.setWordWrap(True)
         self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        layout.addWidget(self.status)
+        # the search scope shares the status line (a short button: the panel gets no wider): checked, answers
+        # come from every notebook's ready sources and citations name the notebook ("Notebook › Source")
+        self.scope_action = QAction("Search all notebooks", self)
+        self.scope_action.setObjectName("chat-scope-action")
+        self.scope_action.setIconText("All notebooks")
+        self.scope_action.setCheckable(True)
+        self.scope_action.setToolTip(SCOPE_TIP)
+        self.scope_action.toggled.connect(self._on_scope_toggled)
+        self.scope_button = QToolButton()
+        self.scope_button.setObjectName("chat-scope")
+        self.scope_button.setDefaultAction(self.scope_action)
+        self.scope_button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        self.scope_button.setAccessibleName("Search all notebooks")
+        status_row = QHBoxLayout()
+        status_row.addWidget(self.status, 1)
+        status_row.addWidget(self.scope_button, 0, Qt.AlignmentFlag.AlignTop)
+        layout.addLayout(status_row)
         row = QHBoxLayout()
         row.addStretch(1)
         self.new_button = QPushButton("New chat")
@@ -486,8 +511,9 @@ class ChatPanel(QWidget):
                     self._citations[(self._answers, c.passage_id)] = c
                 mode = str(m.payload.get("mode", "")) if isinstance(m.payload, dict) else ""
                 cut = str(m.payload.get("cut_off", "") or "") if m.payload.get("cancelled") else ""
+                scope = str(m.payload.get("scope", "") or "")
                 self._history_html.append(
-                    f"<p><b>Answer:</b></p>{answer_html(answer, self._answers, mode=mode, cut_off=cut)}")
+                    f"<p><b>Answer:</b></p>{answer_html(answer, self._answers, mode=mode, cut_off=cut, scope=scope)}")
         when = time.strftime("%d %b %H:%M", time.localtime(chosen.updated))
         self._history_html.append(f'<p style="color:{css("muted")};font-size:small">— chat of {when}; ask to continue it, '
                                   "or start a New chat —</p>")
@@ -510,6 +536,21 @@ class ChatPanel(QWidget):
 
     def set_sources(self, source_ids: list[str]) -> None:
         self.source_ids = source_ids
+
+    @property
+    def scope(self) -> str:
+        """Where questions are answered from: ``notebook`` (its ticked sources) or ``all`` (every notebook)."""
+        return "all" if self.scope_action.isChecked() else "notebook"
+
+    def set_scope(self, scope: str) -> None:
+        self.scope_action.setChecked(scope == "all")
+
+    @Slot(bool)
+    def _on_scope_toggled(self, on: bool) -> None:
+        self.input.setPlaceholderText("Ask across all notebooks… (Ctrl+Enter to send)" if on else
+                                      "Ask about your sources… (Ctrl+Enter to send)")
+        self.status.setText("Answers come from every notebook's sources; citations name the notebook." if on else
+                            "Answers come from this notebook's selected sources.")
 
     @property
     def busy(self) -> bool:
@@ -550,7 +591,9 @@ class ChatPanel(QWidget):
         self.stages = []  # what the status line said while this answer was made
         self._render(streaming=True)
         notebook, session, sources, relay = self.notebook_id, self.session_id, self.source_ids, self._relay
-        mode = self.mode
+        mode, scope = self.mode, self.scope
+        if scope == "all":
+            sources = None  # every notebook's ready sources: this notebook's ticks do not apply
         discard = self._discard = threading.Event()
 
         def keep_stopped() -> bool:
@@ -563,7 +606,8 @@ class ChatPanel(QWidget):
             progress(0, 0, "Finding the passages…")
             return self.chat.ask(notebook, question, session_id=session, new_session=session is None,
                                  source_ids=sources, on_token=relay.token.emit, cancel=cancel, mode=mode,
-                                 on_stage=lambda text: progress(0, 0, text), store_stopped=keep_stopped)
+                                 on_stage=lambda text: progress(0, 0, text), store_stopped=keep_stopped,
+                                 scope=scope)
 
         worker = FunctionWorker(run, pass_context=True)
         worker.signals.succeeded.connect(self._on_answer)
