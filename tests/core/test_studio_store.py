@@ -99,7 +99,8 @@ def test_list_by_notebook_and_kind_newest_first(lib: Library, clock: itertools.c
     assert [o.id for o in store.list(nb.id, "summary")] == [s2.id, s1.id]
     assert [o.id for o in store.list(nb.id, "cod")] == [c1.id]
     assert store.list(nb.id, "podcast") == []
-    assert "podcast" in KINDS and set(KINDS) == {"summary", "cod", "podcast", "extract_summary", "key_quotes", "flashcards", "quiz", "mindmap"}
+    assert "podcast" in KINDS and set(KINDS) == {"summary", "cod", "podcast", "extract_summary", "key_quotes", "flashcards",
+                                                 "quiz", "mindmap", "timeline", "data_table"}
 
 
 def test_update_payload_and_title(lib: Library, clock: itertools.count) -> None:
