@@ -24,7 +24,7 @@ from notebooklm_local.core.citations import parse_markers, strip_markers
 from notebooklm_local.core.errors import NotebookError
 
 __all__ = ["Host", "PodcastLine", "PodcastScript", "DEFAULT_PERSONAS", "PodcastFormat", "PODCAST_FORMATS",
-           "PODCAST_LENGTHS", "podcast_format", "normalize_length", "budget"]
+           "PODCAST_LENGTHS", "podcast_format", "normalize_length", "budget", "checked_prefs", "PREFS_KEY"]
 
 DEFAULT_PERSONAS = (
     "a curious host who asks the questions listeners would ask",
@@ -92,6 +92,28 @@ def normalize_length(length: str | None, fallback: str = "default") -> str:
     if key not in PODCAST_LENGTHS:
         raise NotebookError(f"Podcast length must be one of: {', '.join(PODCAST_LENGTHS)}.")
     return key
+
+
+PREFS_KEY = "podcast"  # a notebook's audio overview choices in its settings (core.library, migration 5)
+
+
+def checked_prefs(raw: Any) -> dict[str, str]:
+    """A notebook's stored podcast choices (format, length, language, focus) as they may be used: an unknown
+    format is deep dive, an unknown length "" (settings decide), language and focus bounded plain text."""
+    raw = raw if isinstance(raw, dict) else {}
+    out: dict[str, str] = {}
+    try:
+        out["format"] = podcast_format(str(raw.get("format") or "deep-dive")).name
+    except NotebookError:
+        out["format"] = "deep-dive"
+    try:
+        out["length"] = normalize_length(str(raw["length"])) if raw.get("length") else ""
+    except NotebookError:
+        out["length"] = ""
+    for k, n in (("language", 40), ("focus", 500)):
+        v = raw.get(k)
+        out[k] = " ".join(v.split())[:n] if isinstance(v, str) else ""
+    return out
 
 
 def budget(fmt: str | PodcastFormat, length: str) -> tuple[int, int]:

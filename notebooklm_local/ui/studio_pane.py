@@ -55,7 +55,9 @@ from notebooklm_local.core.note_export import safe_filename
 from notebooklm_local.core.podcast import (
     PODCAST_FORMATS,
     PODCAST_LENGTHS,
+    PREFS_KEY,
     PodcastScript,
+    checked_prefs,
     normalize_length,
     podcast_format,
 )
@@ -1118,6 +1120,35 @@ class _PodcastTab(QWidget):
             edit.setPlaceholderText(f"Default: {short}")
             edit.setToolTip(f"Empty: {persona}")
 
+    def load_prefs(self) -> None:
+        """Read the notebook's last podcast choices (store lane) into the controls: the format, length, focus,
+        and the notebook's podcast language. A notebook with none stored leaves the controls as they are."""
+        getter = self.pane.library_getter
+        library = getter() if getter is not None else None
+        notebook = self.pane.notebook_id
+        if library is None or not notebook:
+            return
+
+        def load() -> Any:
+            raw = library.notebook_settings(notebook).get(PREFS_KEY)
+            return notebook, (checked_prefs(raw) if isinstance(raw, dict) and raw else None)
+
+        worker = FunctionWorker(load)
+        worker.signals.succeeded.connect(self._on_prefs)
+        self._prefs_workers = {w for w in getattr(self, "_prefs_workers", set()) if not w.done} | {worker}
+        self.pane.lanes.submit(self.pane.lanes.store, worker)
+
+    @Slot(object)
+    def _on_prefs(self, got: Any) -> None:
+        notebook, prefs = got
+        if prefs is None or notebook != self.pane.notebook_id or self.pane.tab_busy(self):
+            return
+        self.format_box.setCurrentIndex(max(0, self.format_box.findData(prefs["format"])))
+        if prefs["length"]:
+            self.length_box.setCurrentIndex(max(0, self.length_box.findData(prefs["length"])))
+        self.language_edit.setText(prefs["language"])
+        self.focus_edit.setText(prefs["focus"])
+
     def _on_anchor(self, url: QUrl) -> None:
         link = url.toString()
         if link.startswith("regenseg:"):
@@ -1772,6 +1803,7 @@ class StudioPane(QWidget):
             for tab in (self.extract_tab, self.summary_tab, self.cod_tab, self.podcast_tab, self.history_tab):
                 if not self.tab_busy(tab):
                     tab.clear()
+            self.podcast_tab.load_prefs()
             if self.tabs.currentWidget() is self.history_tab:
                 self.history_tab.refresh()
 

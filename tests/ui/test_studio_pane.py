@@ -760,6 +760,19 @@ def test_the_format_panel_brief_regenerate_a_segment_and_revoice(qtbot: Any, pan
     assert tab.output.options["format"] == "brief" and tab.output.options["length"] == "short"
     assert world.studio.podcast_prefs(world.notebook_id)["language"] == "German"
     assert "Brief \u00b7 Presented by Alex." in tab.view.toPlainText()
+    # the notebook's choices come back when it is opened again
+    pane.set_notebook(None)
+    tab.format_box.setCurrentIndex(0)
+    tab.language_edit.clear()
+    tab.focus_edit.clear()
+    pane.set_notebook(world.notebook_id, [world.source_id])
+    qtbot.waitUntil(lambda: tab.format_box.currentData() == "brief", timeout=WAIT)
+    assert tab.language_edit.text() == "German" and tab.focus_edit.text() == "laptops"
+    assert tab.length_box.currentData() == "short"
+    world.engine.outputs = list(BRIEF)
+    tab.generate_button.click()
+    wait_idle(qtbot, pane)
+    assert tab.script is not None and tab.script.language == "German", tab.bar.text
     regens = [h for h in link_hrefs(tab.view) if h.startswith("regenseg:")]
     assert len(regens) == 2 and "Regenerate segment" in tab.view.toPlainText()
 

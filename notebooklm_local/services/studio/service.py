@@ -25,8 +25,10 @@ from notebooklm_local.core.llm import Engine
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.core.podcast import (
     DEFAULT_PERSONAS,
+    PREFS_KEY,
     Host,
     PodcastScript,
+    checked_prefs,
     normalize_length,
     parse_markdown,
     podcast_format,
@@ -242,27 +244,13 @@ class StudioService:
         return CoDResult(out, run.steps, run.failure, stats, notes)
 
     # -- podcast ---------------------------------------------------------------------------------
-    PODCAST_PREFS = "podcast"  # the key of a notebook's audio overview choices in its settings (core.library)
+    PODCAST_PREFS = PREFS_KEY  # the key of a notebook's audio overview choices in its settings (core.library)
 
     def podcast_prefs(self, notebook: str) -> dict[str, str]:
         """A notebook's last audio overview choices (format, length, language, focus), checked: what the podcast
         tab and ``podcast`` start from; the language is the notebook's output language for podcasts."""
         nb = self.library.library.notebook(notebook)
-        raw = self.library.library.notebook_settings(nb.id).get(self.PODCAST_PREFS)
-        raw = raw if isinstance(raw, dict) else {}
-        out: dict[str, str] = {}
-        try:
-            out["format"] = podcast_format(str(raw.get("format") or "deep-dive")).name
-        except NotebookError:
-            out["format"] = "deep-dive"
-        try:
-            out["length"] = normalize_length(str(raw["length"])) if raw.get("length") else ""
-        except NotebookError:
-            out["length"] = ""
-        for k, n in (("language", 40), ("focus", 500)):
-            v = raw.get(k)
-            out[k] = " ".join(v.split())[:n] if isinstance(v, str) else ""
-        return out
+        return checked_prefs(self.library.library.notebook_settings(nb.id).get(self.PODCAST_PREFS))
 
     def podcast_script(
         self,
