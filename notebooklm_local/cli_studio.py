@@ -67,7 +67,8 @@ def add_studio_parsers(sub: Any) -> None:
     p.add_argument("--language", default=None,
                    help="output language, kept as the notebook's podcast language (default: the notebook's, "
                         "else settings)")
-    p.add_argument("--hosts", default=None, help="two names, comma-separated (default: settings)")
+    p.add_argument("--hosts", default=None, help="two names, comma-separated; a brief's narrator: one (default: "
+                                                 "settings)")
     p.add_argument("--persona-a", default="")
     p.add_argument("--persona-b", default="")
     p.add_argument("--audience", choices=_AUDIENCES, default=None)
@@ -458,8 +459,10 @@ def cmd_podcast(args: argparse.Namespace) -> int:
         if p is not None:
             _write_guard(p, args.force)
     hosts = [h.strip() for h in args.hosts.split(",")] if args.hosts else [None, None]
+    if len(hosts) == 1 and args.format == "brief":  # a brief has one narrator
+        hosts.append(None)
     if len(hosts) != 2:
-        raise NotebookError("--hosts takes two names, comma-separated, e.g. --hosts \"Ada,Grace\".")
+        raise NotebookError("--hosts takes two names, comma-separated, e.g. --hosts \"Ada,Grace\" (a brief: one).")
     hand_written = args.script is not None and args.from_output is None
     paths, studio = _studio(args, engine=args.from_output is None and not hand_written)
     with locked(paths):

@@ -335,3 +335,35 @@ def test_studio_regenerate_one_segment(garden: str, app_home: Path) -> None:
     _no_traceback(out)
     assert (out.returncode == 0 and "Segment 1 rewritten" in out.stdout and "--revoice" in out.stderr) or (
         out.returncode == 1 and "dialogue for segment 1" in out.stderr), (out.stdout, out.stderr)
+
+
+def test_podcast_brief_through_the_cli_with_a_faithful_engine(
+    garden: str, app_home: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The success path the tiny model does not reach: ``podcast --format brief --hosts Nova --language``: one
+    narrator, every line cited; the language is kept as the notebook's and used when none is given."""
+    from notebooklm_local import cli
+    from notebooklm_local.extensions import runtime
+    from tests.helpers.scripted_engine import ScriptedEngine
+
+    outline = {"title": "Roses through the year", "segments": [{"topic": "When to prune", "passages": [1]},
+                                                              {"topic": "What to cut", "passages": [1]}]}
+
+    def seg(*texts: str) -> dict[str, object]:
+        return {"lines": [{"speaker": "Nova", "text": t, "citations": [1]} for t in texts]}
+
+    one = seg("Prune roses in late winter, above an outward-facing bud.", "Remove dead wood first.")
+    two = seg("Remove dead wood first.", "Prune roses in late winter.")
+    engine = ScriptedEngine([outline, one, two, outline, one, two])
+    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    capsys.readouterr()
+    assert cli.main(["podcast", "-n", garden, "--format", "brief", "--hosts", "Nova", "--length", "short",
+                     "--language", "English", "--focus", "pruning", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["options"]["format"] == "brief" and data["options"]["hosts"] == ["Nova"]
+    assert {ln["speaker"] for ln in data["script"]["lines"]} == {"Nova"}
+    assert all(ln["citations"] and ln["supported"] for ln in data["script"]["lines"])
+    assert "English" in engine.calls[0].prompt and "pruning" in engine.calls[0].prompt
+    assert cli.main(["podcast", "-n", garden, "--format", "brief", "--hosts", "Nova", "--json"]) == 0
+    again = json.loads(capsys.readouterr().out)
+    assert again["options"]["language"] == "English" and "in English" in engine.calls[3].prompt
