@@ -45,6 +45,10 @@ _URL = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 _NOT_A_SOURCE = re.compile(r"^\s*(javascript|data|vbscript|about|blob|mailto|chrome|view-source):", re.IGNORECASE)
 _YT_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 EMBED_BATCH = 16  # one transaction + one Chroma upsert per batch: little work lost on a crash
+# after the first batch (which measures the speed for confirm_large) a streaming embedder's vectors are stored
+# 64 at a time: each batch costs a Chroma upsert and a committed transaction (an fsync), ~16 ms together on
+# an idle disk, far more on a busy one (0.66 s of a 200-page PDF at 16; 3.1 s on the loaded machine)
+EMBED_STORE_BATCH = 64
 MIN_FREE_BYTES = 20_000_000  # below this, adding refuses to start (disk full)
 LARGE_EMBED_S = 180.0  # embedding estimated to take longer than this is announced (and may be skipped)
 LOAD_TIMEOUT_S = 900.0  # one source's reading/extraction (a stuck loader is marked failed, the rest go on)
@@ -508,8 +512,8 @@ class LibraryService:
         """The chunks not yet embedded with ``model``, in reading order, EMBED_BATCH at a time with their vectors.
 
         An embedder that streams (``LlamaCppEmbedder.embed_stream``: several texts decoded at once) keeps
-        decoding the next chunks while the caller stores a batch (a pipeline); any other embedder gets one
-        text per call. Either way Stop acts within one chunk (inside its decode where supported).
+        decoding the next chunks while the caller stores a batch (a pipeline), EMBED_STORE_BATCH at a time
+        after the first batch; any other embedder gets one text per call. Either way Stop acts within one chunk (inside its decode where supported).
         """
         assert self.index is not None
         embedder = self.index.embedder
@@ -523,13 +527,15 @@ class LibraryService:
 
             batch: list[StoredChunk] = []
             vectors: list[list[float]] = []
+            size = EMBED_BATCH
             with contextlib.closing(embedder.embed_stream(texts(), cancel=cancel)) as stream:
                 for vec in stream:
                     batch.append(pending.popleft())
                     vectors.append(vec)
-                    if len(batch) == EMBED_BATCH:
+                    if len(batch) == size:
                         yield batch, vectors
                         batch, vectors = [], []
+                        size = EMBED_STORE_BATCH
             if batch:
                 yield batch, vectors
             return
