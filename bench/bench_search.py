@@ -15,9 +15,16 @@ Chroma query with the metadata filter for half the sources, ChromaIndex.query(so
 fts_only (Library.lexical_search over the notebook). Goal: hybrid p95 <= 50 ms (end to end, with
 the real query embedding), with all sources and with half selected.
 
+All notebooks (--notebooks N, N > 1): the same chunks and sources split round-robin over N notebooks
+(each its own Chroma collection, as the app keeps them); the single-notebook rows then search notebook
+"B" (1/N of the chunks) and all_hybrid / all_dense / all_lexical search every notebook
+(LibraryService.search(None, ...)): compare all_hybrid with the hybrid row of a one-notebook run of the
+same size (same speed goal per chunk).
+
     .venv/bin/python bench/bench_search.py                     # 10k and 100k chunks
     .venv/bin/python bench/bench_search.py --sizes 10000       # quicker
     .venv/bin/python bench/bench_search.py --workdir /tmp/bs   # keep the built indexes, reuse them next run
+    .venv/bin/python bench/bench_search.py --notebooks 5       # the same chunks in 5 notebooks: the all-notebooks rows
 """
 
 from __future__ import annotations
@@ -97,20 +104,23 @@ def open_service(workdir: Path, seed: int) -> tuple[Any, FakeEmbedder]:
     return LibraryService(paths.data, library, builtin_registry().source_loaders.items(), index), fake
 
 
-def build(workdir: Path, n_chunks: int, n_sources: int, sentences: list[str], seed: int) -> tuple[Any, dict[str, float]]:
+def build(workdir: Path, n_chunks: int, n_sources: int, sentences: list[str], seed: int,
+          notebooks: int = 1) -> tuple[Any, dict[str, float]]:
     from notebooklm_local.core.chunking import Chunk, estimate_tokens
     from notebooklm_local.core.library import SourceStatus
 
     rng = random.Random(seed)
     lib, fake = open_service(workdir, seed)
     library, index = lib.library, lib.index
-    nb = lib.create_notebook("B")
+    nbs = [lib.create_notebook("B" if i == 0 else f"B{i + 1}") for i in range(notebooks)]
+    nb = nbs[0]
     t: dict[str, float] = {"sqlite_s": 0.0, "chroma_s": 0.0, "mark_s": 0.0}
     per_source = [n_chunks // n_sources + (1 if i < n_chunks % n_sources else 0) for i in range(n_sources)]
     done = 0
     for si, count in enumerate(per_source):
         a = time.perf_counter()
-        src = library.add_source(nb.id, {"path": f"/synthetic/source-{si}.txt"}, title=f"Synthetic source {si}")
+        home = nbs[si % notebooks]  # round-robin: every notebook gets its share of sources and chunks
+        src = library.add_source(home.id, {"path": f"/synthetic/source-{si}.txt"}, title=f"Synthetic source {si}")
         chunks, pos, parts = [], 0, []
         for o in range(count):
             target = rng.randint(300, 800)
@@ -132,7 +142,7 @@ def build(workdir: Path, n_chunks: int, n_sources: int, sentences: list[str], se
         a = time.perf_counter()
         for i in range(0, len(ids), 5000):
             part = ids[i : i + 5000]
-            index.add(nb.id, [(cid, src.id, {"ordinal": o}) for o, cid in enumerate(part, start=i)],
+            index.add(home.id, [(cid, src.id, {"ordinal": o}) for o, cid in enumerate(part, start=i)],
                       fake.vectors(len(part)).tolist())
         t["chroma_s"] += time.perf_counter() - a
         a = time.perf_counter()
@@ -140,7 +150,7 @@ def build(workdir: Path, n_chunks: int, n_sources: int, sentences: list[str], se
         library.update_source(src.id, status=SourceStatus.READY)
         t["mark_s"] += time.perf_counter() - a
         done += count
-    assert index.collection(nb.id).count() == n_chunks, "vector count mismatch"
+    assert sum(index.collection(x.id).count() for x in nbs) == n_chunks, "vector count mismatch"
     return (lib, nb, fake), t
 
 
@@ -158,6 +168,7 @@ def real_query_embed_ms(queries: list[str]) -> list[float] | None:
 
 
 DIAGNOSTICS = ("hybrid_half_sources", "hybrid_tenth_sources", "chroma_half_sources", "fts_only")  # timed on --diag-queries queries
+ALL_MODES = tuple(f"all_{m}" for m in MODES)  # LibraryService.search(None, ...): every notebook
 
 
 def measure(lib: Any, nb: Any, fake: FakeEmbedder, queries: list[str], warmup: int,
@@ -182,6 +193,9 @@ def measure(lib: Any, nb: Any, fake: FakeEmbedder, queries: list[str], warmup: i
     fns["hybrid_tenth_sources"] = lambda q: lib.search("B", q, k=8, mode="hybrid", source_ids=tenth)
     fns["chroma_half_sources"] = chroma_half
     fns["fts_only"] = fts
+    if len(lib.library.notebooks()) > 1:
+        for m in MODES:
+            fns[f"all_{m}"] = lambda q, m=m: lib.search(None, q, k=8, mode=m)
     names = list(fns)
     for q in queries[:warmup]:
         for n in names:
@@ -200,7 +214,9 @@ def measure(lib: Any, nb: Any, fake: FakeEmbedder, queries: list[str], warmup: i
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default="10000,100000", help="comma list of chunk counts (default 10000,100000)")
-    ap.add_argument("--sources", type=int, default=50, help="sources per notebook (default 50)")
+    ap.add_argument("--sources", type=int, default=50, help="sources in the library (default 50)")
+    ap.add_argument("--notebooks", type=int, default=1,
+                    help="split the sources round-robin over this many notebooks; > 1 adds the all-notebooks rows")
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--seed", type=int, default=1234)
     ap.add_argument("--diag-queries", type=int, default=50,
@@ -226,7 +242,8 @@ def main() -> None:
     for size in sizes:
         n_src = min(args.sources, size)
         keep = args.workdir is not None
-        base = (Path(args.workdir) / f"{size}-{n_src}-{args.seed}") if keep else Path(
+        layout = f"{size}-{n_src}-{args.seed}" + (f"-nb{args.notebooks}" if args.notebooks > 1 else "")
+        base = (Path(args.workdir) / layout) if keep else Path(
             tempfile.mkdtemp(prefix=f"bench-search-{size}-"))
         marker = base / "built.json"
         try:
@@ -240,16 +257,18 @@ def main() -> None:
             else:
                 if keep:
                     shutil.rmtree(base, ignore_errors=True)
-                (lib, nb, fake), bt = build(base, size, n_src, sentences, args.seed)
+                (lib, nb, fake), bt = build(base, size, n_src, sentences, args.seed, args.notebooks)
                 build_s = time.perf_counter() - a
                 if keep:
                     marker.write_text(json.dumps({"build_s": build_s, "build_breakdown_s": bt}))
             db_mb = (base / "data" / "library.db").stat().st_size / 1e6 if (base / "data" / "library.db").exists() else None
-            print(f"\n== {size:,} chunks in {min(args.sources, size)} sources: built in {build_s:.1f} s "
+            print(f"\n== {size:,} chunks in {min(args.sources, size)} sources, {args.notebooks} notebook(s): "
+                  f"built in {build_s:.1f} s "
                   f"(sqlite+fts {bt['sqlite_s']:.1f} s, chroma {bt['chroma_s']:.1f} s, mark {bt['mark_s']:.1f} s)")
             ms = measure(lib, nb, fake, queries, warmup=10, diag_queries=args.diag_queries)
             base_p50, base_p95 = C.pct(ms["chroma_raw"], 50), C.pct(ms["chroma_raw"], 95)
-            rows, entry = [], {"chunks": size, "sources": min(args.sources, size), "build_s": build_s,
+            rows, entry = [], {"chunks": size, "sources": min(args.sources, size), "notebooks": args.notebooks,
+                               "build_s": build_s,
                                "build_breakdown_s": bt, "library_db_mb": db_mb, "latency_ms": {}}
             for name, vals in ms.items():
                 p50, p95 = C.pct(vals, 50), C.pct(vals, 95)
@@ -260,10 +279,20 @@ def main() -> None:
                 p50, p95 = C.pct(e2e, 50), C.pct(e2e, 95)
                 entry["latency_ms"]["hybrid+real_query_embed"] = {"p50": p50, "p95": p95, "n": len(e2e)}
                 rows.append(["hybrid + real embed", p50, p95, p50 / base_p50, p95 / base_p95])
+                if "all_hybrid" in ms:
+                    e2e = [s + e for s, e in zip(ms["all_hybrid"], embed_ms, strict=True)]
+                    p50, p95 = C.pct(e2e, 50), C.pct(e2e, 95)
+                    entry["latency_ms"]["all_hybrid+real_query_embed"] = {"p50": p50, "p95": p95, "n": len(e2e)}
+                    rows.append(["all_hybrid + real embed", p50, p95, p50 / base_p50, p95 / base_p95])
             print(C.table(rows, ["", "p50 ms", "p95 ms", "p50 / chroma_raw", "p95 / chroma_raw"]))
             h = entry["latency_ms"]
             entry["ratio_hybrid_over_dense_chroma_p50"] = h["hybrid"]["p50"] / base_p50
             entry["ratio_hybrid_over_dense_chroma_p95"] = h["hybrid"]["p95"] / base_p95
+            if "all_hybrid" in h:
+                print(f"all {args.notebooks} notebooks ({size:,} chunks): hybrid p95 "
+                      f"{h.get('all_hybrid+real_query_embed', h['all_hybrid'])['p95']:.1f} ms "
+                      f"{'with' if embed_ms else 'WITHOUT'} real query embedding; one notebook "
+                      f"({size // args.notebooks:,} chunks) {h['hybrid']['p95']:.1f} ms without")
             goal = h.get("hybrid+real_query_embed", h["hybrid"])["p95"]
             print(f"hybrid / dense-Chroma p95 = {entry['ratio_hybrid_over_dense_chroma_p95']:.2f}x; "
                   f"hybrid p95 {'with' if embed_ms else 'WITHOUT'} real query embedding = {goal:.1f} ms "
@@ -280,7 +309,7 @@ def main() -> None:
             if not keep:
                 shutil.rmtree(base, ignore_errors=True)
     print(f"\ntotal benchmark wall time {time.perf_counter() - t_start:.0f} s")
-    C.write_results("bench_search", {
+    C.write_results("bench_search" if args.notebooks == 1 else f"bench_search_nb{args.notebooks}", {
         "args": vars(args), "dim": DIM, "queries_sample": queries[:5],
         "real_query_embed_ms": None if embed_ms is None else {"p50": C.pct(embed_ms, 50), "p95": C.pct(embed_ms, 95)},
         "results": results})
