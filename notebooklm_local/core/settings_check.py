@@ -87,8 +87,10 @@ def validate_settings(s: Settings) -> list[tuple[str, str]]:
     if s.ui.theme not in THEMES:
         out.append(("output", f"The theme must be one of {', '.join(THEMES)} (it is '{s.ui.theme}')."))
     st = s.studio
-    if st.summary_length not in LENGTHS or st.podcast_length not in LENGTHS:
-        out.append(("output", f"Lengths must be one of {', '.join(LENGTHS)}."))
+    if st.summary_length not in LENGTHS:
+        out.append(("output", f"The summary length must be one of {', '.join(LENGTHS)}."))
+    if st.podcast_length not in (*LENGTHS, "default"):  # "default" is the podcast tab's name for "medium"
+        out.append(("output", "The podcast length must be one of short, default, long."))
     if st.audience not in AUDIENCES:
         out.append(("output", f"The audience must be one of {', '.join(AUDIENCES)}."))
     if not 1 <= st.cod_steps <= 10:
