@@ -33,7 +33,7 @@ WORDS = ("the river carries sediment from glaciers into valley where farmers pla
          "report water level winter summer bridge station data shows rising").split()
 
 
-def page_image(lines: list[str], dpi: int):
+def page_image(lines: list[str], dpi: int):  # a PIL image
     from PIL import Image
 
     from tests.helpers.pdf_defects import page_image_png

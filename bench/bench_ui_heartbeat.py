@@ -90,7 +90,7 @@ class StallSampler:
     def _run(self) -> None:
         reported_for = None
         while not self._stop.wait(0.005):
-            last = self.hb._last
+            last = self.hb._last  # a diagnostic peek
             late = (time.perf_counter() - last) * 1000
             if late > self.ms and reported_for != last:
                 reported_for = last

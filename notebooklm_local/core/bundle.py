@@ -339,7 +339,7 @@ class BundleWriter:
     def abort(self) -> None:
         try:
             self._zip.close()
-        except Exception:  # noqa: BLE001 - the file is discarded anyway
+        except Exception:  # noqa: BLE001, S110 - the file is discarded anyway
             pass
 
 
@@ -422,7 +422,7 @@ def collect_notebook(library: Library, notebook_id: str, data_dir: Path) -> Note
             if p.is_file():
                 rec["original"] = original_member(s.sha256, s.blob)
                 sd.blob_path = p
-        rows = library.query(f"SELECT {', '.join(_CHUNK_COLS)} FROM chunks WHERE source_id = ? ORDER BY ordinal",
+        rows = library.query(f"SELECT {', '.join(_CHUNK_COLS)} FROM chunks WHERE source_id = ? ORDER BY ordinal",  # noqa: S608 - fixed column names
                              (s.id,))
         sd.chunks = [dict(r) for r in rows]
         data.sources.append(sd)

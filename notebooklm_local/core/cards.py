@@ -550,7 +550,7 @@ class _Pool:
         self.by_type = {}  # the most frequent answers of each type: bounded work per question
         for k, v in by_type.items():
             t = k[0]
-            keys = sorted(v, key=lambda key: (-index.freq[(t, key)], key))[:MAX_POOL]
+            keys = sorted(v, key=lambda key: (-index.freq[(t, key)], key))[:MAX_POOL]  # used at once
             self.by_type[k] = {key: v[key] for key in keys}
 
     def distractors(self, c: _Candidate, rng: random.Random) -> list[tuple[Span, Sentence]] | None:

@@ -55,5 +55,5 @@ class StudioError(NotebookError):
         self.attempts = [(str(t), str(r)) for t, r in attempts]
 
 
-class Cancelled(Exception):
+class Cancelled(Exception):  # the name reads as an event, like Anki's Interrupted
     """The user cancelled the operation. Never shown as an error."""

@@ -628,7 +628,7 @@ class Library:
         out: list[int] = []
         for i in range(0, len(source_ids), 500):
             part = list(source_ids[i : i + 500])
-            q = f"SELECT id FROM chunks WHERE source_id IN ({','.join('?' * len(part))}) AND embedded_model = ?"
+            q = f"SELECT id FROM chunks WHERE source_id IN ({','.join('?' * len(part))}) AND embedded_model = ?"  # noqa: S608 - placeholders only
             out += [r[0] for r in self.query(q, [*part, model_id])]
         return out
 

@@ -52,7 +52,7 @@ class ExportError(NotebookError):
     """Notes could not be exported (bad destination, no permission, disk full)."""
 
 
-class ExportExists(ExportError):
+class ExportExists(ExportError):  # reads as the condition, like FileExists
     """Export destinations exist already and overwriting was not asked for. Nothing was written."""
 
     def __init__(self, paths: Sequence[Path]) -> None:

@@ -350,7 +350,7 @@ class PromptTemplate:
         except (RecursionError, MemoryError) as e:  # a macro calling itself, a bomb past the size checks
             raise TemplateError(f"Template '{self.name}' could not be rendered: it recurses or needs too much "
                                 f"memory ({type(e).__name__})") from None
-        except Exception as e:
+        except Exception as e:  # whatever the template's own expressions raise ({{ 1/0 }}, ...)
             raise TemplateError(f"Template '{self.name}' could not be rendered: {type(e).__name__}: {e}") from e
         return RenderedPrompt(system, user, self.schema)
 

@@ -457,7 +457,7 @@ class PluginManager:
         if self._notify_hook is not None:
             try:
                 self._notify_hook(plugin_id, level, message)
-            except Exception:
+            except Exception:  # a broken UI hook must not break the plugin
                 log.exception("notify hook failed")
 
     def _is_builtin_template(self, name: str) -> bool:
@@ -561,7 +561,7 @@ class PluginManager:
         if callable(unregister):
             try:
                 unregister()
-            except Exception as e:
+            except Exception as e:  # contained: the plugin is going away anyway
                 logging.getLogger(f"notebooklm_local.plugins.{info.id}").error(
                     "unregister() failed: %s", describe(e), exc_info=e)
         self.registry.unregister_owner(info.id)

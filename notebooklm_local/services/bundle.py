@@ -370,7 +370,7 @@ def _undo(service: Any, new_nb: str | None, result: Any, created_blobs: list[Pat
                     db.execute("DELETE FROM studio_outputs WHERE id = ?", (oid,))
                 for sid in result.sessions:
                     db.execute("DELETE FROM chat_sessions WHERE id = ?", (sid,))
-    except Exception:  # noqa: BLE001 - the original error is what the user sees
+    except Exception:  # the original error is what the user sees
         log.exception("could not fully undo a failed import")
     for p in created_blobs:
         rel = str(p.relative_to(service.data_dir))

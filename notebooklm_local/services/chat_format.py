@@ -83,7 +83,7 @@ def _template_format(template: str, eos: str, bos: str) -> ChatFormat:
 
     try:
         formatter = Jinja2ChatFormatter(template=template, eos_token=eos, bos_token=bos)
-    except Exception as e:
+    except Exception as e:  # a broken template in a GGUF is the model's fault, not the user's
         raise ModelLoadError(f"The model's chat template does not parse ({e}); set chat format to a family") from e
 
     def render(messages: Sequence[ChatMessage]) -> str:

@@ -383,7 +383,7 @@ def _verify(path: Path, tensors: list[tuple[str, Any]], n_tokens: int) -> None:
         got = [(t.name, tuple(int(d) for d in t.shape), t.tensor_type.name) for t in reader.tensors]
         field = reader.fields.get("tokenizer.ggml.tokens")
         tokens_written = len(field.data) if field is not None else 0
-    except Exception as e:
+    except Exception as e:  # any read failure means the file is bad
         raise _error(f"the converted file does not read back ({e})") from e
     want = [(n, tuple(reversed(d.shape)), "F16" if d.dtype.itemsize == 2 else "F32") for n, d in tensors]
     if got != want:

@@ -104,7 +104,7 @@ class ChromaIndex:
         try:
             client = chromadb.HttpClient(host=host, port=port, settings=_chroma_settings())
             client.heartbeat()
-        except Exception as e:
+        except Exception as e:  # chromadb raises many types for an unreachable server
             raise IndexingError(f"Cannot reach the Chroma server at {host}:{port}: {e}") from e
         return cls(client, embedder)
 
@@ -170,12 +170,12 @@ class ChromaIndex:
                     res = col.query(query_embeddings=[list(vector)], n_results=min(k, len(chunk_ids)),
                                     ids=[f"c{i}" for i in chunk_ids], include=["distances"])
                     return self._hits(res)
-                except Exception as e:  # an id not (or no longer) in the collection
+                except Exception as e:  # noqa: BLE001 - an id not (or no longer) in the collection: Chroma raises several types
                     log.debug("id-restricted vector search failed (%s); using the metadata filter", e)
         # no count() first: it costs more than the query itself on a large collection
         try:
             res = col.query(query_embeddings=[list(vector)], n_results=k, where=where, include=["distances"])
-        except Exception as e:
+        except Exception as e:  # an empty collection or a too-large k on old Chroma versions
             if col.count() == 0:
                 return []
             raise IndexingError(f"vector search failed: {e}") from e

@@ -203,7 +203,7 @@ def _safe_progress(progress: ProgressCallback) -> ProgressCallback:
             progress(done, total, message)
         except (Cancelled, KeyboardInterrupt):
             raise
-        except Exception:  # noqa: BLE001 - progress is cosmetic; the work goes on
+        except Exception:  # progress is cosmetic; the work goes on
             broken = True
             log.warning("progress output failed; continuing without it", exc_info=True)
 
@@ -301,7 +301,7 @@ class LibraryService:
             try:
                 if ld.can_load(ref):
                     return ld
-            except Exception:  # noqa: BLE001 - a plugin loader's can_load must not break adding
+            except Exception:  # a plugin loader's can_load must not break adding
                 log.exception("loader %s failed in can_load", getattr(ld, "name", ld))
         if ref.path is not None:
             if not ref.path.exists():
@@ -383,7 +383,7 @@ class LibraryService:
         except NotebookError as e:
             self._mark_failed(source_id, str(e), e)
             raise
-        except Exception as e:  # noqa: BLE001 - any loader/plugin bug becomes a failed source, not a crash
+        except Exception as e:  # any loader/plugin bug becomes a failed source, not a crash
             if is_disk_full(e):
                 full = disk_full_error(self.data_dir, e)
                 self._mark_failed(source_id, str(full), full)
@@ -410,7 +410,7 @@ class LibraryService:
         except NotebookError as e:
             if not isinstance(e, SourceLoadError) and "No source with id" not in str(e):
                 log.warning("could not record the failure of %s (%s): %s", source_id, original, e)
-        except Exception:  # noqa: BLE001 - never hide ``original``
+        except Exception:  # never hide ``original``
             log.warning("could not record the failure of %s (%s)", source_id, original, exc_info=True)
 
     def _ref_of(self, src: Source) -> SourceRef:
@@ -614,7 +614,7 @@ class LibraryService:
             if missing:
                 self.library.mark_embedded(sorted(missing), None)
                 for sid in {r[0] for r in self.library.query(
-                        f"SELECT DISTINCT source_id FROM chunks WHERE id IN ({','.join(map(str, missing))})")}:
+                        f"SELECT DISTINCT source_id FROM chunks WHERE id IN ({','.join(map(str, missing))})")}:  # noqa: S608 - integer ids
                     self.library.update_source(sid, status=SourceStatus.CHUNKED)
             stats["orphan_vectors"] += len(orphans)
             stats["missing_vectors"] += len(missing)
@@ -808,7 +808,7 @@ class _Either(CancelToken):
             raise Cancelled()
 
 
-class _CancelLarge(Exception):  # noqa: N818 - an internal signal
+class _CancelLarge(Exception):  # an internal signal
     """The user chose not to add a source whose embedding would take long."""
 
 

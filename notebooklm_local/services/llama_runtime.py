@@ -379,7 +379,7 @@ class LlamaCppEngine:
             llama_cpp = _quiet_import_llama_cpp()
             try:
                 self._grammars[key] = llama_cpp.LlamaGrammar.from_json_schema(key, verbose=False)
-            except Exception as e:  # noqa: BLE001 - llama.cpp's converter raises assorted errors
+            except Exception as e:  # llama.cpp's converter raises assorted errors
                 raise ModelLoadError(f"The JSON schema could not be turned into a grammar: {e}") from e
         return self._grammars[key]
 

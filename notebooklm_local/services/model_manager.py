@@ -466,7 +466,7 @@ class ModelManager:
             return self._download(repo_id, filename, name, hub, revision, token, progress, cancel)
         except (Cancelled, NotebookError):
             raise
-        except Exception as e:
+        except Exception as e:  # every failure becomes one clear message
             raise _download_error(e, repo_id, filename, hub, self.paths.models) from e
 
     def _download(self, repo_id: str, filename: str, name: str, hub: str, revision: str, token: str | bool | None,

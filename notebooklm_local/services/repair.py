@@ -102,7 +102,7 @@ def repair_library(db: Path, reconcile_index: Callable[[Library], dict[str, int]
     if reconcile_index is not None:
         try:
             result.index = reconcile_index(lib)
-        except Exception as e:
+        except Exception as e:  # the database is repaired; the index can be reconciled later
             log.warning("index reconciliation failed", exc_info=True)
             result.notes.append(f"the vector index could not be reconciled now ({e}); `resume` does it later")
     lib.close()

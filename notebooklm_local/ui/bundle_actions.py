@@ -207,7 +207,7 @@ class BundleActions(QObject):
         if self._what == "Export notebook":
             w.statusBar().showMessage(getattr(report, "lines", lambda: ["Exported."])()[0], 10000)
         else:
-            w._reload_notebooks(select=getattr(report, "notebook_id", None))
+            w.reload_notebooks(select=getattr(report, "notebook_id", None))
             lines: list[str] = getattr(report, "lines", list)()
             w.statusBar().showMessage(lines[0] if lines else "Imported.", 10000)
             self._show_report(lines)

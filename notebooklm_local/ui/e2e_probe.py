@@ -162,7 +162,7 @@ class _Probe(QObject):
             tmp = self.out.with_name(self.out.name + ".tmp")
             tmp.write_text(data, encoding="utf-8")
             os.replace(tmp, self.out)
-        except Exception:  # noqa: BLE001 - a probe never takes the app down
+        except Exception:  # noqa: BLE001, S110 - a probe never takes the app down
             pass
 
 

@@ -690,7 +690,7 @@ class MainWindow(QMainWindow):
         nb_id = self.notebook_box.currentData()
         return str(nb_id) if nb_id else None
 
-    def _reload_notebooks(self, select: str | None = None) -> None:
+    def reload_notebooks(self, select: str | None = None) -> None:
         """Fill the switcher from the library and show ``select`` (else the current one, else the first)."""
         if self.library is None:
             return
@@ -729,7 +729,7 @@ class MainWindow(QMainWindow):
         except NotebookError as e:
             QMessageBox.warning(self, "New notebook", str(e))
             return
-        self._reload_notebooks(select=nb.id)
+        self.reload_notebooks(select=nb.id)
         self.statusBar().showMessage(f"Created notebook “{nb.name}”. Add sources with + Add or by dropping them here.",
                                      8000)
 
@@ -747,7 +747,7 @@ class MainWindow(QMainWindow):
         except NotebookError as e:
             QMessageBox.warning(self, "Rename notebook", str(e))
             return
-        self._reload_notebooks(select=nb.id)
+        self.reload_notebooks(select=nb.id)
 
     @Slot()
     def delete_notebook(self) -> None:
@@ -770,7 +770,7 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_ingest_notebook_deleted(self, notebook_id: str) -> None:
         self.statusBar().showMessage("Notebook deleted.", 5000)
-        self._reload_notebooks(None if self.current_notebook_id() == notebook_id else self.current_notebook_id())
+        self.reload_notebooks(None if self.current_notebook_id() == notebook_id else self.current_notebook_id())
 
     def _open_library_service(self) -> object:
         """Build the library service for adding and indexing (called once, on a lane: opening the index is slow)."""
@@ -976,7 +976,7 @@ class MainWindow(QMainWindow):
         self.library = lib
         if not notebooks and self._first_start:
             self._create_sample_notebook()
-        self._reload_notebooks()
+        self.reload_notebooks()
         # Open the index now, while the window is idle (Chroma's client holds the GIL for ~0.1 s when it
         # opens, which would otherwise be felt as a hitch at the first drop), and re-embed the sources that
         # have no vectors of the current embedding model (a data dir made with an earlier default).

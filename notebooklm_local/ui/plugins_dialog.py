@@ -486,7 +486,7 @@ class PluginsDialog(QDialog):
         if self.on_changed is not None:
             try:
                 self.on_changed()
-            except Exception as e:
+            except Exception as e:  # the caller's refresh must not crash the dialog
                 log.exception("plugins on_changed callback failed")
                 self.last_error = show_exception(self, "Could not update the window after the plugin change", e)
 

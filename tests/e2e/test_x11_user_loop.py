@@ -205,7 +205,7 @@ def test_user_loop_from_an_empty_data_dir(x11: Any, app_home: Path, installed_mo
         _run_loop(app, pdf, export_dir, t_start)
     finally:
         app.stop()
-    print("timings (s since start):", json.dumps(app.timings))
+    print("timings (s since start):", json.dumps(app.timings))  # shown with -s / on failure
 
 
 def _mark(app: Loop, name: str, t0: float) -> None:

@@ -108,7 +108,7 @@ class FakeHub:
             def log_message(self, *args: object) -> None:  # keep pytest output clean
                 pass
 
-            def do_HEAD(self) -> None:
+            def do_HEAD(self) -> None:  # http.server's naming
                 self._serve(body=False)
 
             def do_GET(self) -> None:

@@ -177,7 +177,7 @@ def _make_handler(server: FakeOpenAIServer) -> type[BaseHTTPRequestHandler]:
             finally:
                 rec.t_end = time.monotonic()
 
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # http.server's naming
             self._handle("GET")
 
         def do_POST(self) -> None:

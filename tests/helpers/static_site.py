@@ -19,7 +19,7 @@ def serve_pages(pages: Mapping[str, bytes]) -> Iterator[str]:
         def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - the stdlib's signature
             pass
 
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # the stdlib's name
             body = next((b for prefix, b in pages.items() if self.path.startswith(prefix)), None)
             code = 200 if body is not None else 404
             body = body if body is not None else b"<html><body>gone</body></html>"

@@ -90,7 +90,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body)
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # the stdlib's name
         path = urlsplit(self.path).path
         try:
             route = ROUTES.get(path)

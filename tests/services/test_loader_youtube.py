@@ -170,7 +170,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(payload)
 
-    def do_GET(self) -> None:
+    def do_GET(self) -> None:  # http.server's naming
         self._serve("GET")
 
     def do_POST(self) -> None:

@@ -134,6 +134,17 @@ def test_single_notebook_search_unchanged(world: dict[str, Any], query: str) -> 
         assert [h.chunk.id for h in lib.search(nb, query, k=5, source_ids=one)] == _fused(lib, nb, query, 5, one)
 
 
+def test_library_wide_bm25_scores_a_row_as_its_notebook_does(world: dict[str, Any]) -> None:
+    lib: LibraryService = world["lib"]
+    for query in ("lava bread", "starter flour water", "river valleys sea"):
+        every = dict(lib.library.lexical_search(None, query, limit=50))
+        per_nb: dict[int, float] = {}
+        for nb in lib.library.notebooks():
+            per_nb.update(lib.library.lexical_search(nb.id, query, limit=50))
+        assert every.keys() == per_nb.keys() and every
+        assert all(abs(every[c] - per_nb[c]) < 1e-9 for c in every)
+
+
 def test_all_notebooks_search_with_source_ids_of_two_notebooks(world: dict[str, Any]) -> None:
     lib: LibraryService = world["lib"]
     rivers = next(s for s in lib.sources("Geology") if "river" in s.title.lower())

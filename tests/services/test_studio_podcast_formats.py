@@ -16,7 +16,7 @@ from notebooklm_local.core.tts import Utterance
 from notebooklm_local.services.tts.render import LineAudioCache, render_dialogue
 from tests.core.test_tts import ToneEngine
 from tests.services.test_studio_scripted import World, _seg, assert_citations_resolve, pid_of, prompt_passages
-from tests.services.test_studio_scripted import world as world  # noqa: F401 - the fixture
+from tests.services.test_studio_scripted import world as world  # the fixture
 
 PHRASES = {"quant": "Quantization stores the weights of a language model", "chunks": "Documents are cut into chunks",
            "hybrid": "Hybrid retrieval runs both", "chroma": "Chroma stores these vectors"}

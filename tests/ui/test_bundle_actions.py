@@ -29,7 +29,7 @@ def ctx(app_home: Path, tmp_path: Path) -> AppContext:
     return AppContext(paths, Settings())
 
 
-def _window(qtbot, ctx: AppContext):  # noqa: ANN202 - a MainWindow
+def _window(qtbot, ctx: AppContext):  # a MainWindow
     from notebooklm_local.ui.main_window import MainWindow
 
     win = MainWindow(ctx)
@@ -92,7 +92,7 @@ def test_cancel_in_the_progress_dialog_stops_the_import(qtbot, ctx: AppContext, 
 
     started = threading.Event()
 
-    def slow_import(svc, path, *, cancel, progress, **kw):  # noqa: ANN001, ANN202 - stands in for a long import
+    def slow_import(svc, path, *, cancel, progress, **kw):  # stands in for a long import
         started.set()
         progress(1, 4, "indexing")
         while not cancel.is_set():

@@ -115,7 +115,7 @@ def test_sources_pane_lists_the_notebook_and_persists_selection(qtbot, ctx: AppC
 # -- notebooks, indexing progress, shortcuts (issue #6) ----------------------------------------------------------------
 
 
-def _window(qtbot, ctx: AppContext):
+def _window(qtbot, ctx: AppContext):  # a MainWindow
     from notebooklm_local.ui.main_window import MainWindow
 
     win = MainWindow(ctx)
@@ -311,7 +311,7 @@ def test_the_status_bar_says_saved_or_reset_after_a_template_change(qtbot, ctx: 
 LONG_ANSWER = " ".join(["Quantization stores model weights in fewer bits [1]."] * 40)
 
 
-def _busy_window(qtbot, ctx: AppContext, tmp_path: Path):
+def _busy_window(qtbot, ctx: AppContext, tmp_path: Path):  # (window, world)
     """The main window over a small world whose chat answers slowly (a scripted engine, ~0.05 s per 7 chars),
     with an answer being written."""
     from notebooklm_local.extensions.runtime import template_store

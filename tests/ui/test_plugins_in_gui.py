@@ -29,7 +29,7 @@ def win(qtbot: Any, app_home: Path, installed_model: Path) -> Any:
     w.show()
     qtbot.waitUntil(lambda: w.library is not None, timeout=20000)
     nb = w.library.create_notebook("Harbour")
-    w._reload_notebooks(select=nb.id)
+    w.reload_notebooks(select=nb.id)
     yield w
     w.close()
 

@@ -49,7 +49,7 @@ def test_drop_index_ask_cite_note_summary_dialogs_export(qtbot: Any, ctx: AppCon
     win.show()
     qtbot.waitUntil(lambda: win.library is not None, timeout=20000)
     nb = win.library.create_notebook("Travel")
-    win._reload_notebooks(select=nb.id)
+    win.reload_notebooks(select=nb.id)
     assert win.studio_pane.notebook_id == nb.id and win.notes_pane.notebook_id == nb.id
 
     # 1. drop a Markdown file on the window: it indexes to ready

@@ -340,9 +340,7 @@ def generate(engine: Engine, library: Any, notebook: str, source_ids: Sequence[s
     else:
         notes.append(NO_DATES if kind == "timeline" else NO_FACTS)
     stats.finish()
-    pid = 0
-    for r in rows:  # renumbered: one footnote per row
-        pid += 1
+    for pid, r in enumerate(rows, 1):  # renumbered: one footnote per row
         c = r.citation
         r.citation = Citation(pid, c.chunk_id, c.source_id, c.source_title, c.page, c.t_start, c.start, c.end,
                               c.quote, c.location, c.url)
