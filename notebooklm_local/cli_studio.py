@@ -16,11 +16,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from notebooklm_local.cli_common import TerminalProgress, context, locked, resolve_sources, sigint_cancels
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.jobs import CancelToken
+from notebooklm_local.core.llm import Engine
 from notebooklm_local.core.studio import EXTRACTED_KINDS, KINDS
 
 __all__ = ["add_studio_parsers"]
@@ -169,11 +170,12 @@ def _studio(args: argparse.Namespace, *, engine: bool = True) -> Any:
     paths, settings = context(args)
     # a command that generates opens the index too: its embedder gives the grounding check its semantic signal
     lib = open_library(paths, settings, with_index=engine)
-    return paths, open_studio(paths, settings, library=lib, engine=None if engine else _NoEngine())
+    return paths, open_studio(paths, settings, library=lib, engine=None if engine else cast(Engine, _NoEngine()))
 
 
 class _NoEngine:
-    """For commands that only read stored outputs: opening the model would cost seconds for nothing."""
+    """For commands that only read stored outputs: opening the model would cost seconds for nothing. Not a
+    full Engine: any generating call on it fails with a clear message (its info())."""
 
     n_ctx = 0
 

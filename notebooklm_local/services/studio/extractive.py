@@ -64,6 +64,12 @@ _TITLES = {"extract_summary": "Extracted summary", "key_quotes": "Key quotes", "
 Result = ExtractiveSummary | KeyQuotes | CardDeck | Quiz | MindMap | Timeline | DataTable
 
 
+def _scored(corpus: Corpus | None) -> Corpus:
+    """The scored corpus every output but the timeline and the data table is made from (set for them)."""
+    assert corpus is not None
+    return corpus
+
+
 @dataclass
 class ExtractResult:
     """A made (and stored) output: ``result`` is the object to show, ``output`` its studio record."""
@@ -190,17 +196,17 @@ class ExtractiveStudio:
         options: dict[str, Any] = {}
         result: Result
         if kind == "extract_summary":
-            result = extractive_summary(corpus, length, title=title)
+            result = extractive_summary(_scored(corpus), length, title=title)
             options["length"] = length
         elif kind == "key_quotes":
             options["count"] = int(count or 5)
-            result = key_quotes(corpus, options["count"], title=title)
+            result = key_quotes(_scored(corpus), options["count"], title=title)
         elif kind == "flashcards":
             options["count"] = int(count or 20)
-            result = cloze_cards(corpus, options["count"], title=title)
+            result = cloze_cards(_scored(corpus), options["count"], title=title)
         elif kind == "quiz":
             options.update(count=int(count or 10), seed=int(seed))
-            result = multiple_choice(corpus, options["count"], seed=int(seed), title=title)
+            result = multiple_choice(_scored(corpus), options["count"], seed=int(seed), title=title)
         elif kind == "timeline":  # every sentence of the sources (not the corpus's sampled candidates)
             result = timeline(mats, title=title)
         elif kind == "data_table":
@@ -210,7 +216,7 @@ class ExtractiveStudio:
             vectors = index_vectors(self.library, nb_id) if embed else None
             options.update(points=int(points), embeddings=bool(vectors))
             nb_name = self.library.library.notebook(nb_id).name
-            result = mind_map(corpus, title=nb_name if len(sources) > 1 else "", points=int(points), vectors=vectors)
+            result = mind_map(_scored(corpus), title=nb_name if len(sources) > 1 else "", points=int(points), vectors=vectors)
         seconds = time.perf_counter() - t0
         out = None
         if store:

@@ -119,7 +119,8 @@ def _checker(by_local: dict[int, Passage], similarity: Similarity | None,
                 reasons.append("a concept is not an object")
                 continue
             node = _check_label(c.get("label", ""), c.get("passages"), by_local, similarity, reasons)
-            raw = c.get("children") if isinstance(c.get("children"), list) else []
+            raw_kids = c.get("children")
+            raw: list[Any] = raw_kids if isinstance(raw_kids, list) else []
             kids: list[_Concept] = []
             for k in raw:
                 got = _check_label(k.get("label", ""), k.get("passages"), by_local, similarity, reasons) \

@@ -52,7 +52,8 @@ def select_passages(passages: Sequence[Passage], count: Callable[[str], int], ro
         orders = []
         for ps in by_source.values():
             n = len(ps)
-            idx, seen = [], set()
+            idx: list[int] = []
+            seen: set[int] = set()
             step = n
             while len(idx) < n:
                 for k in range(0, n, max(1, step)):

@@ -120,7 +120,7 @@ def _checker(local_to_global: Callable[[int], list[int]], passages: Sequence[Pas
     def check(data: Any) -> CitedAnswer:
         if not isinstance(data, dict) or not isinstance(data.get("sentences"), list):
             raise ValueError("the output has no list of sentences")
-        items = []
+        items: list[dict[str, Any]] = []
         for it in data["sentences"]:
             if not isinstance(it, dict):
                 continue
@@ -131,7 +131,8 @@ def _checker(local_to_global: Callable[[int], list[int]], passages: Sequence[Pas
                 text += "."
             if any(normalize_for_match(text) == normalize_for_match(i["text"]) for i in items):
                 continue  # the same sentence twice
-            cites = it.get("citations") if isinstance(it.get("citations"), list) else []
+            raw = it.get("citations")
+            cites: list[Any] = raw if isinstance(raw, list) else []
             glob: list[int] = []
             for c in cites:
                 if isinstance(c, int) and not isinstance(c, bool):

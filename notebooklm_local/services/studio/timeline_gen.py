@@ -188,14 +188,15 @@ def _checker(kind: str, batch: Sequence[Passage], similarity: Similarity | None)
             if p is None:
                 reasons.append(f"a row cites passage {pid!r}, which it was not given")
                 continue
+            row: TimelineEvent | NumericFact | None
             if kind == "timeline":
                 row = _check_event(it, p, similarity, reasons)
             else:
                 row = _check_fact(it, p, similarity, reasons)
             if row is None:
                 continue
-            ident = (row.date.iso, row.text.casefold()) if kind == "timeline" else (
-                row.subject.casefold(), row.quantity.casefold())
+            ident = ((row.date.iso, row.text.casefold()) if isinstance(row, TimelineEvent)
+                     else (row.subject.casefold(), row.quantity.casefold()))
             if ident in seen:
                 continue
             seen.add(ident)
