@@ -313,7 +313,7 @@ class Library:
                 raise NotebookError(f"The library at {self.path} was written by a newer notebooklm-local.")
             for i in range(version, len(_MIGRATIONS)):
                 with self.transaction() as db:
-                    db.executescript_in_tx(_MIGRATIONS[i])  # type: ignore[attr-defined]
+                    db.executescript_in_tx(_MIGRATIONS[i])
                     db.execute(f"PRAGMA user_version = {i + 1}")
             return 0 < version < len(_MIGRATIONS)
 

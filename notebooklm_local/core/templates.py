@@ -216,7 +216,7 @@ class _BudgetedEnvironment(jinja2.sandbox.ImmutableSandboxedEnvironment):
     def _parse(self, source: str, name: str | None, filename: str | None) -> jinja2.nodes.Template:
         try:
             tree = super()._parse(source, name, filename)
-            return _Budgeter(self).visit(tree)  # type: ignore[no-any-return]
+            return _Budgeter(self).visit(tree)
         except (RecursionError, MemoryError) as e:
             raise TemplateError(f"the template is nested too deeply to read ({type(e).__name__})") from None
 

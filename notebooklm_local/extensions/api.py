@@ -168,7 +168,7 @@ class Action:
         return f"{self.plugin_id}:{self.id}"
 
 
-class PluginSettings(dict):  # type: ignore[type-arg]
+class PluginSettings(dict):
     """A plugin's own settings: a dict of TOML-compatible values; ``save()`` writes it (atomically)."""
 
     def __init__(self, path: Path | None, values: Mapping[str, Any] | None = None) -> None:
