@@ -685,17 +685,23 @@ class LibraryService:
         dense_sim: dict[int, float] = {}
         lex_rank: dict[int, int] = {}
         subset = allowed if len(allowed) < len(ready) else None
-        if mode in ("hybrid", "dense") and self.index is not None:
+        lexical = mode in ("hybrid", "lexical") or self.index is None
+        dense = mode in ("hybrid", "dense") and self.index is not None
+        # library-wide: BM25 (SQLite releases the GIL) runs beside the notebooks' vector queries
+        bm25 = self._dense_pool().submit(self.library.lexical_search, None, query, source_ids=subset,
+                                         limit=candidates) if nb_id is None and lexical and dense else None
+        if dense:
+            assert self.index is not None
             (vec,) = self.index.embedder.embed([query])
             near = self._dense(nb_id, vec, candidates, subset, ready) if nb_id is not None \
                 else self._dense_all(vec, candidates, subset, ready)
             for r, (cid, sim) in enumerate(near):
                 dense_rank[cid] = r + 1
                 dense_sim[cid] = sim
-        if mode in ("hybrid", "lexical") or self.index is None:
-            for r, (cid, _s) in enumerate(
+        if lexical:
+            got = bm25.result() if bm25 is not None else \
                 self.library.lexical_search(nb_id, query, source_ids=subset, limit=candidates)
-            ):
+            for r, (cid, _s) in enumerate(got):
                 lex_rank[cid] = r + 1
         for ranks in (dense_rank, lex_rank):
             for cid, r in ranks.items():
