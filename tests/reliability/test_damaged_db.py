@@ -130,6 +130,7 @@ def test_backups_at_most_daily_and_after_migrations(tmp_path: Path) -> None:
     conn = sqlite3.connect(db)
     conn.execute("DROP TABLE notes")
     conn.execute("DROP TABLE studio_outputs")
+    conn.execute("ALTER TABLE notebooks DROP COLUMN settings")  # added by migration 5
     conn.execute("PRAGMA user_version = 3")
     conn.close()
     time.sleep(1.1)  # backups are named to the second
