@@ -191,7 +191,8 @@ def _stopped_text(part: str | dict[str, Any], structured: bool) -> str:
     """The readable text of a part of a stopped answer (free text, or structured sentences)."""
     if not structured or not isinstance(part, dict):
         return strip_markers(str(part)).strip()
-    items = part.get("sentences") if isinstance(part.get("sentences"), list) else []
+    raw = part.get("sentences")
+    items: list[Any] = raw if isinstance(raw, list) else []
     return " ".join(str(it.get("text", "")).strip() for it in items if isinstance(it, dict)).strip()
 
 
@@ -239,7 +240,8 @@ class StructuredDisplay:
         parts = []
         for it in items:
             if isinstance(it, dict) and isinstance(it.get("text"), str):
-                cites = it.get("citations") if isinstance(it.get("citations"), list) else []
+                raw_cites = it.get("citations")
+                cites: list[Any] = raw_cites if isinstance(raw_cites, list) else []
                 parts.append(it["text"].strip() + "".join(f" [{c}]" for c in cites if isinstance(c, int)))
         text = " ".join(p for p in parts if p)
         if text.startswith(self.shown) and len(text) > len(self.shown):
@@ -545,7 +547,7 @@ class ChatService:
         return str(rows[0]["t"]) if rows and rows[0]["t"] is not None else None
 
     def _ask_quotes(self, notebook_id: str, session_id: str, question: str, history: list[Turn],
-                    source_ids: Sequence[str], on_token: Callable[[str], None] | None, shown: list[str],
+                    source_ids: Sequence[str] | None, on_token: Callable[[str], None] | None, shown: list[str],
                     cancel: CancelToken, t0: float, goal: ChatGoal | None = None, *,
                     scope: str = "notebook") -> AskResult:
         """Quotes mode: the same retrieval, then source sentences instead of a generation (no engine call)."""
