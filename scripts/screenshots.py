@@ -265,7 +265,7 @@ def studio_and_notes(theme: str = "light") -> int:
     QApplication.processEvents()
     for s in shots:
         print(s)
-    return 0 if len(shots) == 4 else 1
+    return 0 if len(shots) == 5 else 1  # summary, provenance, CoD, podcast, notes
 
 
 def dialogs(theme: str = "light") -> int:
