@@ -21,7 +21,8 @@ test: setup-dev
 	scripts/run-tests.sh $(PYTEST_ARGS)
 
 lint: setup-dev
-	$(VENV)/bin/ruff check notebooklm_local tests bench
+	$(VENV)/bin/ruff check notebooklm_local tests bench plugins
+	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
 screenshots: setup-dev

@@ -6,5 +6,6 @@ VENV="${NOTEBOOKLM_VENV:-$ROOT/.venv}"
 cd "$ROOT"
 export QT_QPA_PLATFORM="${QT_QPA_PLATFORM:-offscreen}"
 export ANONYMIZED_TELEMETRY=False
-"$VENV/bin/ruff" check notebooklm_local tests bench
+"$VENV/bin/ruff" check notebooklm_local tests bench plugins
+"$VENV/bin/mypy"  # the files and options are in pyproject.toml [tool.mypy]
 exec "$VENV/bin/python" -m pytest "$@"

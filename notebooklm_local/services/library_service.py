@@ -17,7 +17,7 @@ import os
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -245,6 +245,15 @@ def _run_bounded(fn: Any, timeout_s: float, cancel: CancelToken, what: str) -> A
     return box.get("value")
 
 
+def _source_step(progress: ProgressCallback, n: int, total: int) -> ProgressCallback:
+    """One source's progress as a step of adding ``total`` sources: its message, the outer count."""
+
+    def report(_done: int, _total: int, message: str) -> None:
+        progress(n, total, message)
+
+    return report
+
+
 class LibraryService:
     """Notebooks, sources and search over the library database and the vector index."""
 
@@ -342,8 +351,7 @@ class LibraryService:
             cancel.raise_if_set()
             progress(n, len(refs), f"adding {ref.display}")
             try:
-                done = self.process(src.id, cancel=cancel, ref=ref,
-                                    progress=lambda d, t, m, n=n: progress(n, len(refs), m))
+                done = self.process(src.id, cancel=cancel, ref=ref, progress=_source_step(progress, n, len(refs)))
             except (Cancelled, DiskFullError):
                 raise  # the next source would fail the same way
             except _Duplicate as d:
@@ -508,7 +516,7 @@ class LibraryService:
 
     def _embedded_batches(
         self, source_id: str, model: str, cancel: CancelToken
-    ) -> Iterator[tuple[list[StoredChunk], list[list[float]]]]:
+    ) -> Generator[tuple[list[StoredChunk], list[list[float]]], None, None]:
         """The chunks not yet embedded with ``model``, in reading order, EMBED_BATCH at a time with their vectors.
 
         An embedder that streams (``LlamaCppEmbedder.embed_stream``: several texts decoded at once) keeps
@@ -516,7 +524,7 @@ class LibraryService:
         after the first batch; any other embedder gets one text per call. Either way Stop acts within one chunk (inside its decode where supported).
         """
         assert self.index is not None
-        embedder = self.index.embedder
+        embedder: Any = self.index.embedder  # streaming and cancelling are optional: probed below
         if getattr(embedder, "supports_stream", False):
             pending: collections.deque[StoredChunk] = collections.deque()
 
