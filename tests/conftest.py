@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import sys
 from pathlib import Path
 
@@ -12,6 +13,10 @@ import pytest
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 os.environ.setdefault("NOTEBOOKLM_LOCAL_NO_FIRST_RUN", "1")  # the welcome dialog has its own tests
+# Ctrl+C tests need SIGINT delivered: a suite started in the background of a non-interactive shell (e.g.
+# `nohup make test &`) inherits SIGINT ignored, and so would every child process it starts.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_MODELS = REPO.parent / "shared" / "models"

@@ -273,9 +273,10 @@ def test_answering_never_stalls_the_gui_and_closing_stops_generation_within_3s(
 
     win.chat_pane.input.setPlainText("Describe every barge, cargo and lock in the notes, one by one, in detail.")
     win.chat_pane.send_button.click()
-    # Close while tokens stream (free-text answers stream; structured ones arrive whole). Not during the
-    # prompt evaluation: llama.cpp's prompt eval is not cancellable yet (the cancel token is checked per
-    # generated token), so a close there waits for it: 3+ s for a ~1,500-token prompt on 2 busy cores.
-    assert run_until(lambda: win.chat_pane.repaints > 0 or not win.chat_pane.busy, 120)
+    # Close half a second into the model's work: the passages' prompt evaluation (in 128-token slices, the
+    # cancel checked between them) or the first tokens. Waiting for streamed text was flaky: the demo model
+    # often writes only a few tokens, and the answer could end before the close.
+    assert run_until(lambda: win.chat_pane.busy, 30)
+    run_until(lambda: not win.chat_pane.busy, 0.5)
     assert win.chat_pane.busy, "the answer finished before the window could be closed during it"
     _close_within_3s(win)
