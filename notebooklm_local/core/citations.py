@@ -45,6 +45,7 @@ __all__ = [
     "NO_ANSWER_TEXT",
     "NO_ANSWER_FLAG",
     "is_no_answer",
+    "sentence_citation",
 ]
 
 NOT_FOUND_TEXT = "The selected sources don't contain an answer to this question."
@@ -613,3 +614,18 @@ def repair_json(text: str) -> Any:
 # what a cut can leave that closing brackets cannot fix: a key/value pair, a key without its colon
 # ({"a": 1, "b"), a cut literal or number ("a": tru, "a": 1.)
 _UNFINISHED = re.compile(r'(?:,?\s*"[^"]*"\s*:\s*"[^"]*"?|(?<=[{,])\s*"[^"]*"|(?<=[:\[,])\s*(?:[a-zA-Z]+|-?\d+\.|-))\s*$')
+
+
+def sentence_citation(p: Passage, pid: int, pos: int) -> Citation | None:
+    """The passage's sentence around ``pos`` (an offset into its text) as a citation of that exact span."""
+    for a, b in split_sentences(p.text) or [(0, len(p.text))]:
+        if a <= pos < b:
+            while a < b and p.text[a].isspace():
+                a += 1
+            while b > a and p.text[b - 1].isspace():
+                b -= 1
+            if b <= a:
+                return None
+            return Citation(pid, p.chunk_id, p.source_id, p.source_title, p.page, p.t_start, p.start + a, p.start + b,
+                            p.text[a:b], p.location, p.url)
+    return None

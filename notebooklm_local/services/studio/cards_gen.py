@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notebooklm_local.core.cards import Card, CardDeck, Quiz, QuizQuestion
-from notebooklm_local.core.citations import Citation, Passage, format_passages, verify_sentences
+from notebooklm_local.core.citations import Citation, Passage, format_passages, sentence_citation, verify_sentences
 from notebooklm_local.core.errors import NotebookError, StudioError
 from notebooklm_local.core.extractive import Extract
 from notebooklm_local.core.grounding import SUPPORT_THRESHOLD, Similarity
@@ -37,7 +37,7 @@ from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import ChatMessage, Engine
 from notebooklm_local.core.studio import StudioOutput, StudioStore
 from notebooklm_local.core.templates import PromptTemplate
-from notebooklm_local.core.textutil import content_words, split_sentences
+from notebooklm_local.core.textutil import content_words
 from notebooklm_local.services.studio.common import (
     Progress,
     RunStats,
@@ -120,21 +120,6 @@ def local_passages(batch: Sequence[Passage]) -> list[Passage]:
     """The batch renumbered 1..n (the ids the prompt shows and the grammar allows)."""
     return [Passage(j + 1, p.chunk_id, p.source_id, p.source_title, p.text, p.start, p.end, p.page, p.page_end,
                     p.t_start, p.heading, p.url, ocr_pages=p.ocr_pages) for j, p in enumerate(batch)]
-
-
-def sentence_citation(p: Passage, pid: int, pos: int) -> Citation | None:
-    """The passage's sentence around ``pos`` (an offset into its text) as a citation of that exact span."""
-    for a, b in split_sentences(p.text) or [(0, len(p.text))]:
-        if a <= pos < b:
-            while a < b and p.text[a].isspace():
-                a += 1
-            while b > a and p.text[b - 1].isspace():
-                b -= 1
-            if b <= a:
-                return None
-            return Citation(pid, p.chunk_id, p.source_id, p.source_title, p.page, p.t_start, p.start + a, p.start + b,
-                            p.text[a:b], p.location, p.url)
-    return None
 
 
 def _norm(text: str) -> str:

@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from notebooklm_local.core.citations import Citation, Passage, format_passages, verify_sentences
+from notebooklm_local.core.citations import Citation, Passage, format_passages, sentence_citation, verify_sentences
 from notebooklm_local.core.errors import NotebookError, StudioError
 from notebooklm_local.core.grounding import Similarity
 from notebooklm_local.core.jobs import CancelToken
@@ -137,21 +137,6 @@ def _citation_for(sentence: Any, cits: Sequence[Citation], p: Passage) -> Citati
                     p.url) if quote else None
 
 
-def _sentence_citation(p: Passage, pid: int, pos: int) -> Citation | None:
-    """The passage's sentence around ``pos`` (an offset into its text) as a citation of that exact span."""
-    for a, b in split_sentences(p.text) or [(0, len(p.text))]:
-        if a <= pos < b:
-            while a < b and p.text[a].isspace():
-                a += 1
-            while b > a and p.text[b - 1].isspace():
-                b -= 1
-            if b <= a:
-                return None
-            return Citation(pid, p.chunk_id, p.source_id, p.source_title, p.page, p.t_start, p.start + a, p.start + b,
-                            p.text[a:b], p.location, p.url)
-    return None
-
-
 def _number_position(p: Passage, value: str, subject: str) -> int | None:
     """Where the value's number is written in the passage (in a sentence naming the subject when one does)."""
     m = re.search(r"\d[\d,.]*\d|\d", value)
@@ -233,7 +218,7 @@ def _check_event(it: dict[str, Any], p: Passage, similarity: Similarity | None,
     else:
         d = DateMention(p.start + in_passage.start, p.start + in_passage.end, in_passage.text, d.key, d.precision,
                         d.label, d.key_end)
-        cit = _sentence_citation(p, cit.passage_id, in_passage.start) or cit  # the sentence with the date
+        cit = sentence_citation(p, cit.passage_id, in_passage.start) or cit  # the sentence with the date
     if not supported and not flag:
         flag = "the cited passage does not support it"
     ca = max(0, cit.start - p.start)
@@ -261,7 +246,7 @@ def _check_fact(it: dict[str, Any], p: Passage, similarity: Similarity | None,
         flag = "the cited passage does not support it"
     pos = _number_position(p, value, subject)
     if pos is not None:
-        cit = _sentence_citation(p, cit.passage_id, pos) or cit  # the sentence that holds the number
+        cit = sentence_citation(p, cit.passage_id, pos) or cit  # the sentence that holds the number
     qs = find_quantities(value)
     num = 0.0
     if qs:
