@@ -672,7 +672,7 @@ def _extractive(args: argparse.Namespace) -> Any:
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
-    from notebooklm_local.services.studio.extractive import EXTRACT_KINDS, FORMATS, ExtractiveStudio
+    from notebooklm_local.services.studio.extractive import EXTRACT_KINDS, FORMATS
 
     kind = EXTRACT_KINDS[args.what]
     fmt = args.format or (args.out.suffix.lstrip(".").lower() if args.out is not None and
@@ -694,22 +694,33 @@ def cmd_extract(args: argparse.Namespace) -> int:
         if args.save_note:
             if r.output is None:
                 raise NotebookError("--save-note needs the output stored (drop --no-store).")
-            note = studio.save_note(r.output.id, tags=args.tag)
-            print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
-    if args.out is not None:
-        ExtractiveStudio.export(r.result, fmt, args.out)
-        print(f"Written to {args.out} ({fmt}).", file=sys.stderr)
-    else:
-        print(ExtractiveStudio.render(r.result, fmt), end="")
+            _save_note_of(studio, r.output.id, args.tag)
+    _write_extract(r.result, fmt, args.out)
     stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
     print(f"[{r.kind}: {_count(r.result)} · {r.seconds:.2f}s · {stored} · no model]", file=sys.stderr)
     return 0
 
 
+def _write_extract(result: Any, fmt: str, out: Path | None) -> None:
+    """An Extract output to ``out`` in ``fmt``, or to stdout when no file is given."""
+    from notebooklm_local.services.studio.extractive import ExtractiveStudio
+
+    if out is not None:
+        ExtractiveStudio.export(result, fmt, out)
+        print(f"Written to {out} ({fmt}).", file=sys.stderr)
+    else:
+        print(ExtractiveStudio.render(result, fmt), end="")
+
+
+def _save_note_of(studio: Any, output_id: str, tags: Any) -> None:
+    """Save a stored Extract output as a note and say so on stderr."""
+    note = studio.save_note(output_id, tags=tags)
+    print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
+
+
 def _extract_generated(args: argparse.Namespace, fmt: str) -> int:
     """``extract timeline|table --generate``: the model writes the rows, each checked against its passage."""
     from notebooklm_local.services.grounding import similarity_for
-    from notebooklm_local.services.studio.extractive import ExtractiveStudio
     from notebooklm_local.services.studio.timeline_gen import generate
 
     if args.what in ("mindmap", "flashcards", "quiz"):
@@ -725,13 +736,8 @@ def _extract_generated(args: argparse.Namespace, fmt: str) -> int:
             similarity=similarity_for(studio.library), retries=studio.settings.studio.retries,
             store=not args.no_store, progress=progress, cancel=token))
         if args.save_note and r.output is not None:
-            note = _extractive(args).save_note(r.output.id, tags=args.tag)
-            print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
-    if args.out is not None:
-        ExtractiveStudio.export(r.result, fmt, args.out)
-        print(f"Written to {args.out} ({fmt}).", file=sys.stderr)
-    else:
-        print(ExtractiveStudio.render(r.result, fmt), end="")
+            _save_note_of(_extractive(args), r.output.id, args.tag)
+    _write_extract(r.result, fmt, args.out)
     flagged = sum(1 for x in (r.result.events if args.what == "timeline" else r.result.rows) if not x.supported)
     stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
     print(f"[{r.kind}: {_count(r.result)}, {flagged} flagged · {stored}]", file=sys.stderr)
@@ -742,7 +748,6 @@ def _extract_generated(args: argparse.Namespace, fmt: str) -> int:
 def _extract_written(args: argparse.Namespace, fmt: str) -> int:
     """``extract mindmap|flashcards|quiz --generate``: the model writes it; every concept or answer is checked
     against its passage and one that fails is dropped (an answer is first written again once)."""
-    from notebooklm_local.services.studio.extractive import ExtractiveStudio
 
     paths, studio = _studio(args)
     with locked(paths):
@@ -751,13 +756,8 @@ def _extract_written(args: argparse.Namespace, fmt: str) -> int:
             args.what, args.notebook, ids, count=args.count or 10, difficulty=args.difficulty, seed=args.seed,
             store=not args.no_store, progress=progress, cancel=token))
         if args.save_note and r.output is not None:
-            note = _extractive(args).save_note(r.output.id, tags=args.tag)
-            print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)
-    if args.out is not None:
-        ExtractiveStudio.export(r.result, fmt, args.out)
-        print(f"Written to {args.out} ({fmt}).", file=sys.stderr)
-    else:
-        print(ExtractiveStudio.render(r.result, fmt), end="")
+            _save_note_of(_extractive(args), r.output.id, args.tag)
+    _write_extract(r.result, fmt, args.out)
     stored = f"stored as {r.output.id[:8]}" if r.output is not None else "not stored"
     print(f"[{r.kind}: {_count(r.result)}, {len(r.dropped)} dropped by the checks · {stored}]", file=sys.stderr)
     for why in r.dropped[:5]:
