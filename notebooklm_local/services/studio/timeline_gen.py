@@ -195,6 +195,19 @@ def _checker(kind: str, batch: Sequence[Passage], similarity: Similarity | None)
     return check
 
 
+def _verified(claim: str, p: Passage, similarity: Similarity | None,
+              reasons: list[str]) -> tuple[Citation, bool, str] | None:
+    """``claim`` checked against its one passage: (its citation, supported, the flag), or None (and the
+    reason) when the passage gives nothing to cite."""
+    sents, cits = verify_sentences([(claim, [p.pid])], [p], similarity)
+    s = sents[0]
+    cit = _citation_for(s, cits, p)
+    if cit is None:
+        reasons.append("a row whose passage is empty")
+        return None
+    return cit, bool(s.supported and s.citations), s.flag
+
+
 def _check_event(it: dict[str, Any], p: Passage, similarity: Similarity | None,
                  reasons: list[str]) -> TimelineEvent | None:
     date_raw, event = str(it.get("date", "")).strip(), " ".join(str(it.get("event", "")).split())
@@ -205,13 +218,10 @@ def _check_event(it: dict[str, Any], p: Passage, similarity: Similarity | None,
     if _words(event) < 3:
         reasons.append("an event without a description")
         return None
-    sents, cits = verify_sentences([(event, [p.pid])], [p], similarity)
-    s = sents[0]
-    cit = _citation_for(s, cits, p)
-    if cit is None:
-        reasons.append("a row whose passage is empty")
+    checked = _verified(event, p, similarity, reasons)
+    if checked is None:
         return None
-    supported, flag = bool(s.supported and s.citations), s.flag
+    cit, supported, flag = checked
     in_passage = _same_date(d, p.text)
     if in_passage is None:
         supported, flag = False, f"the date \u201c{d.label}\u201d is not a date of the cited passage"
@@ -235,13 +245,10 @@ def _check_fact(it: dict[str, Any], p: Passage, similarity: Similarity | None,
         reasons.append("a row without a subject or a number")
         return None
     claim = f"{subject} {attribute}: {value}."
-    sents, cits = verify_sentences([(claim, [p.pid])], [p], similarity)
-    s = sents[0]
-    cit = _citation_for(s, cits, p)
-    if cit is None:
-        reasons.append("a row whose passage is empty")
+    checked = _verified(claim, p, similarity, reasons)
+    if checked is None:
         return None
-    supported, flag = bool(s.supported and s.citations), s.flag
+    cit, supported, flag = checked
     if not supported and not flag:
         flag = "the cited passage does not support it"
     pos = _number_position(p, value, subject)
