@@ -32,7 +32,7 @@ def norm(s: str) -> str:
     return re.sub(r"\s+", " ", s).strip()
 
 
-def open_service(workdir: Path, embedder: Any) -> Any:
+def open_service(workdir: Path, embedder: Any, chunking: Any = None) -> Any:
     from notebooklm_local.core.library import Library
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.extensions.builtins import builtin_registry
@@ -42,18 +42,23 @@ def open_service(workdir: Path, embedder: Any) -> Any:
     paths = app_paths(workdir).ensure()
     index = ChromaIndex.persistent(paths.index / "chroma", embedder)
     return LibraryService(paths.data, Library(paths.data / "library.db"), builtin_registry().source_loaders.items(),
-                          index)
+                          index, chunking=chunking)
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--k", type=int, default=5)
     ap.add_argument("--workdir", help="keep the ingested library here and reuse it when it is complete")
+    ap.add_argument("--qa", action="append", help="question file(s) (default data/retrieval_qa.json; "
+                    "data/quotes_qa.json adds 127 more; questions marked answerable: false are skipped)")
+    ap.add_argument("--overlap", type=int, help="chunk overlap in tokens (default: the application's)")
+    ap.add_argument("--max-tokens", type=int, help="chunk size in tokens (default: the application's)")
     ap.add_argument("-v", "--verbose", action="store_true", help="print every question's ranks")
     args = ap.parse_args()
     C.require_model()
     files = C.corpus_files()
-    qa = json.loads(QA.read_text(encoding="utf-8"))["questions"]
+    qa = [q for f in (args.qa or [str(QA)]) for q in json.loads(Path(f).read_text(encoding="utf-8"))["questions"]
+          if q.get("answerable", True)]
     missing = [q["id"] for q in qa if not (C.CORPUS / q["file"]).is_file()
                or norm(q["needle"]) not in norm((C.CORPUS / q["file"]).read_text(encoding="utf-8"))]
     if missing:
@@ -67,7 +72,14 @@ def main() -> None:
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="bench-retrieval-"))
     t_start = time.perf_counter()
     try:
-        lib = open_service(workdir, embedder)
+        from notebooklm_local.core.chunking import ChunkingOptions
+
+        defaults = ChunkingOptions()
+        chunking = ChunkingOptions(
+            max_tokens=args.max_tokens if args.max_tokens is not None else defaults.max_tokens,
+            overlap_tokens=args.overlap if args.overlap is not None else defaults.overlap_tokens)
+        print(f"chunking: {chunking.max_tokens} tokens, {chunking.overlap_tokens} overlap")
+        lib = open_service(workdir, embedder, chunking)
         try:
             ready = [s for s in lib.sources("B") if s.status == SourceStatus.READY]
         except NotebookError:

@@ -144,7 +144,7 @@ def bench_audio(studio: Any, script: Any) -> dict[str, Any] | None:
     if shutil.which("espeak-ng") is None:
         print("SKIP audio: espeak-ng is not installed")
         return None
-    from notebooklm_local.core.podcast import Host, PodcastLine, PodcastScript
+    from notebooklm_local.core.podcast_script import Host, PodcastLine, PodcastScript
 
     lines = [ln for ln in script.utterances() if len(ln[1]) > 3]
     if len(lines) < 6:  # the tiny model's lines may be near-empty: speak a fixed 10-line dialogue instead

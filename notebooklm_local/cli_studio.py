@@ -22,7 +22,7 @@ from notebooklm_local.cli_common import TerminalProgress, context, locked, resol
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import Engine
-from notebooklm_local.core.studio import EXTRACTED_KINDS, KINDS
+from notebooklm_local.core.studio_store import EXTRACTED_KINDS, KINDS
 
 __all__ = ["add_studio_parsers"]
 

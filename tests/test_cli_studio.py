@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 
 from notebooklm_local.core.library import Library
-from notebooklm_local.core.podcast import Host, PodcastLine, PodcastScript
-from notebooklm_local.core.studio import StudioStore
+from notebooklm_local.core.podcast_script import Host, PodcastLine, PodcastScript
+from notebooklm_local.core.studio_store import StudioStore
 from tests.conftest import cli_exe
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

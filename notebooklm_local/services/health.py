@@ -10,7 +10,7 @@ from notebooklm_local.core.chat_store import ChatStore
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.health import HealthReport, citation_health
 from notebooklm_local.core.library import Library
-from notebooklm_local.core.studio import StudioStore
+from notebooklm_local.core.studio_store import StudioStore
 
 __all__ = ["notebook_health"]
 

@@ -33,7 +33,7 @@ from PySide6.QtWidgets import (
 
 from notebooklm_local.core.citations import Citation
 from notebooklm_local.core.extractive import LABEL as EXTRACT_LABEL
-from notebooklm_local.core.studio import StudioOutput
+from notebooklm_local.core.studio_store import StudioOutput
 from notebooklm_local.ui.errors import NO_NOTEBOOK
 from notebooklm_local.ui.mindmap_view import MindMapView
 from notebooklm_local.ui.quiz_view import QuizView

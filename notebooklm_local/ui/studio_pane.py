@@ -47,7 +47,7 @@ from notebooklm_local.core.citations import repair_json, strip_markers
 from notebooklm_local.core.density import CoDStep
 from notebooklm_local.core.errors import Cancelled, NotebookError
 from notebooklm_local.core.note_export import safe_filename
-from notebooklm_local.core.podcast import (
+from notebooklm_local.core.podcast_script import (
     PODCAST_FORMATS,
     PODCAST_LENGTHS,
     PREFS_KEY,
@@ -57,7 +57,7 @@ from notebooklm_local.core.podcast import (
     podcast_format,
 )
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.core.studio import StudioOutput, StudioStore
+from notebooklm_local.core.studio_store import StudioOutput, StudioStore
 from notebooklm_local.services.studio.stages import StageReport
 from notebooklm_local.services.studio.summaries import AUDIENCES, DOCUMENT_TEMPLATES, LENGTHS
 from notebooklm_local.ui.chat_panel import citation_html, regenerate_link

@@ -36,7 +36,7 @@ from notebooklm_local.core.chat_store import ChatStore
 from notebooklm_local.core.chunking import Chunk
 from notebooklm_local.core.library import Library
 from notebooklm_local.core.notes import NoteStore
-from notebooklm_local.core.studio import StudioStore
+from notebooklm_local.core.studio_store import StudioStore
 
 TEXT = "Glaciers carve valleys. Ice sheets hold most fresh water. Sea level rises as they melt."
 

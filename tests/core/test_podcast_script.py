@@ -1,4 +1,4 @@
-"""core.podcast: the script model, its Markdown form, and reading an edited (or hostile) Markdown back."""
+"""core.podcast_script: the script model, its Markdown form, and reading an edited (or hostile) Markdown back."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import time
 import pytest
 
 from notebooklm_local.core.errors import NotebookError
-from notebooklm_local.core.podcast import DEFAULT_PERSONAS, Host, PodcastLine, PodcastScript, parse_markdown
+from notebooklm_local.core.podcast_script import DEFAULT_PERSONAS, Host, PodcastLine, PodcastScript, parse_markdown
 
 CITES = [
     {"passage_id": 1, "chunk_id": 11, "source_id": "s1", "source_title": "Local LLMs", "page": None, "t_start": None,

@@ -1,4 +1,4 @@
-"""core.studio: studio outputs in the library database (migration 4): add, get by prefix, list, update, delete."""
+"""core.studio_store: studio outputs in the library database (migration 4): add, get by prefix, list, update, delete."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from notebooklm_local.core import studio as studio_mod
+from notebooklm_local.core import studio_store as studio_mod
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.library import Library
-from notebooklm_local.core.studio import KINDS, StudioOutput, StudioStore
+from notebooklm_local.core.studio_store import KINDS, StudioOutput, StudioStore
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from notebooklm_local.core.library import Library
 from notebooklm_local.core.notes import NoteStore
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.core.studio import StudioStore
+from notebooklm_local.core.studio_store import StudioStore
 from notebooklm_local.core.templates import TemplateStore
 from notebooklm_local.core.textutil import normalize_for_match
 from notebooklm_local.extensions.builtins import builtin_registry

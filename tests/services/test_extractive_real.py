@@ -20,7 +20,7 @@ import pytest
 
 from notebooklm_local.core.library import Library
 from notebooklm_local.core.paths import app_paths
-from notebooklm_local.core.studio import StudioStore
+from notebooklm_local.core.studio_store import StudioStore
 from notebooklm_local.extensions.builtins import builtin_registry
 from notebooklm_local.services.library_service import LibraryService
 from notebooklm_local.services.studio.extractive import EXTRACT_KINDS, ExtractiveStudio

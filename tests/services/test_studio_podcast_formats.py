@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from notebooklm_local.core.errors import NotebookError, StudioError
-from notebooklm_local.core.podcast import PODCAST_FORMATS, budget, normalize_length, podcast_format
+from notebooklm_local.core.podcast_script import PODCAST_FORMATS, budget, normalize_length, podcast_format
 from notebooklm_local.core.tts import Utterance
 from notebooklm_local.services.tts.render import LineAudioCache, render_dialogue
 from tests.core.test_tts import ToneEngine

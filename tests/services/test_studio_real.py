@@ -171,7 +171,7 @@ def test_a_source_without_text_is_a_clear_error(world: Any, tmp_path: Path) -> N
 def test_real_espeak_renders_a_stored_script(world: Any, tmp_path: Path) -> None:
     if shutil.which("espeak-ng") is None:
         pytest.skip("espeak-ng is not installed (scripts/system-deps.sh installs it)")
-    from notebooklm_local.core.podcast import Host, PodcastLine, PodcastScript
+    from notebooklm_local.core.podcast_script import Host, PodcastLine, PodcastScript
 
     studio = world["studio"]
     nb = world["lib"].library.notebook(world["nb"])

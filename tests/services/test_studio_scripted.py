@@ -771,7 +771,7 @@ def test_save_a_podcast_as_a_note(stored_podcast: Any) -> None:
 
 
 def test_an_edited_line_citing_no_passage_is_flagged_and_the_title_kept(world: World) -> None:
-    from notebooklm_local.core.podcast import Host, PodcastLine, PodcastScript
+    from notebooklm_local.core.podcast_script import Host, PodcastLine, PodcastScript
 
     studio, _engine = world.studio([])
     nb = studio.library.library.notebook("Local")

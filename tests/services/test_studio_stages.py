@@ -14,7 +14,7 @@ import pytest
 
 from notebooklm_local.core.documents import SourceRef
 from notebooklm_local.core.llm import ChatMessage, GenerationResult
-from notebooklm_local.core.podcast import parse_markdown
+from notebooklm_local.core.podcast_script import parse_markdown
 from notebooklm_local.services.studio.podcast import example_titles
 from notebooklm_local.services.studio.stages import StageReport, StageReporter, format_left
 from tests.core.test_density import CHAIN, CHAIN_WORDS, SOURCE

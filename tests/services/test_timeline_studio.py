@@ -18,7 +18,7 @@ from notebooklm_local.core.citations import Citation
 from notebooklm_local.core.documents import SourceRef
 from notebooklm_local.core.errors import NotebookError, StudioError
 from notebooklm_local.core.llm import ChatMessage
-from notebooklm_local.core.studio import StudioStore
+from notebooklm_local.core.studio_store import StudioStore
 from notebooklm_local.core.textutil import split_sentences
 from notebooklm_local.core.timeline import NO_DATES, find_dates, find_quantities
 from notebooklm_local.services.library_service import LibraryService

@@ -21,7 +21,7 @@ from notebooklm_local.core.citations import Citation
 from notebooklm_local.core.documents import SourceRef
 from notebooklm_local.core.errors import NotebookError, StudioError
 from notebooklm_local.core.llm import ChatMessage
-from notebooklm_local.core.studio import StudioStore
+from notebooklm_local.core.studio_store import StudioStore
 from notebooklm_local.core.templates import TemplateStore
 from notebooklm_local.core.textutil import split_sentences
 from notebooklm_local.services.library_service import LibraryService

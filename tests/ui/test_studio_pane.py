@@ -321,7 +321,7 @@ def test_podcast_script_is_shown_edited_saved_exported_and_noted(qtbot: Any, pan
     assert written.is_file() and "## Sources" in written.read_text() and "exported to" in tab.bar.text
     exported = written.read_text()
     assert "<img" not in exported and "&lt;img" in exported and "\\![i](https://t.example/i.png)" in exported
-    from notebooklm_local.core.podcast import parse_markdown
+    from notebooklm_local.core.podcast_script import parse_markdown
 
     assert parse_markdown(exported).lines[0].text == tab.script.lines[0].text  # reads back as the model wrote it
 

@@ -35,7 +35,7 @@ from notebooklm_local.core.extractive import Extract
 from notebooklm_local.core.grounding import SUPPORT_THRESHOLD, Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import ChatMessage, Engine
-from notebooklm_local.core.studio import StudioOutput, StudioStore
+from notebooklm_local.core.studio_store import StudioOutput, StudioStore
 from notebooklm_local.core.templates import PromptTemplate
 from notebooklm_local.core.textutil import content_words
 from notebooklm_local.services.studio.common import (

@@ -1,7 +1,7 @@
 """Model-free studio outputs: extractive summary, key quotes, flashcards, quiz, mind map, timeline and data table.
 
 Every item is a verbatim source sentence (or one with a blank) with a citation to its exact span; nothing is
-generated and no model is loaded. The outputs are stored like the other studio outputs (``core/studio.py``)
+generated and no model is loaded. The outputs are stored like the other studio outputs (``core/studio_store.py``)
 with the kinds ``extract_summary``, ``key_quotes``, ``flashcards``, ``quiz``, ``mindmap``, ``timeline`` and
 ``data_table`` (their JSON
 payload is the result's ``to_json()``), so they show in the studio history.
@@ -38,7 +38,7 @@ from notebooklm_local.core.extractive_json import result_from_json
 from notebooklm_local.core.library import Source
 from notebooklm_local.core.mindmap import MindMap, VectorGetter, mind_map
 from notebooklm_local.core.notes import Note, NoteStore
-from notebooklm_local.core.studio import StudioOutput, StudioStore
+from notebooklm_local.core.studio_store import StudioOutput, StudioStore
 from notebooklm_local.core.timeline import DataTable, Timeline, data_table, timeline
 from notebooklm_local.services.library_service import LibraryService
 from notebooklm_local.services.studio.common import load_material

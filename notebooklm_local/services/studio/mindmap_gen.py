@@ -29,7 +29,7 @@ from notebooklm_local.core.grounding import Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import Engine
 from notebooklm_local.core.mindmap import MAX_REFS, MindMap, MindNode, NodeRef
-from notebooklm_local.core.studio import StudioStore
+from notebooklm_local.core.studio_store import StudioStore
 from notebooklm_local.core.templates import PromptTemplate
 from notebooklm_local.services.studio.cards_gen import (
     WrittenResult,

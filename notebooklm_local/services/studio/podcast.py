@@ -19,7 +19,7 @@ from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.grounding import Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import Engine
-from notebooklm_local.core.podcast import (
+from notebooklm_local.core.podcast_script import (
     PODCAST_FORMATS,
     PODCAST_LENGTHS,
     Host,
@@ -314,7 +314,7 @@ def write_script(
 ) -> tuple[PodcastScript, list[Passage], list[str]]:
     """Returns (script, the passages it was given (ids 1..n, the ones its citations use), notes).
 
-    ``fmt`` is the format (deep dive, brief, critique, debate: see ``core.podcast.PODCAST_FORMATS``); the
+    ``fmt`` is the format (deep dive, brief, critique, debate: see ``core.podcast_script.PODCAST_FORMATS``); the
     templates given are its templates. ``length`` (short / default / long) sets its segments x lines budget.
     An outline whose title is the prompt's example title (copied, not written) is rejected and retried."""
     cancel = cancel or CancelToken()

@@ -1,6 +1,6 @@
 """The studio: summaries (and briefing / study guide / FAQ), chain of density, podcast script and audio.
 
-One service for the GUI and the CLI. Each output is stored (``core/studio.py``) with its sources,
+One service for the GUI and the CLI. Each output is stored (``core/studio_store.py``) with its sources,
 options, model and template, and can be saved as a note with its citations.
 """
 
@@ -23,7 +23,7 @@ from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.library import Source
 from notebooklm_local.core.llm import Engine
 from notebooklm_local.core.notes import Note, NoteStore
-from notebooklm_local.core.podcast import (
+from notebooklm_local.core.podcast_script import (
     DEFAULT_PERSONAS,
     PREFS_KEY,
     Host,
@@ -34,7 +34,7 @@ from notebooklm_local.core.podcast import (
     podcast_format,
 )
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.core.studio import StudioOutput, StudioStore
+from notebooklm_local.core.studio_store import StudioOutput, StudioStore
 from notebooklm_local.core.templates import TemplateStore
 from notebooklm_local.services.grounding import similarity_for
 from notebooklm_local.services.library_service import LibraryService

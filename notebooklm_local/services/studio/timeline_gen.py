@@ -23,7 +23,7 @@ from notebooklm_local.core.errors import NotebookError, StudioError
 from notebooklm_local.core.grounding import Similarity
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import ChatMessage, Engine
-from notebooklm_local.core.studio import StudioOutput, StudioStore
+from notebooklm_local.core.studio_store import StudioOutput, StudioStore
 from notebooklm_local.core.textutil import split_sentences
 from notebooklm_local.core.timeline import (
     NO_DATES,
