@@ -10,6 +10,10 @@ client, the LlamaCppEmbedder with its defaults):
   idle       after opening the library (model not loaded yet), then after loading the embedder
   pdf        adding a generated PDF of --pdf-pages pages (default 1000, ~2,000 chars each, rendered
              from the corpus with fpdf2 as bench_ingest.py does), embedded completely
+  answer     answering on the Sample notebook as a user does: `notebooklm-local init` into a fresh
+             data dir, then `ask --mode quotes` (no generative model: search + quoted sentences) and
+             `ask --mode generate` (the embedded default model, Gemma 3 270M, loaded and generating),
+             each in its own process: the peak RSS of each `ask` process (ru_maxrss from wait4)
   txt        adding a generated --txt-mb MB .txt file (default 200; the corpus repeated, paragraphs
              numbered so that none repeats exactly): read, extracted, stored, chunked, FTS-indexed; the
              user answers the "this will take long" question with "keyword search only" after the first
@@ -169,6 +173,37 @@ def child(scenario: str, input_path: str | None, workdir: Path) -> dict[str, Any
     return out
 
 
+QUESTION = "What is retrieval-augmented generation?"
+
+
+def run_answer(base: Path) -> dict[str, Any]:
+    """Peak RSS of `ask` processes on the Sample notebook (quotes, then the default model generating)."""
+    workdir = Path(tempfile.mkdtemp(prefix="mem-answer-", dir=base))
+    exe = [sys.executable, "-m", "notebooklm_local", "--basedir", str(workdir)]
+    env = {**os.environ, "ANONYMIZED_TELEMETRY": "False"}
+
+    def measured(argv: list[str]) -> tuple[float, float, str]:
+        a = time.perf_counter()
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+                                cwd=str(C.REPO))
+        out = proc.stdout.read() if proc.stdout is not None else ""
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            raise SystemExit(f"{' '.join(argv[3:])} failed ({proc.returncode}):\n{out[-3000:]}")
+        return usage.ru_maxrss / 1024, time.perf_counter() - a, out
+
+    print("  answer: init + two asks, each in a fresh process ...", flush=True)
+    try:
+        init_mb, init_s, _ = measured([*exe, "init"])
+        quotes_mb, quotes_s, _ = measured([*exe, "ask", "-n", "Sample notebook", "--mode", "quotes", QUESTION])
+        gen_mb, gen_s, gen_out = measured([*exe, "ask", "-n", "Sample notebook", "--mode", "generate", QUESTION])
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return {"scenario": "answer", "init_peak_mb": init_mb, "init_s": init_s, "quotes_peak_mb": quotes_mb,
+            "quotes_s": quotes_s, "generate_peak_mb": gen_mb, "generate_s": gen_s, "generate_tail": gen_out[-400:]}
+
+
 def run_child(scenario: str, input_path: Path | None, base: Path) -> dict[str, Any]:
     workdir = Path(tempfile.mkdtemp(prefix=f"mem-{scenario}-", dir=base))
     cmd = [sys.executable, __file__, "--child", scenario, "--workdir", str(workdir)]
@@ -184,7 +219,7 @@ def run_child(scenario: str, input_path: Path | None, base: Path) -> dict[str, A
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scenarios", default="idle,pdf,txt")
+    ap.add_argument("--scenarios", default="idle,answer,pdf,txt")
     ap.add_argument("--pdf-pages", type=int, default=1000)
     ap.add_argument("--txt-mb", type=int, default=200)
     ap.add_argument("--child", help=argparse.SUPPRESS)
@@ -201,9 +236,17 @@ def main() -> None:
     C.start("bench_memory")
     base = Path(tempfile.mkdtemp(prefix="bench-memory-"))
     results: list[dict[str, Any]] = []
+    answers: list[dict[str, Any]] = []
     t_start = time.perf_counter()
     try:
         for scenario in args.scenarios.split(","):
+            if scenario == "answer":
+                r = run_answer(base)
+                answers.append(r)
+                print(f"    init {r['init_s']:.0f} s (peak {r['init_peak_mb']:.0f} MB); ask --mode quotes peak RSS "
+                      f"{r['quotes_peak_mb']:.0f} MB ({r['quotes_s']:.1f} s); ask --mode generate peak RSS "
+                      f"{r['generate_peak_mb']:.0f} MB ({r['generate_s']:.1f} s)", flush=True)
+                continue
             input_path = None
             if scenario == "pdf":
                 from bench_ingest import make_pdf
@@ -234,10 +277,13 @@ def main() -> None:
                      r["vmhwm_kb"] / 1024, (r["vmhwm_kb"] - r["rss_open_kb"]) / 1024,
                      r.get("input_bytes", 0) / 1e6 or None, r.get("chunks"), r["seconds"]])
     print()
+    for r in answers:
+        print(f"answering (Sample notebook, fresh processes): quotes peak RSS {r['quotes_peak_mb']:.0f} MB, "
+              f"generate (default model) peak RSS {r['generate_peak_mb']:.0f} MB")
     print(C.table(rows, ["scenario", "RSS opened MB", "+ embedder MB", "peak RSS MB", "peak - opened MB",
                          "input MB", "chunks", "seconds"]))
     print(f"total benchmark wall time {time.perf_counter() - t_start:.0f} s")
-    C.write_results("bench_memory", {"args": vars(args), "results": results})
+    C.write_results("bench_memory", {"args": vars(args), "results": results, "answers": answers})
 
 
 if __name__ == "__main__":
