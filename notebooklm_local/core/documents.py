@@ -46,7 +46,12 @@ def normalize_text(text: str) -> str:
 
 @dataclass(frozen=True)
 class Block:
-    """One structural unit of a document. ``start``/``end`` index the document's text."""
+    """One structural unit of a document. ``start``/``end`` index the document's text.
+
+    ``text`` may be empty for a paragraph whose text is only in the document (a plain-text file's
+    paragraphs, a stored document's): a copy per paragraph would hold a large source twice. Read a
+    block's text with :meth:`LoadedDocument.block_text`.
+    """
 
     text: str
     kind: BlockKind = "paragraph"
@@ -70,6 +75,10 @@ class LoadedDocument:
     flags: list[str] = field(default_factory=list)  # user-visible warnings, e.g. "no extractable text"
     original: bytes | None = None  # the bytes to keep as the source's original (file or download)
     original_suffix: str = ""
+
+    def block_text(self, block: Block) -> str:
+        """A block's text: its own, or its span of the document's text when it carries none."""
+        return block.text or self.text[block.start : block.end]
 
     @classmethod
     def from_blocks(cls, kind: str, title: str, blocks: Sequence[Block], **kwargs: Any) -> LoadedDocument:

@@ -114,7 +114,7 @@ def test_text_encodings(tmp_path: Path) -> None:
         (tmp_path / name).write_bytes(text.encode(enc))
         doc = TextLoader().load(SourceRef(path=tmp_path / name), CancelToken())
         assert doc.text == text.replace("\n\n", "\n\n"), (enc, doc.text)
-        assert [b.text for b in doc.blocks] == ["Café naïve — «quotes» and ünïcödé.", "Second paragraph."]
+        assert [doc.block_text(b) for b in doc.blocks] == ["Café naïve — «quotes» and ünïcödé.", "Second paragraph."]
 
 
 @pytest.mark.parametrize("enc", ["utf-16-le", "utf-16-be"])
@@ -128,7 +128,7 @@ def test_utf16_without_a_bom_is_detected(tmp_path: Path, enc: str, text: str) ->
     doc = TextLoader().load(SourceRef(path=tmp_path / "nobom.txt"), CancelToken())
     want = text.replace("\r\n", "\n")
     assert doc.text.replace("\r\n", "\n") == want, (enc, doc.text)
-    assert len(doc.blocks) == 2 and doc.blocks[1].text.endswith(("paragraph.", "абзац.", "παράγραφος."))
+    assert len(doc.blocks) == 2 and doc.block_text(doc.blocks[1]).endswith(("paragraph.", "абзац.", "παράγραφος."))
 
 
 def test_binary_with_zero_bytes_in_both_halves_is_not_taken_for_utf16(tmp_path: Path) -> None:
