@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build the one-folder bundle: dist/notebooklm-local/notebooklm-local (+ its _internal/ folder).
 # Uses the project's venv (made by `make setup-dev`), so the bundle carries the llama.cpp backend that
-# venv was built with (CPU by default; `BACKEND=cuda make setup-dev` first for a CUDA bundle).
+# venv was built with (CPU by default, with this CPU's AVX-512 where it has it: `BACKEND=portable make
+# setup-dev` first for a bundle that runs on any x86-64-v3 machine; `BACKEND=cuda` for a CUDA bundle).
 #   packaging/build.sh [--smoke]      --smoke: then run the bundle's --version and doctor
 set -euo pipefail
 cd "$(dirname "$0")/.."
