@@ -185,7 +185,7 @@ def studio_and_notes(theme: str = "light") -> int:
     sys.path.insert(0, str(REPO))
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.notes_pane import NotesPane
-    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.theme import apply_theme
     from notebooklm_local.ui.workers import Lanes
     from tests.helpers.studio_world import COD_STEPS, PODCAST, SUMMARY, make_world

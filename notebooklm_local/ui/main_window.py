@@ -61,7 +61,7 @@ from notebooklm_local.ui.ingest import IngestController, LargeSource
 from notebooklm_local.ui.notes_pane import NotesPane
 from notebooklm_local.ui.source_viewer import SourceViewer
 from notebooklm_local.ui.sources_pane import SourcesPane, items_from_mime
-from notebooklm_local.ui.studio_pane import StudioPane
+from notebooklm_local.ui.studio.pane import StudioPane
 from notebooklm_local.ui.theme import color
 from notebooklm_local.ui.workers import FunctionWorker, Lanes
 
