@@ -340,7 +340,7 @@ def dialogs(theme: str = "light") -> int:
     settle(lambda: dlg.progress.value() >= 350)
     grab(dlg, "settings-model.png")
     dlg.cancel_download()
-    settle(lambda: dlg.download_worker is not None and dlg.download_worker.done)
+    settle(lambda: dlg.download_op is not None and dlg.download_op.done)
     for i, name in enumerate(TABS[1:], 1):
         dlg.tabs.setCurrentIndex(i)
         grab(dlg, f"settings-{name}.png")
