@@ -41,8 +41,10 @@ log = logging.getLogger(__name__)
 
 # Receivers of running ops: kept here until their job is done (nobody else needs to hold them).
 _live: set[_Receiver] = set()
-# Finished receivers: not deleted inside their own slot; dropped when the next op starts.
+# Finished receivers: not deleted inside their own slot; dropped when the next op starts outside a finish callback
+# (an ``on_finished`` that starts a job must not drop the receiver whose slot is still running).
 _finished: list[_Receiver] = []
+_finishing = 0
 
 
 def live_ops() -> int:
@@ -81,9 +83,14 @@ class _Receiver(QObject):
 
     @Slot()
     def _on_finished(self) -> None:
+        global _finishing
         _live.discard(self)
         _finished.append(self)
-        self.op._deliver_finished()  # noqa: SLF001
+        _finishing += 1
+        try:
+            self.op._deliver_finished()  # noqa: SLF001
+        finally:
+            _finishing -= 1
 
 
 class BackgroundOp:
@@ -148,7 +155,8 @@ class BackgroundOp:
         if self.started:
             raise RuntimeError("a BackgroundOp runs once")
         self.started = True
-        _finished.clear()
+        if not _finishing:
+            _finished.clear()
         receiver = self._receiver = _Receiver(self)
         signals = self.worker.signals
         signals.succeeded.connect(receiver._on_succeeded)  # noqa: SLF001

@@ -248,3 +248,19 @@ def test_a_dialog_without_lanes_runs_on_its_own_pool_or_the_global_one(qtbot: An
     with pytest.raises(RuntimeError):
         op.run()
     qtbot.waitUntil(lambda: op.done, timeout=WAIT)
+
+
+def test_a_job_started_from_on_finished_runs_and_the_first_receiver_is_kept_meanwhile(
+        qtbot: Any, widget: QWidget, lanes: Lanes) -> None:
+    """The studio refreshes its history when a job ends: a new op starts inside the old op's finish callback,
+    which must not drop the receiver whose slot is still running."""
+    seen: list[str] = []
+
+    def second() -> None:
+        assert ops._finishing == 1 and len(ops._finished) >= 1  # the first receiver is still held
+        BackgroundOp(widget, lambda: "second", lanes=lanes, on_success=seen.append).run()
+
+    BackgroundOp(widget, lambda: "first", lanes=lanes, on_success=seen.append, on_finished=second).run()
+    qtbot.waitUntil(lambda: seen == ["first", "second"], timeout=WAIT)
+    qtbot.waitUntil(lambda: live_ops() == 0, timeout=WAIT)
+    assert ops._finishing == 0
