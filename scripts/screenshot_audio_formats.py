@@ -37,7 +37,7 @@ def audio_formats(theme: str = "light") -> int:
     from PySide6.QtWidgets import QApplication
 
     sys.path.insert(0, str(REPO))
-    import notebooklm_local.ui.studio_pane as sp
+    import notebooklm_local.ui.studio.podcast_tab as podcast_tab
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.theme import apply_theme
     from notebooklm_local.ui.workers import Lanes
@@ -50,10 +50,12 @@ def audio_formats(theme: str = "light") -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     shots: list[Path] = []
     grab = _grabber(shots, "" if theme == "light" else f"-{theme}")
-    sp.multimedia_available = lambda: (False, "no audio device in the screenshot's X server")
+    podcast_tab.multimedia_available = lambda: (False, "no audio device in the screenshot's X server")
 
-    pane = sp.StudioPane(lanes, lambda: world.studio, settings=world.settings, tts_engines=lambda: world.tts,
-                         library_getter=lambda: world.library)
+    from notebooklm_local.ui.studio.pane import StudioPane
+
+    pane = StudioPane(lanes, lambda: world.studio, settings=world.settings, tts_engines=lambda: world.tts,
+                       library_getter=lambda: world.library)
     pane.setWindowTitle("Studio \u2014 Quantization notes")
     pane.resize(620, 900)
     pane.move(0, 0)

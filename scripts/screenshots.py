@@ -185,7 +185,7 @@ def studio_and_notes(theme: str = "light") -> int:
     sys.path.insert(0, str(REPO))
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.notes_pane import NotesPane
-    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.theme import apply_theme
     from notebooklm_local.ui.workers import Lanes
     from tests.helpers.studio_world import COD_STEPS, PODCAST, SUMMARY, make_world
@@ -340,7 +340,7 @@ def dialogs(theme: str = "light") -> int:
     settle(lambda: dlg.progress.value() >= 350)
     grab(dlg, "settings-model.png")
     dlg.cancel_download()
-    settle(lambda: dlg.download_worker is not None and dlg.download_worker.done)
+    settle(lambda: dlg.download_op is not None and dlg.download_op.done)
     for i, name in enumerate(TABS[1:], 1):
         dlg.tabs.setCurrentIndex(i)
         grab(dlg, f"settings-{name}.png")

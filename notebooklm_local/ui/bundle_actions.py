@@ -18,7 +18,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QProgressDialog
 
 from notebooklm_local.ui.errors import NO_NOTEBOOK, show_exception
-from notebooklm_local.ui.workers import FunctionWorker
+from notebooklm_local.ui.ops import BackgroundOp
 
 __all__ = ["BundleActions"]
 
@@ -50,7 +50,7 @@ class BundleActions(QObject):
         self.import_action.setObjectName("import-notebook")
         self.import_action.setToolTip("Import a notebook bundle (.zip) as a new notebook or into this one")
         self.import_action.triggered.connect(self.import_notebook)
-        self.worker: FunctionWorker | None = None
+        self.op: BackgroundOp | None = None
         self.progress_dialog: QProgressDialog | None = None
         self.report_dialog: Any = None
         self.error_dialog: Any = None
@@ -60,10 +60,10 @@ class BundleActions(QObject):
     @property
     def busy(self) -> str:
         """What is running ("Export notebook", "Import notebook"), or "" (for the close-while-working dialog)."""
-        return self._what if self.worker is not None else ""
+        return self._what if self.op is not None else ""
 
     def update(self, has_library: bool, has_notebook: bool) -> None:
-        busy = self.worker is not None
+        busy = self.op is not None
         self.export_action.setEnabled(has_library and has_notebook and not busy)
         self.import_action.setEnabled(has_library and not busy)
 
@@ -157,10 +157,8 @@ class BundleActions(QObject):
     # -- the job ----------------------------------------------------------------------------------------
     def _start(self, fn: Any, lane: Any, what: str, label: str) -> None:
         self._what = what
-        worker = FunctionWorker(fn, pass_context=True)
-        worker.signals.progress.connect(self._on_progress)
-        worker.signals.succeeded.connect(self._on_succeeded)
-        worker.signals.failed.connect(self._on_failed)
+        op = BackgroundOp(self, fn, lanes=self.window.lanes, pool=lane, context=True, on_success=self._on_succeeded,
+                          on_failure=self._on_failed, on_progress=self._on_progress, label=what)
         dialog = QProgressDialog(label, "Cancel", 0, 100, self.window)
         dialog.setObjectName("bundle-progress")
         dialog.setWindowTitle(what)
@@ -170,29 +168,29 @@ class BundleActions(QObject):
         dialog.setAutoReset(False)
         dialog.canceled.connect(self._on_cancel)
         self.progress_dialog = dialog
-        self.worker = worker
+        self.op = op
         self._refresh()
         self.window.statusBar().showMessage(label)
-        self.window.lanes.submit(lane, worker)
+        op.run()
 
     @Slot()
     def _on_cancel(self) -> None:
-        if self.worker is not None:
-            self.worker.cancel_token.cancel()
+        if self.op is not None:
+            self.op.cancel_token.cancel()
             if self.progress_dialog is not None:
                 self.progress_dialog.setLabelText("Stopping…")
 
     @Slot(int, int, str)
     def _on_progress(self, done: int, total: int, message: str) -> None:
         d = self.progress_dialog
-        if d is None or self.worker is None or self.worker.cancel_token.is_set():
+        if d is None or self.op is None or self.op.cancel_token.is_set():
             return
         d.setValue(int(100 * done / total) if total > 0 else 0)
         if message:
             d.setLabelText(message[:120])
 
     def _end(self) -> None:
-        self.worker = None
+        self.op = None
         if self.progress_dialog is not None:
             self.progress_dialog.canceled.disconnect(self._on_cancel)
             self.progress_dialog.close()

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QSize, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import QAction, QCursor, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QComboBox,
@@ -41,20 +41,15 @@ from notebooklm_local.core.note_export import render_markdown
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.services.chat import QUOTES_LABEL, STOPPED_NOTE
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount
+from notebooklm_local.ui.ops import BackgroundOp
 from notebooklm_local.ui.theme import css, good_color, recolor
-from notebooklm_local.ui.workers import FunctionWorker, Lanes
+from notebooklm_local.ui.workers import Lanes
 
 __all__ = ["ChatPanel", "answer_html", "answer_markdown", "citation_html", "quotes_html", "regenerate_link"]
 
 log = logging.getLogger(__name__)
 
 FLUSH_MS = 50  # batched repaint of streamed tokens
-
-
-class _TokenRelay(QObject):
-    """Carries tokens from the worker thread to the GUI thread (queued signal)."""
-
-    token = Signal(str)
 
 
 MODES = (("auto", "Auto"), ("generate", "Generated"), ("quotes", "Quotes only"))  # short: the panel is narrow
@@ -203,20 +198,8 @@ class _GoalButton(QToolButton):
             self.setText(shown)
 
 
-class _NoteRelay(QObject):
-    """Delivers the result of a "Save to note" job on the GUI thread."""
-
-    def __init__(self, panel: ChatPanel) -> None:
-        super().__init__()
-        self.panel = panel
-
-    @Slot(object)
-    def ok(self, note: object) -> None:
-        self.panel._on_note_saved(note)  # noqa: SLF001
-
-    @Slot(object)
-    def failed(self, exc: object) -> None:
-        self.panel._on_note_failed(exc)  # noqa: SLF001
+def _history_not_read(exc: BaseException) -> None:
+    log.debug("could not read the chat history: %s", exc)  # e.g. the library was closed meanwhile
 
 
 class ChatPanel(QWidget):
@@ -237,12 +220,11 @@ class ChatPanel(QWidget):
         self.chat_factory = chat_factory
         self.library_getter = library_getter  # the open Library: past chats of a notebook are shown again
         self.sessions: list[Any] = []  # the notebook's chat sessions, newest first (the History menu)
-        self._history_workers: set[FunctionWorker] = set()
         self.chat: Any = None
         self.notebook_id: str | None = None
         self.session_id: str | None = None
         self.source_ids: list[str] | None = None
-        self.worker: FunctionWorker | None = None
+        self.answer_op: BackgroundOp | None = None  # the answer being written
         self.last_result: Any = None
         self._pending: list[str] = []
         self._streamed = ""
@@ -250,7 +232,6 @@ class ChatPanel(QWidget):
         self._citations: dict[tuple[int, int], Any] = {}  # (answer number, passage id) -> Citation
         self._results: dict[int, Any] = {}  # answer number -> AskResult (for Save to note / Copy)
         self._answers = 0
-        self._note_relay = _NoteRelay(self)
         self._discard = threading.Event()  # set by stop(discard=True): the stopped answer is not stored
 
         layout = QVBoxLayout(self)
@@ -271,7 +252,6 @@ class ChatPanel(QWidget):
         self.goal = ChatGoal()
         self.goal_dialog: Any = None
         self._goal_notebook_name = ""
-        self._goal_workers: set[FunctionWorker] = set()
         self.goal_button = _GoalButton()
         self.goal_button.setObjectName("chat-goal")
         self.goal_button.clicked.connect(self.open_goal_dialog)
@@ -349,8 +329,6 @@ class ChatPanel(QWidget):
         QShortcut(QKeySequence("Ctrl+Return"), self, activated=self.send)
         QShortcut(QKeySequence("Escape"), self, activated=self.stop)
 
-        self._relay = _TokenRelay()
-        self._relay.token.connect(self._on_token)
         self._flush_timer = QTimer(self)
         self._flush_timer.setInterval(FLUSH_MS)
         self._flush_timer.timeout.connect(self._flush)
@@ -398,11 +376,8 @@ class ChatPanel(QWidget):
         self._run_goal_worker(load)
 
     def _run_goal_worker(self, fn: Callable[[], Any]) -> None:
-        worker = FunctionWorker(fn)
-        worker.signals.succeeded.connect(self._on_goal_loaded)
-        worker.signals.failed.connect(self._on_goal_failed)
-        self._goal_workers = {w for w in self._goal_workers if not w.done} | {worker}
-        self.lanes.submit(self.lanes.store, worker)
+        BackgroundOp(self, fn, lanes=self.lanes, lane="store", on_success=self._on_goal_loaded,
+                     on_failure=self._on_goal_failed, label="Chat goal").run()
 
     @Slot(object)
     def _on_goal_loaded(self, got: Any) -> None:
@@ -475,11 +450,8 @@ class ChatPanel(QWidget):
             messages = store.messages(chosen.id) if chosen is not None else []
             return notebook, sessions, chosen if show else None, messages if show else []
 
-        worker = FunctionWorker(load)
-        worker.signals.succeeded.connect(self._on_session_loaded)
-        worker.signals.failed.connect(lambda e: log.debug("could not read the chat history: %s", e))  # closed
-        self._history_workers = {w for w in self._history_workers if not w.done} | {worker}
-        self.lanes.submit(self.lanes.store, worker)
+        BackgroundOp(self, load, lanes=self.lanes, lane="store", on_success=self._on_session_loaded,
+                     on_failure=_history_not_read, label="Chat history").run()
 
     @Slot(object)
     def _on_session_loaded(self, got: Any) -> None:
@@ -554,7 +526,7 @@ class ChatPanel(QWidget):
 
     @property
     def busy(self) -> bool:
-        return self.worker is not None and not self.worker.done
+        return self.answer_op is not None and not self.answer_op.done
 
     @property
     def mode(self) -> str:
@@ -590,7 +562,7 @@ class ChatPanel(QWidget):
         self.repaints = 0
         self.stages = []  # what the status line said while this answer was made
         self._render(streaming=True)
-        notebook, session, sources, relay = self.notebook_id, self.session_id, self.source_ids, self._relay
+        notebook, session, sources = self.notebook_id, self.session_id, self.source_ids
         mode, scope = self.mode, self.scope
         if scope == "all":
             sources = None  # every notebook's ready sources: this notebook's ticks do not apply
@@ -605,30 +577,29 @@ class ChatPanel(QWidget):
                 self.chat = self.chat_factory()
             progress(0, 0, "Finding the passages…")
             return self.chat.ask(notebook, question, session_id=session, new_session=session is None,
-                                 source_ids=sources, on_token=relay.token.emit, cancel=cancel, mode=mode,
+                                 source_ids=sources, on_token=op.post, cancel=cancel, mode=mode,
                                  on_stage=lambda text: progress(0, 0, text), store_stopped=keep_stopped,
                                  scope=scope)
 
-        worker = FunctionWorker(run, pass_context=True)
-        worker.signals.succeeded.connect(self._on_answer)
-        worker.signals.failed.connect(self._on_failed)
-        worker.signals.progress.connect(self._on_progress)
-        worker.signals.finished.connect(self._on_finished)
-        self.worker = worker
+        # the streamed tokens are posted through the op (queued to the GUI thread, batched by the flush timer)
+        op = self.answer_op = BackgroundOp(self, run, lanes=self.lanes, lane="llm", context=True,
+                                           on_success=self._on_answer, on_failure=self._on_failed,
+                                           on_progress=self._on_progress, on_post=self._on_token,
+                                           on_finished=self._on_finished, label="Chat")
         self.stop_button.setEnabled(True)
         self.send_button.setEnabled(False)
         self.busy_changed.emit(True)
         self._flush_timer.start()
-        self.lanes.submit(self.lanes.llm, worker)
+        op.run()
 
     @Slot()
     def stop(self, *, discard: bool = False) -> None:
         """Stop the answer being written: what it wrote is stored as stopped, or nothing when ``discard``
         (the window closes)."""
-        if self.worker is not None and not self.worker.done:
+        if self.answer_op is not None and not self.answer_op.done:
             if discard:
                 self._discard.set()
-            self.worker.cancel_token.cancel()
+            self.answer_op.cancel()
             self.status.setText("Stopping…")
 
     # -- slots ----------------------------------------------------------------------------------
@@ -730,11 +701,9 @@ class ChatPanel(QWidget):
             return NoteStore(library).add(notebook, title, answer.text, citations=[c.to_json() for c in answer.citations],
                                           origin_kind="chat", origin_id=session or "")
 
-        worker = FunctionWorker(run)
-        worker.signals.succeeded.connect(self._note_relay.ok)
-        worker.signals.failed.connect(self._note_relay.failed)
         self.status.setText("Saving the answer as a note…")
-        self.lanes.submit(self.lanes.store, worker)
+        BackgroundOp(self, run, lanes=self.lanes, lane="store", on_success=self._on_note_saved,
+                     on_failure=self._on_note_failed, label="Save to note").run()
         return True
 
     def _on_note_saved(self, note: Any) -> None:

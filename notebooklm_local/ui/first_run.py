@@ -28,9 +28,10 @@ from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings, save_settings
 from notebooklm_local.services.model_manager import ModelInfo, ModelManager
 from notebooklm_local.ui.errors import ErrorDialog, guard_none_refcount, show_error, show_exception
+from notebooklm_local.ui.ops import BackgroundOp
 from notebooklm_local.ui.settings_dialog import RECOMMENDED_CHAT, SettingsDialog, TtsEngines
 from notebooklm_local.ui.theme import css
-from notebooklm_local.ui.workers import FunctionWorker, Lanes
+from notebooklm_local.ui.workers import Lanes
 
 __all__ = ["FirstRunDialog", "should_show_first_run"]
 
@@ -70,7 +71,7 @@ class FirstRunDialog(QDialog):
         self.tts_engines = tts_engines
         self.last_error: ErrorDialog | None = None
         self.settings_dialog: SettingsDialog | None = None
-        self._worker: FunctionWorker | None = None
+        self._op: BackgroundOp | None = None
 
         layout = QVBoxLayout(self)
         title = QLabel(f"<h2>Welcome to {APP_DISPLAY_NAME}</h2>")
@@ -129,16 +130,14 @@ class FirstRunDialog(QDialog):
 
     def use_model_file(self, path: str) -> None:
         """Check the file on the io lane; a chat model becomes the chat model (saved)."""
-        if self._worker is not None and not self._worker.done:
+        if self._op is not None and not self._op.done:
             return
         manager = ModelManager(self.paths, copy.deepcopy(self.settings))
         self.status.setText(f"Checking {html.escape(Path(path).name)}…")
         self.pick_button.setEnabled(False)
-        worker = FunctionWorker(lambda: manager.add(path))
-        worker.signals.succeeded.connect(self._on_model_checked)
-        worker.signals.failed.connect(self._on_model_failed)
-        self._worker = worker
-        self.lanes.submit(self.lanes.io, worker)
+        self._op = BackgroundOp(self, lambda: manager.add(path), lanes=self.lanes, lane="io",
+                                on_success=self._on_model_checked, on_failure=self._on_model_failed,
+                                label="Model file").run()
 
     @Slot(object)
     def _on_model_checked(self, info: object) -> None:

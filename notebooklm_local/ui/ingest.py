@@ -14,6 +14,7 @@ the index writes of a running source: a remove of a running source cancels it fi
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import re
 import threading
@@ -33,7 +34,8 @@ from notebooklm_local.core.library import SourceStatus
 from notebooklm_local.core.library_care import DiskFullError, LibraryDamagedError, disk_full_error, free_space
 from notebooklm_local.core.textutil import format_duration
 from notebooklm_local.services.library_service import MIN_FREE_BYTES, LibraryService, _ref_to_json, expand_inputs
-from notebooklm_local.ui.workers import FunctionWorker, Lanes
+from notebooklm_local.ui.ops import BackgroundOp
+from notebooklm_local.ui.workers import Lanes
 
 __all__ = ["IngestController", "LiveState", "LargeSource", "format_eta", "format_duration"]
 
@@ -89,7 +91,7 @@ class _Job:
     state: LiveState
     ref: SourceRef | None = None  # new sources: what the user gave (pasted text exists nowhere else yet)
     reindex: bool = False
-    worker: FunctionWorker | None = None
+    op: BackgroundOp | None = None
 
 
 @dataclass
@@ -179,9 +181,9 @@ class _CancellableEmbedder:
 
 
 class _Relay(QObject):
-    """Carries progress from the worker thread to the GUI thread, tagged with the source (queued signal)."""
+    """Carries the large-source question from the store lane (which then waits for the answer) to the GUI thread
+    (queued signal). A source's progress comes through its job (``ui.ops.BackgroundOp``)."""
 
-    progress = Signal(str, int, int, str)
     ask = Signal(object)  # LargeSource
 
 
@@ -237,7 +239,6 @@ class IngestController(QObject):
         self._closed = False
         self._last_emit: dict[str, float] = {}
         self._relay = _Relay()
-        self._relay.progress.connect(self._on_relay_progress)
         self._relay.ask.connect(self._on_relay_ask)
         self._asking: dict[str, LargeSource] = {}
 
@@ -297,10 +298,8 @@ class IngestController(QObject):
         def prepare(cancel: CancelToken, progress: Any) -> Prepared:
             return self._prepare(notebook_id, items, cancel)
 
-        worker = FunctionWorker(prepare, pass_context=True)
-        worker.signals.succeeded.connect(self._on_prepared)
-        worker.signals.failed.connect(self._on_prepare_failed)
-        self.lanes.submit(self.lanes.io, worker)
+        BackgroundOp(self, prepare, lanes=self.lanes, lane="io", context=True, on_success=self._on_prepared,
+                     on_failure=self._on_prepare_failed, label="Adding sources").run()
 
     def _prepare(self, notebook_id: str, items: list[str | SourceRef], cancel: CancelToken) -> Prepared:
         """(io lane) Expand folders, choose loaders and queue a source for every acceptable input."""
@@ -389,8 +388,8 @@ class IngestController(QObject):
                 self.sources_changed.emit(job.state.notebook_id)
                 return True
         cur = self._current
-        if cur is not None and cur.state.source_id == source_id and cur.worker is not None:
-            cur.worker.cancel_token.cancel()
+        if cur is not None and cur.state.source_id == source_id and cur.op is not None:
+            cur.op.cancel()
             self._asking.pop(source_id, None)
             cur.state.stopping = True
             cur.state.text = "Stopping…"
@@ -419,31 +418,27 @@ class IngestController(QObject):
         self._current = job
         job.state.running = True
         job.state.text = "Starting…"
-        sid, ref, reindex, relay = job.state.source_id, job.ref, job.reindex, self._relay
+        sid, ref, reindex = job.state.source_id, job.ref, job.reindex
         last = self._last_emit
 
-        def report(done: int, total: int, message: str = "") -> None:
-            now = time.monotonic()
-            # only the per-chunk embedding reports come fast enough to need thinning; a stage change (reading,
-            # OCR page n, ...) always gets through: it may be the last word for a long while (a slow OCR page)
-            if message.startswith("embedding") and done < total and now - last.get(sid, 0.0) < PROGRESS_INTERVAL_S:
-                return
-            last[sid] = now
-            try:
-                relay.progress.emit(sid, done, total, message)
-            except RuntimeError:  # the window is gone (closed while this source was stopping)
-                pass
-
         def run(cancel: CancelToken, progress: Any) -> tuple[str, str, str]:
+            def report(done: int, total: int, message: str = "") -> None:
+                now = time.monotonic()
+                # only the per-chunk embedding reports come fast enough to need thinning; a stage change (reading,
+                # OCR page n, ...) always gets through: it may be the last word for a long while (a slow OCR page)
+                if message.startswith("embedding") and done < total and now - last.get(sid, 0.0) < PROGRESS_INTERVAL_S:
+                    return
+                last[sid] = now
+                progress(done, total, message)  # dropped quietly when the window is gone
+
             return self._run_one(sid, ref, reindex, cancel, report)
 
-        worker = FunctionWorker(run, pass_context=True)
-        job.worker = worker
-        worker.signals.succeeded.connect(self._on_job_succeeded)
-        worker.signals.failed.connect(self._on_job_failed)
+        job.op = BackgroundOp(self, run, lanes=self.lanes, lane="store", context=True,
+                              on_success=self._on_job_succeeded, on_failure=self._on_job_failed,
+                              on_progress=functools.partial(self._on_job_progress, sid), label="Indexing")
         self.state_changed.emit(sid)
         self._emit_activity()
-        self.lanes.submit(self.lanes.store, worker)
+        job.op.run()
 
     def _run_one(
         self, sid: str, ref: SourceRef | None, reindex: bool, cancel: CancelToken, report: Callable[..., None]
@@ -542,8 +537,7 @@ class IngestController(QObject):
             self.state_changed.emit(source_id)
         question.answered.set()
 
-    @Slot(str, int, int, str)
-    def _on_relay_progress(self, sid: str, done: int, total: int, message: str) -> None:
+    def _on_job_progress(self, sid: str, done: int, total: int, message: str) -> None:
         cur = self._current
         if cur is None or cur.state.source_id != sid or cur.state.stopping:
             return
@@ -639,10 +633,8 @@ class IngestController(QObject):
                     problems.append(str(e))
             return notebook_id, removed, problems
 
-        worker = FunctionWorker(run)
-        worker.signals.succeeded.connect(self._on_removed)
-        worker.signals.failed.connect(self._on_store_failed)
-        self.lanes.submit(self.lanes.store, worker)
+        BackgroundOp(self, run, lanes=self.lanes, lane="store", on_success=self._on_removed,
+                     on_failure=self._on_store_failed, label="Removing sources").run()
 
     @Slot(object)
     def _on_removed(self, result: object) -> None:
@@ -659,10 +651,8 @@ class IngestController(QObject):
             self.service().delete_notebook(notebook_id)
             return notebook_id
 
-        worker = FunctionWorker(run)
-        worker.signals.succeeded.connect(self._on_notebook_deleted)
-        worker.signals.failed.connect(self._on_store_failed)
-        self.lanes.submit(self.lanes.store, worker)
+        BackgroundOp(self, run, lanes=self.lanes, lane="store", on_success=self._on_notebook_deleted,
+                     on_failure=self._on_store_failed, label="Deleting the notebook").run()
 
     @Slot(object)
     def _on_notebook_deleted(self, notebook_id: object) -> None:
@@ -702,10 +692,8 @@ class IngestController(QObject):
                      if svc.library.count_unembedded(s.id, model)]
             return model, stale
 
-        worker = FunctionWorker(find, pass_context=True)
-        worker.signals.succeeded.connect(self._on_stale_found)
-        worker.signals.failed.connect(self._on_stale_failed)
-        self.lanes.submit(self.lanes.store, worker)
+        BackgroundOp(self, find, lanes=self.lanes, lane="store", context=True, on_success=self._on_stale_found,
+                     on_failure=self._on_stale_failed, label="Re-indexing").run()
 
     @Slot(object)
     def _on_stale_found(self, result: object) -> None:
@@ -735,8 +723,8 @@ class IngestController(QObject):
         """Drop the queue and cancel the running source (the window then drains the lanes)."""
         self._closed = True
         self._queue.clear()
-        if self._current is not None and self._current.worker is not None:
-            self._current.worker.cancel_token.cancel()
+        if self._current is not None and self._current.op is not None:
+            self._current.op.cancel()
 
     def close_service(self) -> None:
         """Close the service's database connection (after the lanes are drained)."""

@@ -59,11 +59,12 @@ from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_er
 from notebooklm_local.ui.first_run import should_show_first_run
 from notebooklm_local.ui.ingest import IngestController, LargeSource
 from notebooklm_local.ui.notes_pane import NotesPane
+from notebooklm_local.ui.ops import BackgroundOp
 from notebooklm_local.ui.source_viewer import SourceViewer
 from notebooklm_local.ui.sources_pane import SourcesPane, items_from_mime
-from notebooklm_local.ui.studio_pane import StudioPane
+from notebooklm_local.ui.studio.pane import StudioPane
 from notebooklm_local.ui.theme import color
-from notebooklm_local.ui.workers import FunctionWorker, Lanes
+from notebooklm_local.ui.workers import Lanes
 
 __all__ = ["MainWindow"]
 
@@ -148,6 +149,10 @@ class _DropForwarder(QObject):
         if t == QEvent.Type.DragLeave and self._win.drop_overlay.isVisible():
             self._win.drop_overlay.hide()
         return False
+
+
+def _close_failed(exc: BaseException) -> None:
+    log.debug("closing the previous engine and library failed: %r", exc)
 
 
 class MainWindow(QMainWindow):
@@ -416,7 +421,8 @@ class MainWindow(QMainWindow):
             engine.close()
             library.library.close()
 
-        self.lanes.submit(self.lanes.llm, FunctionWorker(close))  # after any running answer (one llm thread)
+        # after any running answer (one llm thread); a failure to close is only logged, as before
+        BackgroundOp(None, close, lanes=self.lanes, lane="llm", on_failure=_close_failed).run()
 
     # -- dialogs ----------------------------------------------------------------------------------
 
@@ -481,10 +487,8 @@ class MainWindow(QMainWindow):
 
             return notebook_health(library, nb_id).to_json()
 
-        worker = FunctionWorker(run)
-        worker.signals.succeeded.connect(self._on_health_ready)  # bound slots: no lambdas across threads
-        worker.signals.failed.connect(self._on_health_failed)
-        self.lanes.submit(self.lanes.store, worker)
+        BackgroundOp(self, run, lanes=self.lanes, lane="store", on_success=self._on_health_ready,
+                     on_failure=self._on_health_failed, label="Citation health").run()
 
     @Slot(object)
     def _on_health_ready(self, report: object) -> None:
@@ -953,10 +957,8 @@ class MainWindow(QMainWindow):
     def _probe_backend(self) -> None:
         from notebooklm_local.services.llama_runtime import build_info
 
-        worker = FunctionWorker(build_info)
-        worker.signals.succeeded.connect(self._on_backend_probed)
-        worker.signals.failed.connect(self._on_backend_failed)
-        self.lanes.submit(self.lanes.io, worker)
+        BackgroundOp(self, build_info, lanes=self.lanes, lane="io", on_success=self._on_backend_probed,
+                     on_failure=self._on_backend_failed, label="Backend").run()
 
     def _load_library(self) -> None:
         db = self.ctx.paths.data / "library.db"
@@ -965,10 +967,8 @@ class MainWindow(QMainWindow):
             lib = Library(db)
             return lib, lib.notebooks()
 
-        worker = FunctionWorker(load)
-        worker.signals.succeeded.connect(self._on_library_loaded)
-        worker.signals.failed.connect(self._on_library_failed)
-        self.lanes.submit(self.lanes.store, worker)
+        BackgroundOp(self, load, lanes=self.lanes, lane="store", on_success=self._on_library_loaded,
+                     on_failure=self._on_library_failed, label="Library").run()
 
     @Slot(object)
     def _on_library_loaded(self, result: object) -> None:

@@ -43,9 +43,10 @@ from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.note_export import ExportExists, export_notes, render_markdown, safe_filename
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_exception
+from notebooklm_local.ui.ops import BackgroundOp
 from notebooklm_local.ui.rich_text import SafeTextBrowser, markdown_html, strip_front_matter
 from notebooklm_local.ui.theme import css
-from notebooklm_local.ui.workers import FunctionWorker, Lanes
+from notebooklm_local.ui.workers import Lanes
 
 __all__ = ["NotesPane", "note_preview_html"]
 
@@ -67,30 +68,6 @@ def _tags_text(tags: Sequence[str]) -> str:
 
 def _parse_tags(text: str) -> list[str]:
     return [t for t in (p.strip() for p in text.split(",")) if t]
-
-
-class _Call(QObject):
-    """One store/io job: routes the worker's queued result to callbacks on the GUI thread."""
-
-    def __init__(self, pane: NotesPane, on_success: Callable[[Any], None],
-                 on_error: Callable[[BaseException], None] | None) -> None:
-        super().__init__()
-        self.pane, self.on_success, self.on_error = pane, on_success, on_error
-
-    @Slot(object)
-    def _ok(self, result: object) -> None:
-        self.on_success(result)
-
-    @Slot(object)
-    def _fail(self, exc: object) -> None:
-        if self.on_error is not None and isinstance(exc, BaseException):
-            self.on_error(exc)
-        else:
-            self.pane._report(exc)  # noqa: SLF001
-
-    @Slot()
-    def _done(self) -> None:
-        self.pane._call_done(self)  # noqa: SLF001
 
 
 class NotesPane(QWidget):
@@ -125,8 +102,7 @@ class NotesPane(QWidget):
         self._loading = False
         self._select_after_refresh: str | None = None
         self._focus_title: str | None = None  # a new note: its title is selected for typing
-        self._calls: set[_Call] = set()
-        self._finished: list[_Call] = []
+        self._running = 0  # store/io jobs not finished yet
         self.previews = 0  # preview renders (tests check the debounce)
 
         layout = QVBoxLayout(self)
@@ -295,7 +271,7 @@ class NotesPane(QWidget):
 
     @property
     def busy(self) -> bool:
-        return bool(self._calls)
+        return self._running > 0
 
     @Slot()
     def refresh(self) -> None:
@@ -693,22 +669,16 @@ class NotesPane(QWidget):
         if library is None:
             self._show_status("No library is open.", error=True)
             return
-        self._finished.clear()
-        call = _Call(self, on_success, on_error)
 
         def run() -> Any:
             return fn(NoteStore(library))
 
-        worker = FunctionWorker(run)
-        worker.signals.succeeded.connect(call._ok)  # noqa: SLF001
-        worker.signals.failed.connect(call._fail)  # noqa: SLF001
-        worker.signals.finished.connect(call._done)  # noqa: SLF001
-        self._calls.add(call)
-        self.lanes.submit(self.lanes.io if lane == "io" else self.lanes.store, worker)
+        self._running += 1
+        BackgroundOp(self, run, lanes=self.lanes, lane="io" if lane == "io" else "store", on_success=on_success,
+                     on_failure=on_error or self._report, on_finished=self._job_done, label="Notes").run()
 
-    def _call_done(self, call: _Call) -> None:
-        self._calls.discard(call)
-        self._finished.append(call)  # not deleted inside its own slot
+    def _job_done(self) -> None:
+        self._running -= 1
 
     def _report(self, exc: object, prefix: str = "") -> None:
         if isinstance(exc, NotebookError):

@@ -57,8 +57,9 @@ from PySide6.QtWidgets import (
 from notebooklm_local.core.errors import TemplateError
 from notebooklm_local.core.templates import PromptTemplate, TemplateStore, replace_parts
 from notebooklm_local.ui.errors import ErrorDialog, guard_none_refcount, show_error, show_exception
+from notebooklm_local.ui.ops import BackgroundOp
 from notebooklm_local.ui.theme import color, css, on_theme_changed
-from notebooklm_local.ui.workers import FunctionWorker, Lanes
+from notebooklm_local.ui.workers import Lanes
 
 __all__ = ["TemplateEditorDialog", "TemplateHighlighter", "unknown_names"]
 
@@ -251,10 +252,10 @@ class TemplateEditorDialog(QDialog):
         self._saved = {"system": "", "user": ""}  # the parts as last loaded or saved
         self._known: set[str] = set()
         self._generation = 0
-        self._checking: FunctionWorker | None = None
+        self._checking: BackgroundOp | None = None
         self._recheck = False
         self._last: _Check | None = None
-        self._saving: FunctionWorker | None = None
+        self._saving: BackgroundOp | None = None
         self._after_save: Callable[[], None] | None = None
         self._loading = False
 
@@ -463,11 +464,7 @@ class TemplateEditorDialog(QDialog):
         name, store = self.current, self.store
         self.save_button.setEnabled(False)
         self.status.setText("Saving…")
-        worker = FunctionWorker(lambda: store.save(name, text))
-        worker.signals.succeeded.connect(self._on_saved)
-        worker.signals.failed.connect(self._on_save_failed)
-        self._saving = worker
-        self._start(worker)
+        self._saving = self._start(lambda: store.save(name, text), self._on_saved, self._on_save_failed)
 
     @Slot()
     def revert(self) -> None:
@@ -695,20 +692,19 @@ class TemplateEditorDialog(QDialog):
                     result.real_error = str(e)
             return result
 
-        worker = FunctionWorker(check)
-        worker.signals.succeeded.connect(self._on_checked)
-        worker.signals.failed.connect(self._on_check_failed)
-        self._checking = worker
-        self._start(worker)
+        self._checking = self._start(check, self._on_checked, self._on_check_failed)
 
-    def _start(self, worker: FunctionWorker) -> None:
-        if self.lanes is not None:
-            self.lanes.submit(self.lanes.templates, worker)
-        else:
+    def _start(self, fn: Callable[[], Any], ok: Callable[[Any], None],
+               failed: Callable[[BaseException], None]) -> BackgroundOp:
+        """Run ``fn`` on the templates lane (without lanes: on the dialog's own one-thread pool)."""
+        pool = None
+        if self.lanes is None:
             if self._pool is None:
                 self._pool = QThreadPool(self)
                 self._pool.setMaxThreadCount(1)
-            self._pool.start(worker)
+            pool = self._pool
+        return BackgroundOp(self, fn, lanes=self.lanes, lane="templates", pool=pool, on_success=ok,
+                            on_failure=failed, label="Templates").run()
 
     @Slot(object)
     def _on_checked(self, result: _Check) -> None:

@@ -78,7 +78,7 @@ def pane_with(qtbot: Any, tmp_path: Path) -> Any:
     from notebooklm_local.core.templates import TemplateStore
     from notebooklm_local.extensions.runtime import resources_dir
     from notebooklm_local.services.studio.service import StudioService
-    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
     from tests.services.test_library import make_service
     from tests.services.test_written_studio import QUANT, TEA

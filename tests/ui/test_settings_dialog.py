@@ -184,8 +184,8 @@ def test_download_from_the_hub_with_progress(qtbot: Any, hub: FakeHub, paths: Ap
     dlg.catalog.setCurrentIndex(0)
     seen = Recorder()
     dlg.start_download()
-    dlg.download_worker.signals.progress.connect(seen.record)
-    qtbot.waitUntil(lambda: dlg.download_worker.done and dlg.download_button.isEnabled(), timeout=30000)
+    dlg.download_op.worker.signals.progress.connect(seen.record)
+    qtbot.waitUntil(lambda: dlg.download_op.done and dlg.download_button.isEnabled(), timeout=30000)
     dest = paths.models / entry.filename
     assert dest.read_bytes() == data
     assert "Downloaded" in dlg.download_status.text() and dlg.progress.value() == 1000
@@ -225,17 +225,17 @@ def test_cancel_and_closing_stop_the_download_and_keep_the_part(qtbot: Any, hub:
     assert dlg.cancel_download_button.isEnabled() and not dlg.download_button.isEnabled()
     qtbot.waitUntil(lambda: 0 < dlg.progress.value() < 1000, timeout=30000)
     dlg.cancel_download_button.click()
-    qtbot.waitUntil(lambda: dlg.download_worker.done and dlg.download_button.isEnabled(), timeout=30000)
+    qtbot.waitUntil(lambda: dlg.download_op.done and dlg.download_button.isEnabled(), timeout=30000)
     assert "cancelled" in dlg.download_status.text() and dlg.last_error is None
     (part,) = paths.models.glob(".big.gguf.*.part")
     have = part.stat().st_size
     assert 0 < have < len(data) and not (paths.models / "big.gguf").exists()
 
     dlg.start_download()  # resumes, then the dialog is closed: the download stops
-    worker = dlg.download_worker
+    op = dlg.download_op
     qtbot.waitUntil(lambda: any(r.range for r in hub.gets()) and part.stat().st_size > have, timeout=30000)
     dlg.reject()
-    qtbot.waitUntil(lambda: worker.done, timeout=30000)
+    qtbot.waitUntil(lambda: op.done, timeout=30000)
     assert not (paths.models / "big.gguf").exists() and part.exists()
     assert hub.gets()[-1].range == f"bytes={have}-"
 

@@ -208,7 +208,7 @@ def test_generated_timeline_in_the_tab_flags_unsupported_rows(qtbot: Any, tmp_pa
     from notebooklm_local.core.templates import TemplateStore
     from notebooklm_local.extensions.runtime import resources_dir
     from notebooklm_local.services.studio.service import StudioService
-    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
     from tests.core.test_timeline import HISTORY
     from tests.helpers.scripted_engine import ScriptedEngine

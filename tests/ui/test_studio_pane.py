@@ -28,7 +28,7 @@ def world(tmp_path: Path) -> World:
 
 @pytest.fixture
 def pane(qtbot: Any, world: World) -> Iterator[Any]:
-    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
 
     lanes = Lanes()
@@ -132,7 +132,7 @@ def test_no_sources_and_no_notebook_are_explained(qtbot: Any, pane: Any) -> None
 
 
 def test_unexpected_errors_go_through_the_error_dialog(qtbot: Any, world: World) -> None:
-    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
 
     lanes = Lanes()
@@ -333,7 +333,7 @@ def test_podcast_script_is_shown_edited_saved_exported_and_noted(qtbot: Any, pan
 
 def test_podcast_audio_with_a_fake_voice_engine(qtbot: Any, pane: Any, world: World,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    import notebooklm_local.ui.studio_pane as sp
+    import notebooklm_local.ui.studio.podcast_tab as sp
 
     tab = make_script(qtbot, pane, world)
     qtbot.waitUntil(lambda: tab.engine_box.count() == 2, timeout=WAIT)
@@ -435,7 +435,7 @@ def test_history_lists_opens_and_deletes(qtbot: Any, pane: Any, world: World,
 
 
 def test_history_without_a_library_getter_builds_the_studio_on_the_llm_lane(qtbot: Any, world: World) -> None:
-    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
 
     lanes = Lanes()
@@ -464,7 +464,7 @@ def test_summary_through_the_real_model_ends_in_a_result_or_a_clear_message(qtbo
     from notebooklm_local.core.settings import Settings
     from notebooklm_local.extensions.runtime import open_library, open_studio
     from notebooklm_local.extensions.sample import ensure_sample_notebook
-    from notebooklm_local.ui.studio_pane import StudioPane
+    from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
 
     root = tmp_path / "real"
@@ -668,7 +668,7 @@ def test_a_podcast_shows_stage_attempts_tokens_and_time_left_and_never_sits_sile
 
 def test_a_failed_script_leaves_a_route_to_audio_write_check_save_and_speak(qtbot: Any, pane: Any, world: World,
                                                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    import notebooklm_local.ui.studio_pane as sp
+    import notebooklm_local.ui.studio.podcast_tab as sp
 
     monkeypatch.setattr(sp, "multimedia_available", lambda: (False, "no audio output device was found"))
     tab = pane.podcast_tab
@@ -733,7 +733,7 @@ BRIEF = [
 
 def test_the_format_panel_brief_regenerate_a_segment_and_revoice(qtbot: Any, pane: Any, world: World,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    import notebooklm_local.ui.studio_pane as sp
+    import notebooklm_local.ui.studio.podcast_tab as sp
 
     tab = pane.podcast_tab
     pane.tabs.setCurrentWidget(tab)

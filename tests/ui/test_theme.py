@@ -260,7 +260,7 @@ def test_the_literal_scan_catches_each_kind_and_nothing_else() -> None:
 
 def test_no_colour_literal_in_ui_outside_the_theme() -> None:
     ui = Path(theme.__file__).parent
-    found = {p.name: hits for p in sorted(ui.glob("*.py")) if p.name != "theme.py"
+    found = {str(p.relative_to(ui)): hits for p in sorted(ui.rglob("*.py")) if p.name != "theme.py"
              for hits in [colour_literals(p.read_text(encoding="utf-8"))] if hits}
     assert not found, found
 
@@ -289,7 +289,7 @@ def test_dark_chat_flags_links_and_chart_use_the_dark_palette(qtbot: Any, app: Q
     from PySide6.QtWidgets import QTextBrowser
 
     from notebooklm_local.ui.chat_panel import citation_html
-    from notebooklm_local.ui.studio_pane import DensityChart
+    from notebooklm_local.ui.studio.chart import DensityChart
 
     apply_theme(app, "dark")
     view = QTextBrowser()

@@ -179,7 +179,7 @@ class ExtractTab(QWidget):
 
     def __init__(self, pane: Any, library_service: Callable[[], Any] | None) -> None:
         super().__init__()
-        from notebooklm_local.ui.studio_widgets import JobBar, _button, _combo
+        from notebooklm_local.ui.studio.widgets import JobBar, _button, _combo
 
         self.pane = pane
         self.library_service = library_service
