@@ -55,8 +55,8 @@ def questions() -> list[dict[str, Any]]:
 def child(args: argparse.Namespace) -> None:
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.services.models import ensure_default_embedder, ensure_default_model
+    from notebooklm_local.workspace import open_library
 
     paths = app_paths(Path(args.workdir)).ensure()
     settings = Settings()

@@ -113,8 +113,8 @@ def bench_first_token(model: Path, repeats: int, n_ctx: int) -> dict[str, Any]:
 
     from notebooklm_local.core.paths import AppPaths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions.runtime import open_chat, open_library
     from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK, ensure_sample_notebook
+    from notebooklm_local.workspace import open_chat, open_library
 
     root = Path(tempfile.mkdtemp(prefix="nbl-bench-chat-"))
     paths = AppPaths(root / "c", root / "d", root / "ca", root / "l").ensure()

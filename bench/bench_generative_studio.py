@@ -76,11 +76,11 @@ def main() -> int:
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
     from notebooklm_local.core.templates import TemplateStore
-    from notebooklm_local.extensions.runtime import open_library, resources_dir
     from notebooklm_local.extensions.sample import ensure_sample_notebook
     from notebooklm_local.services.llama_runtime import LlamaCppEngine
     from notebooklm_local.services.models import ensure_default_model
     from notebooklm_local.services.studio.service import StudioService
+    from notebooklm_local.workspace import open_library, resources_dir
     from tests.helpers.scripted_engine import ScriptedEngine
     from tests.services.test_written_studio import good_cards, nice_map
 

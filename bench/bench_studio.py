@@ -37,9 +37,9 @@ import _common as C
 def setup(n_ctx: int, retries: int) -> tuple[Any, str, str]:
     from notebooklm_local.core.paths import AppPaths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions.runtime import open_library, open_studio
     from notebooklm_local.extensions.sample import ensure_sample_notebook
     from notebooklm_local.services.models import ensure_default_model
+    from notebooklm_local.workspace import open_library, open_studio
 
     root = Path(tempfile.mkdtemp(prefix="nbl-bench-studio-"))
     paths = AppPaths(root / "c", root / "d", root / "ca", root / "l").ensure()

@@ -146,11 +146,11 @@ def main() -> int:
     from notebooklm_local.core.context import AppContext
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.services.models import ensure_default_model
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.heartbeat import Heartbeat, HeartbeatReport, run_until
     from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.workspace import open_library
 
     app = create_application()
     record_chroma_calls()

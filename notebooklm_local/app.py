@@ -1,4 +1,5 @@
-"""Composition root: parse arguments, set up paths, logging and crash logs, then start the GUI or a command."""
+"""Entry point: parse arguments, set up paths, logging and crash logs, then start the GUI (over a
+``Workspace``, the composition root of the services) or a command (each builds its own workspace)."""
 
 from __future__ import annotations
 
@@ -55,13 +56,16 @@ def _run_gui(args: object) -> int:
             save_settings(settings, paths.settings_file)
         ctx = AppContext(paths, settings, safe_mode=getattr(args, "safe_mode", False), notices=notices)
         from notebooklm_local.ui.application import run_gui
+        from notebooklm_local.workspace import Workspace
 
+        workspace = Workspace(paths, settings, safe_mode=ctx.safe_mode)  # the services, opened on first use
         if os.environ.get("NOTEBOOKLM_E2E_PROBE"):  # the end-to-end GUI test's view inside (ui/e2e_probe.py)
             from notebooklm_local.ui.e2e_probe import install_probe
 
             install_probe(os.environ["NOTEBOOKLM_E2E_PROBE"])
         quit_after = os.environ.get("NOTEBOOKLM_LOCAL_QUIT_AFTER_MS")
-        return run_gui(ctx, quit_after_ms=int(quit_after) if quit_after else None)
+        # the window closes the workspace once its lanes are drained (a model still decoding is not freed)
+        return run_gui(ctx, workspace=workspace, quit_after_ms=int(quit_after) if quit_after else None)
     finally:
         faulthandler.disable()
         if _crash_file is not None:

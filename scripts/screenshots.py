@@ -52,11 +52,11 @@ def main() -> int:
     from notebooklm_local.core.context import AppContext
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import load_settings
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.extensions.sample import ensure_sample_notebook
     from notebooklm_local.services.models import ensure_default_model
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.workspace import open_library
 
     app = create_application()
     paths = app_paths().ensure()
@@ -282,7 +282,6 @@ def dialogs(theme: str = "light") -> int:
     sys.path.insert(0, str(REPO))
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import load_settings
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.services.model_manager import CATALOG
     from notebooklm_local.services.models import ensure_default_model
     from notebooklm_local.ui.application import create_application
@@ -291,6 +290,7 @@ def dialogs(theme: str = "light") -> int:
     from notebooklm_local.ui.template_editor import TemplateEditorDialog
     from notebooklm_local.ui.theme import apply_theme
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import template_store
     from tests.helpers.fake_hub import FakeHub
     from tests.helpers.gguf_files import write_gguf
 
@@ -437,12 +437,12 @@ def _sample_window(theme: str) -> Any:
     from notebooklm_local.core.context import AppContext
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import load_settings
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.extensions.sample import ensure_sample_notebook
     from notebooklm_local.services.models import ensure_default_model
     from notebooklm_local.ui.application import create_application
     from notebooklm_local.ui.main_window import MainWindow
     from notebooklm_local.ui.theme import apply_theme
+    from notebooklm_local.workspace import open_library
 
     app = create_application()
     paths = app_paths().ensure()
@@ -602,9 +602,9 @@ def written_studio(theme: str = "light") -> int:
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
     from notebooklm_local.core.templates import TemplateStore
-    from notebooklm_local.extensions.runtime import open_library, resources_dir
     from notebooklm_local.extensions.sample import ensure_sample_notebook
     from notebooklm_local.services.studio.service import StudioService
+    from notebooklm_local.workspace import open_library, resources_dir
     from tests.helpers.scripted_engine import ScriptedEngine
     from tests.services.test_written_studio import good_cards, nice_map
 

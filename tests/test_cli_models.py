@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from notebooklm_local import cli
-from notebooklm_local.cli_models import add_models_parser
+from notebooklm_local.cli.models import add_models_parser
 from notebooklm_local.core.paths import AppPaths, app_paths
 from notebooklm_local.core.settings import load_settings
 from tests.conftest import cli_exe
@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def parser() -> argparse.ArgumentParser:
-    """cli.py's parser, with ``models`` registered should cli.build_parser not do it."""
+    """cli/main.py's parser, with ``models`` registered should cli.build_parser not do it."""
     p = cli.build_parser()
     sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
     if "models" not in sub.choices:

@@ -93,13 +93,12 @@ def test_summarize_success_branch_prints_and_stores_resolving_citations(
 ) -> None:
     """The success branch the tiny model seldom reaches, through the same command (in process) with a scripted
     faithful engine: the stored summary's citations are checked one by one (and there are some)."""
-    from notebooklm_local import cli
-    from notebooklm_local.extensions import runtime
+    from notebooklm_local import cli, workspace
     from tests.helpers.scripted_engine import ScriptedEngine
     from tests.services.test_studio_scripted import echo_summary
 
     engine = ScriptedEngine(fallback=echo_summary)
-    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    monkeypatch.setattr(workspace, "open_engine", lambda *_a, **_k: engine)
     capsys.readouterr()
     assert cli.main(["summarize", "-n", garden, "--length", "short", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
@@ -233,13 +232,12 @@ def test_studio_regenerate_one_line(garden: str, app_home: Path) -> None:
 def test_summarize_prints_its_stages_on_stderr_with_progress_and_keeps_stdout_clean(
     garden: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from notebooklm_local import cli
-    from notebooklm_local.extensions import runtime
+    from notebooklm_local import cli, workspace
     from tests.helpers.scripted_engine import ScriptedEngine
     from tests.services.test_studio_scripted import echo_summary
 
     engine = ScriptedEngine(["not JSON at all"], fallback=echo_summary)  # the first attempt is rejected
-    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    monkeypatch.setattr(workspace, "open_engine", lambda *_a, **_k: engine)
     capsys.readouterr()
     assert cli.main(["summarize", "-n", garden, "--length", "short", "--progress"]) == 0
     out = capsys.readouterr()
@@ -342,8 +340,7 @@ def test_podcast_brief_through_the_cli_with_a_faithful_engine(
 ) -> None:
     """The success path the tiny model does not reach: ``podcast --format brief --hosts Nova --language``: one
     narrator, every line cited; the language is kept as the notebook's and used when none is given."""
-    from notebooklm_local import cli
-    from notebooklm_local.extensions import runtime
+    from notebooklm_local import cli, workspace
     from tests.helpers.scripted_engine import ScriptedEngine
 
     outline = {"title": "Roses through the year", "segments": [{"topic": "When to prune", "passages": [1]},
@@ -355,7 +352,7 @@ def test_podcast_brief_through_the_cli_with_a_faithful_engine(
     one = seg("Prune roses in late winter, above an outward-facing bud.", "Remove dead wood first.")
     two = seg("Remove dead wood first.", "Prune roses in late winter.")
     engine = ScriptedEngine([outline, one, two, outline, one, two])
-    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    monkeypatch.setattr(workspace, "open_engine", lambda *_a, **_k: engine)
     capsys.readouterr()
     assert cli.main(["podcast", "-n", garden, "--format", "brief", "--hosts", "Nova", "--length", "short",
                      "--language", "English", "--focus", "pruning", "--json"]) == 0

@@ -1,7 +1,7 @@
 """The generation-engine interface shared by the local llama.cpp engine and OpenAI-compatible servers.
 
 Everything above the engines (chat, studio) talks to :class:`Engine` only; which model runs where
-is wiring (``extensions/runtime.py``). Pure Python: no llama.cpp, no HTTP here.
+is wiring (``workspace.py``). Pure Python: no llama.cpp, no HTTP here.
 """
 
 from __future__ import annotations

@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QTimer
 from PySide6.QtGui import QIcon
@@ -19,6 +19,9 @@ from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.paths import resources_dir
 from notebooklm_local.ui.main_window import MainWindow
 from notebooklm_local.ui.theme import apply_theme
+
+if TYPE_CHECKING:
+    from notebooklm_local.workspace import Workspace
 
 __all__ = ["create_application", "freeze_startup_heap", "run_gui"]
 
@@ -99,12 +102,13 @@ class StartupProbe(QObject):
         w.close()
 
 
-def run_gui(ctx: AppContext, *, quit_after_ms: int | None = None) -> int:
-    """Show the main window and run until it closes. ``quit_after_ms`` is for smoke tests."""
+def run_gui(ctx: AppContext, *, workspace: Workspace | None = None, quit_after_ms: int | None = None) -> int:
+    """Show the main window over ``workspace`` (None: one over ``ctx``) and run until it closes.
+    ``quit_after_ms`` is for smoke tests."""
     app = create_application()
     apply_theme(app, ctx.settings.ui.theme)
     t0 = time.time()
-    window = MainWindow(ctx)
+    window = MainWindow(ctx, workspace)
     report = os.environ.get("NOTEBOOKLM_LOCAL_STARTUP_REPORT")
     probe = StartupProbe(window, Path(report), t0) if report else None
     if probe is not None:

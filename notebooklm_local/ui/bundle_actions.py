@@ -114,8 +114,8 @@ class BundleActions(QObject):
         registry = w.plugins.registry
 
         def run(cancel: Any, progress: Any) -> Any:
-            from notebooklm_local.extensions.runtime import template_store
             from notebooklm_local.services.bundle import export_notebook
+            from notebooklm_local.workspace import template_store
 
             return export_notebook(library, paths.data, notebook_id, path, templates=template_store(paths, registry),
                                    settings=settings, overwrite=True, cancel=cancel, progress=progress)
@@ -146,8 +146,8 @@ class BundleActions(QObject):
         open_service, paths, registry = w.ingest.service, w.ctx.paths, w.plugins.registry
 
         def run(cancel: Any, progress: Any) -> Any:
-            from notebooklm_local.extensions.runtime import template_store
             from notebooklm_local.services.bundle import import_bundle
+            from notebooklm_local.workspace import template_store
 
             return import_bundle(open_service(), path, into=into, templates=template_store(paths, registry),
                                  cancel=cancel, progress=progress)

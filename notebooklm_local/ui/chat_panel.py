@@ -37,9 +37,10 @@ from PySide6.QtWidgets import (
 
 from notebooklm_local.core.chat_goals import GOAL_LABELS, ChatGoal
 from notebooklm_local.core.citations import NO_ANSWER_TEXT, is_no_answer, strip_markers
+from notebooklm_local.core.library import Library
 from notebooklm_local.core.note_export import render_markdown
 from notebooklm_local.core.notes import Note, NoteStore
-from notebooklm_local.services.chat import QUOTES_LABEL, STOPPED_NOTE
+from notebooklm_local.services.chat import QUOTES_LABEL, STOPPED_NOTE, ChatService
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount
 from notebooklm_local.ui.ops import BackgroundOp
 from notebooklm_local.ui.theme import css, good_color, recolor
@@ -210,15 +211,15 @@ class ChatPanel(QWidget):
     busy_changed = Signal(bool)
     note_saved = Signal(str)  # an answer was saved as a note (its id): refresh the notes pane
 
-    def __init__(self, lanes: Lanes, chat_factory: Callable[[], Any], *,
-                 library_getter: Callable[[], Any] | None = None) -> None:
+    def __init__(self, lanes: Lanes, chat_factory: Callable[[], ChatService], *,
+                 library_getter: Callable[[], Library | None] | None = None) -> None:
         guard_none_refcount()  # PySide6 6.12 on CPython 3.11: one emit per streamed token (see ui.errors)
         super().__init__()
         self.setObjectName("chat-pane")
         self.setAccessibleName("Chat")
         self.lanes = lanes
         self.chat_factory = chat_factory
-        self.library_getter = library_getter  # the open Library: past chats of a notebook are shown again
+        self.library_getter = library_getter  # the workspace's Library (None until open): past chats shown again
         self.sessions: list[Any] = []  # the notebook's chat sessions, newest first (the History menu)
         self.chat: Any = None
         self.notebook_id: str | None = None

@@ -10,9 +10,8 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import threading
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
@@ -65,6 +64,9 @@ from notebooklm_local.ui.sources_pane import SourcesPane, items_from_mime
 from notebooklm_local.ui.studio.pane import StudioPane
 from notebooklm_local.ui.theme import color
 from notebooklm_local.ui.workers import Lanes
+
+if TYPE_CHECKING:
+    from notebooklm_local.workspace import Workspace
 
 __all__ = ["MainWindow"]
 
@@ -152,16 +154,27 @@ class _DropForwarder(QObject):
 
 
 def _close_failed(exc: BaseException) -> None:
-    log.debug("closing the previous engine and library failed: %r", exc)
+    log.debug("closing the previous engine failed: %r", exc)
 
 
 class MainWindow(QMainWindow):
-    """The application window."""
+    """The application window.
 
-    def __init__(self, ctx: AppContext) -> None:
+    Args:
+        ctx: paths, settings, start-up notices.
+        workspace: the services (``notebooklm_local.workspace``; app.py opens it); None: one over ``ctx``.
+            The window loads its plugins, and closes it when it closes.
+    """
+
+    def __init__(self, ctx: AppContext, workspace: Workspace | None = None) -> None:
         super().__init__()
         guard_none_refcount()  # PySide6 6.12.0 on CPython 3.11 (see ui.errors): the sources list paints a lot
         self.ctx = ctx
+        if workspace is None:
+            from notebooklm_local.workspace import Workspace
+
+            workspace = Workspace(ctx.paths, ctx.settings, safe_mode=ctx.safe_mode)
+        self.workspace = workspace
         # numpy (under llama_cpp and chromadb) is not safe to import from two threads at once: the workers
         # import those through services.native_imports (one lock), not the GUI thread (cold start).
         # Worker threads run pure-Python work (pypdf, chunking, JSON) next to the GUI thread. CPython hands
@@ -179,8 +192,6 @@ class MainWindow(QMainWindow):
         self.ingest = IngestController(self.lanes, self._open_library_service, self)
         self.sources_pane = SourcesPane(ingest=self.ingest)
         self.sources_pane.loaders_getter = lambda: self.plugins.registry.source_loaders.items()
-        self._services_lock = threading.Lock()
-        self._llm_services: tuple[Any, Any] | None = None  # (LibraryService, Engine) shared by chat and studio
         self.plugins = self._load_plugins()
         self.studio_pane = StudioPane(self.lanes, self._make_studio, settings=ctx.settings,
                                       tts_engines=self._tts_engines, library_getter=lambda: self.library,
@@ -339,12 +350,10 @@ class MainWindow(QMainWindow):
 
     def _load_plugins(self) -> Any:
         """Load the built-ins and the enabled plugins (none in safe mode); failures are contained."""
-        from notebooklm_local.extensions.runtime import load_plugins
-
         self._plugin_notices = _PluginNotices(self)
         self._plugin_notices.posted.connect(self._on_plugin_notice)
-        manager = load_plugins(self.ctx.paths, self.ctx.settings, safe_mode=self.ctx.safe_mode or None,
-                               notify=self._plugin_notices.posted.emit)
+        self.workspace.notify = self._plugin_notices.posted.emit
+        manager = self.workspace.load_plugins()
         failed = manager.errors()
         if failed:
             names = ", ".join(i.name for i in failed[:3]) + (" …" if len(failed) > 3 else "")
@@ -357,46 +366,19 @@ class MainWindow(QMainWindow):
     def _on_plugin_notice(self, plugin_id: str, level: str, message: str) -> None:
         self.statusBar().showMessage(f"{plugin_id}: {message}", 10000)
 
-    def _shared_services(self) -> tuple[Any, Any]:
-        """The library service and model shared by chat and studio (built once, on the llm lane)."""
-        from notebooklm_local.extensions.runtime import open_engine, open_library
-
-        with self._services_lock:
-            if self._llm_services is None:
-                library = open_library(self.ctx.paths, self.ctx.settings, registry=self.plugins.registry)
-                try:
-                    engine = open_engine(self.ctx.paths, self.ctx.settings)
-                except BaseException:
-                    library.library.close()
-                    raise
-                self._llm_services = (library, engine)
-            return self._llm_services
-
     def _make_chat(self) -> object:
-        """Build the chat service (called once, on the llm lane: opening the index and model is slow)."""
-        from notebooklm_local.extensions.runtime import open_chat
-
-        library, engine = self._shared_services()
-        return open_chat(self.ctx.paths, self.ctx.settings, library=library, engine=engine,
-                         registry=self.plugins.registry)
+        """The workspace's chat service (called once, on the llm lane: opening the index and model is slow)."""
+        return self.workspace.chat()
 
     def _make_studio(self) -> object:
-        """Build the studio service over the chat's library and model (on the llm lane)."""
-        from notebooklm_local.extensions.runtime import open_studio
-
-        library, engine = self._shared_services()
-        return open_studio(self.ctx.paths, self.ctx.settings, library=library, engine=engine,
-                           registry=self.plugins.registry)
+        """The workspace's studio service, over the chat's library and model (on the llm lane)."""
+        return self.workspace.studio()
 
     def _exporters(self) -> list[Any]:
-        from notebooklm_local.extensions.runtime import exporters
-
-        return exporters(self.ctx.paths, self.ctx.settings, registry=self.plugins.registry)
+        return self.workspace.exporters()
 
     def _tts_engines(self) -> list[Any]:
-        from notebooklm_local.extensions.runtime import tts_engines
-
-        return tts_engines(self.plugins.registry)
+        return self.workspace.tts_engines()
 
     def _tts_engine_states(self) -> list[tuple[str, str | None]]:
         """For the Settings dialog (called on the io lane): each engine and why it is unavailable, if it is."""
@@ -410,19 +392,13 @@ class MainWindow(QMainWindow):
 
     def _release_models(self) -> None:
         """Drop the chat and studio services so the next use loads the model with the new settings."""
-        services, self._llm_services = self._llm_services, None
+        engine = self.workspace.release_engine(close=False)
         self.chat_pane.chat = None
         self.studio_pane.reset_studio()
-        if services is None:
+        if engine is None:
             return
-        library, engine = services
-
-        def close() -> None:
-            engine.close()
-            library.library.close()
-
         # after any running answer (one llm thread); a failure to close is only logged, as before
-        BackgroundOp(None, close, lanes=self.lanes, lane="llm", on_failure=_close_failed).run()
+        BackgroundOp(None, engine.close, lanes=self.lanes, lane="llm", on_failure=_close_failed).run()
 
     # -- dialogs ----------------------------------------------------------------------------------
 
@@ -448,6 +424,7 @@ class MainWindow(QMainWindow):
             busy = self.chat_pane.busy or self.studio_pane.busy
             self._release_models()
             if "embedding model" in reload_needed:  # index with the new model now, not at the next question
+                self.workspace.release_index()
                 self.ingest.reembed_stale(reopen=True)
             self.statusBar().showMessage(
                 "Settings saved. " + ("The model reloads after the current job: " if busy else
@@ -515,10 +492,9 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def show_templates(self) -> None:
-        from notebooklm_local.extensions.runtime import template_store
         from notebooklm_local.ui.template_editor import TemplateEditorDialog
 
-        dialog = TemplateEditorDialog(template_store(self.ctx.paths, self.plugins.registry), self._preview_values,
+        dialog = TemplateEditorDialog(self.workspace.template_store(), self._preview_values,
                                       self, lanes=self.lanes)
         dialog.template_changed.connect(self._on_template_changed)
         self.template_editor = dialog
@@ -541,10 +517,8 @@ class MainWindow(QMainWindow):
     @Slot(str)
     def _on_template_changed(self, name: str) -> None:
         # templates are read from disk at each use: the next generation uses the saved (or reset) one
-        from notebooklm_local.extensions.runtime import template_store
-
         try:
-            edited = template_store(self.ctx.paths, self.plugins.registry).get(name).origin == "user"
+            edited = self.workspace.template_store().get(name).origin == "user"
         except Exception:  # noqa: BLE001 - the message only; the editor reported any problem already
             edited = True
         what = "saved" if edited else "reset to the default"
@@ -777,10 +751,8 @@ class MainWindow(QMainWindow):
         self.reload_notebooks(None if self.current_notebook_id() == notebook_id else self.current_notebook_id())
 
     def _open_library_service(self) -> object:
-        """Build the library service for adding and indexing (called once, on a lane: opening the index is slow)."""
-        from notebooklm_local.extensions.runtime import open_library
-
-        return open_library(self.ctx.paths, self.ctx.settings)
+        """The workspace's library service, for adding and indexing (called on a lane: opening the index is slow)."""
+        return self.workspace.library_service()
 
     # -- sources: open, notices, indexing progress in the status bar ---------------------------------
 
@@ -961,10 +933,10 @@ class MainWindow(QMainWindow):
                      on_failure=self._on_backend_failed, label="Backend").run()
 
     def _load_library(self) -> None:
-        db = self.ctx.paths.data / "library.db"
+        workspace = self.workspace
 
         def load() -> tuple[Library, list]:
-            lib = Library(db)
+            lib = workspace.library()  # the one library of the workspace (its services use it too)
             return lib, lib.notebooks()
 
         BackgroundOp(self, load, lanes=self.lanes, lane="store", on_success=self._on_library_loaded,
@@ -972,6 +944,8 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def _on_library_loaded(self, result: object) -> None:
+        if self.workspace.closed:  # the window closed while the library opened (its lanes drained since)
+            return
         lib, notebooks = result  # type: ignore[misc]
         self.library = lib
         if not notebooks and self._first_start:
@@ -1157,11 +1131,5 @@ class MainWindow(QMainWindow):
         self.ingest.shutdown()
         drained = self.lanes.shutdown(3000)
         if drained:
-            self.ingest.close_service()
-            services, self._llm_services = self._llm_services, None
-            if services is not None:
-                services[1].close()
-                services[0].library.close()
-        if self.library is not None:
-            self.library.close()
+            self.workspace.close()  # the engine and the one library (the ingest's, the chat's and the panes')
         super().closeEvent(event)

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 )
 
 from notebooklm_local.core.errors import NotebookError
+from notebooklm_local.core.library import Library
 from notebooklm_local.core.note_export import ExportExists, export_notes, render_markdown, safe_filename
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_exception
@@ -75,7 +76,7 @@ class NotesPane(QWidget):
 
     Args:
         lanes: the app's lanes (store for the database, io for exports).
-        library_getter: returns the open Library (None when none is open).
+        library_getter: returns the open Library, the workspace's one (None when none is open).
 
     Signals:
         note_saved(str): a note was created or saved (its id).
@@ -85,7 +86,7 @@ class NotesPane(QWidget):
     note_saved = Signal(str)
     note_deleted = Signal(str)
 
-    def __init__(self, lanes: Lanes, library_getter: Callable[[], Any], parent: QWidget | None = None, *,
+    def __init__(self, lanes: Lanes, library_getter: Callable[[], Library | None], parent: QWidget | None = None, *,
                  exporters: Callable[[], Sequence[Any]] | None = None) -> None:
         guard_none_refcount()
         super().__init__(parent)

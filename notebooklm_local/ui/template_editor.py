@@ -220,7 +220,7 @@ class TemplateEditorDialog(QDialog):
     """Edit, validate, preview, save and reset prompt templates.
 
     Args:
-        store: the template store (``extensions.runtime.template_store(paths)``).
+        store: the template store (``Workspace.template_store()`` (``notebooklm_local.workspace``)).
         preview_values: optional; returns values for the preview from the current selection (e.g. the real
             passages of the last answer and its question). Called on the GUI thread: it must be quick.
         parent: parent widget.

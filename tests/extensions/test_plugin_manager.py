@@ -280,7 +280,7 @@ def test_strict_mode_reraises(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 
 def test_a_loader_that_raises_gives_a_clear_error_naming_the_plugin_and_adding_goes_on(tmp_path: Path) -> None:
-    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.workspace import open_library
 
     m, paths, user = make_manager(tmp_path)
     write_plugin(user, "bad", manifest("bad-loader"), loader_code("bad", ".bad", body="raise ZeroDivisionError('oops')"))
@@ -401,7 +401,7 @@ def test_a_tts_engine_that_raises_is_unavailable_and_pick_engine_falls_back(tmp_
 
 
 def test_prompt_templates_are_validated_and_reach_the_template_store(tmp_path: Path) -> None:
-    from notebooklm_local.extensions.runtime import template_store
+    from notebooklm_local.workspace import template_store
 
     good = 'name = "plug_tpl"\nuser = "Summarise {{ text }}"\n[variables]\ntext = "t"\n'
     code = f"def register(api):\n    api.register_prompt_template({good!r})\n"
@@ -511,6 +511,7 @@ def test_enable_in_safe_mode_is_remembered_but_not_loaded(tmp_path: Path) -> Non
 
 
 def test_runtime_reuses_the_manager_until_the_configuration_changes(tmp_path: Path) -> None:
+    from notebooklm_local import workspace
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.extensions import runtime
 
@@ -522,10 +523,10 @@ def test_runtime_reuses_the_manager_until_the_configuration_changes(tmp_path: Pa
     assert b is not a and b.get("docx-loader").state is PluginState.DISABLED
     c = runtime.plugin_manager(paths, Settings(), safe_mode=True)
     assert c.safe_mode and all(i.state is not PluginState.ENABLED for i in c.plugins())
-    lib = runtime.open_library(paths, Settings(), registry=c.registry, with_index=False)
+    lib = workspace.open_library(paths, Settings(), registry=c.registry, with_index=False)
     assert ".docx" not in lib.file_extensions
     lib.library.close()
-    lib = runtime.open_library(paths, Settings(), with_index=False)
+    lib = workspace.open_library(paths, Settings(), with_index=False)
     assert {".docx", ".epub"} <= lib.file_extensions
     lib.library.close()
 

@@ -19,9 +19,9 @@ from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.tts import Voice
 from notebooklm_local.extensions.builtins import builtin_registry
-from notebooklm_local.extensions.runtime import template_store
 from notebooklm_local.services.library_service import LibraryService
 from notebooklm_local.services.studio.service import StudioService
+from notebooklm_local.workspace import template_store
 from tests.helpers.scripted_engine import ScriptedEngine
 
 TEXT = """# Quantization

@@ -16,8 +16,8 @@ from notebooklm_local.core.note_export import ExportError, ExportExists
 from notebooklm_local.core.notes import Note, NoteStore
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.extensions.runtime import open_library
 from notebooklm_local.services.library_service import LibraryService
+from notebooklm_local.workspace import open_library
 from tests.conftest import cli_exe
 from tests.plugins.helpers import bundled
 

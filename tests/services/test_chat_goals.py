@@ -15,8 +15,8 @@ from notebooklm_local.core.chat_goals import MAX_PERSONA_CHARS, ChatGoal, ChatGo
 from notebooklm_local.core.chat_store import ChatStore
 from notebooklm_local.core.library import Library
 from notebooklm_local.core.paths import app_paths
-from notebooklm_local.extensions.runtime import template_store
 from notebooklm_local.services.chat import ChatService
+from notebooklm_local.workspace import template_store
 from tests.helpers.studio_world import World, make_world
 
 CITED = ("The Q4_K_M format in llama.cpp uses about 4.8 bits per weight [1]. "

@@ -17,9 +17,9 @@ from notebooklm_local.core.chat_goals import ChatGoalError
 from notebooklm_local.core.llm import ChatMessage
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.extensions.runtime import open_chat, open_library
 from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK, ensure_sample_notebook
 from notebooklm_local.services.chat import ChatService
+from notebooklm_local.workspace import open_chat, open_library
 from tests.services.test_chat_real import assert_answer_is_honest
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]

@@ -21,10 +21,10 @@ from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import ChatMessage
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.extensions.runtime import open_chat, open_library
 from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK, ensure_sample_notebook
 from notebooklm_local.services.chat import AskResult, ChatService
 from notebooklm_local.services.llama_runtime import LlamaCppEngine
+from notebooklm_local.workspace import open_chat, open_library
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

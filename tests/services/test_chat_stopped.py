@@ -13,8 +13,8 @@ from notebooklm_local.core.chat_store import ChatStore
 from notebooklm_local.core.citations import NO_ANSWER_TEXT, NOT_FOUND_TEXT, strip_markers
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.paths import app_paths
-from notebooklm_local.extensions.runtime import template_store
 from notebooklm_local.services.chat import STOPPED_NOTE, AskResult, ChatService
+from notebooklm_local.workspace import template_store
 from tests.helpers.studio_world import World, make_world
 
 FREE = ("The Q4_K_M format in llama.cpp uses about 4.8 bits per weight [1]. "

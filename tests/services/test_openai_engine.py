@@ -549,8 +549,8 @@ def test_cited_chat_through_a_real_server_via_settings(real_server: str, tmp_pat
     """The same chat pipeline as with llama.cpp, with `[server] enabled = true` in settings."""
     from notebooklm_local.core.paths import AppPaths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions.runtime import open_chat, open_library
     from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK, ensure_sample_notebook
+    from notebooklm_local.workspace import open_chat, open_library
     from tests.services.test_chat_real import assert_answer_is_honest
 
     paths = AppPaths(tmp_path / "c", tmp_path / "d", tmp_path / "ca", tmp_path / "l").ensure()

@@ -16,10 +16,10 @@ from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.settings_check import parse_value, set_setting, validate_settings
-from notebooklm_local.extensions.runtime import open_library
 from notebooklm_local.services.library_service import Hit
 from notebooklm_local.services.loaders import pdf as pdf_module
 from notebooklm_local.services.loaders.pdf import PdfLoader
+from notebooklm_local.workspace import open_library
 from tests.helpers.pdf_defects import DEJAVU_SERIF, scanned_pdf
 
 pytestmark = pytest.mark.skipif(not DEJAVU_SERIF.exists(), reason="fonts-dejavu-core is not installed")

@@ -15,8 +15,8 @@ pytestmark = [pytest.mark.model]
 
 
 def test_first_question_on_the_sample_notebook_gets_cited_quotes(installed_model: Any) -> None:
-    from notebooklm_local.extensions.runtime import open_chat, open_library
     from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK, ensure_sample_notebook
+    from notebooklm_local.workspace import open_chat, open_library
 
     paths = app_paths().ensure()
     settings = Settings()  # what `init` writes

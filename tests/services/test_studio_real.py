@@ -20,8 +20,8 @@ from notebooklm_local.core.errors import Cancelled, NotebookError, StudioError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.extensions.runtime import open_library, open_studio
 from notebooklm_local.extensions.sample import ensure_sample_notebook
+from notebooklm_local.workspace import open_library, open_studio
 
 pytestmark = [pytest.mark.model, pytest.mark.slow]
 

@@ -26,10 +26,10 @@ from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.templates import TemplateStore
 from notebooklm_local.core.textutil import split_sentences
 from notebooklm_local.core.tts import NO_ENGINE_MESSAGE, TTSUnavailable
-from notebooklm_local.extensions.runtime import resources_dir
 from notebooklm_local.services.library_service import LibraryService
 from notebooklm_local.services.studio.common import RunStats, generate_structured, load_material
 from notebooklm_local.services.studio.service import StudioService
+from notebooklm_local.workspace import resources_dir
 from tests.core.test_density import CHAIN, CHAIN_WORDS, SOURCE
 from tests.core.test_tts import ToneEngine
 from tests.helpers.scripted_engine import ScriptedEngine

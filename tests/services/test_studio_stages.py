@@ -259,7 +259,7 @@ def test_a_hand_written_script_needs_dialogue_and_two_hosts(world: World) -> Non
         studio.draft_script("Mixed", host_a="Sam", host_b="sam")
 
 
-# -- the CLI's stage line (``cli_studio.StageLine``) -------------------------------------------------
+# -- the CLI's stage line (``cli.studio.StageLine``) -------------------------------------------------
 
 
 class _Terminal:
@@ -283,7 +283,7 @@ def test_the_cli_stage_line_is_redrawn_in_place_and_moves_on_while_nothing_is_re
     import sys
     import time
 
-    from notebooklm_local.cli_studio import StageLine
+    from notebooklm_local.cli.studio import StageLine
 
     term = _Terminal()
     monkeypatch.setattr(sys, "stderr", term)
@@ -306,7 +306,7 @@ def test_the_cli_stage_line_off_a_terminal(monkeypatch: pytest.MonkeyPatch) -> N
     import io
     import sys
 
-    from notebooklm_local.cli_studio import StageLine
+    from notebooklm_local.cli.studio import StageLine
 
     buf = io.StringIO()
     monkeypatch.setattr(sys, "stderr", buf)

@@ -247,12 +247,11 @@ def test_cli_extract_timeline_and_table(app_home: Path, tmp_path: Path, monkeypa
                                         capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from notebooklm_local import cli
+    from notebooklm_local import cli, workspace
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions import runtime
 
-    svc = runtime.open_library(app_paths().ensure(), Settings())
+    svc = workspace.open_library(app_paths().ensure(), Settings())
     svc.create_notebook("Dated")
     svc.create_notebook("Undated")
     assert not svc.add("Dated", [SourceRef(text=HISTORY + "\n\n" + FACTS, title="History")]).failed
@@ -278,7 +277,7 @@ def test_cli_extract_timeline_and_table(app_home: Path, tmp_path: Path, monkeypa
     assert "| Date | Event | Source |" in capsys.readouterr().out
     # written by the model (scripted), every row checked
     engine = ScriptedEngine(fallback=faithful_timeline)
-    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    monkeypatch.setattr(workspace, "open_engine", lambda *_a, **_k: engine)
     assert cli.main(["extract", "timeline", "-n", "Dated", "--generate", "--format", "md"]) == 0
     out, err = capsys.readouterr()
     assert engine.calls and "Written by the model" in out and "0 flagged" in err

@@ -50,7 +50,7 @@ def lib() -> LibraryService:
 
 
 def _studio(lib: LibraryService, engine: Any, tmp_path: Path) -> StudioService:
-    from notebooklm_local.extensions.runtime import resources_dir
+    from notebooklm_local.workspace import resources_dir
 
     return StudioService(lib, engine, TemplateStore(resources_dir() / "templates", tmp_path / "tpl"))
 
@@ -305,17 +305,16 @@ def test_cli_extract_generate_quiz_cards_and_map(app_home: Path, tmp_path: Path,
                                                  capsys: pytest.CaptureFixture[str]) -> None:
     import json
 
-    from notebooklm_local import cli
+    from notebooklm_local import cli, workspace
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions import runtime
 
-    svc = runtime.open_library(app_paths().ensure(), Settings())
+    svc = workspace.open_library(app_paths().ensure(), Settings())
     svc.create_notebook("Tea")
     assert not svc.add("Tea", [SourceRef(text=TEA, title="Tea"), SourceRef(text=QUANT, title="Quant")]).failed
     svc.library.close()
     engine = ScriptedEngine(fallback=lambda m, s: good_map(m, s) if "concepts" in s["properties"] else good_cards(m, s))
-    monkeypatch.setattr(runtime, "open_engine", lambda *_a, **_k: engine)
+    monkeypatch.setattr(workspace, "open_engine", lambda *_a, **_k: engine)
     capsys.readouterr()
     assert cli.main(["extract", "quiz", "-n", "Tea", "--generate", "--count", "3", "--difficulty", "easy",
                      "--format", "json"]) == 0

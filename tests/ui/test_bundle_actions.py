@@ -17,7 +17,7 @@ pytestmark = pytest.mark.gui
 
 @pytest.fixture
 def ctx(app_home: Path, tmp_path: Path) -> AppContext:
-    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.workspace import open_library
 
     paths = app_paths().ensure()
     lib = open_library(paths, Settings())  # embedded as the window expects: no background re-embedding at start

@@ -20,8 +20,8 @@ QUESTION = "When did the Kilauea volcano erupt?"
 
 @pytest.fixture
 def ctx(app_home: Path, installed_model: Path, tmp_path: Path) -> AppContext:
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.extensions.sample import ensure_sample_notebook
+    from notebooklm_local.workspace import open_library
 
     paths = app_paths().ensure()
     settings = Settings()

@@ -59,10 +59,10 @@ def test_the_dialog_counts_checks_and_returns_the_choice(qtbot: Any) -> None:
 
 def test_the_goal_is_shown_stored_per_notebook_and_used_by_the_next_answer(qtbot: Any, tmp_path: Path) -> None:
     from notebooklm_local.core.paths import app_paths
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.services.chat import ChatService
     from notebooklm_local.ui.chat_panel import ChatPanel
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import template_store
     from tests.helpers.studio_world import make_world
 
     world = make_world(tmp_path / "docs")
@@ -137,8 +137,8 @@ def test_the_goal_templates_are_in_the_template_editor(qtbot: Any, app_home: Pat
     """Users edit the goals' wording like any prompt: listed, valid, previewed; an edit that drops the
     persona is refused."""
     from notebooklm_local.core.paths import app_paths
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.ui.template_editor import TemplateEditorDialog
+    from notebooklm_local.workspace import template_store
 
     dlg = TemplateEditorDialog(template_store(app_paths().ensure()))
     dlg._ask_unsaved = lambda name: "discard"
@@ -156,10 +156,10 @@ def test_the_goal_templates_are_in_the_template_editor(qtbot: Any, app_home: Pat
 def test_a_goal_changed_outside_the_panel_shows_with_the_next_answer(qtbot: Any, tmp_path: Path) -> None:
     """`chat-goal set` while the app is open: the next answer uses it, and the header follows."""
     from notebooklm_local.core.paths import app_paths
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.services.chat import ChatService
     from notebooklm_local.ui.chat_panel import ChatPanel
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import template_store
     from tests.helpers.studio_world import make_world
 
     world = make_world(tmp_path / "docs")

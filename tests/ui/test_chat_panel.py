@@ -18,8 +18,8 @@ pytestmark = [pytest.mark.gui]
 
 @pytest.fixture
 def ctx(app_home: Path, installed_model: Path) -> AppContext:
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.extensions.sample import ensure_sample_notebook
+    from notebooklm_local.workspace import open_library
 
     paths = app_paths().ensure()
     settings = Settings()
@@ -117,10 +117,10 @@ def test_save_answer_to_note_and_copy_as_markdown(qtbot: Any, tmp_path: Path) ->
     from PySide6.QtGui import QGuiApplication
 
     from notebooklm_local.core.notes import NoteStore
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.services.chat import ChatService
     from notebooklm_local.ui.chat_panel import ChatPanel
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import template_store
     from tests.helpers.studio_world import make_world
     from tests.ui.helpers import click_link, link_hrefs
 
@@ -186,10 +186,10 @@ STOPPED_ANSWER = ("The Q4_K_M format in llama.cpp uses about 4.8 bits per weight
 
 def test_stop_shows_and_stores_the_answer_as_stopped_without_contradicting_flags(qtbot: Any, tmp_path: Path) -> None:
     from notebooklm_local.core.chat_store import ChatStore
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.services.chat import STOPPED_NOTE, ChatService
     from notebooklm_local.ui.chat_panel import ChatPanel
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import template_store
     from tests.helpers.studio_world import make_world
     from tests.ui.helpers import link_hrefs
 

@@ -57,7 +57,7 @@ def _quiet(monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) ->
 
 
 def _ctx(notebook: str | None) -> AppContext:
-    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.workspace import open_library
 
     paths = app_paths().ensure()
     settings = Settings()

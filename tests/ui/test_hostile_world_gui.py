@@ -216,9 +216,9 @@ def test_a_replaced_user_template_is_shown_in_the_chat_panel_and_status_bar(
     qtbot: Any, ctx: AppContext, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A broken edited chat template: the answer still comes (the default is used) and the window says so."""
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.services.chat import ChatService
     from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.workspace import template_store
     from tests.helpers.studio_world import make_world
     from tests.ui.test_chat_panel import ANSWER
 
@@ -258,8 +258,8 @@ def test_a_chat_citation_chip_opens_the_cited_pdf_page_highlighted(
 ) -> None:
     """Through the real window: ask the sample notebook in Quotes mode, click the chip of the PDF citation in
     the transcript, and the source viewer shows that PDF at the cited page with the passage highlighted."""
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK, ensure_sample_notebook
+    from notebooklm_local.workspace import open_library
     from tests.ui.helpers import click_link, link_hrefs
 
     lib = open_library(ctx.paths, ctx.settings)

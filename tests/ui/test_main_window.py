@@ -84,8 +84,8 @@ def test_previous_crash_is_reported_on_next_start(app_home: Path) -> None:
 
 
 def test_sources_pane_lists_the_notebook_and_persists_selection(qtbot, ctx: AppContext, tmp_path: Path) -> None:
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.workspace import open_library
 
     (tmp_path / "a.md").write_text("# Alpha\n\nFirst source.", encoding="utf-8")
     (tmp_path / "b.txt").write_text("Second source.", encoding="utf-8")
@@ -179,7 +179,7 @@ def test_shortcuts_open_the_add_dialogs(qtbot, ctx: AppContext, monkeypatch: pyt
     from PySide6.QtGui import QKeySequence
     from PySide6.QtWidgets import QFileDialog
 
-    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.workspace import open_library
 
     lib = open_library(ctx.paths, ctx.settings, with_index=False)
     lib.create_notebook("Reading")
@@ -213,7 +213,7 @@ def test_status_bar_shows_indexing_and_closing_cancels_within_3s(
 ) -> None:
     import time
 
-    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.workspace import open_library
 
     lib = open_library(ctx.paths, ctx.settings, with_index=False)
     lib.create_notebook("Reading")
@@ -290,8 +290,8 @@ def test_the_first_start_on_an_empty_data_dir_creates_and_indexes_the_sample_not
 
 
 def test_the_status_bar_says_saved_or_reset_after_a_template_change(qtbot, ctx: AppContext) -> None:
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.workspace import template_store
 
     win = MainWindow(ctx)
     qtbot.addWidget(win)
@@ -314,8 +314,8 @@ LONG_ANSWER = " ".join(["Quantization stores model weights in fewer bits [1]."] 
 def _busy_window(qtbot, ctx: AppContext, tmp_path: Path):  # (window, world)
     """The main window over a small world whose chat answers slowly (a scripted engine, ~0.05 s per 7 chars),
     with an answer being written."""
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.services.chat import ChatService
+    from notebooklm_local.workspace import template_store
     from tests.helpers.studio_world import make_world
 
     world = make_world(tmp_path / "docs", delay=0.05)

@@ -350,11 +350,11 @@ def test_a_real_answer_saved_from_chat_appears_in_the_notes_pane(qtbot: Any, app
                                                                  installed_model: Path) -> None:
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions.runtime import open_chat, open_library
     from notebooklm_local.extensions.sample import ensure_sample_notebook
     from notebooklm_local.ui.chat_panel import ChatPanel
     from notebooklm_local.ui.notes_pane import NotesPane
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import open_chat, open_library
 
     paths = app_paths().ensure()
     settings = Settings()

@@ -76,10 +76,10 @@ def test_quiz_mode_answer_reveal_score_restart(qtbot: Any) -> None:
 @pytest.fixture
 def pane_with(qtbot: Any, tmp_path: Path) -> Any:
     from notebooklm_local.core.templates import TemplateStore
-    from notebooklm_local.extensions.runtime import resources_dir
     from notebooklm_local.services.studio.service import StudioService
     from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import resources_dir
     from tests.services.test_library import make_service
     from tests.services.test_written_studio import QUANT, TEA
 

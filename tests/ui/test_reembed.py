@@ -20,9 +20,9 @@ TEXT = ("Local notebooks keep every source on the user's own disk. The index use
 
 def test_sources_of_another_embedding_model_are_reembedded_at_start(qtbot: Any, installed_model: Path,
                                                                        tmp_path: Path) -> None:
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.services.models import default_embedder_path
     from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.workspace import open_library
 
     paths = app_paths().ensure()
     old = Settings()

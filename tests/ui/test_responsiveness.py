@@ -93,10 +93,10 @@ def chroma_calls(monkeypatch: pytest.MonkeyPatch) -> list[tuple[float, float]]:
 @pytest.fixture
 def hash_embedder_library(monkeypatch: pytest.MonkeyPatch) -> None:
     """The window's library service indexes with :func:`slow_hash_embedder` (real Chroma, SQLite, PDF reading)."""
-    from notebooklm_local.extensions import runtime
+    from notebooklm_local import workspace
     from notebooklm_local.services.index import ChromaIndex
 
-    real = runtime.open_library
+    real = workspace.open_library
 
     def open_library(paths: Any, settings: Any, **kw: Any) -> Any:
         svc = real(paths, settings, **{**kw, "with_index": False})
@@ -104,7 +104,7 @@ def hash_embedder_library(monkeypatch: pytest.MonkeyPatch) -> None:
             svc.index = ChromaIndex.persistent(paths.index / "chroma", slow_hash_embedder())  # type: ignore[arg-type]
         return svc
 
-    monkeypatch.setattr(runtime, "open_library", open_library)
+    monkeypatch.setattr(workspace, "open_library", open_library)
 
 
 @pytest.fixture
@@ -208,7 +208,7 @@ def test_indexing_100_pdf_pages_never_stalls_the_gui_and_closing_cancels_within_
     ctx: AppContext, tmp_path: Path, hash_embedder_library: None, chroma_calls: list[tuple[float, float]],
     windows: list[Any], gc_pauses: GcPauses,
 ) -> None:
-    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.workspace import open_library
 
     lib = open_library(ctx.paths, ctx.settings, with_index=False)
     lib.create_notebook("Canals")
@@ -248,7 +248,7 @@ def test_answering_never_stalls_the_gui_and_closing_stops_generation_within_3s(
     ctx: AppContext, installed_model: Path, tmp_path: Path, chroma_calls: list[tuple[float, float]],
     windows: list[Any], gc_pauses: GcPauses,
 ) -> None:
-    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.workspace import open_library
 
     notes = tmp_path / "canals.md"
     notes.write_text("# Canals\n\n" + "\n\n".join(_pages(3, seed=3)), encoding="utf-8")

@@ -64,9 +64,9 @@ def _no_error_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def world(qapp: Any, tmp_path_factory: pytest.TempPathFactory, tiny_model_path: Path) -> Iterator[SimpleNamespace]:
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.ui.ingest import IngestController
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import open_library
 
     root = tmp_path_factory.mktemp("sources-pane")
     paths = AppPaths(root / "config", root / "data", root / "cache", root / "logs").ensure()

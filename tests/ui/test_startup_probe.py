@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.gui]
 def test_the_app_reports_its_start_marks_in_order_and_quits(app_home: Path, tmp_path: Path) -> None:
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions.runtime import open_library
+    from notebooklm_local.workspace import open_library
 
     notes = tmp_path / "notes.md"
     notes.write_text("# Canals\n\nThe lock keeper opened the gates at dawn.\n", encoding="utf-8")

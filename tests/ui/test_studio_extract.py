@@ -21,8 +21,8 @@ pytestmark = [pytest.mark.gui]
 
 @pytest.fixture
 def ctx(app_home: Path) -> AppContext:
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.extensions.sample import ensure_sample_notebook
+    from notebooklm_local.workspace import open_library
 
     paths = app_paths().ensure()
     settings = Settings()
@@ -141,9 +141,9 @@ def test_timeline_and_table_in_the_extract_tab(qtbot: Any, ctx: AppContext, tmp_
     Markdown and CSV exports carry the citations; the data table shows numeric facts."""
     from notebooklm_local.core.documents import SourceRef
     from notebooklm_local.core.timeline import NO_DATES
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.ui.main_window import MainWindow
     from notebooklm_local.ui.source_viewer import SourceViewer
+    from notebooklm_local.workspace import open_library
     from tests.core.test_timeline import HISTORY
     from tests.services.test_timeline_studio import FACTS
 
@@ -206,10 +206,10 @@ def test_generated_timeline_in_the_tab_flags_unsupported_rows(qtbot: Any, tmp_pa
     """*Write with the model* with a scripted engine: supported rows as is, an invented one marked ⚠."""
     from notebooklm_local.core.documents import SourceRef
     from notebooklm_local.core.templates import TemplateStore
-    from notebooklm_local.extensions.runtime import resources_dir
     from notebooklm_local.services.studio.service import StudioService
     from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import resources_dir
     from tests.core.test_timeline import HISTORY
     from tests.helpers.scripted_engine import ScriptedEngine
     from tests.services.test_library import make_service

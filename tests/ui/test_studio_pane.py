@@ -462,10 +462,10 @@ def test_summary_through_the_real_model_ends_in_a_result_or_a_clear_message(qtbo
                                                                            tiny_model_path: Path) -> None:
     from notebooklm_local.core.paths import AppPaths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions.runtime import open_library, open_studio
     from notebooklm_local.extensions.sample import ensure_sample_notebook
     from notebooklm_local.ui.studio.pane import StudioPane
     from notebooklm_local.ui.workers import Lanes
+    from notebooklm_local.workspace import open_library, open_studio
 
     root = tmp_path / "real"
     paths = AppPaths(root / "config", root / "data", root / "cache", root / "logs").ensure()
@@ -561,9 +561,9 @@ def test_the_notebooks_citation_health_opens_from_the_tools_menu(qtbot: Any, tmp
     from notebooklm_local.core.context import AppContext
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.extensions.sample import ensure_sample_notebook
     from notebooklm_local.ui.main_window import MainWindow
+    from notebooklm_local.workspace import open_library
 
     paths = app_paths().ensure()
     lib = open_library(paths, Settings())

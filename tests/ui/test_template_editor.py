@@ -10,7 +10,7 @@ import pytest
 from notebooklm_local import cli
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.templates import TemplateStore
-from notebooklm_local.extensions.runtime import template_store
+from notebooklm_local.workspace import template_store
 
 pytestmark = [pytest.mark.gui]
 

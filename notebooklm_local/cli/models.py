@@ -1,8 +1,8 @@
 """``notebooklm-local models ...``: list, add, download and remove GGUF models.
 
-cli.py registers these with ``add_models_parser(sub)`` and runs them like its own commands
-(``args.func(args)``, NotebookError -> "error: ..." and exit 1). This module does not import cli.py (cli.py
-imports it): it sits one layer below it and repeats cli.py's three-line ``_context`` and its one-line
+cli/main.py registers these with ``add_models_parser(sub)`` and runs them like its own commands
+(``args.func(args)``, NotebookError -> "error: ..." and exit 1). This module does not import cli/main.py (cli/main.py
+imports it): it sits one layer below it and repeats cli/common.py's three-line ``context`` and its one-line
 progress display, for bytes.
 """
 

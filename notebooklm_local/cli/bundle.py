@@ -1,7 +1,7 @@
 """``notebooklm-local notebook export NAME -o FILE.zip`` and ``notebook import FILE.zip [--into NAME]``: notebook
 bundles (``services/bundle.py``), the CLI side of the GUI's Notebook ▸ Export notebook… / Import notebook….
 
-cli.py registers these on its ``notebook`` sub-parsers with ``add_bundle_parsers(nbs)`` and runs them like its
+cli/main.py registers these on its ``notebook`` sub-parsers with ``add_bundle_parsers(nbs)`` and runs them like its
 own commands (NotebookError -> "error: ..." and exit 1; Cancelled (Ctrl-C) -> exit 130, nothing imported).
 Export only reads (no lock, no model); import holds the data-dir lock and embeds the new sources.
 """
@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from notebooklm_local.cli_common import TerminalProgress, context, locked, sigint_cancels
+from notebooklm_local.cli.common import TerminalProgress, locked, sigint_cancels, workspace
 from notebooklm_local.core.jobs import CancelToken
 
 __all__ = ["add_bundle_parsers"]
@@ -40,21 +40,19 @@ def add_bundle_parsers(nbs: Any) -> None:
 
 
 def cmd_notebook_export(args: argparse.Namespace) -> int:
-    from notebooklm_local.core.library import Library
-    from notebooklm_local.extensions.runtime import template_store
     from notebooklm_local.services.bundle import export_notebook
 
-    paths, settings = context(args)
+    ws = workspace(args)
     token = CancelToken()
     progress = TerminalProgress()
-    library = Library(paths.data / "library.db")
+    library = ws.library()
     try:
         with sigint_cancels(token):
-            rep = export_notebook(library, paths.data, args.name, Path(args.output), templates=template_store(paths),
-                                  settings=settings, overwrite=args.force, cancel=token, progress=progress)
+            rep = export_notebook(library, ws.paths.data, args.name, Path(args.output), templates=ws.template_store(),
+                                  settings=ws.settings, overwrite=args.force, cancel=token, progress=progress)
     finally:
         progress.close()
-        library.close()
+        ws.close()
     if args.json:
         print(json.dumps({"path": str(rep.path), "notebook": rep.notebook, "bytes": rep.size, "sources": rep.sources,
                           "notes": rep.notes, "studio_outputs": rep.outputs, "chats": rep.chats,
@@ -69,18 +67,17 @@ def cmd_notebook_export(args: argparse.Namespace) -> int:
 
 
 def cmd_notebook_import(args: argparse.Namespace) -> int:
-    from notebooklm_local.extensions.runtime import open_library, template_store
     from notebooklm_local.services.bundle import import_bundle
 
-    paths, settings = context(args)
+    ws = workspace(args)
     token = CancelToken()
     progress = TerminalProgress()
-    with locked(paths):
-        lib = open_library(paths, settings, with_index=not args.lexical_only)
+    with locked(ws.paths):
+        lib = ws.library_service(with_index=not args.lexical_only)
         try:
             with sigint_cancels(token):
                 rep = import_bundle(lib, Path(args.file).expanduser(), into=args.into,
-                                    templates=None if args.no_templates else template_store(paths),
+                                    templates=None if args.no_templates else ws.template_store(),
                                     cancel=token, progress=progress)
         finally:
             progress.close()

@@ -1,8 +1,8 @@
 """``notebooklm-local plugins ...``: list, enable, disable and inspect plugins.
 
-cli.py registers these with ``add_plugins_parser(sub)`` and runs them like its own commands
-(``args.func(args)``, NotebookError -> "error: ..." and exit 1). Like cli_notes.py, this module does not
-import cli.py. ``add_plugins_parser`` also gives ``doctor`` its plugin list
+cli/main.py registers these with ``add_plugins_parser(sub)`` and runs them like its own commands
+(``args.func(args)``, NotebookError -> "error: ..." and exit 1). Like cli/notes.py, this module does not
+import cli/main.py. ``add_plugins_parser`` also gives ``doctor`` its plugin list
 (``services.diagnostics.set_plugins_report``), since services cannot import the plugin manager.
 
 ``--safe-mode`` (or ``NOTEBOOKLM_LOCAL_NO_PLUGINS=1``) is honoured: plugins are listed but not loaded.
@@ -14,7 +14,7 @@ import argparse
 import json
 from typing import Any
 
-from notebooklm_local.cli_common import context, locked
+from notebooklm_local.cli.common import context, locked
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.extensions.manager import PluginInfo, PluginManager, PluginState

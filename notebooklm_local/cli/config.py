@@ -6,8 +6,8 @@ Keys are the fields of the dataclasses in ``core/settings.py`` (``model.n_ctx``,
 the Settings dialog's own checks (``core.settings_check.validate_settings``) before anything is written;
 the file is written atomically (``save_settings``) under the data-dir lock, so not while the app runs.
 
-cli.py registers these with ``add_config_parser(sub)``; like cli_plugins.py, this module does not import
-cli.py.
+cli/main.py registers these with ``add_config_parser(sub)``; like cli/plugins.py, this module does not import
+cli/main.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import json
 import sys
 from typing import Any
 
-from notebooklm_local.cli_common import context, locked
+from notebooklm_local.cli.common import context, locked
 from notebooklm_local.core.errors import ConfigError
 from notebooklm_local.core.paths import AppPaths
 from notebooklm_local.core.settings import load_settings, save_settings

@@ -3,7 +3,7 @@
 The GUI's counterpart is the chat panel's *Goal* dialog (ui/chat_goal_dialog.py). The goal is stored in
 the notebook's settings in the library database (core.chat_goals), so these commands open it directly
 (no index, no model); ``ask`` and ``chat`` then answer with it. ``set`` holds the data-dir lock; ``show``
-does not (SQLite in WAL mode reads safely while the app runs). cli.py registers these with
+does not (SQLite in WAL mode reads safely while the app runs). cli/main.py registers these with
 ``add_chat_goal_parser(sub)`` and runs them like its own commands (NotebookError -> "error: ..." and exit 1).
 """
 

@@ -1,6 +1,5 @@
-"""Helpers every CLI module shares (cli.py, cli_models.py, cli_notes.py, cli_studio.py, cli_plugins.py and
-cli_config.py sit above this): opening the app's paths and settings, the data-dir lock, terminal progress,
-Ctrl-C as cancel."""
+"""Helpers the CLI's command modules share (every other module of ``cli/`` sits above this one): opening the
+app's paths and settings, the data-dir lock, terminal progress, Ctrl-C as cancel, source and scope checks."""
 
 from __future__ import annotations
 
@@ -9,7 +8,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.instance import InstanceLock
@@ -18,7 +17,10 @@ from notebooklm_local.core.paths import AppPaths, app_paths
 from notebooklm_local.core.settings import Settings, load_settings
 from notebooklm_local.extensions.switches import set_safe_mode
 
-__all__ = ["context", "locked", "TerminalProgress", "sigint_cancels", "resolve_sources"]
+if TYPE_CHECKING:
+    from notebooklm_local.workspace import Workspace
+
+__all__ = ["context", "workspace", "locked", "TerminalProgress", "sigint_cancels", "resolve_sources", "check_scope"]
 
 
 def context(args: argparse.Namespace) -> tuple[AppPaths, Settings]:
@@ -26,6 +28,15 @@ def context(args: argparse.Namespace) -> tuple[AppPaths, Settings]:
     paths = app_paths(args.basedir).ensure()
     setup_logging(paths.log_file, verbose=args.verbose)
     return paths, load_settings(paths.settings_file)
+
+
+def workspace(args: argparse.Namespace) -> Workspace:
+    """The command's workspace (paths and settings as :func:`context` opens them): its services are opened
+    on first use."""
+    from notebooklm_local.workspace import Workspace  # the services' modules: not for `--help`
+
+    paths, settings = context(args)
+    return Workspace(paths, settings)
 
 
 @contextlib.contextmanager
@@ -103,3 +114,11 @@ def resolve_sources(lib: Any, notebook: str, wanted: Sequence[str]) -> list[str]
             raise NotebookError(f"'{w}' matches {len(match)} sources in '{notebook}'; use an id from `sources`.")
         out.append(match[0].id)
     return out
+
+
+def check_scope(args: argparse.Namespace, *, notebook_needed: bool) -> None:
+    """--all and --notebook/--sources: search needs one of --notebook and --all; --all takes no --sources."""
+    if getattr(args, "all_notebooks", False) and args.sources:
+        raise NotebookError("--all searches every ready source of every notebook: leave out --sources.")
+    if notebook_needed and not args.notebook:
+        raise NotebookError("name a notebook with --notebook NAME, or search every notebook with --all.")

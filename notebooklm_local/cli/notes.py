@@ -1,8 +1,8 @@
 """``notebooklm-local notes ...``: list, show, add, edit, delete and export a notebook's notes.
 
-cli.py registers these with ``add_notes_parser(sub)`` and runs them like its own commands
-(``args.func(args)``, NotebookError -> "error: ..." and exit 1). Like cli_models.py, this module does not
-import cli.py (cli.py imports it). Notes live in the library database only, so these commands open it
+cli/main.py registers these with ``add_notes_parser(sub)`` and runs them like its own commands
+(``args.func(args)``, NotebookError -> "error: ..." and exit 1). Like cli/models.py, this module does not
+import cli/main.py (cli/main.py imports it). Notes live in the library database only, so these commands open it
 directly (no index, no model). Commands that change notes hold the data-dir lock; reading and exporting
 do not (SQLite in WAL mode reads safely while the app runs).
 """
@@ -98,7 +98,7 @@ def _notes(args: argparse.Namespace, *, write: bool) -> Iterator[NoteStore]:
     paths = app_paths(args.basedir).ensure()  # as cli._context
     setup_logging(paths.log_file, verbose=args.verbose)
     with InstanceLock(paths.lock_file) if write else contextlib.nullcontext():
-        library = Library(paths.data / "library.db")  # the file extensions.runtime.open_library opens
+        library = Library(paths.data / "library.db")  # the file the workspace (Workspace.library) opens
         try:
             yield NoteStore(library)
         finally:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any, cast
 
-from notebooklm_local.cli_common import TerminalProgress, context, locked, resolve_sources, sigint_cancels
+from notebooklm_local.cli.common import TerminalProgress, context, locked, resolve_sources, sigint_cancels, workspace
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.llm import Engine
@@ -165,12 +165,15 @@ def add_studio_parsers(sub: Any) -> None:
 
 
 def _studio(args: argparse.Namespace, *, engine: bool = True) -> Any:
-    from notebooklm_local.extensions.runtime import open_library, open_studio
+    from notebooklm_local.workspace import open_studio
 
-    paths, settings = context(args)
+    ws = workspace(args)
     # a command that generates opens the index too: its embedder gives the grounding check its semantic signal
-    lib = open_library(paths, settings, with_index=engine)
-    return paths, open_studio(paths, settings, library=lib, engine=None if engine else cast(Engine, _NoEngine()))
+    lib = ws.library_service(with_index=engine)
+    if engine:
+        return ws.paths, ws.studio()
+    return ws.paths, open_studio(ws.paths, ws.settings, library=lib, engine=cast(Engine, _NoEngine()),
+                                 registry=ws.registry)
 
 
 class _NoEngine:
@@ -663,12 +666,10 @@ def cmd_studio_regenerate(args: argparse.Namespace) -> int:
 
 
 def _extractive(args: argparse.Namespace) -> Any:
-    from notebooklm_local.extensions.runtime import open_library
     from notebooklm_local.services.studio.extractive import ExtractiveStudio
 
-    paths, settings = context(args)
     embeddings = getattr(args, "embeddings", False)
-    return ExtractiveStudio(open_library(paths, settings, with_index=embeddings), use_embeddings=embeddings)
+    return ExtractiveStudio(workspace(args).library_service(with_index=embeddings), use_embeddings=embeddings)
 
 
 def cmd_extract(args: argparse.Namespace) -> int:
