@@ -130,8 +130,9 @@ class Generation(Iterator[str]):
         """The report of the finished generation (the same object on every call).
 
         Called before the pieces were all read, it reads (and drops) the rest first: the generation runs to
-        its end, as ``llm``'s ``Response`` does. Raises ``RuntimeError`` when there is no report: the
-        generation was closed early or ended with an error (which was raised to whoever iterated it).
+        its end, as ``llm``'s ``Response`` does (an engine error on the way is raised from here). Raises
+        ``RuntimeError`` when there is no report: the generation was closed early, or ended with an error
+        (which was raised to whoever iterated it).
         """
         if self._result is not None:
             return self._result
