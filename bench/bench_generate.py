@@ -201,15 +201,14 @@ def bench_second_turn(model: Path, repeats: int, n_ctx: int) -> dict[str, Any]:
             for turn in (1, 2, 3):
                 msgs = messages(turn, f"r{i}")
                 sp = len(msgs) - 1 if mode == "reuse" else 0  # the chat service's static prefix
-                res: list[Any] = []
-                list(eng.stream_chat(msgs, max_tokens=1, static_prefix=sp, result=res))
+                res = eng.stream_chat(msgs, max_tokens=1, static_prefix=sp).result()
                 if mode == "cold":
                     eng._snapshots = []
                     eng._llm.reset()
                 if turn > 1:
-                    out[f"turn{turn}_{mode}"].append(res[0].prompt_eval_s)
-                    info[f"turn{turn}"] = {"prompt_tokens": res[0].prompt_tokens,
-                                           "restored": res[0].cached_prompt_tokens if mode == "reuse" else
+                    out[f"turn{turn}_{mode}"].append(res.prompt_eval_s)
+                    info[f"turn{turn}"] = {"prompt_tokens": res.prompt_tokens,
+                                           "restored": res.cached_prompt_tokens if mode == "reuse" else
                                            info.get(f"turn{turn}", {}).get("restored", 0)}
     eng.close()
     med = {k: C.median(v) for k, v in out.items()}

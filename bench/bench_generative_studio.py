@@ -39,14 +39,19 @@ class Timed:
         return getattr(self.inner, name)
 
     def stream_chat(self, messages: Any, **kw: Any) -> Any:
-        result = kw.get("result")
-        if result is None:
-            kw["result"] = result = []
-        n = len(result)
-        yield from self.inner.stream_chat(messages, **kw)
-        self.calls += 1
-        for g in result[n:] if self.real else ():
-            self.model_s += g.prompt_eval_s + g.generation_s
+        from notebooklm_local.core.llm import Generation
+
+        inner = self.inner.stream_chat(messages, **kw)
+
+        def counted() -> Any:
+            yield from inner
+            self.calls += 1
+            g = inner.result()
+            if self.real:
+                self.model_s += g.prompt_eval_s + g.generation_s
+            return g
+
+        return Generation(counted())
 
 
 def run(engine: Any, what: str, studio_for: Any) -> dict[str, Any]:

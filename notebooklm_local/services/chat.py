@@ -484,16 +484,16 @@ class ChatService:
             timings["prompt_build_s"] = round(t3 - t2, 4)
             n = len(plan.passages)
             stage(f"Reading {n} passage{'s' if n != 1 else ''} ({plan.prompt_tokens:,} tokens)…")
-            gen: list[GenerationResult] = []
             display = StructuredDisplay(on_token) if (use_structured and on_token) else None
             pieces: list[str] = []
             t_first: list[float] = []
             schema = answer_schema(len(plan.passages), length_sentences(chat_goal.length)) if use_structured \
                 else None
-            for piece in self.engine.stream_chat(
+            gen = self.engine.stream_chat(
                 plan.messages, max_tokens=plan.answer_tokens, temperature=self.settings.temperature,
-                cancel=cancel, json_schema=schema, static_prefix=len(plan.messages) - 1, result=gen,
-            ):
+                cancel=cancel, json_schema=schema, static_prefix=len(plan.messages) - 1,
+            )
+            for piece in gen:
                 if not t_first:
                     t_first.append(time.perf_counter())
                     stage("Writing the answer…")
@@ -505,7 +505,7 @@ class ChatService:
             t4 = time.perf_counter()
             raw = "".join(pieces)
             timings["first_token_s"] = round((t_first[0] if t_first else t4) - t0, 4)
-            generation = gen[0] if gen else None
+            generation = gen.result()
             cancelled = bool(generation and generation.finish_reason == "cancelled") or cancel.is_set()
             cut_off = ""
             if cancelled:

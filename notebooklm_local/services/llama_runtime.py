@@ -15,14 +15,14 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from notebooklm_local.core.errors import Cancelled, ModelLoadError
 from notebooklm_local.core.jobs import CancelToken
-from notebooklm_local.core.llm import ChatMessage, EngineInfo, GenerationResult
+from notebooklm_local.core.llm import ChatMessage, EngineInfo, Generation, GenerationResult
 from notebooklm_local.services.chat_format import ChatFormat, choose_chat_format
 from notebooklm_local.services.gguf import check_gguf_file
 
@@ -342,18 +342,23 @@ class LlamaCppEngine:
         cancel: CancelToken | None = None,
         json_schema: dict[str, Any] | None = None,
         static_prefix: int = 0,
-        result: list[GenerationResult] | None = None,
-    ) -> Iterator[str]:
+    ) -> Generation:
+        return Generation(self._chat_tokens(messages, max_tokens, temperature, stop, cancel, json_schema, static_prefix))
+
+    def _chat_tokens(
+        self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str],
+        cancel: CancelToken | None, json_schema: dict[str, Any] | None, static_prefix: int,
+    ) -> Generator[str, None, GenerationResult]:
         with self._lock:
             fmt = self.chat_format
             prompt = fmt(messages)
             prefix_text = _static_prefix_text(fmt, messages, static_prefix, prompt) if static_prefix else ""
             grammar = self._grammar(json_schema) if json_schema else None
             stops = list(dict.fromkeys([*fmt.stop, *stop])) if not json_schema else list(stop)
-            yield from self._stream_tokens(
+            return (yield from self._stream_tokens(
                 prompt, add_bos=fmt.add_bos, max_tokens=max_tokens, temperature=temperature, stop=stops,
-                cancel=cancel, grammar=grammar, result=result, prefix_text=prefix_text,
-            )
+                cancel=cancel, grammar=grammar, prefix_text=prefix_text,
+            ))
 
     def stream(
         self,
@@ -364,14 +369,19 @@ class LlamaCppEngine:
         stop: Sequence[str] = (),
         cancel: CancelToken | None = None,
         grammar: Any = None,
-        result: list[GenerationResult] | None = None,
-    ) -> Iterator[str]:
-        """Raw completion of ``prompt`` (no chat format), yielding text pieces."""
+    ) -> Generation:
+        """Raw completion of ``prompt`` (no chat format): a :class:`Generation` of text pieces."""
+        return Generation(self._raw_tokens(prompt, max_tokens, temperature, stop, cancel, grammar))
+
+    def _raw_tokens(
+        self, prompt: str, max_tokens: int, temperature: float, stop: Sequence[str], cancel: CancelToken | None,
+        grammar: Any,
+    ) -> Generator[str, None, GenerationResult]:
         with self._lock:
-            yield from self._stream_tokens(
+            return (yield from self._stream_tokens(
                 prompt, add_bos=True, max_tokens=max_tokens, temperature=temperature, stop=list(stop),
-                cancel=cancel, grammar=grammar, result=result, prefix_text="",
-            )
+                cancel=cancel, grammar=grammar, prefix_text="",
+            ))
 
     def _grammar(self, schema: dict[str, Any]) -> Any:
         key = json.dumps(schema, sort_keys=True)
@@ -393,10 +403,9 @@ class LlamaCppEngine:
         stop: list[str],
         cancel: CancelToken | None,
         grammar: Any,
-        result: list[GenerationResult] | None,
         prefix_text: str,
-    ) -> Iterator[str]:
-        """Yield text pieces as llama.cpp produces them.
+    ) -> Generator[str, None, GenerationResult]:
+        """Yield text pieces as llama.cpp produces them; return the report.
 
         Cancellation takes effect at the next token (llama.cpp's StoppingCriteria is checked once
         per token); a cancel set before the call returns before prompt evaluation.
@@ -413,8 +422,7 @@ class LlamaCppEngine:
                 "or raise the context size in Settings."
             )
         if cancel.is_set():
-            self._report(result, "", prompt_tokens, 0, 0.0, 0.0, "cancelled", 0)
-            return
+            return self._report("", prompt_tokens, 0, 0.0, 0.0, "cancelled", 0)
         cached = self._prepare_cache(llm, tokens, prefix_text, add_bos, cancel)
         # Evaluate the rest of the prompt (all but its last token, which create_completion evaluates) in
         # slices: llama.cpp cannot be interrupted inside one decode, so Stop and closing the app take effect
@@ -422,8 +430,7 @@ class LlamaCppEngine:
         done, end = int(getattr(llm, "n_tokens", 0)), prompt_tokens - 1
         while done < end:
             if cancel.is_set():
-                self._report(result, "", prompt_tokens, 0, time.perf_counter() - t0, 0.0, "cancelled", cached)
-                return
+                return self._report("", prompt_tokens, 0, time.perf_counter() - t0, 0.0, "cancelled", cached)
             step = min(PROMPT_SLICE_TOKENS, end - done)
             llm.eval(tokens[done:done + step])
             done += step
@@ -459,24 +466,20 @@ class LlamaCppEngine:
         t_end = time.perf_counter()
         if cancel.is_set():
             finish = "cancelled"
-        self._report(
-            result, "".join(pieces), prompt_tokens, n_completion, (t_first or t_end) - t0, t_end - (t_first or t_end),
+        return self._report(
+            "".join(pieces), prompt_tokens, n_completion, (t_first or t_end) - t0, t_end - (t_first or t_end),
             finish, cached,
         )
 
     def _report(
-        self, result: list[GenerationResult] | None, text: str, prompt_tokens: int, completion_tokens: int,
-        prompt_eval_s: float, generation_s: float, finish: str, cached: int,
-    ) -> None:
-        if result is None:
-            return
-        result.append(
-            GenerationResult(
-                text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
-                prompt_eval_s=prompt_eval_s, generation_s=generation_s, finish_reason=finish,
-                backend=self.backend, gpu_layers=self.info().gpu_layers, n_ctx=self._n_ctx,
-                cached_prompt_tokens=cached,
-            )
+        self, text: str, prompt_tokens: int, completion_tokens: int, prompt_eval_s: float, generation_s: float,
+        finish: str, cached: int,
+    ) -> GenerationResult:
+        return GenerationResult(
+            text=text, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+            prompt_eval_s=prompt_eval_s, generation_s=generation_s, finish_reason=finish,
+            backend=self.backend, gpu_layers=self.info().gpu_layers, n_ctx=self._n_ctx,
+            cached_prompt_tokens=cached,
         )
 
     def _prepare_cache(self, llm: Any, tokens: Sequence[int], prefix_text: str, add_bos: bool,
@@ -537,11 +540,11 @@ class LlamaCppEngine:
 
     def generate(self, prompt: str, *, on_token: Callable[[str], None] | None = None, **kwargs: Any) -> GenerationResult:
         """Run a whole raw completion; raise :class:`Cancelled` if the token was cancelled."""
-        result: list[GenerationResult] = []
-        for piece in self.stream(prompt, result=result, **kwargs):
+        gen = self.stream(prompt, **kwargs)
+        for piece in gen:
             if on_token is not None:
                 on_token(piece)
-        res = result[0]
+        res = gen.result()
         if res.finish_reason == "cancelled":
             raise Cancelled()
         return res

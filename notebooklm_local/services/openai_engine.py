@@ -32,6 +32,7 @@ the client go away and stops generating.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import logging
 import math
@@ -40,7 +41,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -49,7 +50,7 @@ import httpx
 
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.jobs import CancelToken
-from notebooklm_local.core.llm import ChatMessage, EngineInfo, GenerationResult
+from notebooklm_local.core.llm import ChatMessage, EngineInfo, Generation, GenerationResult, Report
 from notebooklm_local.core.settings import ServerSettings
 
 __all__ = ["ModelServerError", "OpenAICompatibleEngine", "engine_from_settings", "estimate_tokens"]
@@ -484,19 +485,26 @@ class OpenAICompatibleEngine:
         cancel: CancelToken | None = None,
         json_schema: dict[str, Any] | None = None,
         static_prefix: int = 0,  # servers cache prompt prefixes themselves
-        result: list[GenerationResult] | None = None,
-    ) -> Iterator[str]:
+    ) -> Generation:
+        return Generation(self._locked_stream(messages, max_tokens, temperature, stop, cancel, json_schema))
+
+    def _locked_stream(
+        self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str],
+        cancel: CancelToken | None, json_schema: dict[str, Any] | None,
+    ) -> Generator[str, None, Report]:
         with self._lock:
-            yield from self._stream(messages, max_tokens, temperature, stop, cancel or CancelToken(), json_schema, result)
+            return (yield from self._stream(messages, max_tokens, temperature, stop, cancel or CancelToken(),
+                                            json_schema))
 
     def _stream(
         self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float, stop: Sequence[str],
-        cancel: CancelToken, json_schema: dict[str, Any] | None, result: list[GenerationResult] | None,
-    ) -> Iterator[str]:
+        cancel: CancelToken, json_schema: dict[str, Any] | None,
+    ) -> Generator[str, None, Report]:
+        """Yield the pieces; return the report as a function (made by the first ``result()`` only: counting
+        the prompt's tokens may ask the server)."""
         t0 = time.perf_counter()
         if cancel.is_set():
-            self._report(result, _Run(t0=t0, t_end=t0, finish="cancelled"), messages, offline=True)
-            return
+            return functools.partial(self._report, _Run(t0=t0, t_end=t0, finish="cancelled"), messages, offline=True)
         model = self._resolve_model()
         # A stream the server closes before any text is sent once more, on a fresh connection: nothing reached
         # the caller, and a server that dropped a connection in a bad moment usually answers the next one. A
@@ -549,7 +557,7 @@ class OpenAICompatibleEngine:
             run.finish = "cancelled"
         elif run.finish is None and not run.done:
             raise ModelServerError(_CLOSED_EARLY.format(url=self.base_url), reason="broken")
-        self._report(result, run, messages, offline=run.finish == "cancelled")
+        return functools.partial(self._report, run, messages, offline=run.finish == "cancelled")
 
     def _read_events(self, response: httpx.Response, run: _Run, cancel: CancelToken) -> Iterator[str]:
         for event in _sse_events(response.iter_lines(), self.base_url):
@@ -611,10 +619,7 @@ class OpenAICompatibleEngine:
         run.pieces.append(content)
         return content
 
-    def _report(self, result: list[GenerationResult] | None, run: _Run, messages: Sequence[ChatMessage],
-                *, offline: bool) -> None:
-        if result is None:
-            return
+    def _report(self, run: _Run, messages: Sequence[ChatMessage], *, offline: bool) -> GenerationResult:
         t_end = run.t_end or time.perf_counter()
         t_first = run.t_first or t_end
         usage, timings = run.usage or {}, run.timings or {}
@@ -644,7 +649,7 @@ class OpenAICompatibleEngine:
             prompt_eval_s, generation_s = t_first - run.t0, t_end - t_first
             extra["timings"] = "client"
         extra["wall_s"] = round(t_end - run.t0, 4)
-        result.append(GenerationResult(
+        return GenerationResult(
             text="".join(run.pieces),
             prompt_tokens=int(prompt_tokens),
             completion_tokens=int(completion_tokens),
@@ -656,7 +661,7 @@ class OpenAICompatibleEngine:
             n_ctx=self._known_n_ctx(),
             cached_prompt_tokens=int(cached or 0),
             extra=extra,
-        ))
+        )
 
     # -- errors ----------------------------------------------------------------------------------
 

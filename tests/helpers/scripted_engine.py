@@ -7,12 +7,12 @@ has a test through the real llama.cpp engine.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from notebooklm_local.core.jobs import CancelToken
-from notebooklm_local.core.llm import ChatMessage, EngineInfo, GenerationResult
+from notebooklm_local.core.llm import ChatMessage, EngineInfo, Generation, GenerationResult
 
 Output = str | dict[str, Any] | list[Any] | Callable[[Sequence[ChatMessage], dict[str, Any] | None], Any]
 
@@ -64,15 +64,17 @@ class ScriptedEngine:
         cancel: CancelToken | None = None,
         json_schema: dict[str, Any] | None = None,
         static_prefix: int = 0,
-        result: list[GenerationResult] | None = None,
-    ) -> Iterator[str]:
+    ) -> Generation:
+        return Generation(self._pieces(messages, max_tokens, temperature, cancel, json_schema))
+
+    def _pieces(self, messages: Sequence[ChatMessage], max_tokens: int, temperature: float,
+                cancel: CancelToken | None, json_schema: dict[str, Any] | None,
+                ) -> Generator[str, None, GenerationResult]:
         self.calls.append(Call(list(messages), json_schema, temperature, max_tokens))
         if self.cancel_after_calls is not None and len(self.calls) >= self.cancel_after_calls and cancel:
             cancel.cancel()
         if cancel is not None and cancel.is_set():
-            if result is not None:
-                result.append(GenerationResult("", self.count_chat_tokens(messages), 0, 0.01, 0.0, "cancelled"))
-            return
+            return GenerationResult("", self.count_chat_tokens(messages), 0, 0.01, 0.0, "cancelled")
         if self.outputs:
             out = self.outputs.pop(0)
         elif self.fallback is not None:
@@ -84,14 +86,9 @@ class ScriptedEngine:
         text = out if isinstance(out, str) else json.dumps(out)
         for i in range(0, len(text), 7):
             if cancel is not None and cancel.is_set():  # like the real engines: stop, report "cancelled"
-                if result is not None:
-                    result.append(GenerationResult(text[:i], self.count_chat_tokens(messages), i // 4, 0.01, 0.01,
-                                                   "cancelled"))
-                return
+                return GenerationResult(text[:i], self.count_chat_tokens(messages), i // 4, 0.01, 0.01, "cancelled")
             yield text[i : i + 7]
-        if result is not None:
-            result.append(GenerationResult(text, self.count_chat_tokens(messages), max(1, len(text) // 4), 0.02,
-                                           0.03, "stop"))
+        return GenerationResult(text, self.count_chat_tokens(messages), max(1, len(text) // 4), 0.02, 0.03, "stop")
 
     def close(self) -> None:
         self.closed = True

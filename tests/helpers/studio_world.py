@@ -7,7 +7,7 @@ from __future__ import annotations
 import math
 import struct
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from notebooklm_local.core.errors import Cancelled
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.library import Library
+from notebooklm_local.core.llm import Generation, GenerationResult
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.tts import Voice
@@ -86,11 +87,15 @@ class SlowEngine(ScriptedEngine):
 
     delay: float = 0.0
 
-    def stream_chat(self, messages: Sequence[Any], **kw: Any) -> Iterator[str]:
-        for piece in super().stream_chat(messages, **kw):
+    def stream_chat(self, messages: Sequence[Any], **kw: Any) -> Generation:
+        return Generation(self._slowly(super().stream_chat(messages, **kw)))
+
+    def _slowly(self, inner: Generation) -> Generator[str, None, GenerationResult]:
+        for piece in inner:
             if self.delay:
                 time.sleep(self.delay)
             yield piece
+        return inner.result()
 
 
 @dataclass

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from notebooklm_local.core.jobs import CancelToken
-from notebooklm_local.core.llm import ChatMessage, GenerationResult
+from notebooklm_local.core.llm import ChatMessage
 from notebooklm_local.services.llama_runtime import PROMPT_SLICE_TOKENS, LlamaCppEngine
 
 pytestmark = pytest.mark.model
@@ -40,19 +40,20 @@ def test_cancel_while_the_static_prefix_is_read_stops_within_one_slice(tiny_mode
             return real_eval(tokens)
 
         llm.eval = eval_then_close
-        result: list[GenerationResult] = []
         try:
-            out = list(engine.stream_chat(_messages(), cancel=token, static_prefix=1, result=result, max_tokens=8))
+            gen = engine.stream_chat(_messages(), cancel=token, static_prefix=1, max_tokens=8)
+            out = list(gen)
         finally:
             del llm.eval
-        assert out == [] and result and result[0].finish_reason == "cancelled"
+        assert out == [] and gen.result().finish_reason == "cancelled"
         assert evals and max(evals) <= PROMPT_SLICE_TOKENS, (
             f"one uninterruptible evaluation of {max(evals)} tokens (prompt {n_prompt}): Stop waits for all of it")
         assert len(evals) == 1, evals  # nothing more is read once cancelled
 
         # the next question still answers (a cache left half-read is never used as if it were whole)
-        result = []
-        text = "".join(engine.stream_chat(_messages(), static_prefix=1, result=result, max_tokens=4))
-        assert result and result[0].finish_reason in ("stop", "length") and result[0].completion_tokens >= 1, text
+        gen = engine.stream_chat(_messages(), static_prefix=1, max_tokens=4)
+        text = "".join(gen)
+        res = gen.result()
+        assert res.finish_reason in ("stop", "length") and res.completion_tokens >= 1, text
     finally:
         engine.close()

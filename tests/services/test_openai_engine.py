@@ -33,10 +33,9 @@ CHAT = [ChatMessage("system", "You answer briefly."), ChatMessage("user", "Say h
 
 
 def run_chat(engine: OpenAICompatibleEngine, messages=CHAT, **kwargs) -> tuple[list[str], GenerationResult]:
-    result: list[GenerationResult] = []
-    pieces = list(engine.stream_chat(messages, result=result, **kwargs))
-    assert len(result) == 1
-    return pieces, result[0]
+    gen = engine.stream_chat(messages, **kwargs)
+    pieces = list(gen)
+    return pieces, gen.result()
 
 
 @pytest.fixture
@@ -166,17 +165,17 @@ def test_cancel_stops_at_the_next_token_and_closes_the_connection() -> None:
     with FakeOpenAIServer(Script(deltas=[f"t{i} " for i in range(100)], delay_s=0.1)) as server:
         engine = OpenAICompatibleEngine(server.base_url)
         token = CancelToken()
-        result: list[GenerationResult] = []
         pieces = []
         t0 = time.monotonic()
-        for piece in engine.stream_chat(CHAT, cancel=token, result=result):
+        gen = engine.stream_chat(CHAT, cancel=token)
+        for piece in gen:
             pieces.append(piece)
             if len(pieces) == 3:
                 token.cancel()
         elapsed = time.monotonic() - t0
         assert len(pieces) == 3, "no piece may arrive after the cancel"
         assert elapsed < 1.5, f"cancel took effect late ({elapsed:.2f}s; the whole answer takes 10s)"
-        res = result[0]
+        res = gen.result()
         assert res.finish_reason == "cancelled" and res.text == "t0 t1 t2 "
         assert res.completion_tokens == 3
         assert server.wait_for_disconnect(), "the server never saw the client go away"
@@ -502,14 +501,14 @@ def test_real_server_tokenizer_matches_llama_cpp(real_engine: OpenAICompatibleEn
 @pytest.mark.slow
 def test_real_server_cancel_stops_early(real_engine: OpenAICompatibleEngine) -> None:
     token = CancelToken()
-    result: list[GenerationResult] = []
     pieces = []
     messages = [ChatMessage("user", "Write a very long story about a dragon and a knight.")]
-    for piece in real_engine.stream_chat(messages, max_tokens=400, cancel=token, result=result):
+    gen = real_engine.stream_chat(messages, max_tokens=400, cancel=token)
+    for piece in gen:
         pieces.append(piece)
         if len(pieces) == 3:
             token.cancel()
-    assert len(pieces) == 3 and result[0].finish_reason == "cancelled"
+    assert len(pieces) == 3 and gen.result().finish_reason == "cancelled"
     _, after = run_chat(real_engine, [ChatMessage("user", "Hi")], max_tokens=4)  # the server is still usable
     assert after.completion_tokens >= 1
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import wave
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +21,7 @@ from notebooklm_local.core.documents import SourceRef
 from notebooklm_local.core.errors import Cancelled, NotebookError, StudioError
 from notebooklm_local.core.jobs import CancelToken
 from notebooklm_local.core.library import Source
-from notebooklm_local.core.llm import ChatMessage
+from notebooklm_local.core.llm import ChatMessage, Generation, GenerationResult
 from notebooklm_local.core.settings import Settings
 from notebooklm_local.core.templates import TemplateStore
 from notebooklm_local.core.textutil import split_sentences
@@ -195,11 +195,16 @@ def test_a_later_valid_attempt_is_accepted() -> None:
 class LengthCutEngine(ScriptedEngine):
     """Every generation stops at its token limit."""
 
-    def stream_chat(self, messages: Sequence[ChatMessage], **kw: Any) -> Iterator[str]:
-        result = kw.get("result")
-        yield from super().stream_chat(messages, **kw)
-        if result:
-            result[-1].finish_reason = "length"
+    def stream_chat(self, messages: Sequence[ChatMessage], **kw: Any) -> Generation:
+        inner = super().stream_chat(messages, **kw)
+
+        def cut() -> Generator[str, None, GenerationResult]:
+            yield from inner
+            result = inner.result()
+            result.finish_reason = "length"
+            return result
+
+        return Generation(cut())
 
 
 def test_a_cut_json_output_is_repaired_and_a_length_cut_is_named() -> None:

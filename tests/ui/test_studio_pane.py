@@ -5,13 +5,14 @@ and once through the real tiny model."""
 from __future__ import annotations
 
 import wave
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 from PySide6.QtWidgets import QApplication, QPlainTextEdit
 
+from notebooklm_local.core.llm import Generation, Report
 from notebooklm_local.core.notes import NoteStore
 from tests.helpers.studio_world import COD_STEPS, PODCAST, SUMMARY, FakeTTS, World, make_world
 from tests.ui.helpers import click_link, link_hrefs
@@ -619,9 +620,14 @@ def test_a_podcast_shows_stage_attempts_tokens_and_time_left_and_never_sits_sile
     class PromptPause(SlowEngine):
         """Waits before the first token of every call, as a model reading a long prompt does (nothing streams)."""
 
-        def stream_chat(self, messages: Any, **kw: Any) -> Iterator[str]:
-            time.sleep(1.2)
-            yield from super().stream_chat(messages, **kw)
+        def stream_chat(self, messages: Any, **kw: Any) -> Generation:
+            inner = super().stream_chat(messages, **kw)
+
+            def paused() -> Generator[str, None, Report]:
+                time.sleep(1.2)
+                return (yield from inner)
+
+            return Generation(paused())
 
     engine = PromptPause(outputs=["{}", *PODCAST], delay=0.01)  # the first outline is rejected
     world.studio.engine = engine

@@ -171,13 +171,13 @@ def generate_structured(
     for i in range(retries + 1):
         cancel.raise_if_set()
         temp = min(1.0, temperature + 0.35 * i)
-        gen: list[GenerationResult] = []
         pieces: list[str] = []
         if reporter is not None:
             reporter.attempt(i + 1, retries + 1, max_tokens, rejected=attempts[-1].error if attempts else "")
+        gen = engine.stream_chat(messages, max_tokens=max_tokens, temperature=temp, cancel=cancel,
+                                 json_schema=schema, static_prefix=len(messages) - 1)
         try:
-            for piece in engine.stream_chat(messages, max_tokens=max_tokens, temperature=temp, cancel=cancel,
-                                            json_schema=schema, static_prefix=len(messages) - 1, result=gen):
+            for piece in gen:
                 pieces.append(piece)
                 if on_token is not None:
                     on_token(piece)
@@ -185,10 +185,11 @@ def generate_structured(
                     reporter.token()
         except Cancelled:
             raise
-        stats.add(gen[0] if gen else None)
+        generation = gen.result()
+        stats.add(generation)
         if reporter is not None:
-            reporter.call_done(gen[0] if gen else None)
-        if cancel.is_set() or (gen and gen[0].finish_reason == "cancelled"):
+            reporter.call_done(generation)
+        if cancel.is_set() or generation.finish_reason == "cancelled":
             raise Cancelled()
         raw = "".join(pieces)
         try:
@@ -196,7 +197,7 @@ def generate_structured(
             value = check(data)
         except ValueError as e:
             reason = str(e) or "unusable output"
-            if gen and gen[0].finish_reason == "length":
+            if generation.finish_reason == "length":
                 reason += " (the output reached its length limit)"
             log.info("%s: attempt %d rejected: %s: %r", what, i + 1, reason, raw[:300])
             attempts.append(Attempt(raw, reason))
