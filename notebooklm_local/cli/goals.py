@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from notebooklm_local.cli.common import workspace
 from notebooklm_local.core.chat_goals import (
     GOAL_LABELS,
     GOALS,
@@ -29,8 +30,6 @@ from notebooklm_local.core.chat_goals import (
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.instance import InstanceLock
 from notebooklm_local.core.library import Library
-from notebooklm_local.core.logs import setup_logging
-from notebooklm_local.core.paths import app_paths
 
 __all__ = ["add_chat_goal_parser"]
 
@@ -65,14 +64,13 @@ def add_chat_goal_parser(sub: Any) -> None:
 
 @contextlib.contextmanager
 def _library(args: argparse.Namespace, *, write: bool) -> Iterator[Library]:
-    paths = app_paths(args.basedir).ensure()  # as cli._context
-    setup_logging(paths.log_file, verbose=args.verbose)
-    with InstanceLock(paths.lock_file) if write else contextlib.nullcontext():
-        library = Library(paths.data / "library.db")
+    """The workspace's one library (no index, no plugins are opened: only the database)."""
+    ws = workspace(args)
+    with InstanceLock(ws.paths.lock_file) if write else contextlib.nullcontext():
         try:
-            yield library
+            yield ws.library()
         finally:
-            library.close()
+            ws.close()
 
 
 def _read_persona(args: argparse.Namespace) -> str | None:

@@ -2,8 +2,8 @@
 
 cli/main.py registers these with ``add_notes_parser(sub)`` and runs them like its own commands
 (``args.func(args)``, NotebookError -> "error: ..." and exit 1). Like cli/models.py, this module does not
-import cli/main.py (cli/main.py imports it). Notes live in the library database only, so these commands open it
-directly (no index, no model). Commands that change notes hold the data-dir lock; reading and exporting
+import cli/main.py (cli/main.py imports it). Notes live in the library database only, so these commands open only
+the workspace's library (no index, no model). Commands that change notes hold the data-dir lock; reading and exporting
 do not (SQLite in WAL mode reads safely while the app runs).
 """
 
@@ -18,10 +18,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from notebooklm_local.cli.common import workspace
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.instance import InstanceLock
-from notebooklm_local.core.library import Library
-from notebooklm_local.core.logs import setup_logging
 from notebooklm_local.core.note_export import ExportExists, export_notes, render_markdown
 from notebooklm_local.core.notes import MAX_BODY_BYTES, Note, NoteStore, normalize_tag, normalize_tags
 from notebooklm_local.core.paths import app_paths
@@ -95,14 +94,13 @@ def _text_args(p: argparse.ArgumentParser) -> None:
 
 @contextlib.contextmanager
 def _notes(args: argparse.Namespace, *, write: bool) -> Iterator[NoteStore]:
-    paths = app_paths(args.basedir).ensure()  # as cli._context
-    setup_logging(paths.log_file, verbose=args.verbose)
-    with InstanceLock(paths.lock_file) if write else contextlib.nullcontext():
-        library = Library(paths.data / "library.db")  # the file the workspace (Workspace.library) opens
+    """The workspace's note store (only its database is opened: no index, no plugins, no model)."""
+    ws = workspace(args)
+    with InstanceLock(ws.paths.lock_file) if write else contextlib.nullcontext():
         try:
-            yield NoteStore(library)
+            yield ws.note_store()
         finally:
-            library.close()
+            ws.close()
 
 
 def _decode(data: bytes, where: str) -> str:

@@ -99,6 +99,8 @@ def test_sources_pane_lists_the_notebook_and_persists_selection(qtbot, ctx: AppC
     win.show()
     qtbot.waitUntil(lambda: win.sources_pane.list.count() == 3, timeout=10000)
     assert win.notebook_box.currentText() == "Reading"
+    # added without an index, so the window embeds them on opening ("… Alpha / Starting…" while it runs)
+    qtbot.waitUntil(lambda: win.sources_pane.list.item(0).text().startswith("Alpha"), timeout=20000)
     texts = [win.sources_pane.list.item(i).text() for i in range(3)]
     assert texts[0].startswith("Alpha") and "Markdown" in texts[0]
     assert texts[2].startswith("⚠") and "failed" in texts[2]
