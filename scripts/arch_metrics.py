@@ -20,8 +20,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+STORES = ("ChatStore", "NoteStore", "StudioStore")  # thin SQL helpers over a Library (no state of their own)
 SERVICES = ("LibraryService", "ChatService", "StudioService", "LlamaCppEngine", "LlamaCppEmbedder", "ChromaIndex",
-            "Library", "ChatStore", "NoteStore", "StudioStore")
+            "Library", *STORES)
 _CALL = re.compile(r"(?<![\w.])(" + "|".join(SERVICES) + r")(?:\.persistent)?\(")
 _DEFINES = re.compile(r"^class (" + "|".join(SERVICES) + r")\b", re.M)
 _HAND_JOB = re.compile(r"FunctionWorker\(|QThread\(|QThreadPool\(|^class _(Relay|Job|Call|TokenRelay|NoteRelay)\b", re.M)
@@ -103,7 +104,12 @@ def main() -> None:
             hand_jobs.append(rel)
     print(f"checkout: {root}")
     print(f"modules: {len(files)}; largest: " + ", ".join(f"{p} {n}" for n, p in sizes[:3]))
-    print(f"modules that construct services or stores: {len(constructing)}")
+    services_only = [c for c in constructing
+                     if set(c[c.index("(") + 1:-1].split(", ")) - set(STORES)]
+    ui_any = [c for c in constructing if "/ui/" in c]
+    print(f"modules that construct services or stores: {len(constructing)}; services or a Library (not only "
+          f"stores): {len(services_only)}; UI modules among them: {len(ui_any)} "
+          f"({sum(1 for c in ui_any if c in services_only)} build a service or a Library)")
     for c in constructing:
         print(f"    {c}")
     print(f"UI modules that run background work by hand: {len(hand_jobs)}")
