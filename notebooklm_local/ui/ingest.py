@@ -283,7 +283,9 @@ class IngestController(QObject):
         if self._batch_total == 0:
             return 100
         current = self._current.state.fraction if self._current is not None else 0.0
-        return min(100, int(100 * (self._batch_done + current) / self._batch_total))
+        # 100 % only once nothing runs: a source whose last chunk is embedded is still being finished
+        cap = 99 if (self._current is not None or self._queue) else 100
+        return min(cap, int(100 * (self._batch_done + current) / self._batch_total))
 
     # -- adding -----------------------------------------------------------------------------------
 

@@ -222,7 +222,7 @@ def test_status_bar_shows_indexing_and_closing_cancels_within_3s(
     lib.library.close()
     long = tmp_path / "long.md"
     long.write_text("# Canals\n\n" + "\n\n".join(
-        f"## Part {i}\n\n" + f"Paragraph {i} is about the history of canal number {i}. " * 12 for i in range(8)),
+        f"## Part {i}\n\n" + f"Paragraph {i} is about the history of canal number {i}. " * 12 for i in range(40)),
         encoding="utf-8")
     short = tmp_path / "short.md"
     short.write_text("# Short\n\nA short note.", encoding="utf-8")
