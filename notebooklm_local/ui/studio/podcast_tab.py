@@ -136,14 +136,8 @@ class PodcastTab(StudioTab):
         self.personas_label = form.labelForField(personas)
         self.format_box.currentIndexChanged.connect(self._on_format_changed)
         self._on_format_changed()
-        row = QHBoxLayout()
-        self.generate_button = _button("Generate script", "podcast-generate", self.generate,
-                                       "Plan the episode, then write each segment's dialogue with citations")
-        row.addWidget(self.generate_button)
-        row.addStretch(1)
-        layout.addLayout(row)
-        self.bar = self.job_bar("podcast")
-        layout.addWidget(self.bar)
+        self.add_generate_controls(layout, "Generate script", "podcast",
+                                   "Plan the episode, then write each segment's dialogue with citations")
         self.view = CitationBrowser()
         self.view.setObjectName("podcast-script")
         self.view.setAccessibleName("Podcast script")

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import Slot
-from PySide6.QtWidgets import QLabel, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from notebooklm_local.core.studio_store import StudioOutput
 from notebooklm_local.ui.studio.widgets import JobBar, _button
@@ -53,6 +53,18 @@ class StudioTab(QWidget):
         bar = JobBar(name)
         bar.cancel_button.clicked.connect(self.cancel)
         return bar
+
+    def add_generate_controls(self, layout: QVBoxLayout, text: str, name: str, tip: str) -> QHBoxLayout:
+        """The tab's Generate button (``self.generate_button``, calling ``self.generate``) in a row of its own,
+        then the job bar (``self.bar``) under it; returns the row (for more buttons beside Generate)."""
+        row = QHBoxLayout()
+        self.generate_button = _button(text, f"{name}-generate", self.generate, tip)
+        row.addWidget(self.generate_button)
+        row.addStretch(1)
+        layout.addLayout(row)
+        self.bar = self.job_bar(name)
+        layout.addWidget(self.bar)
+        return row
 
     def stats_label(self, name: str) -> QLabel:
         label = QLabel("")
