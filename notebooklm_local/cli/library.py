@@ -137,11 +137,10 @@ def cmd_init(args: argparse.Namespace) -> int:
     print(f"default model: {model}")
     print(f"default embedder: {embedder}")
     if not args.no_sample:
-        from notebooklm_local.extensions.sample import ensure_sample_notebook
+        from notebooklm_local.workspace import Workspace
 
-        with _locked(paths):
-            lib = _open(paths, settings)
-            name, report = ensure_sample_notebook(lib)
+        with _locked(paths), Workspace(paths, settings) as ws:
+            name, report = ws.ensure_sample_notebook()
             print(f"sample notebook: {name}" + (f" ({len(report.added)} sources added)" if report else " (exists)"))
     return 0
 

@@ -244,7 +244,6 @@ def _plain_document(paragraphs: Iterable[str], title: str, **kwargs: Any) -> Loa
         buf += t.encode("utf-8", "surrogatepass")
         blocks.append(Block("", "paragraph", None, (), None, None, pos, pos + len(t)))
         pos += len(t)
-        del t
     joined = buf.decode("utf-8", "surrogatepass")
     del buf
     return LoadedDocument(kind="text", title=title.strip() or "Untitled", text=joined, blocks=blocks, **kwargs)
