@@ -147,7 +147,7 @@ def main() -> int:
     from notebooklm_local.core.paths import app_paths
     from notebooklm_local.core.settings import Settings
     from notebooklm_local.services.models import ensure_default_model
-    from notebooklm_local.ui.application import create_application
+    from notebooklm_local.ui.application import create_application, freeze_heap_when_settled
     from notebooklm_local.ui.heartbeat import Heartbeat, HeartbeatReport, run_until
     from notebooklm_local.ui.main_window import MainWindow
     from notebooklm_local.workspace import open_library
@@ -170,9 +170,9 @@ def main() -> int:
     def open_window() -> MainWindow:
         win = MainWindow(ctx)
         win.confirm_close = lambda work: True  # "Stop and close": the close phases measure the close itself
+        freeze_heap_when_settled(win)  # what run_gui does: the start-up heap frozen once the start settled
         win.show()
-        ok = run_until(lambda: win.sources_pane.notebook_id is not None and win.backend_label.text() != "Backend: …",
-                       30)
+        ok = run_until(lambda: win.sources_pane.notebook_id is not None and win.is_settled, 60)
         assert ok, "the window did not load"
         return win
 
@@ -200,6 +200,9 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     rows: list[list[Any]] = []
+    import gc
+
+    gc.disable()  # as app.py does while the app starts (freeze_heap_when_settled turns it back on)
     win = open_window()
     # as in the app: the window opens the index in the background as it starts; measure after that
     run_until(lambda: win.ingest.opened_service is not None, 120)

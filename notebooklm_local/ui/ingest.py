@@ -221,6 +221,7 @@ class IngestController(QObject):
     large_source = Signal(object)
     disk_full = Signal(str)
     library_damaged = Signal(str)
+    index_opened = Signal(bool)  # the first opening of the index finished (True) or failed (False)
 
     ASK_POLL_S = 0.1  # how often a store lane waiting for the user's answer looks at its cancel token
 
@@ -694,8 +695,20 @@ class IngestController(QObject):
                      if svc.library.count_unembedded(s.id, model)]
             return model, stale
 
-        BackgroundOp(self, find, lanes=self.lanes, lane="store", context=True, on_success=self._on_stale_found,
-                     on_failure=self._on_stale_failed, label="Re-indexing").run()
+        first = not reopen  # the window's call as it opens (index_opened)
+
+        def found(result: object) -> None:
+            if first:
+                self.index_opened.emit(True)
+            self._on_stale_found(result)
+
+        def failed(exc: object) -> None:
+            if first:
+                self.index_opened.emit(False)
+            self._on_stale_failed(exc)
+
+        BackgroundOp(self, find, lanes=self.lanes, lane="store", context=True, on_success=found,
+                     on_failure=failed, label="Re-indexing").run()
 
     @Slot(object)
     def _on_stale_found(self, result: object) -> None:

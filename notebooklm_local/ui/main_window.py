@@ -164,7 +164,13 @@ class MainWindow(QMainWindow):
         ctx: paths, settings, start-up notices.
         workspace: the services (``notebooklm_local.workspace``; app.py opens it); None: one over ``ctx``.
             The window loads its plugins, and closes it when it closes.
+
+    ``settled`` is emitted once, when the start-up work in the background is over (the backend probed,
+    the library loaded, the index opened; each whether it worked or not): what is alive then lives for
+    the session (``ui.application.freeze_heap_when_settled``).
     """
+
+    settled = Signal()
 
     def __init__(self, ctx: AppContext, workspace: Workspace | None = None) -> None:
         super().__init__()
@@ -271,6 +277,8 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(notice, 15000)
         # the very first start (the welcome dialog shows): an empty library gets the sample notebook, as `init` makes
         self._first_start = should_show_first_run(ctx.settings) and not os.environ.get("NOTEBOOKLM_LOCAL_NO_FIRST_RUN")
+        self._starting = {"backend", "library", "index"}  # start-up work not yet over (``settled``)
+        self.ingest.index_opened.connect(lambda _ok: self._start_step_done("index"))
         self._probe_backend()
         self._load_library()
         if self._first_start:
@@ -926,6 +934,17 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
         self.install_drop_forwarding()
 
+    def _start_step_done(self, step: str) -> None:
+        if step in self._starting:
+            self._starting.discard(step)
+            if not self._starting:
+                self.settled.emit()
+
+    @property
+    def is_settled(self) -> bool:
+        """Whether ``settled`` was emitted (the start-up work in the background is over)."""
+        return not self._starting
+
     def _probe_backend(self) -> None:
         from notebooklm_local.services.llama_runtime import build_info
 
@@ -948,6 +967,7 @@ class MainWindow(QMainWindow):
             return
         lib, notebooks = result  # type: ignore[misc]
         self.library = lib
+        self._start_step_done("library")
         if not notebooks and self._first_start:
             self._create_sample_notebook()
         self.reload_notebooks()
@@ -977,6 +997,8 @@ class MainWindow(QMainWindow):
         from notebooklm_local.core.library_care import DiskFullError, LibraryDamagedError
 
         log.warning("could not open the library: %s", exc)
+        self._start_step_done("library")
+        self._start_step_done("index")  # never opened without a library
         self.sources_pane.show_empty(f"The library could not be opened: {exc}")
         if isinstance(exc, DiskFullError):
             self._on_disk_full(str(exc))
@@ -1029,11 +1051,13 @@ class MainWindow(QMainWindow):
         backend = getattr(info, "backend", "?")
         self.backend_label.setText(f"Backend: {backend}")
         self.backend_label.setToolTip(getattr(info, "reason", ""))
+        self._start_step_done("backend")
 
     @Slot(object)
     def _on_backend_failed(self, exc: object) -> None:
         self.backend_label.setText("Backend: unavailable")
         self.backend_label.setToolTip(str(exc))
+        self._start_step_done("backend")
 
     @Slot()
     def _on_about_triggered(self) -> None:

@@ -42,6 +42,24 @@ def test_main_window_shows_three_panes_and_backend(qtbot, ctx: AppContext) -> No
     assert (ctx.paths.config / "window.ini").is_file()
 
 
+def test_the_window_settles_once_its_start_up_work_is_over(qtbot, ctx: AppContext) -> None:
+    """``settled`` (the start-up heap is frozen then): backend probed, library loaded, index opened."""
+    from notebooklm_local.ui.main_window import MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    seen: list[bool] = []
+    win.settled.connect(lambda: seen.append(True))
+    assert not win.is_settled
+    win.show()
+    qtbot.waitUntil(lambda: bool(seen), timeout=60000)
+    assert win.is_settled and seen == [True]
+    assert win.library is not None and win.ingest.opened_service is not None
+    assert win.backend_label.text() != "Backend: …"
+    win.confirm_close = lambda _work: True
+    win.close()
+
+
 def test_app_process_starts_and_exits_cleanly(app_home: Path) -> None:
     env = {**os.environ, "QT_QPA_PLATFORM": "offscreen", "NOTEBOOKLM_LOCAL_QUIT_AFTER_MS": "1500"}
     out = subprocess.run(cli_exe(), env=env, capture_output=True, text=True, timeout=120)

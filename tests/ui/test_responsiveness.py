@@ -30,7 +30,7 @@ from PySide6.QtWidgets import QApplication
 from notebooklm_local.core.context import AppContext
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings
-from notebooklm_local.ui.application import freeze_startup_heap
+from notebooklm_local.ui.application import freeze_heap_when_settled
 from notebooklm_local.ui.heartbeat import GcPauses, Heartbeat, HeartbeatReport, run_until
 from tests.helpers.docs import make_pdf
 from tests.helpers.embedders import HashEmbedder
@@ -152,10 +152,10 @@ def _window(ctx: AppContext) -> Any:
     from notebooklm_local.ui.main_window import MainWindow
 
     win = MainWindow(ctx)
+    freeze_heap_when_settled(win)  # as run_gui does (the ``windows`` fixture unfreezes)
     win.show()
-    assert run_until(lambda: win.sources_pane.notebook_id is not None and win.backend_label.text() != "Backend: …",
-                     30)
-    freeze_startup_heap()  # as run_gui does once the window is up (the ``windows`` fixture unfreezes)
+    assert run_until(lambda: win.sources_pane.notebook_id is not None and win.is_settled, 60)
+    assert gc.get_freeze_count() > 0
     return win
 
 
