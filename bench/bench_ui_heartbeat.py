@@ -1,7 +1,7 @@
 """GUI responsiveness: a heartbeat on the GUI thread while the real window ingests and answers.
 
 The real ``MainWindow`` (offscreen, a throw-away data dir, the app's default settings: the embedded
-Gemma 3 270M for chat *and* embeddings) with a 10 ms precise timer on the GUI thread
+Gemma 3 270M for chat, all-MiniLM-L6-v2 for embeddings) with a 10 ms precise timer on the GUI thread
 (``ui.heartbeat``). A gap between two ticks far above 10 ms is a stall: the event loop could not run,
 because of work on the GUI thread or a worker holding the GIL. Phases:
 
@@ -25,6 +25,8 @@ Ratios: each phase's max gap and p99 against the idle baseline measured in the s
 from __future__ import annotations
 
 import argparse
+import faulthandler
+import gc
 import os
 import random
 import sys
@@ -69,40 +71,39 @@ def make_pdf(path: Path, pages: int, seed: int) -> Path:
 
 
 class StallSampler:
-    """(--diagnose) A thread that prints the GUI thread's stack when the heartbeat is late by > ``ms``.
+    """(--diagnose) Prints every thread's stack when the GUI thread misses its heartbeat by > ``ms``.
 
-    It needs the GIL itself, so a stall caused by a thread holding the GIL is seen when it lets go:
-    the stacks of all threads are printed then (the holder is usually still inside the call)."""
+    A watchdog re-armed at each tick: ``faulthandler.dump_traceback_later`` runs in a C thread that needs
+    no GIL, so it sees the stall *while* it happens, also when a thread holds the GIL (a Python-level
+    sampler thread only ran once the holder let go, and missed it). Garbage collections over 10 ms are
+    printed too (``gc.callbacks``: a full one holds the GIL)."""
 
     def __init__(self, hb: Any, ms: float = 45.0) -> None:
         self.hb, self.ms = hb, ms
-        self.main = threading.main_thread().ident
-        self._stop = threading.Event()
-        self._t = threading.Thread(target=self._run, daemon=True, name="stall-sampler")
+        self._on = False
+        self._gc_start = 0.0
 
     def start(self) -> None:
-        self._t.start()
+        self._on = True
+        self.hb._timer.timeout.connect(self._arm)  # a diagnostic hook on the heartbeat's own timer
+        gc.callbacks.append(self._gc)
 
     def stop(self) -> None:
-        self._stop.set()
-        self._t.join(1)
+        self._on = False
+        faulthandler.cancel_dump_traceback_later()
+        if self._gc in gc.callbacks:
+            gc.callbacks.remove(self._gc)
 
-    def _run(self) -> None:
-        reported_for = None
-        while not self._stop.wait(0.005):
-            last = self.hb._last  # a diagnostic peek
-            late = (time.perf_counter() - last) * 1000
-            if late > self.ms and reported_for != last:
-                reported_for = last
-                frames = sys._current_frames()
-                names = {t.ident: t.name for t in threading.enumerate()}
-                print(f"--- GUI thread late by {late:.0f} ms; stacks:", file=sys.stderr)
-                for ident, frame in frames.items():
-                    if ident == threading.get_ident():
-                        continue
-                    stack = "".join(traceback.format_stack(frame, limit=8))
-                    print(f"[{names.get(ident, ident)}{' (GUI)' if ident == self.main else ''}]\n{stack}",
-                          file=sys.stderr)
+    def _arm(self) -> None:
+        if self._on:
+            faulthandler.cancel_dump_traceback_later()
+            faulthandler.dump_traceback_later(self.ms / 1000.0, repeat=False, file=sys.stderr)
+
+    def _gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_start = time.perf_counter()
+        elif (ms := (time.perf_counter() - self._gc_start) * 1000) > 10:
+            print(f"--- garbage collection (generation {info['generation']}): {ms:.0f} ms", file=sys.stderr)
 
 
 CHROMA_CALLS: list[tuple[float, float]] = []
@@ -148,14 +149,14 @@ def main() -> int:
     from notebooklm_local.core.settings import Settings
     from notebooklm_local.services.models import ensure_default_model
     from notebooklm_local.ui.application import create_application, freeze_heap_when_settled
-    from notebooklm_local.ui.heartbeat import Heartbeat, HeartbeatReport, run_until
+    from notebooklm_local.ui.heartbeat import GcPauses, Heartbeat, HeartbeatReport, run_until
     from notebooklm_local.ui.main_window import MainWindow
     from notebooklm_local.workspace import open_library
 
     app = create_application()
     record_chroma_calls()
     paths = app_paths().ensure()
-    settings = Settings()  # the app's defaults: the embedded models for chat and embeddings
+    settings = Settings()  # the app's defaults: the embedded chat model and embedder
     settings.chat.mode = "generate"  # the questions stream generated answers (the heavier case for the GUI)
     ensure_default_model(paths)
     lib = open_library(paths, settings, with_index=False)
@@ -200,13 +201,12 @@ def main() -> int:
 
     results: dict[str, Any] = {}
     rows: list[list[Any]] = []
-    import gc
-
     gc.disable()  # as app.py does while the app starts (freeze_heap_when_settled turns it back on)
     win = open_window()
     # as in the app: the window opens the index in the background as it starts; measure after that
     run_until(lambda: win.ingest.opened_service is not None, 120)
     hb = Heartbeat(10)
+    gc_rec = GcPauses().start()  # the collector's pauses (a full one holds the GIL: every thread waits)
     sampler = StallSampler(hb) if args.diagnose else None
 
     def phase(name: str, start: Any, done: Any, timeout_s: float) -> HeartbeatReport:
@@ -220,6 +220,10 @@ def main() -> int:
         rep = hb.stop()
         print(f"{name}: {'done' if ok else 'TIMED OUT'} in {wall:.1f} s — {rep.summary()}")
         stalls = rep.stalls(50)
+        pauses = [(a, b) for a, b, _ in gc_rec.pauses if a >= t]
+        in_gc = [(e - s) * 1000 for s, e in stalls if any(a < e and s < b for a, b in pauses)]
+        print(f"  garbage collections: {len(pauses)}, longest {max(((b - a) * 1000 for a, b in pauses), default=0):.0f} ms;"
+              f" gaps > 50 ms during one: {len(in_gc)}")
         in_chroma = [(e - s) * 1000 for s, e in stalls if any(a < e and s < b for a, b in CHROMA_CALLS)]
         other = [(e - s) * 1000 for s, e in stalls if not any(a < e and s < b for a, b in CHROMA_CALLS)]
         if stalls:
@@ -227,7 +231,8 @@ def main() -> int:
                   f"others: {len(other)} (max {max(other, default=0):.0f} ms)")
         results[name] = {"ok": ok, "wall_s": wall, "max_ms": rep.max_ms, "p99_ms": rep.p99_ms,
                          "p50_ms": rep.percentile(50), "over_50ms": rep.over(50), "ticks": rep.ticks,
-                         "over_50ms_in_chroma": len(in_chroma), "over_50ms_other": len(other),
+                         "over_50ms_in_chroma": len(in_chroma), "over_50ms_in_gc": len(in_gc),
+                         "gc_pauses": len(pauses), "gc_max_ms": max(((b - a) * 1000 for a, b in pauses), default=0.0), "over_50ms_other": len(other),
                          "max_other_ms": max(other, default=0.0), "worst": rep.worst(10)}
         return rep
 

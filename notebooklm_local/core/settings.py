@@ -37,7 +37,7 @@ class ModelSettings:
     n_ctx: int = 4096
     n_gpu_layers: int = -1  # -1: all layers when the llama.cpp build has a GPU backend, else 0
     n_threads: int = 0  # 0: llama.cpp's choice
-    embedding_path: str = ""  # empty: the default embedder (the embedded model in embedding mode)
+    embedding_path: str = ""  # empty: the default embedder (all-MiniLM-L6-v2, made at first use)
     flash_attn: str = "auto"  # auto (on when the backend offloads to a GPU) | on | off
     chat_format: str = "auto"  # auto (GGUF template, else family fallback, else raw) | raw | <family>
     extra_paths: list[str] = field(default_factory=list)  # GGUFs the user added from elsewhere
