@@ -5,11 +5,12 @@ snapshot of its windows to FILE (atomically: a temporary file, then rename): the
 of visible named widgets, buttons, tab bar tabs and open menu items (so xdotool can click them), the visible links
 of the chat transcript (citation chips ``cite:…``, ``note:…``), whether a tooltip shows and its text, the
 chat panel's state (busy, streamed characters), open source viewers (cited page, shown page, highlighted
-passage) and the application palette. Nothing here changes what the app does.
+passage), the application palette and the garbage collector's state. Nothing here changes what the app does.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import time
@@ -103,6 +104,7 @@ def snapshot(app: QApplication) -> dict[str, Any]:
                     "dark": pal.color(QPalette.ColorRole.Window).lightness() < 128},
         "focus": (focus.objectName() or type(focus).__name__) if focus is not None else "",
         "tooltip": {"visible": QToolTip.isVisible(), "text": QToolTip.text() if QToolTip.isVisible() else ""},
+        "gc": {"enabled": gc.isenabled(), "frozen": gc.get_freeze_count()},  # paused at start, frozen once settled
         "windows": [], "widgets": {}, "buttons": [], "tabs": [], "menus": [], "anchors": [], "viewers": [], "chat": {},
     }
     for top in app.topLevelWidgets():

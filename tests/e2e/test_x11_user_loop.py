@@ -227,6 +227,9 @@ def _run_loop(app: Loop, pdf: Path, export_dir: Path, t0: float) -> None:
              lambda: app.rows(app.db, "SELECT id FROM notebooks WHERE name = 'Sample notebook'"), timeout=30)
     main = app.wait("the main window titled with the Sample notebook", lambda: app.window_titled("Sample notebook"))
     assert main["rect"][2] <= 1280 and main["rect"][3] <= 800, f"the window is larger than the screen: {main}"
+    # the collector, paused while the app starts, is back on with the start-up heap frozen (no full pass over it)
+    app.wait("the garbage collector on again, the start-up heap frozen",
+             lambda: (g := app.probe().get("gc", {})).get("enabled") and g.get("frozen", 0) > 100_000, timeout=30)
     app.shot("first-start-main-window")
 
     # 2. Sources ▸ Add files (Ctrl+O): Qt's own file dialog; the path typed into its file name field
