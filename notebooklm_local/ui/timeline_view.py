@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from PySide6.QtCore import QModelIndex, Qt, Signal, Slot
-from PySide6.QtGui import QPalette
+from PySide6.QtGui import QPalette, QResizeEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -25,6 +25,8 @@ __all__ = ["TimelineTableView"]
 
 _HEADERS = {"timeline": ["Date", "Event", "Source"], "data_table": ["Subject", "Quantity", "Context", "Source"]}
 FLAG = "\u26a0"
+NARROW_COLUMN_CHARS = 28  # the widest a date, subject, quantity or source column starts ...
+NARROW_COLUMN_SHARE = 0.22  # ... and its share of the table's width at most
 
 
 def _source_label(c: Citation) -> str:
@@ -72,6 +74,8 @@ class TimelineTableView(QWidget):
         self.kind = "timeline"
         self.rows: list[Any] = []
         self.citations: list[Citation] = []
+        self._wide_column = 1
+        self._natural: list[int] = []
         self.clear()
 
     def clear(self) -> None:
@@ -112,12 +116,18 @@ class TimelineTableView(QWidget):
                     item.setForeground(self.palette().color(QPalette.ColorRole.Link))
                 self.table.setItem(i, j, item)
         hh = self.table.horizontalHeader()
+        self._wide_column = 1 if self.kind == "timeline" else 2
         for j in range(len(headers)):
-            wide = (self.kind == "timeline" and j == 1) or (self.kind == "data_table" and j == 2)
-            hh.setSectionResizeMode(j, QHeaderView.ResizeMode.Stretch if wide else
-                                    QHeaderView.ResizeMode.ResizeToContents)
-        if len(rows) <= 300:  # wrapped rows: measuring thousands would stall the window
-            self.table.resizeRowsToContents()
+            hh.setSectionResizeMode(j, QHeaderView.ResizeMode.Stretch if j == self._wide_column else
+                                    QHeaderView.ResizeMode.Interactive)
+        self._natural = [max(self.table.sizeHintForColumn(j), hh.sectionSizeHint(j)) if j != self._wide_column
+                         else 0 for j in range(len(headers))]
+        self._fit_columns()
+        # wrapped rows follow their columns' widths (set while the view may still be hidden, at another
+        # width); measuring thousands would stall the window
+        vh = self.table.verticalHeader()
+        vh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents if len(rows) <= 300 else
+                                QHeaderView.ResizeMode.Interactive)
         self.table.setVisible(bool(rows))
         notes = list(getattr(result, "notes", []) or [])
         if not rows:
@@ -125,6 +135,24 @@ class TimelineTableView(QWidget):
         else:
             self.empty.setText(" ".join(notes))
         self.empty.setVisible(bool(self.empty.text()))
+
+    def _fit_columns(self) -> None:
+        """The event / context column takes the room left; the others fit their contents up to a share of
+        the table's width (a long subject or source title wraps there instead of pushing the text column off
+        the table). Again at each resize: the result is often set while the view is hidden, at another size."""
+        if not self._natural:
+            return
+        hh = self.table.horizontalHeader()
+        char = self.fontMetrics().averageCharWidth()
+        share = int(self.width() * NARROW_COLUMN_SHARE)  # (the table's own width lags while it is hidden)
+        cap = max(hh.minimumSectionSize(), min(char * NARROW_COLUMN_CHARS, share))
+        for j, natural in enumerate(self._natural):
+            if j != self._wide_column and j < self.table.columnCount():
+                hh.resizeSection(j, min(natural, cap))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        self._fit_columns()
 
     @Slot(QModelIndex)
     def _on_activated(self, index: QModelIndex) -> None:

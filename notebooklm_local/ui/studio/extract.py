@@ -98,6 +98,11 @@ def _ref_citation(node: Any, pid: int = 1) -> Citation | None:
                     "", getattr(r, "location", "") or "")
 
 
+def _count(n: int, noun: str) -> str:
+    """``"1 row"``, ``"12 rows"`` (the output's size in the stats line)."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
 class _CardsView(QWidget):
     """Flip through cloze cards: the blanked sentence, Reveal, the answer with its citation."""
 
@@ -406,26 +411,26 @@ class ExtractTab(QWidget):
             self.text_view.set_content(body, cites)
             self.stack.setCurrentWidget(self.text_view)
             n = len(cites)
-            what = f"{n} sentence{'s' if n != 1 else ''}"
+            what = _count(n, "sentence")
         elif kind == "flashcards":
             self.cards_view.set_cards(result.cards)
             self.stack.setCurrentWidget(self.cards_view)
-            what = f"{len(result.cards)} cards"
+            what = _count(len(result.cards), "card")
         elif kind == "quiz":
             self.quiz_view.set_questions(result.questions)
             self.stack.setCurrentWidget(self.quiz_view)
-            what = f"{len(result.questions)} questions"
+            what = _count(len(result.questions), "question")
         elif kind in TABLE_KINDS:
             self.table_view.set_result(kind, result)
             self.stack.setCurrentWidget(self.table_view)
             rows = result.events if kind == "timeline" else result.rows
             flagged = sum(1 for r in rows if not r.supported)
-            what = f"{len(rows)} {'dated events' if kind == 'timeline' else 'rows'}" + (
+            what = _count(len(rows), "dated event" if kind == "timeline" else "row") + (
                 f" ({flagged} flagged \u26a0)" if flagged else "")
         else:
             self.map_view.set_tree(result.root)
             self.stack.setCurrentWidget(self.map_page)
-            what = f"{len(result.nodes)} nodes"
+            what = _count(len(result.nodes), "node")
         secs = float((stats or {}).get("wall_s", 0.0))
         notes = list(getattr(result, "notes", []) or [])
         generated = bool(getattr(result, "generated", False))
