@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from PySide6.QtCore import QPointF, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QWheelEvent
+from PySide6.QtGui import QBrush, QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPen, QResizeEvent, QWheelEvent
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
@@ -133,6 +133,9 @@ class MindMapView(QGraphicsView):
         self.folded: set[int] = set()
         self.node_items: dict[int, _NodeItem] = {}
         self.zoom = 1.0
+        # fit again when the view is resized, until the user zooms: the tree is often set while the view is a
+        # hidden page (at another size), and a window resize should keep a fitted map fitted
+        self.auto_fit = True
         on_theme_changed(self, MindMapView.redraw)  # the nodes' colours are the theme's
 
     # -- public ---------------------------------------------------------------------------------
@@ -155,6 +158,7 @@ class MindMapView(QGraphicsView):
         self.redraw()
 
     def fit(self) -> None:
+        self.auto_fit = True
         rect = self.scene().itemsBoundingRect()
         if rect.isEmpty():
             return
@@ -168,6 +172,7 @@ class MindMapView(QGraphicsView):
         self.zoom = scale
 
     def zoom_by(self, factor: float) -> None:
+        self.auto_fit = False
         new = max(0.1, min(4.0, self.zoom * factor))
         self.scale(new / self.zoom, new / self.zoom)
         self.zoom = new
@@ -242,6 +247,11 @@ class MindMapView(QGraphicsView):
             scene.addItem(item)
             self.node_items[key] = item
         scene.setSceneRect(scene.itemsBoundingRect().adjusted(-30, -30, 30, 30))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.auto_fit and self.root is not None:
+            self.fit()
 
     def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802 - Qt override
         if event.modifiers() & Qt.KeyboardModifier.ControlModifier or not self.verticalScrollBar().isVisible():

@@ -77,3 +77,50 @@ def test_a_large_map_fits_whole_with_no_scroll_bars(qtbot: Any) -> None:
     assert not view.horizontalScrollBar().isVisible() and not view.verticalScrollBar().isVisible()
     visible = view.mapToScene(view.viewport().rect()).boundingRect()
     assert visible.contains(view.scene().itemsBoundingRect())
+
+
+def _wide_tree() -> dict[str, Any]:
+    leaf = lambda t: {"title": t, "children": [], "passages": [t]}  # noqa: E731
+    return {"title": "QA test", "children": [
+        {"title": f"Source {i}", "children": [
+            {"title": f"topic {i}.{j}", "children": [leaf(f"A long key sentence number {i}.{j}.{k} of the source "
+                                                        "that makes the leaves wide") for k in range(2)]}
+            for j in range(4)]} for i in range(2)]}
+
+
+def test_a_map_set_while_hidden_fits_once_shown_until_the_user_zooms(qtbot: Any) -> None:
+    """As in the Extract tab: the tree is set while the view is a hidden page at another size; shown, the
+    whole map is in view (the root was cut off on the left, the leaves on the right); a resize keeps it
+    fitted, but not after the user zoomed."""
+    from PySide6.QtWidgets import QStackedWidget, QWidget
+
+    host = QStackedWidget()
+    qtbot.addWidget(host)
+    host.addWidget(QWidget())
+    view = MindMapView()
+    host.addWidget(view)
+    host.resize(500, 520)
+    host.show()
+    qtbot.waitExposed(host)
+    view.set_tree(_wide_tree())
+    host.setCurrentWidget(view)
+    qtbot.wait(50)
+
+    def whole_map_visible() -> bool:
+        shown = view.mapToScene(view.viewport().rect()).boundingRect()
+        return shown.adjusted(-1, -1, 1, 1).contains(view.scene().itemsBoundingRect())
+
+    assert whole_map_visible() and view.zoom < 1.0
+    small = view.zoom
+    host.resize(900, 700)
+    qtbot.wait(50)
+    assert whole_map_visible() and view.zoom > small
+    view.zoom_by(1.25)  # the user's zoom stays through a resize
+    zoomed = view.zoom
+    host.resize(600, 600)
+    qtbot.wait(50)
+    assert view.zoom == pytest.approx(zoomed)
+    view.fit()  # Fit: fitted again, and kept so
+    host.resize(500, 520)
+    qtbot.wait(50)
+    assert whole_map_visible()
