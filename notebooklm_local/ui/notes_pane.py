@@ -399,6 +399,8 @@ class NotesPane(QWidget):
         self._autosave_timer.stop()
         self.title_edit.setText(note.title if note else "")
         self.tags_edit.setText(_tags_text(note.tags) if note else "")
+        for edit in (self.title_edit, self.tags_edit):  # a long title shows its start, not its end
+            edit.setCursorPosition(0)
         self.editor.setPlainText(note.body if note else "")
         for w in (self.title_edit, self.tags_edit, self.editor):
             w.setEnabled(note is not None)
@@ -484,6 +486,7 @@ class NotesPane(QWidget):
                 if not self.title_edit.text().strip() and not self.title_edit.hasFocus():
                     self._loading = True
                     self.title_edit.setText(note.title)  # the title derived from the text
+                    self.title_edit.setCursorPosition(0)
                     self._loading = False
         self._update_buttons()
         self.note_saved.emit(note.id)

@@ -399,3 +399,16 @@ def test_a_real_answer_saved_from_chat_appears_in_the_notes_pane(qtbot: Any, app
         lanes.shutdown(10000)
         chat.engine.close()
         lib.library.close()
+
+
+def test_a_long_title_shows_its_start(qtbot: Any, pane: Any, world: World, notes: NoteStore) -> None:
+    """A note saved from a long question: the title field shows the title's beginning (it showed its end,
+    "…b pattern used for in the MIME database?", the cursor left at the end by setText)."""
+    title = "What is a glob pattern used for in the MIME database, and how are conflicting globs resolved?"
+    saved = notes.add(world.notebook_id, title, "The glob file is a simple list of lines.", tags=["mime", "globs"])
+    open_notebook(qtbot, pane, world)
+    pane.show_note(saved.id)
+    idle(qtbot, pane)
+    assert pane.title_edit.text() == title
+    assert pane.title_edit.cursorPosition() == 0 and pane.tags_edit.cursorPosition() == 0
+    assert pane.title_edit.cursorRect().left() < pane.title_edit.width() // 4  # the start is in view
