@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, Qt, QTimer, QUrl, Signal, Slot
+from PySide6.QtCore import QEvent, QObject, QRectF, QSettings, QSize, Qt, QTimer, QUrl, Signal, Slot
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -71,6 +71,7 @@ if TYPE_CHECKING:
 __all__ = ["MainWindow"]
 
 log = logging.getLogger(__name__)
+FRAME_ALLOWANCE = 40  # px kept for the window manager's title bar and borders while the frame is not known
 
 
 class _PluginNotices(QObject):
@@ -1085,12 +1086,21 @@ class MainWindow(QMainWindow):
         if screen is None:
             return
         area = screen.availableGeometry()
-        w = min(self.width(), area.width())
-        h = min(self.height(), area.height())
+        # the window manager's frame (title bar, borders) is on the screen too: before the window is shown
+        # it is not known yet, so room for a title bar is kept (the default 1280x800 on a 1280x800 screen
+        # put the status bar below the screen's edge)
+        frame = self.frameGeometry().size() - self.size()
+        if frame.height() <= 0:
+            frame = QSize(0, FRAME_ALLOWANCE)
+        w = min(self.width(), area.width() - frame.width())
+        h = min(self.height(), area.height() - frame.height())
         if (w, h) != (self.width(), self.height()):
             self.resize(w, h)  # never below the layout's minimum (Qt keeps that)
-        x = min(max(self.x(), area.left()), max(area.left(), area.right() - self.width() + 1))
-        y = min(max(self.y(), area.top()), max(area.top(), area.bottom() - self.height() + 1))
+        floor = self.minimumSizeHint()  # (before the first show, the layout's minimum is not applied yet)
+        outer_w = max(self.width(), floor.width()) + frame.width()
+        outer_h = max(self.height(), floor.height()) + frame.height()
+        x = min(max(self.x(), area.left()), max(area.left(), area.right() - outer_w + 1))
+        y = min(max(self.y(), area.top()), max(area.top(), area.bottom() - outer_h + 1))
         if (x, y) != (self.x(), self.y()):
             self.move(x, y)
 

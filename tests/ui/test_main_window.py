@@ -285,6 +285,30 @@ def test_a_saved_window_larger_than_the_screen_is_clamped_at_start(qtbot, ctx: A
     win.close()
 
 
+def test_the_window_and_its_frame_fit_the_screen(qtbot, ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The default 1280x800 on a 1280x800 screen: the window manager's title bar pushed the status bar (model,
+    backend) below the screen's edge. Until the frame is known, room for a title bar is kept."""
+    from types import SimpleNamespace
+
+    from PySide6.QtCore import QRect
+
+    from notebooklm_local.ui.main_window import FRAME_ALLOWANCE, MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    area = QRect(0, 0, 2560, 1440)  # larger than the layout's minimum, so only the clamp decides
+    monkeypatch.setattr(win, "screen", lambda: SimpleNamespace(availableGeometry=lambda: area))
+    win.resize(2560, 1440)
+    win.move(0, 0)
+    win._clamp_to_screen()
+    assert win.width() == 2560 and win.height() == 1440 - FRAME_ALLOWANCE
+    win.resize(1280, 800)
+    win.move(1500, 800)  # partly off the bottom right: moved back, frame included
+    win._clamp_to_screen()
+    assert (win.width(), win.height()) == (1280, 800)
+    assert win.x() + win.width() <= area.right() + 1 and win.y() + win.height() + FRAME_ALLOWANCE <= area.bottom() + 1
+
+
 def test_the_first_start_on_an_empty_data_dir_creates_and_indexes_the_sample_notebook(
         qtbot, ctx: AppContext, monkeypatch: pytest.MonkeyPatch) -> None:
     from notebooklm_local.extensions.sample import SAMPLE_NOTEBOOK
