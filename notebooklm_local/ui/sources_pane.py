@@ -40,6 +40,7 @@ from PySide6.QtGui import (
     QPainter,
     QPaintEvent,
     QPalette,
+    QPen,
 )
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -292,6 +293,14 @@ class SourceDelegate(QStyledItemDelegate):
         check.checkState = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
         check.state |= QStyle.StateFlag.State_On if checked else QStyle.StateFlag.State_Off
         style.drawPrimitive(QStyle.PrimitiveElement.PE_IndicatorItemViewItemCheck, check, painter, widget)
+        if opt.palette.color(QPalette.ColorRole.Base).lightness() < 128:
+            # dark: Fusion outlines the box in the window colour darkened, as dark as the row itself; an empty
+            # box was invisible (contrast 1.03:1). Outlined in the placeholder colour (>= 3:1 on the row).
+            painter.save()
+            painter.setPen(QPen(opt.palette.color(QPalette.ColorRole.PlaceholderText), 1))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRect(check.rect.adjusted(0, 0, -1, -1))
+            painter.restore()
 
         action = index.data(ACTION_ROLE)
         button = self.button_rect(opt, action)

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QStyleOptionViewItem
 
 from notebooklm_local.core.paths import app_paths
 from notebooklm_local.core.settings import Settings, load_settings
@@ -366,3 +366,35 @@ def test_theme_callbacks_follow_changes_and_do_not_keep_their_owner_alive(app: Q
     assert ref() is None
     apply_theme(app, "light")
     assert calls == [True]
+
+
+def test_an_unchecked_source_box_is_visible_in_the_dark_theme(app: QApplication, qtbot: Any) -> None:
+    """The Sources list's checkbox: in the dark theme Fusion outlined it as dark as the row (1.03:1), so an
+    unticked source showed no box at all. Its edge must stand out from the row (3:1, WCAG's non-text contrast;
+    the light theme keeps Fusion's own grey edge, 1.9:1 on white, plainly visible)."""
+    from PySide6.QtWidgets import QListWidget, QListWidgetItem
+
+    from notebooklm_local.ui.sources_pane import STATE_ROLE, SourceDelegate
+
+    apply_theme(app, "dark")
+    view = QListWidget()
+    qtbot.addWidget(view)
+    delegate = SourceDelegate(view)
+    view.setItemDelegate(delegate)
+    item = QListWidgetItem("Shared MIME-info Database")
+    item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+    item.setCheckState(Qt.CheckState.Unchecked)
+    item.setData(STATE_ROLE, "ready")
+    view.addItem(item)
+    view.resize(320, 120)
+    view.show()
+    qtbot.waitExposed(view)
+    image = view.viewport().grab().toImage()
+    opt = QStyleOptionViewItem()
+    opt.initFrom(view)
+    opt.rect = view.visualItemRect(item)
+    box = delegate.check_rect_of(opt)
+    row = image.pixelColor(opt.rect.right() - 3, box.center().y())
+    edge = max((image.pixelColor(x, box.center().y()) for x in range(box.left(), box.left() + 3)),
+               key=lambda c: _contrast(c, row))
+    assert _contrast(edge, row) >= 3.0, (edge.name(), row.name())
