@@ -66,8 +66,7 @@ def main() -> int:
     ensure_sample_notebook(lib)
     lib.library.close()
     ctx = AppContext(paths, settings)
-    win = MainWindow(ctx)
-    win.resize(1280, 800)
+    win = MainWindow(ctx)  # its default size, fitted to the 1280x800 screen with the title bar (as users get it)
     win.move(0, 0)
     win.show()
     OUT.mkdir(parents=True, exist_ok=True)
@@ -454,7 +453,7 @@ def _sample_window(theme: str) -> Any:
     lib.library.close()
     apply_theme(app, theme)
     win = MainWindow(AppContext(paths, settings))
-    win.resize(1280, 800)
+    # its default size, fitted to the 1280x800 screen with the title bar (as users get it)
     win.move(0, 0)
     win.show()
     return win
