@@ -112,4 +112,9 @@ def test_ask_save_note_keeps_the_citations(garden: str) -> None:
     assert len(listed) == 1 and listed[0]["title"] == "When should roses be pruned?"
     note = json.loads(run("notes", "show", listed[0]["id"], "--json").stdout)
     assert note["tags"] == ["roses"] and note["origin_kind"] == "chat"
+    # a Quotes answer is a list of quotations, one a line with its marker, as the chat shows it
+    lines = note["body"].splitlines()
+    assert len(lines) == len(answer["citations"]) and all(
+        line.startswith("- \u201c") and line.endswith(f"\u201d [{c['passage_id']}]")
+        for line, c in zip(lines, answer["citations"], strict=True)), note["body"]
     assert [c["passage_id"] for c in note["citations"]] == [c["passage_id"] for c in answer["citations"]]

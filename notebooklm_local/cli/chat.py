@@ -18,6 +18,7 @@ from notebooklm_local.cli.common import resolve_sources as _resolve_sources
 from notebooklm_local.cli.common import sigint_cancels as _sigint_cancels
 from notebooklm_local.cli.common import workspace as _workspace
 from notebooklm_local.core.errors import NotebookError
+from notebooklm_local.core.notes import answer_note_body
 
 __all__ = ["add_chat_parsers"]
 
@@ -254,7 +255,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
             if args.save_note and not result.cancelled:
                 nb = chat.library.library.notebook(args.notebook)
                 note = ws.note_store().add(
-                    nb.id, " ".join(question.split())[:200], result.answer.text,
+                    nb.id, " ".join(question.split())[:200], answer_note_body(result.answer, result.mode),
                     citations=[c.to_json() for c in result.answer.citations], tags=args.tag, origin_kind="chat",
                     origin_id=result.session_id)
                 print(f"Saved as note {note.id[:8]}: {note.title}", file=sys.stderr)

@@ -17,11 +17,12 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from notebooklm_local.core.citations import strip_markers
+from notebooklm_local.core.citations import CitedAnswer, strip_markers
 from notebooklm_local.core.errors import NotebookError
 from notebooklm_local.core.library import Library
 
 __all__ = [
+    "answer_note_body",
     "Note",
     "NoteStore",
     "normalize_tag",
@@ -109,6 +110,22 @@ def derive_title(body: str, *, limit: int = 80) -> str:
                 cut = cut[: cut.rindex(" ")]
             return cut.rstrip(" ,;:.-") + "\u2026"
     return "Untitled note"
+
+
+def answer_note_body(answer: CitedAnswer, mode: str = "generate") -> str:
+    """The Markdown body of a note saved from a chat answer. A Quotes answer (``mode`` "quotes": source
+    sentences, nothing generated) is a list of quotations, one a line, each with its marker, as the chat
+    shows it (joined into one paragraph it read as prose nobody wrote); a written answer is its text."""
+    if mode != "quotes" or answer.not_found or not answer.sentences:
+        return answer.text
+    lines = []
+    for s in answer.sentences:
+        marks = " ".join(f"[{n}]" for n in s.citations)
+        text = s.text.strip()
+        if marks and text.endswith(marks):  # the quote as the source has it (a "[3]" of its own stays)
+            text = text[: -len(marks)].rstrip()
+        lines.append(f"- \u201c{text}\u201d {marks}".rstrip())
+    return "\n".join(lines)
 
 
 def _title(title: str | None, body: str) -> str:

@@ -39,7 +39,7 @@ from notebooklm_local.core.chat_goals import GOAL_LABELS, ChatGoal
 from notebooklm_local.core.citations import NO_ANSWER_TEXT, is_no_answer, strip_markers
 from notebooklm_local.core.library import Library
 from notebooklm_local.core.note_export import render_markdown
-from notebooklm_local.core.notes import Note, NoteStore
+from notebooklm_local.core.notes import Note, NoteStore, answer_note_body
 from notebooklm_local.services.chat import QUOTES_LABEL, STOPPED_NOTE, ChatService
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount
 from notebooklm_local.ui.ops import BackgroundOp
@@ -697,9 +697,10 @@ class ChatPanel(QWidget):
         library = self.chat.library.library
         notebook, answer, session = self.notebook_id, result.answer, result.session_id
         title = " ".join(str(getattr(result, "question", "")).split())[:200]  # as `ask --save-note` titles it
+        body = answer_note_body(answer, getattr(result, "mode", "generate"))
 
         def run() -> Any:
-            return NoteStore(library).add(notebook, title, answer.text, citations=[c.to_json() for c in answer.citations],
+            return NoteStore(library).add(notebook, title, body, citations=[c.to_json() for c in answer.citations],
                                           origin_kind="chat", origin_id=session or "")
 
         self.status.setText("Saving the answer as a note…")

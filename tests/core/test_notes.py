@@ -212,3 +212,19 @@ def test_deleting_a_notebook_deletes_its_notes(store: NoteStore, nb: str, lib: L
     with pytest.raises(NotebookError):
         store.get(n.id)
     assert store.list(nb) == []
+
+
+def test_a_quotes_answer_becomes_a_list_of_quotations_and_a_written_one_stays_prose() -> None:
+    from notebooklm_local.core.citations import AnswerSentence, CitedAnswer
+    from notebooklm_local.core.notes import answer_note_body
+
+    quotes = CitedAnswer("Prune in late winter [1] The rule of thumb [2] is in note [3] [2]", [
+        AnswerSentence("Prune in late winter [1]", [1], supported=True),
+        AnswerSentence("The rule of thumb [2] is in note [3] [2]", [2], supported=True),  # the source's own "[2]"
+    ], [])
+    assert answer_note_body(quotes, "quotes") == (
+        "- \u201cPrune in late winter\u201d [1]\n- \u201cThe rule of thumb [2] is in note [3]\u201d [2]")
+    assert answer_note_body(quotes, "generate") == quotes.text
+    nothing = CitedAnswer("The sources do not say.", [AnswerSentence("The sources do not say.", supported=True)], [],
+                          not_found=True)
+    assert answer_note_body(nothing, "quotes") == "The sources do not say."

@@ -76,10 +76,15 @@ def test_extract_tab_makes_every_output_without_a_model(qtbot: Any, ctx: AppCont
     cv = tab.cards_view
     assert deck.cards[0].front in cv.view.toPlainText() and deck.cards[0].back not in cv.view.toPlainText().replace(
         deck.cards[0].front, "")
+    cv.reveal_button.click()
+    assert deck.cards[0].back in cv.view.toPlainText() and cv.reveal_button.text() == "Hide"
+    cv.reveal_button.click()  # and back: the answer hidden again
+    assert not cv.revealed and cv.reveal_button.text() == "Reveal"
+    assert deck.cards[0].back not in cv.view.toPlainText().replace(deck.cards[0].front, "")
     cv.reveal()
     assert deck.cards[0].back in cv.view.toPlainText()
     cv.next_button.click()
-    assert cv.i == (1 if len(deck.cards) > 1 else 0)
+    assert cv.i == (1 if len(deck.cards) > 1 else 0) and cv.reveal_button.text() == "Reveal"
     _check_citations(win, deck.citations)
 
     quiz = _make(qtbot, tab, "quiz", 5)

@@ -128,7 +128,7 @@ class _CardsView(QWidget):
         self.reveal_button = QPushButton("Reveal")
         self.reveal_button.setObjectName("cards-reveal")
         self.reveal_button.setShortcut("Space")
-        self.reveal_button.clicked.connect(self.reveal)
+        self.reveal_button.clicked.connect(self.toggle)
         self.next_button = QPushButton("Next \u25b6")
         self.next_button.setObjectName("cards-next")
         self.next_button.clicked.connect(lambda: self.show_card(self.i + 1))
@@ -153,12 +153,23 @@ class _CardsView(QWidget):
         self.prev_button.setEnabled(self.i > 0)
         self.next_button.setEnabled(self.i + 1 < len(self.cards))
         self.reveal_button.setEnabled(bool(self.cards))
+        self.reveal_button.setText("Reveal")
 
     @Slot()
     def reveal(self) -> None:
         if self.cards:
             self.revealed = True
             self._paint()
+            self.reveal_button.setText("Hide")  # the button turns the answer over and back (Space)
+
+    @Slot()
+    def toggle(self) -> None:
+        if self.revealed:
+            self.revealed = False
+            self._paint()
+            self.reveal_button.setText("Reveal")
+        else:
+            self.reveal()
 
     def _paint(self) -> None:
         card = self.cards[self.i]
