@@ -229,13 +229,145 @@ def _extract_main(html: str, url: str | None) -> str | None:
 
     md = run(False)
     recall = run(True)
-    if recall and _alnum_text(recall) > _RECALL_GAIN * _alnum_text(md or ""):
+    if recall and (_alnum_text(recall) > _RECALL_GAIN * _alnum_text(md or "") or _restores_inner_lists(md, recall)):
         return recall
     return md
 
 
 def _alnum_text(text: str) -> int:
     return sum(ch.isalnum() for ch in text)
+
+
+def _norm(text: str) -> str:
+    """Lower-case letters and digits only: the same text whatever markup or spacing renders it."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+_MD_LIST_LINE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\S", re.MULTILINE)
+_MD_LIST_MARK = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+")
+_MIN_INNER_LIST_CHARS = 40
+
+
+def _restores_inner_lists(default: str | None, recall: str) -> bool:
+    """Whether recall mode gives the default text back plus lists *inside* it that the default mode dropped.
+
+    On manuals the default mode drops whole lists ("Advantages include:" followed by nothing: SQLite's WAL
+    page, Debian's reference) while finding almost as much text overall, so the 30 % rule never picks recall.
+    Boilerplate that recall mode lets in sits around the article (sidebars, "Related" boxes); list items
+    between two lines the default mode kept are the article's own. Lines are compared without list markers
+    (one mode may render as a list what the other renders as paragraphs).
+    """
+    if not default:
+        return False
+    wanted = [k for _, k in _units(default)]
+    lines = _units(recall)
+    found: list[int] = []
+    j = 0
+    for w in wanted:
+        k = next((i for i in range(j, len(lines)) if lines[i][1] == w), None)
+        if k is not None:
+            found.append(k)
+            j = k + 1
+    if not found or len(found) < 0.8 * len(wanted):
+        return False  # recall chose other content, not the same article with more in it
+    matched = set(found)
+    inner = [lines[i][0] for i in range(found[0] + 1, found[-1]) if i not in matched]
+    return sum(_alnum_text(line) for line in inner if _MD_LIST_LINE.match(line)) >= _MIN_INNER_LIST_CHARS
+
+
+def _units(md: str) -> list[tuple[str, str]]:
+    """(text, key) of each paragraph of Markdown, and of each item of a list, without the list markers."""
+    out: list[tuple[str, str]] = []
+    for para in md.split("\n\n"):
+        parts = para.splitlines() if _MD_LIST_LINE.search(para) else [para]
+        for part in parts:
+            key = _norm(_MD_LIST_MARK.sub("", part, count=1))
+            if key:
+                out.append((part, key))
+    return out
+
+
+_PRE = re.compile(r"(<pre\b[^>]*>)(?!\s*<code\b)(.*?)(</pre\s*>)", re.IGNORECASE | re.DOTALL)
+_PRE_INLINE = re.compile(  # markup inside <pre> (a comment in italics) makes trafilatura drop the code fence
+    r"</?(?:a|b|i|em|strong|span|font|u|tt|kbd|var|samp|code|mark|small|big)\b[^>]*>", re.IGNORECASE
+)
+_INLINE_FENCE = re.compile(r"(?m)^(.*\S)[ \t]*(`{3,})[ \t]*$")
+_SUP = re.compile(r"<sup>(.*?)</sup>", re.IGNORECASE | re.DOTALL)
+_SUB = re.compile(r"</?sub>", re.IGNORECASE)
+
+
+def _code_in_pre(html: str) -> str:
+    """``<pre>`` without ``<code>`` gets one, so that trafilatura keeps it as a fenced code block.
+
+    Otherwise a bare ``<pre>`` comes out as plain lines: a shell session's ``----`` under a column name
+    turns the lines above it into a Markdown heading, and code runs into the prose sentences around it.
+    """
+    return _PRE.sub(lambda m: f"{m.group(1)}<code>{_PRE_INLINE.sub('', m.group(2))}</code>{m.group(3)}", html)
+
+
+def _inline_html(md: str) -> str:
+    """Trafilatura's Markdown made plain: ``2<sup>48</sup>`` -> ``2^48``, and a code fence it opens at the end of
+    a line of prose ("For example: ```") moved to a line of its own (else the closing fence opens a code block
+    that swallows the prose after it)."""
+    md = _INLINE_FENCE.sub(lambda m: f"{m.group(1)}\n\n{m.group(2)}" if m.group(1).count("`") % 2 == 0 else m.group(0), md)
+    return _SUB.sub("", _SUP.sub(r"^\1", md))
+
+
+def _html_headings(html: str) -> list[tuple[int, str, str]]:
+    """The page's headings in order: (depth, text, key of the text that follows the heading)."""
+    out: list[tuple[int, str, str]] = []
+    blocks = _fallback_blocks(html)
+    for i, b in enumerate(blocks):
+        if b.kind != "heading":
+            continue
+        after = next((n for n in blocks[i + 1 :] if n.kind != "heading"), None)
+        out.append((len(b.heading_path), b.text, _norm(after.text)[:40] if after else ""))
+    return out
+
+
+def _starts_with(block: str, key: str) -> bool:
+    return bool(key) and (block.startswith(key) or (len(block) >= 20 and key.startswith(block)))
+
+
+def _restore_headings(blocks: list[Block], html: str) -> list[Block]:
+    """Put back the page's headings that the main-content extraction dropped, and rebuild heading paths.
+
+    Trafilatura leaves out many headings of documentation pages (all of SQLite's, most of the Debian
+    Reference's), and with them the structure a mind map, the summary's sections and the passages' heading
+    paths use. A heading of the page goes back in front of the block that starts with the text following it
+    in the page (searching forward only), so headings of navigation and sidebars, whose text is not in the
+    extracted content, stay out.
+    """
+    headings = _html_headings(html)
+    if not headings:
+        return blocks
+    depth_of = {_norm(t): d for d, t, _ in headings}
+    out = list(blocks)
+    pos = 0
+    for _depth, text, key in headings:
+        hkey = _norm(text)
+        if not hkey:
+            continue
+        k = next((i for i in range(pos, len(out)) if out[i].kind != "heading" and _starts_with(_norm(out[i].text), key)), None)
+        if k is None:
+            continue
+        before = [i for i in range(max(pos, k - 3), k) if _norm(out[i].text) == hkey]
+        if before:  # already there (as a heading, or as a paragraph of the heading's text)
+            i = before[-1]
+            out[i] = Block(out[i].text, "heading")
+            pos = k
+            continue
+        out.insert(k, Block(text, "heading"))
+        pos = k + 1
+    stack = HeadingStack()
+    fixed: list[Block] = []
+    for b in out:
+        if b.kind == "heading":
+            path = stack.push(depth_of.get(_norm(b.text), len(b.heading_path) or 1), b.text)
+            fixed.append(Block(b.text, "heading", page=b.page, heading_path=path))
+        else:
+            fixed.append(Block(b.text, b.kind, page=b.page, heading_path=stack.path))
+    return fixed
 
 
 def _has_comments(html: str, url: str | None) -> bool:
@@ -278,9 +410,9 @@ def html_to_document(
     where = url or fallback_title or "The page"
     if not html.strip():
         raise SourceLoadError(f"{where} is empty; nothing was added.")
-    cleaned = _NOSCRIPT.sub(" ", html)  # "please enable JavaScript" is not the page's content
+    cleaned = _code_in_pre(_NOSCRIPT.sub(" ", html))  # "please enable JavaScript" is not the page's content
     md = _extract_main(cleaned, url)
-    blocks = markdown_to_blocks(md) if md else []
+    blocks = _restore_headings(markdown_to_blocks(_inline_html(md)), html) if md else []
     flags: list[str] = []
     if blocks and _has_comments(cleaned, url):
         flags.append("comments on the page were left out (only the main content is used)")

@@ -1,0 +1,82 @@
+"""HTML manuals (SQLite's docs, the Debian Reference): trafilatura's default mode drops their headings, the
+lists inside the text and the fences of bare ``<pre>`` code; the loader puts them back.
+
+``manual_page.html`` is a hand-made page in the shape of SQLite's documentation (numbered ``<h1><span>``
+headings, a table of contents and navigation around the article, a list after "Advantages include:", a shell
+session in ``<pre>`` with an italic comment and a ``----`` rule under a column name, a ``<sup>``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from notebooklm_local.services.loaders import web
+from notebooklm_local.services.loaders.web import html_to_document
+
+FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "web"
+
+
+@pytest.fixture(scope="module")
+def manual():
+    return html_to_document((FIXTURES / "manual_page.html").read_bytes(), url=None, kind="html")
+
+
+def test_headings_of_the_article_come_back_with_their_paths(manual) -> None:
+    headings = [b.text for b in manual.blocks if b.kind == "heading"]
+    assert headings == ["1. Overview", "2. How The Journal Works", "2.1. Checkpointing"]  # no TOC, no nav
+    checkpoint = next(b for b in manual.blocks if b.text.startswith("A checkpoint copies"))
+    assert checkpoint.heading_path == ("2. How The Journal Works", "2.1. Checkpointing")
+    intro = next(b for b in manual.blocks if b.text.startswith("Tinydb normally keeps"))
+    assert intro.heading_path == ("1. Overview",)
+
+
+def test_a_list_inside_the_article_is_kept(manual) -> None:
+    assert "Readers never block the single writer" in manual.text
+    assert manual.text.index("Advantages include:") < manual.text.index("considerably faster") < manual.text.index(
+        "But there are also disadvantages")
+
+
+def test_bare_pre_is_one_code_block_never_a_heading(manual) -> None:
+    code = [b for b in manual.blocks if "PRAGMA journal = WAL;" in b.text]
+    assert len(code) == 1 and code[0].kind == "paragraph"
+    assert code[0].text.splitlines() == [
+        "-- switch the journal on", "tinydb> PRAGMA journal = WAL;", "tinydb> SELECT mode FROM status;", "mode",
+        "----", "wal"]
+    assert not any("tinydb>" in b.text for b in manual.blocks if b.kind == "heading")
+
+
+def test_superscript_is_not_left_as_a_tag(manual) -> None:
+    assert "2^16 page entries" in manual.text and "<sup>" not in manual.text
+
+
+def test_a_fence_opened_at_the_end_of_a_line_does_not_swallow_the_prose_after_it() -> None:
+    md = "For example: ```\nSELECT first_name FROM t;\n```\nIn the query above the first\\_name column is used."
+    blocks = web.markdown_to_blocks(web._inline_html(md))
+    assert [b.text for b in blocks] == [
+        "For example:", "SELECT first_name FROM t;", "In the query above the first_name column is used."]
+
+
+@pytest.mark.parametrize(
+    ("default", "recall", "chosen"),
+    [
+        # a list between two paragraphs the default mode kept: the article's own
+        ("Intro of the page. " * 20 + "Advantages include:\n\nBut there are also disadvantages.",
+         "Intro of the page. " * 20 + "Advantages include:\n\n1. It is faster in most scenarios.\n2. Readers do not block "
+         "writers.\n\nBut there are also disadvantages.", "recall"),
+        # list items the default mode rendered as paragraphs are the same text
+        ("First term is defined here.\n\nSecond term is defined here.\n\nClosing words.",
+         "- First term is defined here.\n- Second term is defined here.\n\nClosing words.", "default"),
+        # links around the article (a sidebar list after it) stay out
+        ("Main article text. " * 20 + "\n\nLast paragraph.",
+         "Main article text. " * 20 + "\n\nLast paragraph.\n\n- Related subjects and other pages\n- Send us your "
+         "feedback about this page", "default"),
+    ],
+)
+def test_recall_mode_when_it_restores_a_list_inside_the_text(monkeypatch: pytest.MonkeyPatch, default: str,
+                                                              recall: str, chosen: str) -> None:
+    import trafilatura
+
+    monkeypatch.setattr(trafilatura, "extract", lambda _h, **kw: recall if kw.get("favor_recall") else default)
+    assert web._extract_main("<html></html>", None) == (recall if chosen == "recall" else default)
