@@ -80,3 +80,17 @@ def test_recall_mode_when_it_restores_a_list_inside_the_text(monkeypatch: pytest
 
     monkeypatch.setattr(trafilatura, "extract", lambda _h, **kw: recall if kw.get("favor_recall") else default)
     assert web._extract_main("<html></html>", None) == (recall if chosen == "recall" else default)
+
+
+def test_a_heading_matching_far_down_the_page_does_not_lose_the_headings_before() -> None:
+    from notebooklm_local.core.documents import Block
+
+    html = ("<body><h1>User Manual</h1><p>Table of contents</p><h2>Cloning</h2><p>Cloning copies a repository.</p>"
+            "<h2>Branches</h2><p>A branch is a line of work.</p><h2>Index</h2><p>Table of contents of the index</p>"
+            "</body>")
+    extracted = [Block("Cloning copies a repository."), Block("A branch is a line of work."),
+                 Block("Table of contents of the index")]
+    out = web._restore_headings(extracted, html)
+    assert [(b.kind, b.text) for b in out] == [
+        ("heading", "Cloning"), ("paragraph", "Cloning copies a repository."), ("heading", "Branches"),
+        ("paragraph", "A branch is a line of work."), ("heading", "Index"), ("paragraph", "Table of contents of the index")]

@@ -335,39 +335,70 @@ def _restore_headings(blocks: list[Block], html: str) -> list[Block]:
     Trafilatura leaves out many headings of documentation pages (all of SQLite's, most of the Debian
     Reference's), and with them the structure a mind map, the summary's sections and the passages' heading
     paths use. A heading of the page goes back in front of the block that starts with the text following it
-    in the page (searching forward only), so headings of navigation and sidebars, whose text is not in the
-    extracted content, stay out.
+    in the page, so headings of navigation and sidebars, whose text is not in the extracted content, stay
+    out. Of the places found, the longest run in page order is used (a heading followed by a "Table of
+    contents" that matches a block far down the page must not make the headings between them lost).
     """
     headings = _html_headings(html)
     if not headings:
         return blocks
+    norms = [_norm(b.text) if b.kind != "heading" else "" for b in blocks]
+    placed = _in_order(
+        [[i for i, n in enumerate(norms) if n and _starts_with(n, key)] if _norm(text) else [] for _, text, key in headings]
+    )
     depth_of = {_norm(t): d for d, t, _ in headings}
-    out = list(blocks)
-    pos = 0
-    for _depth, text, key in headings:
+    before: dict[int, list[str]] = {}
+    as_heading: set[int] = set()
+    for h, k in placed.items():
+        text = headings[h][1]
         hkey = _norm(text)
-        if not hkey:
-            continue
-        k = next((i for i in range(pos, len(out)) if out[i].kind != "heading" and _starts_with(_norm(out[i].text), key)), None)
-        if k is None:
-            continue
-        before = [i for i in range(max(pos, k - 3), k) if _norm(out[i].text) == hkey]
-        if before:  # already there (as a heading, or as a paragraph of the heading's text)
-            i = before[-1]
-            out[i] = Block(out[i].text, "heading")
-            pos = k
-            continue
-        out.insert(k, Block(text, "heading"))
-        pos = k + 1
+        near = [i for i in range(max(0, k - 3), k) if _norm(blocks[i].text) == hkey]
+        if near:  # already there (as a heading, or as a paragraph of the heading's text)
+            as_heading.add(near[-1])
+        else:
+            before.setdefault(k, []).append(text)
     stack = HeadingStack()
     fixed: list[Block] = []
-    for b in out:
-        if b.kind == "heading":
-            path = stack.push(depth_of.get(_norm(b.text), len(b.heading_path) or 1), b.text)
-            fixed.append(Block(b.text, "heading", page=b.page, heading_path=path))
+
+    def heading(text: str, fallback_depth: int) -> None:
+        fixed.append(Block(text, "heading", heading_path=stack.push(depth_of.get(_norm(text), fallback_depth), text)))
+
+    for i, b in enumerate(blocks):
+        for text in before.get(i, ()):
+            heading(text, 1)
+        if b.kind == "heading" or i in as_heading:
+            heading(b.text, len(b.heading_path) or 1)
         else:
             fixed.append(Block(b.text, b.kind, page=b.page, heading_path=stack.path))
     return fixed
+
+
+def _in_order(candidates: list[list[int]]) -> dict[int, int]:
+    """The most items that can each take one of their candidate positions, positions never going back.
+
+    Longest non-decreasing subsequence over (item, position) pairs (patience sorting); returns item -> position.
+    """
+    import bisect
+
+    tails: list[int] = []  # the smallest last position of a run of each length
+    tail_ids: list[tuple[int, int]] = []
+    prev: dict[tuple[int, int], tuple[int, int] | None] = {}
+    for item, positions in enumerate(candidates):
+        for pos in sorted(positions, reverse=True):  # descending: one item never takes two places in a run
+            n = bisect.bisect_right(tails, pos)
+            prev[(item, pos)] = tail_ids[n - 1] if n else None
+            if n == len(tails):
+                tails.append(pos)
+                tail_ids.append((item, pos))
+            else:
+                tails[n] = pos
+                tail_ids[n] = (item, pos)
+    out: dict[int, int] = {}
+    node = tail_ids[-1] if tail_ids else None
+    while node is not None:
+        out[node[0]] = node[1]
+        node = prev[node]
+    return out
 
 
 def _has_comments(html: str, url: str | None) -> bool:
