@@ -94,3 +94,18 @@ def test_a_heading_matching_far_down_the_page_does_not_lose_the_headings_before(
     assert [(b.kind, b.text) for b in out] == [
         ("heading", "Cloning"), ("paragraph", "Cloning copies a repository."), ("heading", "Branches"),
         ("paragraph", "A branch is a line of work."), ("heading", "Index"), ("paragraph", "Table of contents of the index")]
+
+
+def test_a_short_bold_title_paragraph_is_a_heading_under_the_current_one() -> None:
+    body = "".join(
+        f"<p><b>{title}</b></p><p>{text} " + "More words make this a real paragraph of the page. " * 4 + "</p>"
+        for title, text in [("Maximum length of a string", "Strings hold at most a billion bytes."),
+                            ("Maximum number of columns", "A table has at most two thousand columns.")])
+    html = (f"<html><body><article><h1>Limits</h1><p>{'These limits apply to every database file. ' * 5}</p>"
+            f"{body}<p><b>Strings are counted in bytes, not in characters.</b></p></article></body></html>")
+    doc = html_to_document(html, url=None, kind="html")
+    assert [b.text for b in doc.blocks if b.kind == "heading"] == [
+        "Limits", "Maximum length of a string", "Maximum number of columns"]
+    cols = next(b for b in doc.blocks if b.text.startswith("A table has at most"))
+    assert cols.heading_path == ("Limits", "Maximum number of columns")
+    assert any(b.kind == "paragraph" and b.text.startswith("Strings are counted") for b in doc.blocks)  # a sentence

@@ -292,6 +292,8 @@ _PRE_INLINE = re.compile(  # markup inside <pre> (a comment in italics) makes tr
     r"</?(?:a|b|i|em|strong|span|font|u|tt|kbd|var|samp|code|mark|small|big)\b[^>]*>", re.IGNORECASE
 )
 _INLINE_FENCE = re.compile(r"(?m)^(.*\S)[ \t]*(`{3,})[ \t]*$")
+_BOLD_TITLE = re.compile(r"(?m)(?<![^\n])\*\*([^*\n]*[^*\s.,;:!?])\*\*[ \t]*$(?=\n\n|\Z)")
+_BOLD_TITLE_WORDS = 12
 _SUP = re.compile(r"<sup>(.*?)</sup>", re.IGNORECASE | re.DOTALL)
 _SUB = re.compile(r"</?sub>", re.IGNORECASE)
 
@@ -306,9 +308,12 @@ def _code_in_pre(html: str) -> str:
 
 
 def _inline_html(md: str) -> str:
-    """Trafilatura's Markdown made plain: ``2<sup>48</sup>`` -> ``2^48``, and a code fence it opens at the end of
+    """Trafilatura's Markdown made plain: ``2<sup>48</sup>`` -> ``2^48``; a code fence it opens at the end of
     a line of prose ("For example: ```") moved to a line of its own (else the closing fence opens a code block
-    that swallows the prose after it)."""
+    that swallows the prose after it); a paragraph that is only a short bold title (``<p><b>Websites</b></p>``,
+    how SQLite's pages title their items) made a heading under the current one, so that it is the passage's
+    heading rather than a quote of its own."""
+    md = _BOLD_TITLE.sub(lambda m: f"###### {m.group(1)}" if len(m.group(1).split()) <= _BOLD_TITLE_WORDS else m.group(0), md)
     md = _INLINE_FENCE.sub(lambda m: f"{m.group(1)}\n\n{m.group(2)}" if m.group(1).count("`") % 2 == 0 else m.group(0), md)
     return _SUB.sub("", _SUP.sub(r"^\1", md))
 
@@ -367,10 +372,13 @@ def _restore_headings(blocks: list[Block], html: str) -> list[Block]:
         for text in before.get(i, ()):
             heading(text, 1)
         if b.kind == "heading" or i in as_heading:
-            heading(b.text, len(b.heading_path) or 1)
+            heading(b.text, _UNKNOWN_DEPTH)
         else:
             fixed.append(Block(b.text, b.kind, page=b.page, heading_path=stack.path))
     return fixed
+
+
+_UNKNOWN_DEPTH = 99  # a heading that is not one of the page's <h1>..<h6> (a bold title) nests under the current one
 
 
 def _in_order(candidates: list[list[int]]) -> dict[int, int]:
