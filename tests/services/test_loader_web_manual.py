@@ -65,6 +65,12 @@ def test_a_fence_opened_at_the_end_of_a_line_does_not_swallow_the_prose_after_it
         ("Intro of the page. " * 20 + "Advantages include:\n\nBut there are also disadvantages.",
          "Intro of the page. " * 20 + "Advantages include:\n\n1. It is faster in most scenarios.\n2. Readers do not block "
          "writers.\n\nBut there are also disadvantages.", "recall"),
+        # a definition the default mode renders as one paragraph and recall as two list items is the same text
+        ("Intro of the page. " * 20 + "\n\n`POSIX`\nA family of open system standards.\n\nThe shell does this:"
+         "\n\nClosing paragraph of the section.",
+         "Intro of the page. " * 20 + "\n\n- `POSIX`\n- A family of open system standards.\n\nThe shell does this:"
+         "\n\n1. Reads its input from a file or a string.\n2. Breaks the input into words.\n\nClosing paragraph of "
+         "the section.", "recall"),
         # list items the default mode rendered as paragraphs are the same text
         ("First term is defined here.\n\nSecond term is defined here.\n\nClosing words.",
          "- First term is defined here.\n- Second term is defined here.\n\nClosing words.", "default"),
@@ -109,3 +115,12 @@ def test_a_short_bold_title_paragraph_is_a_heading_under_the_current_one() -> No
     cols = next(b for b in doc.blocks if b.text.startswith("A table has at most"))
     assert cols.heading_path == ("Limits", "Maximum number of columns")
     assert any(b.kind == "paragraph" and b.text.startswith("Strings are counted") for b in doc.blocks)  # a sentence
+
+
+def test_two_headings_before_the_same_paragraph_keep_their_order() -> None:
+    from notebooklm_local.core.documents import Block
+
+    html = "<body><h2>1.1. Console basics</h2><h3>1.1.1. The shell prompt</h3><p>After boot you see a prompt.</p></body>"
+    out = web._restore_headings([Block("After boot you see a prompt.")], html)
+    assert [b.text for b in out] == ["1.1. Console basics", "1.1.1. The shell prompt", "After boot you see a prompt."]
+    assert out[-1].heading_path == ("1.1. Console basics", "1.1.1. The shell prompt")

@@ -246,33 +246,47 @@ def _norm(text: str) -> str:
 _MD_LIST_LINE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\S", re.MULTILINE)
 _MD_LIST_MARK = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+")
 _MIN_INNER_LIST_CHARS = 40
+_MIN_ANCHOR = 20  # shorter passages ("Note", "Example") are found anywhere; they do not anchor the comparison
 
 
 def _restores_inner_lists(default: str | None, recall: str) -> bool:
     """Whether recall mode gives the default text back plus lists *inside* it that the default mode dropped.
 
     On manuals the default mode drops whole lists ("Advantages include:" followed by nothing: SQLite's WAL
-    page, Debian's reference) while finding almost as much text overall, so the 30 % rule never picks recall.
-    Boilerplate that recall mode lets in sits around the article (sidebars, "Related" boxes); list items
-    between two lines the default mode kept are the article's own. Lines are compared without list markers
-    (one mode may render as a list what the other renders as paragraphs).
+    page, Debian's reference, Bash's POSIX-mode list) while finding almost as much text overall, so the 30 %
+    rule never picks recall. Boilerplate that recall mode lets in sits around the article (sidebars, "Related"
+    boxes); list items between two passages the default mode kept are the article's own. Texts are compared
+    as letters and digits only (one mode may render as a list what the other renders as paragraphs).
     """
     if not default:
         return False
-    wanted = [k for _, k in _units(default)]
-    lines = _units(recall)
-    found: list[int] = []
-    j = 0
-    for w in wanted:
-        k = next((i for i in range(j, len(lines)) if lines[i][1] == w), None)
-        if k is not None:
-            found.append(k)
-            j = k + 1
-    if not found or len(found) < 0.8 * len(wanted):
+    dn = _norm(default)
+    anchors = [k for _, k in _units(default) if len(k) >= _MIN_ANCHOR]
+    rn_parts: list[str] = []
+    lines: list[tuple[str, str, int]] = []  # (line, key, offset of the key in the recall text)
+    offset = 0
+    for line in recall.splitlines():
+        key = _norm(_MD_LIST_MARK.sub("", line, count=1))
+        if key:
+            lines.append((line, key, offset))
+            rn_parts.append(key)
+            offset += len(key)
+    rn = "".join(rn_parts)
+    spans: list[tuple[int, int]] = []
+    cur = 0
+    for a in anchors:
+        at = rn.find(a, cur)
+        if at >= 0:
+            spans.append((at, at + len(a)))
+            cur = at + len(a)
+    if not spans or len(spans) < 0.8 * len(anchors):
         return False  # recall chose other content, not the same article with more in it
-    matched = set(found)
-    inner = [lines[i][0] for i in range(found[0] + 1, found[-1]) if i not in matched]
-    return sum(_alnum_text(line) for line in inner if _MD_LIST_LINE.match(line)) >= _MIN_INNER_LIST_CHARS
+    first, last = spans[0][0], spans[-1][1]
+    inner = sum(
+        _alnum_text(line) for line, key, at in lines
+        if first <= at < last and _MD_LIST_LINE.match(line) and key not in dn
+    )
+    return inner >= _MIN_INNER_LIST_CHARS
 
 
 def _units(md: str) -> list[tuple[str, str]]:
@@ -354,7 +368,7 @@ def _restore_headings(blocks: list[Block], html: str) -> list[Block]:
     depth_of = {_norm(t): d for d, t, _ in headings}
     before: dict[int, list[str]] = {}
     as_heading: set[int] = set()
-    for h, k in placed.items():
+    for h, k in sorted(placed.items()):  # page order (two headings can precede the same block)
         text = headings[h][1]
         hkey = _norm(text)
         near = [i for i in range(max(0, k - 3), k) if _norm(blocks[i].text) == hkey]
