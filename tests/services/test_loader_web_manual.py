@@ -124,3 +124,13 @@ def test_two_headings_before_the_same_paragraph_keep_their_order() -> None:
     out = web._restore_headings([Block("After boot you see a prompt.")], html)
     assert [b.text for b in out] == ["1.1. Console basics", "1.1.1. The shell prompt", "After boot you see a prompt."]
     assert out[-1].heading_path == ("1.1. Console basics", "1.1.1. The shell prompt")
+
+
+def test_a_bold_title_over_a_list_item_text_is_a_heading_not_the_start_of_its_sentence() -> None:
+    md = ("Intro paragraph.\n\n- **High-volume Websites**\nSQLite will normally work fine as a website's database.\n"
+          "- **Very large datasets**\nA database is limited in size to 281 terabytes.\n\n- **Alpha**\n- **Beta**")
+    blocks = web.markdown_to_blocks(web._inline_html(md))
+    assert [(b.kind, b.text) for b in blocks] == [
+        ("paragraph", "Intro paragraph."), ("heading", "High-volume Websites"),
+        ("paragraph", "SQLite will normally work fine as a website's database."), ("heading", "Very large datasets"),
+        ("paragraph", "A database is limited in size to 281 terabytes."), ("paragraph", "- Alpha\n- Beta")]

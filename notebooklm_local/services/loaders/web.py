@@ -308,6 +308,8 @@ _PRE_INLINE = re.compile(  # markup inside <pre> (a comment in italics) makes tr
 _INLINE_FENCE = re.compile(r"(?m)^(.*\S)[ \t]*(`{3,})[ \t]*$")
 _BOLD_TITLE = re.compile(r"(?m)(?<![^\n])\*\*([^*\n]*[^*\s.,;:!?])\*\*[ \t]*$(?=\n\n|\Z)")
 _BOLD_TITLE_WORDS = 12
+# "- **High-volume Websites**" over the item's text (recall mode's rendering of <li><p><b>..</b></p><p>..</p>)
+_BOLD_ITEM_TITLE = re.compile(r"(?m)^[ \t]*[-*+][ \t]+\*\*([^*\n]*[^*\s.,;:!?])\*\*[ \t]*\n(?=[ \t]*[^\s*+\-\d#|>`])")
 _SUP = re.compile(r"<sup>(.*?)</sup>", re.IGNORECASE | re.DOTALL)
 _SUB = re.compile(r"</?sub>", re.IGNORECASE)
 
@@ -324,9 +326,11 @@ def _code_in_pre(html: str) -> str:
 def _inline_html(md: str) -> str:
     """Trafilatura's Markdown made plain: ``2<sup>48</sup>`` -> ``2^48``; a code fence it opens at the end of
     a line of prose ("For example: ```") moved to a line of its own (else the closing fence opens a code block
-    that swallows the prose after it); a paragraph that is only a short bold title (``<p><b>Websites</b></p>``,
-    how SQLite's pages title their items) made a heading under the current one, so that it is the passage's
-    heading rather than a quote of its own."""
+    that swallows the prose after it); a paragraph, or a list item over its text, that is only a short bold
+    title (``<p><b>Websites</b></p>``, how SQLite's pages title their items) made a heading under the current
+    one, so that it is the passage's heading rather than a quote of its own or the start of its first sentence."""
+    md = _BOLD_ITEM_TITLE.sub(
+        lambda m: f"\n###### {m.group(1)}\n\n" if len(m.group(1).split()) <= _BOLD_TITLE_WORDS else m.group(0), md)
     md = _BOLD_TITLE.sub(lambda m: f"###### {m.group(1)}" if len(m.group(1).split()) <= _BOLD_TITLE_WORDS else m.group(0), md)
     md = _INLINE_FENCE.sub(lambda m: f"{m.group(1)}\n\n{m.group(2)}" if m.group(1).count("`") % 2 == 0 else m.group(0), md)
     return _SUB.sub("", _SUP.sub(r"^\1", md))
@@ -361,7 +365,7 @@ def _restore_headings(blocks: list[Block], html: str) -> list[Block]:
     headings = _html_headings(html)
     if not headings:
         return blocks
-    norms = [_norm(b.text) if b.kind != "heading" else "" for b in blocks]
+    norms = [_norm(_MD_LIST_MARK.sub("", b.text, count=1)) for b in blocks]  # "1. Is the data..." as in the page
     placed = _in_order(
         [[i for i, n in enumerate(norms) if n and _starts_with(n, key)] if _norm(text) else [] for _, text, key in headings]
     )
