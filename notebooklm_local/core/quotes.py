@@ -282,6 +282,22 @@ def _is_fragment(s: str) -> bool:
     return False
 
 
+_HEADING_SEP = " \u203a "  # what core.library joins a passage's heading path with
+
+
+def _title_key(s: str) -> str:
+    return " ".join(s.split()).strip(" .:").casefold()
+
+
+def _heading_titles(heading: str | None) -> set[str]:
+    """The headings of a passage's heading path, as :func:`_title_key` keys.
+
+    A chunk's text holds its headings as plain lines (no ``#``), so a heading such as "Maximum length of a
+    string or BLOB" (7 words) would otherwise be a candidate quote, and the best one for a question that repeats it.
+    """
+    return {k for part in heading.split(_HEADING_SEP) if (k := _title_key(part))} if heading else set()
+
+
 def _split(text: str, limit: int) -> list[tuple[int, int, str]]:
     """:func:`split_passage`'s spans, each with the title (heading or title line) it comes under."""
     n = min(len(text), limit)
@@ -598,7 +614,10 @@ def select_quotes(
             break
         text = m.passage.text or ""
         heading = set(_keys(m.passage.heading)) if m.passage.heading else set()
+        titles = _heading_titles(m.passage.heading)
         for a, b, title in _split(text, MAX_PASSAGE_CHARS):
+            if titles and _title_key(text[a:b]) in titles:
+                continue  # the passage's own heading, as a line of its text: a title, not an answer
             cands.append(QuoteCandidate(i, a, b, text[a:b], _keys(text[a:b]), heading | set(_keys(title))))
             if len(cands) >= MAX_CANDIDATES:
                 break

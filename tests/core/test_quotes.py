@@ -179,3 +179,15 @@ def test_semantic_scores_are_used_for_a_bounded_number_of_candidates() -> None:
 
     res2 = select_quotes("Why does pumice float?", [passage(SOURCE)], embed=broken, threshold=0.0)
     assert not res2.semantic and "Pumice" in res2.quotes[0].text  # falls back to lexical + retrieval
+
+
+def test_the_passage_heading_as_a_plain_line_is_never_a_quote() -> None:
+    # a chunk's text holds its heading as a plain line; a question repeating it must get the answer, not the title
+    text = ("Maximum length of a string or BLOB\n\nThe maximum number of bytes in a string or BLOB is set by the "
+            "macro SQLITE_MAX_LENGTH, one billion by default. Raising it is not wise in security-sensitive code.")
+    p = Passage(1, 1, "s1", "Limits", text, 0, len(text), heading="Limits In SQLite \u203a Maximum length of a string or BLOB")
+    res = select_quotes("What is the maximum length of a string or BLOB?", [p], threshold=0.0)
+    assert res.quotes and res.quotes[0].text.startswith("The maximum number of bytes")
+    assert all(q.text != "Maximum length of a string or BLOB" for q in res.quotes)
+    without_heading = Passage(1, 1, "s1", "Limits", text, 0, len(text))
+    assert select_quotes("What is the maximum length of a string or BLOB?", [without_heading], threshold=0.0).quotes

@@ -229,13 +229,202 @@ def _extract_main(html: str, url: str | None) -> str | None:
 
     md = run(False)
     recall = run(True)
-    if recall and _alnum_text(recall) > _RECALL_GAIN * _alnum_text(md or ""):
+    if recall and (_alnum_text(recall) > _RECALL_GAIN * _alnum_text(md or "") or _restores_inner_lists(md, recall)):
         return recall
     return md
 
 
 def _alnum_text(text: str) -> int:
     return sum(ch.isalnum() for ch in text)
+
+
+def _norm(text: str) -> str:
+    """Lower-case letters and digits only: the same text whatever markup or spacing renders it."""
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+_MD_LIST_LINE = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+\S", re.MULTILINE)
+_MD_LIST_MARK = re.compile(r"^[ \t]*(?:[-*+]|\d{1,9}[.)])[ \t]+")
+_MIN_INNER_LIST_CHARS = 40
+_MIN_ANCHOR = 20  # shorter passages ("Note", "Example") are found anywhere; they do not anchor the comparison
+
+
+def _restores_inner_lists(default: str | None, recall: str) -> bool:
+    """Whether recall mode gives the default text back plus lists *inside* it that the default mode dropped.
+
+    On manuals the default mode drops whole lists ("Advantages include:" followed by nothing: SQLite's WAL
+    page, Debian's reference, Bash's POSIX-mode list) while finding almost as much text overall, so the 30 %
+    rule never picks recall. Boilerplate that recall mode lets in sits around the article (sidebars, "Related"
+    boxes); list items between two passages the default mode kept are the article's own. Texts are compared
+    as letters and digits only (one mode may render as a list what the other renders as paragraphs).
+    """
+    if not default:
+        return False
+    dn = _norm(default)
+    anchors = [k for _, k in _units(default) if len(k) >= _MIN_ANCHOR]
+    rn_parts: list[str] = []
+    lines: list[tuple[str, str, int]] = []  # (line, key, offset of the key in the recall text)
+    offset = 0
+    for line in recall.splitlines():
+        key = _norm(_MD_LIST_MARK.sub("", line, count=1))
+        if key:
+            lines.append((line, key, offset))
+            rn_parts.append(key)
+            offset += len(key)
+    rn = "".join(rn_parts)
+    spans: list[tuple[int, int]] = []
+    cur = 0
+    for a in anchors:
+        at = rn.find(a, cur)
+        if at >= 0:
+            spans.append((at, at + len(a)))
+            cur = at + len(a)
+    if not spans or len(spans) < 0.8 * len(anchors):
+        return False  # recall chose other content, not the same article with more in it
+    first, last = spans[0][0], spans[-1][1]
+    inner = sum(
+        _alnum_text(line) for line, key, at in lines
+        if first <= at < last and _MD_LIST_LINE.match(line) and key not in dn
+    )
+    return inner >= _MIN_INNER_LIST_CHARS
+
+
+def _units(md: str) -> list[tuple[str, str]]:
+    """(text, key) of each paragraph of Markdown, and of each item of a list, without the list markers."""
+    out: list[tuple[str, str]] = []
+    for para in md.split("\n\n"):
+        parts = para.splitlines() if _MD_LIST_LINE.search(para) else [para]
+        for part in parts:
+            key = _norm(_MD_LIST_MARK.sub("", part, count=1))
+            if key:
+                out.append((part, key))
+    return out
+
+
+_PRE = re.compile(r"(<pre\b[^>]*>)(?!\s*<code\b)(.*?)(</pre\s*>)", re.IGNORECASE | re.DOTALL)
+_PRE_INLINE = re.compile(  # markup inside <pre> (a comment in italics) makes trafilatura drop the code fence
+    r"</?(?:a|b|i|em|strong|span|font|u|tt|kbd|var|samp|code|mark|small|big)\b[^>]*>", re.IGNORECASE
+)
+_INLINE_FENCE = re.compile(r"(?m)^(.*\S)[ \t]*(`{3,})[ \t]*$")
+_BOLD_TITLE = re.compile(r"(?m)(?<![^\n])\*\*([^*\n]*[^*\s.,;:!?])\*\*[ \t]*$(?=\n\n|\Z)")
+_BOLD_TITLE_WORDS = 12
+# "- **High-volume Websites**" over the item's text (recall mode's rendering of <li><p><b>..</b></p><p>..</p>)
+_BOLD_ITEM_TITLE = re.compile(r"(?m)^[ \t]*[-*+][ \t]+\*\*([^*\n]*[^*\s.,;:!?])\*\*[ \t]*\n(?=[ \t]*[^\s*+\-\d#|>`])")
+_SUP = re.compile(r"<sup>(.*?)</sup>", re.IGNORECASE | re.DOTALL)
+_SUB = re.compile(r"</?sub>", re.IGNORECASE)
+
+
+def _code_in_pre(html: str) -> str:
+    """``<pre>`` without ``<code>`` gets one, so that trafilatura keeps it as a fenced code block.
+
+    Otherwise a bare ``<pre>`` comes out as plain lines: a shell session's ``----`` under a column name
+    turns the lines above it into a Markdown heading, and code runs into the prose sentences around it.
+    """
+    return _PRE.sub(lambda m: f"{m.group(1)}<code>{_PRE_INLINE.sub('', m.group(2))}</code>{m.group(3)}", html)
+
+
+def _inline_html(md: str) -> str:
+    """Trafilatura's Markdown made plain: ``2<sup>48</sup>`` -> ``2^48``; a code fence it opens at the end of
+    a line of prose ("For example: ```") moved to a line of its own (else the closing fence opens a code block
+    that swallows the prose after it); a paragraph, or a list item over its text, that is only a short bold
+    title (``<p><b>Websites</b></p>``, how SQLite's pages title their items) made a heading under the current
+    one, so that it is the passage's heading rather than a quote of its own or the start of its first sentence."""
+    md = _BOLD_ITEM_TITLE.sub(
+        lambda m: f"\n###### {m.group(1)}\n\n" if len(m.group(1).split()) <= _BOLD_TITLE_WORDS else m.group(0), md)
+    md = _BOLD_TITLE.sub(lambda m: f"###### {m.group(1)}" if len(m.group(1).split()) <= _BOLD_TITLE_WORDS else m.group(0), md)
+    md = _INLINE_FENCE.sub(lambda m: f"{m.group(1)}\n\n{m.group(2)}" if m.group(1).count("`") % 2 == 0 else m.group(0), md)
+    return _SUB.sub("", _SUP.sub(r"^\1", md))
+
+
+def _html_headings(html: str) -> list[tuple[int, str, str]]:
+    """The page's headings in order: (depth, text, key of the text that follows the heading)."""
+    out: list[tuple[int, str, str]] = []
+    blocks = _fallback_blocks(html)
+    for i, b in enumerate(blocks):
+        if b.kind != "heading":
+            continue
+        after = next((n for n in blocks[i + 1 :] if n.kind != "heading"), None)
+        out.append((len(b.heading_path), b.text, _norm(after.text)[:40] if after else ""))
+    return out
+
+
+def _starts_with(block: str, key: str) -> bool:
+    return bool(key) and (block.startswith(key) or (len(block) >= 20 and key.startswith(block)))
+
+
+def _restore_headings(blocks: list[Block], html: str) -> list[Block]:
+    """Put back the page's headings that the main-content extraction dropped, and rebuild heading paths.
+
+    Trafilatura leaves out many headings of documentation pages (all of SQLite's, most of the Debian
+    Reference's), and with them the structure a mind map, the summary's sections and the passages' heading
+    paths use. A heading of the page goes back in front of the block that starts with the text following it
+    in the page, so headings of navigation and sidebars, whose text is not in the extracted content, stay
+    out. Of the places found, the longest run in page order is used (a heading followed by a "Table of
+    contents" that matches a block far down the page must not make the headings between them lost).
+    """
+    headings = _html_headings(html)
+    if not headings:
+        return blocks
+    norms = [_norm(_MD_LIST_MARK.sub("", b.text, count=1)) for b in blocks]  # "1. Is the data..." as in the page
+    placed = _in_order(
+        [[i for i, n in enumerate(norms) if n and _starts_with(n, key)] if _norm(text) else [] for _, text, key in headings]
+    )
+    depth_of = {_norm(t): d for d, t, _ in headings}
+    before: dict[int, list[str]] = {}
+    as_heading: set[int] = set()
+    for h, k in sorted(placed.items()):  # page order (two headings can precede the same block)
+        text = headings[h][1]
+        hkey = _norm(text)
+        near = [i for i in range(max(0, k - 3), k) if _norm(blocks[i].text) == hkey]
+        if near:  # already there (as a heading, or as a paragraph of the heading's text)
+            as_heading.add(near[-1])
+        else:
+            before.setdefault(k, []).append(text)
+    stack = HeadingStack()
+    fixed: list[Block] = []
+
+    def heading(text: str, fallback_depth: int) -> None:
+        fixed.append(Block(text, "heading", heading_path=stack.push(depth_of.get(_norm(text), fallback_depth), text)))
+
+    for i, b in enumerate(blocks):
+        for text in before.get(i, ()):
+            heading(text, 1)
+        if b.kind == "heading" or i in as_heading:
+            heading(b.text, _UNKNOWN_DEPTH)
+        else:
+            fixed.append(Block(b.text, b.kind, page=b.page, heading_path=stack.path))
+    return fixed
+
+
+_UNKNOWN_DEPTH = 99  # a heading that is not one of the page's <h1>..<h6> (a bold title) nests under the current one
+
+
+def _in_order(candidates: list[list[int]]) -> dict[int, int]:
+    """The most items that can each take one of their candidate positions, positions never going back.
+
+    Longest non-decreasing subsequence over (item, position) pairs (patience sorting); returns item -> position.
+    """
+    import bisect
+
+    tails: list[int] = []  # the smallest last position of a run of each length
+    tail_ids: list[tuple[int, int]] = []
+    prev: dict[tuple[int, int], tuple[int, int] | None] = {}
+    for item, positions in enumerate(candidates):
+        for pos in sorted(positions, reverse=True):  # descending: one item never takes two places in a run
+            n = bisect.bisect_right(tails, pos)
+            prev[(item, pos)] = tail_ids[n - 1] if n else None
+            if n == len(tails):
+                tails.append(pos)
+                tail_ids.append((item, pos))
+            else:
+                tails[n] = pos
+                tail_ids[n] = (item, pos)
+    out: dict[int, int] = {}
+    node = tail_ids[-1] if tail_ids else None
+    while node is not None:
+        out[node[0]] = node[1]
+        node = prev[node]
+    return out
 
 
 def _has_comments(html: str, url: str | None) -> bool:
@@ -278,9 +467,9 @@ def html_to_document(
     where = url or fallback_title or "The page"
     if not html.strip():
         raise SourceLoadError(f"{where} is empty; nothing was added.")
-    cleaned = _NOSCRIPT.sub(" ", html)  # "please enable JavaScript" is not the page's content
+    cleaned = _code_in_pre(_NOSCRIPT.sub(" ", html))  # "please enable JavaScript" is not the page's content
     md = _extract_main(cleaned, url)
-    blocks = markdown_to_blocks(md) if md else []
+    blocks = _restore_headings(markdown_to_blocks(_inline_html(md)), html) if md else []
     flags: list[str] = []
     if blocks and _has_comments(cleaned, url):
         flags.append("comments on the page were left out (only the main content is used)")
