@@ -104,9 +104,12 @@ class Hit:
         }
 
 
-def expand_inputs(items: Iterable[str], extensions: set[str]) -> tuple[list[SourceRef], list[tuple[str, str]]]:
+def expand_inputs(items: Iterable[str], extensions: set[str],
+                  accept: Callable[[Path], bool] | None = None) -> tuple[list[SourceRef], list[tuple[str, str]]]:
     """Turn CLI/drop inputs into refs: URLs, bare YouTube ids, files; folders are walked recursively.
 
+    A file in a folder is taken when its extension is one of ``extensions`` or ``accept(file)`` says a
+    loader reads it by its content (``LibraryService.can_load_file``: a README with no extension).
     Returns (refs, skipped) where skipped lists unsupported or unreadable files with the reason.
     """
     refs: list[SourceRef] = []
@@ -128,15 +131,25 @@ def expand_inputs(items: Iterable[str], extensions: set[str]) -> tuple[list[Sour
                     continue
                 if not f.is_file():  # a FIFO, socket or device (or a dangling link): never opened
                     skipped.append((str(f), "not a regular file"))
-                elif f.suffix.lower() in extensions:
+                elif f.suffix.lower() in extensions or (accept is not None and accept(f)):
                     refs.append(SourceRef(path=f.resolve()))
+                elif not f.suffix:
+                    skipped.append((str(f), "unsupported file type (no extension, and not plain text)"))
                 else:
-                    skipped.append((str(f), f"unsupported file type '{f.suffix or 'no extension'}'"))
+                    skipped.append((str(f), f"unsupported file type '{f.suffix}'"))
         elif p.exists() or not _YT_ID.match(item):
             refs.append(SourceRef(path=p.resolve() if p.exists() else p))
         else:
             refs.append(SourceRef(url=item))
     return refs, skipped
+
+
+def _safe_can_load(ld: SourceLoader, ref: SourceRef) -> bool:
+    try:
+        return bool(ld.can_load(ref))
+    except Exception:  # a plugin loader's can_load must not break adding
+        log.exception("loader %s failed in can_load", getattr(ld, "name", ld))
+        return False
 
 
 def _ref_to_json(ref: SourceRef) -> dict[str, Any]:
@@ -305,19 +318,24 @@ class LibraryService:
     def file_extensions(self) -> set[str]:
         return {e for ld in self.loaders for e in ld.extensions}
 
+    def can_load_file(self, path: Path) -> bool:
+        """Whether a loader takes the local file ``path`` (by its extension, or by its content for a file
+        with none); for a folder's files, as ``loader_for`` decides for a single file."""
+        return any(_safe_can_load(ld, SourceRef(path=path)) for ld in self.loaders)
+
     def loader_for(self, ref: SourceRef) -> SourceLoader:
         for ld in self.loaders:
-            try:
-                if ld.can_load(ref):
-                    return ld
-            except Exception:  # a plugin loader's can_load must not break adding
-                log.exception("loader %s failed in can_load", getattr(ld, "name", ld))
+            if _safe_can_load(ld, ref):
+                return ld
         if ref.path is not None:
             if not ref.path.exists():
                 raise SourceLoadError(f"File not found: {ref.path}")
-            suffix = ref.path.suffix or "(no extension)"
             supported = ", ".join(sorted(self.file_extensions))
-            raise SourceLoadError(f"{ref.path.name}: unsupported file type {suffix}. Supported: {supported}.")
+            if not ref.path.suffix:
+                raise SourceLoadError(f"{ref.path.name}: unsupported file type (no extension, and the content is "
+                                      "not plain text; a file with no extension is added as plain text when it "
+                                      f"holds text). Supported: {supported}.")
+            raise SourceLoadError(f"{ref.path.name}: unsupported file type {ref.path.suffix}. Supported: {supported}.")
         if ref.url is not None:
             m = _NOT_A_SOURCE.match(ref.url.strip())
             if m:
@@ -344,7 +362,7 @@ class LibraryService:
             raise disk_full_error(self.data_dir)
         report = AddReport()
         strs = [i for i in items if isinstance(i, str)]
-        refs, report.skipped = expand_inputs(strs, self.file_extensions)
+        refs, report.skipped = expand_inputs(strs, self.file_extensions, self.can_load_file)
         refs += [i for i in items if isinstance(i, SourceRef)]
         queued = [self.library.add_source(nb.id, _ref_to_json(r), title=r.title or "") for r in refs]
         for n, (ref, src) in enumerate(zip(refs, queued, strict=True)):

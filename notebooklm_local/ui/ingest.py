@@ -318,7 +318,7 @@ class IngestController(QObject):
             if isinstance(item, SourceRef):
                 refs, skipped = [item], []
             else:
-                refs, skipped = expand_inputs([item], exts)
+                refs, skipped = expand_inputs([item], exts, svc.can_load_file)
                 folder = Path(item).expanduser()
                 if folder.is_dir():
                     if not refs:

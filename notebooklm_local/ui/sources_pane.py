@@ -76,6 +76,8 @@ from notebooklm_local.ui.theme import color, css
 __all__ = ["SourcesPane", "items_from_mime", "items_from_text"]
 
 log = logging.getLogger(__name__)
+_TEXT_FILE_NAMES = ("README", "NEWS", "FAQ", "TODO", "INSTALL", "CHANGES", "ChangeLog", "AUTHORS", "COPYING",
+                   "LICENSE", "THANKS", "BUGS", "HACKING", "NOTICE")
 
 _KIND_LABEL = {
     "pdf": "PDF", "markdown": "Markdown", "text": "Text", "web": "Web page", "html": "HTML", "youtube": "YouTube",
@@ -848,8 +850,12 @@ class SourcesPane(QWidget):
 
             exts = {e for ld in builtin_registry().source_loaders.items() for e in ld.extensions}
             self._extensions = sorted(exts)
+        # files with no extension are read as plain text when they hold text: the usual names are listed
+        # (any other is added from "All files")
+        names = " ".join(_TEXT_FILE_NAMES)
         pattern = " ".join(f"*{e}" for e in self._extensions)
-        return f"Supported files ({pattern});;PDF (*.pdf);;Text and Markdown (*.txt *.md *.markdown);;All files (*)"
+        return (f"Supported files ({pattern} {names});;PDF (*.pdf);;Text and Markdown (*.txt *.md *.markdown "
+                f"{names});;All files (*)")
 
     @Slot()
     def add_files_dialog(self) -> None:

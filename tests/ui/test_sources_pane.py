@@ -444,3 +444,19 @@ def test_a_ready_row_says_pages_for_a_pdf_and_duration_for_a_transcript() -> Non
     assert _size_of(S({"pages": 12})) == "12 pages" and _size_of(S({"pages": 1})) == "1 page"
     assert _size_of(S({"duration": 754.2})) == "12:34" and _size_of(S({"duration": 3725})) == "1:02:05"
     assert _size_of(S({})) == "3 passages" and _size_of(S({}, 1)) == "1 passage"
+
+
+def test_extensionless_text_files_are_added_and_binary_ones_skipped(qtbot: Any, world: SimpleNamespace, pane: Any,
+                                                                     tmp_path: Path) -> None:
+    folder = tmp_path / "pkg"
+    folder.mkdir()
+    (folder / "NEWS").write_text("Version 2 adds folders.\n\nVersion 1 was the first release.\n", encoding="utf-8")
+    (folder / "prog").write_bytes(b"\x7fELF\x02\x01\x01\x00" + bytes(range(256)) * 4)
+    single = tmp_path / "README"
+    single.write_text("Read me first: the notebook keeps its sources on this computer.\n", encoding="utf-8")
+    pane.add_items([str(single), str(folder)])
+    _wait_status(qtbot, world, pane, {"README": "ready", "NEWS": "ready"})
+    notices = "\n".join(pane.notices())
+    assert "Skipped 1 file" in notices and "no extension" in notices
+    assert {s.kind for s in _sources(world, pane)} == {"text"}
+    assert "README" in pane._file_filter().split(";;")[0]

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from notebooklm_local.core.errors import SourceLoadError
 
-__all__ = ["read_file_bytes", "MAX_FILE_BYTES", "check_regular_file"]
+__all__ = ["read_file_bytes", "read_file_head", "MAX_FILE_BYTES", "check_regular_file"]
 
 MAX_FILE_BYTES = 200_000_000
 
@@ -62,3 +62,17 @@ def read_file_bytes(path: Path, limit: int = MAX_FILE_BYTES) -> bytes:
         raise SourceLoadError(f'"{path.name}" is a folder, not a file.') from e
     except OSError as e:
         raise SourceLoadError(f'Cannot read "{path.name}": {e.strerror or e}') from e
+
+
+def read_file_head(path: Path, size: int) -> bytes | None:
+    """The first ``size`` bytes of a local regular file, or None when it is missing, special or unreadable
+    (for sniffing a file's type: never raises, never opens a FIFO or device)."""
+    try:
+        check_regular_file(path)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return None
+            return f.read(size)
+    except (OSError, SourceLoadError):
+        return None

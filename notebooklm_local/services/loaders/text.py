@@ -12,10 +12,10 @@ from typing import Any
 from notebooklm_local.core.documents import BLOCK_SEPARATOR, Block, LoadedDocument, SourceRef, normalize_text
 from notebooklm_local.core.errors import SourceLoadError
 from notebooklm_local.core.jobs import CancelToken
-from notebooklm_local.services.loaders.files import read_file_bytes
+from notebooklm_local.services.loaders.files import read_file_bytes, read_file_head
 from notebooklm_local.services.loaders.markdown_blocks import markdown_to_blocks
 
-__all__ = ["TextLoader", "PastedTextLoader", "decode_text", "decode_legacy", "fits_cp1252", "load_text_bytes", "MAX_TEXT_BYTES"]
+__all__ = ["TextLoader", "PastedTextLoader", "decode_text", "looks_like_text", "sniffs_as_text", "decode_legacy", "fits_cp1252", "load_text_bytes", "MAX_TEXT_BYTES"]
 
 MAX_TEXT_BYTES = 200_000_000
 _PARA_SPLIT = re.compile(r"\n[ \t]*\n")
@@ -169,6 +169,38 @@ def decode_text(data: bytes, name: str) -> tuple[str, str]:
     return decoded
 
 
+SNIFF_BYTES = 8192
+_BINARY_CONTROLS = frozenset(chr(c) for c in range(0x20) if chr(c) not in "\t\n\r\f\v\x1b") | {"\x7f"}
+
+
+def looks_like_text(head: bytes) -> bool:
+    """Whether the first bytes of a file read as text, as ``decode_text`` would read them: a byte-order
+    mark, or no NUL byte (or UTF-16 without a BOM) and valid UTF-8 or a legacy encoding ``decode_legacy``
+    recognises, with at most 1% control characters other than whitespace and ESC (terminal colours in a
+    log). Empty is text (the loader then says the file is empty). For files with no extension (README,
+    NEWS, LICENSE, ...), whose type only their content tells."""
+    if not head or any(head.startswith(bom) for bom, _ in _BOMS):
+        return True
+    if b"\x00" in head:
+        return _utf16_without_bom(head[: len(head) // 4 * 4]) is not None
+    try:  # (the sample may end inside a multi-byte character: not final)
+        text = codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        decoded = decode_legacy(head)
+        if decoded is None:
+            return False
+        text = decoded[0]
+    controls = sum(1 for c in text if c in _BINARY_CONTROLS)
+    return controls <= 0.01 * max(1, len(text))
+
+
+def sniffs_as_text(path: Path) -> bool:
+    """Whether the local regular file ``path`` starts with text (see ``looks_like_text``); False when it
+    is missing, special or unreadable."""
+    head = read_file_head(path, SNIFF_BYTES)
+    return head is not None and looks_like_text(head)
+
+
 def _plain_blocks(text: str) -> list[Block]:
     return [Block(p) for p in _paragraphs(text)]
 
@@ -287,13 +319,17 @@ def load_text_bytes(data: bytes, name: str, *, markdown: bool) -> LoadedDocument
 
 
 class TextLoader:
-    """Loads plain-text and Markdown files."""
+    """Loads plain-text and Markdown files, and files with no extension whose content is text (README,
+    NEWS, FAQ, INSTALL, LICENSE, ChangeLog, ...) as plain text."""
 
     name = "text"
     extensions = TEXT_SUFFIXES + MARKDOWN_SUFFIXES
 
     def can_load(self, ref: SourceRef) -> bool:
-        return ref.path is not None and ref.path.suffix.lower() in self.extensions
+        if ref.path is None:
+            return False
+        suffix = ref.path.suffix.lower()
+        return suffix in self.extensions or (not suffix and sniffs_as_text(ref.path))
 
     def load(self, ref: SourceRef, cancel: CancelToken) -> LoadedDocument:
         assert ref.path is not None
