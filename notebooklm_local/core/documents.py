@@ -27,7 +27,9 @@ __all__ = [
     "BLOCK_SEPARATOR",
 ]
 
-BlockKind = Literal["heading", "paragraph", "cue"]
+# "code": a fenced code block or <pre> (Markdown and web loaders): indexed and shown like a paragraph, but
+# never a sentence of the extracted outputs (summary, key quotes, cards, quiz, mind map, timeline, table)
+BlockKind = Literal["heading", "paragraph", "cue", "code"]
 BLOCK_SEPARATOR = "\n\n"
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")

@@ -365,6 +365,8 @@ class Corpus:
                 j = bisect.bisect_right(b_starts, a) - 1
                 if j >= 0 and blocks[j]["start"] <= a < blocks[j]["end"]:
                     block = blocks[j]
+            if block is not None and block.get("kind") == "code":
+                continue  # code (a fenced block, <pre>) is searchable, never a summary point, quote or card
             if block is not None:
                 path = tuple(str(x) for x in block.get("heading_path") or ())
                 page = block.get("page") if block.get("page") is not None else passage.page

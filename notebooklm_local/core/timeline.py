@@ -326,6 +326,8 @@ class _Locator:
         self.b_starts = [b["start"] for b in self.blocks]
         self.headings = [(b["start"], b["end"]) for b in self.blocks if b.get("kind") == "heading"]
         self.h_starts = [h[0] for h in self.headings]
+        self.code = [(b["start"], b["end"]) for b in self.blocks if b.get("kind") == "code"]
+        self.c_starts = [c[0] for c in self.code]
         self.cue = bool(self.blocks) and sum(b.get("kind") == "cue" for b in self.blocks) > len(self.blocks) / 2
 
     def passage(self, a: int, b: int) -> Passage | None:
@@ -345,6 +347,11 @@ class _Locator:
     def in_heading(self, a: int) -> bool:
         k = bisect.bisect_right(self.h_starts, a) - 1
         return k >= 0 and self.headings[k][0] <= a < self.headings[k][1]
+
+    def in_code(self, a: int) -> bool:
+        """Whether offset ``a`` is in a code block (never an event or a row)."""
+        k = bisect.bisect_right(self.c_starts, a) - 1
+        return k >= 0 and self.code[k][0] <= a < self.code[k][1]
 
     def where(self, a: int, p: Passage) -> tuple[int | None, float | None, tuple[str, ...]]:
         block = None
@@ -534,7 +541,7 @@ def timeline(sources: Sequence[SourceMaterial], *, title: str = "Timeline", max_
         by_sentence: dict[int, list[DateMention]] = {}
         for d in dates:
             k = bisect.bisect_right(s_starts, d.start) - 1
-            if k < 0 or not spans[k][0] <= d.start < spans[k][1] or loc.in_heading(d.start):
+            if k < 0 or not spans[k][0] <= d.start < spans[k][1] or loc.in_heading(d.start) or loc.in_code(d.start):
                 continue
             by_sentence.setdefault(k, []).append(d)
         for k, ds in by_sentence.items():
@@ -820,7 +827,7 @@ def data_table(sources: Sequence[SourceMaterial], *, title: str = "Data table", 
         loc = _Locator(src)
         text = src.text
         for a, b in _sentences(src, loc):
-            if b - a > 600 or b - a < 12 or loc.in_heading(a):
+            if b - a > 600 or b - a < 12 or loc.in_heading(a) or loc.in_code(a):
                 continue
             sent = text[a:b]
             if not any(ch.isdigit() for ch in sent):

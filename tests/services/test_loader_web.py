@@ -515,7 +515,7 @@ def test_markdown_to_blocks() -> None:
         ("heading", "Guide"),
         ("paragraph", "Intro with bold, italic, code_span and a link. Soft wrapped line."),
         ("heading", "Setup"),
-        ("paragraph", "# install it\npip install falcon"),
+        ("code", "# install it\npip install falcon"),
         ("heading", "Options"),
         ("paragraph", "- one\n- two"),
         ("heading", "Appendix"),
@@ -541,10 +541,10 @@ def test_markdown_to_blocks_edge_cases() -> None:
     blocks = markdown_to_blocks(md)
     assert [(b.kind, b.text) for b in blocks] == [
         ("paragraph", "#hashtag is text"),
-        ("paragraph", "## inside tilde fence"),
+        ("code", "## inside tilde fence"),
         ("heading", "Closing"),
         ("paragraph", "text"),
     ]
     assert markdown_to_blocks("```\n# never closed\n") == [markdown_to_blocks("```\n# never closed\n")[0]]
-    assert markdown_to_blocks("```\n# never closed\n")[0].kind == "paragraph"
+    assert markdown_to_blocks("```\n# never closed\n")[0].kind == "code"
     assert markdown_to_blocks("") == []

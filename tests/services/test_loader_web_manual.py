@@ -40,7 +40,7 @@ def test_a_list_inside_the_article_is_kept(manual) -> None:
 
 def test_bare_pre_is_one_code_block_never_a_heading(manual) -> None:
     code = [b for b in manual.blocks if "PRAGMA journal = WAL;" in b.text]
-    assert len(code) == 1 and code[0].kind == "paragraph"
+    assert len(code) == 1 and code[0].kind == "code"
     assert code[0].text.splitlines() == [
         "-- switch the journal on", "tinydb> PRAGMA journal = WAL;", "tinydb> SELECT mode FROM status;", "mode",
         "----", "wal"]

@@ -87,7 +87,7 @@ def markdown_to_blocks(md: str) -> list[Block]:
     ``heading_path`` includes the heading itself; every following block carries the path of its enclosing
     headings. Paragraphs are split on blank lines (soft line breaks become spaces); consecutive list items
     stay together in one block, one item per line; pipe tables become one block, one row per line. A fenced
-    code block is one paragraph block, verbatim, and a ``#`` inside it is never a heading. Inline Markdown is
+    code block is one ``code`` block, verbatim, and a ``#`` inside it is never a heading. Inline Markdown is
     reduced to plain text (link text kept, URLs and emphasis markers dropped). Thematic breaks and a leading
     YAML front matter are dropped.
 
@@ -138,7 +138,7 @@ def markdown_to_blocks(md: str) -> list[Block]:
                 i += 1
             i += 1  # the closing fence (or the end of the text)
             if code:
-                blocks.append(Block("\n".join(code), "paragraph", heading_path=headings.path))
+                blocks.append(Block("\n".join(code), "code", heading_path=headings.path))
             continue
         if not line.strip():
             flush()

@@ -143,6 +143,7 @@ def _fallback_blocks(html: str) -> list[Block]:
     headings = HeadingStack()
     buf: list[str] = []
     heading_level = 0
+    in_pre = 0  # inside <pre>: a code block
 
     def flush() -> None:
         text = " ".join("".join(buf).split())
@@ -151,7 +152,7 @@ def _fallback_blocks(html: str) -> list[Block]:
             if heading_level:
                 blocks.append(Block(text, "heading", heading_path=headings.push(heading_level, text)))
             else:
-                blocks.append(Block(text, "paragraph", heading_path=headings.path))
+                blocks.append(Block(text, "code" if in_pre else "paragraph", heading_path=headings.path))
 
     for event, el in lxml.etree.iterwalk(body, events=("start", "end")):
         tag = el.tag.lower() if isinstance(el.tag, str) else ""
@@ -161,12 +162,14 @@ def _fallback_blocks(html: str) -> list[Block]:
                 flush()
                 if tag in _HEADING_TAGS and not heading_level:
                     heading_level = _HEADING_TAGS[tag]
+            in_pre += tag == "pre"
             buf.append(el.text or "")
         else:
             if is_break:
                 flush()
                 if tag in _HEADING_TAGS:
                     heading_level = 0
+            in_pre -= tag == "pre"
             if el is not body:
                 buf.append(el.tail or "")
     flush()
