@@ -3,7 +3,8 @@
 Units are the document's blocks; a block over the budget is cut at sentence ends, then at line
 breaks, then at spaces. Units are packed greedily into chunks; a heading or a new page starts a new
 chunk (so a chunk's page is exact and its heading path meaningful); consecutive chunks inside one
-section overlap by up to ``overlap`` tokens. A chunk's text is always ``doc.text[start:end]``.
+section overlap by up to ``overlap`` tokens, and a chunk that starts a list starts with the list's lead-in
+sentence ("But there are also disadvantages:"). A chunk's text is always ``doc.text[start:end]``.
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class _Unit:
     start: int
     end: int
     block: Block
+    lead_in: bool = False  # the sentence ending with ':' right before a list ("But there are also disadvantages:")
+    list_start: bool = False  # the first piece of a list that has a lead-in
 
     @property
     def tokens(self) -> int:
@@ -93,16 +96,64 @@ def _cut(text: str, offset: int, start: int, end: int, max_chars: int, pattern: 
         yield from _cut(text, offset, piece_start, end, max_chars, None)
 
 
+_LIST_START = re.compile(r"[ \t]*(?:[-*+\u2022]|\d{1,3}[.)])[ \t]+\S")
+
+
+def _lead_in(text: str, b: Block, nxt: Block | None, max_chars: int) -> int | None:
+    """Where the lead-in sentence of a list starts when block ``b`` ends with one (its last sentence ends
+    with ':' and ``nxt``, on the same page, is a list), else None. At most a quarter of a chunk."""
+    if nxt is None or b.kind == "heading" or nxt.kind == "heading" or nxt.page != b.page:
+        return None
+    end = b.end
+    while end > b.start and text[end - 1].isspace():
+        end -= 1
+    if end <= b.start or text[end - 1] != ":" or not _LIST_START.match(text, nxt.start, nxt.end):
+        return None
+    start = b.start
+    for m in _SENTENCE_END.finditer(text, b.start, end):
+        if m.end() < end:
+            start = m.end()
+    return start if end - start <= max_chars // 4 else None
+
+
+def _trimmed(text: str, s: int, e: int) -> tuple[int, int]:
+    """The span without whitespace at its ends (so spans start and end on text)."""
+    while s < e and text[s].isspace():
+        s += 1
+    while e > s and text[e - 1].isspace():
+        e -= 1
+    return s, e
+
+
 def _units(doc: LoadedDocument, max_chars: int) -> Iterator[_Unit]:
-    for b in doc.blocks:
-        for s, e in _cut(doc.text, 0, b.start, b.end, max_chars, _SENTENCE_END):
-            # trim whitespace at the cut so spans start and end on text
-            while s < e and doc.text[s].isspace():
-                s += 1
-            while e > s and doc.text[e - 1].isspace():
-                e -= 1
+    """The blocks cut into pieces of at most ``max_chars``. A list's lead-in sentence is a unit of its own
+    and the list's first piece leaves room for it, so the chunk that starts the list can start with it
+    (see ``chunk_document``): a list never loses the sentence that says what it lists."""
+    text = doc.text
+    blocks = doc.blocks
+    lead_chars = 0  # > 0: this block is a list after a lead-in of that many characters
+    for i, b in enumerate(blocks):
+        lead = _lead_in(text, b, blocks[i + 1] if i + 1 < len(blocks) else None, max_chars)
+        body_end = b.end if lead is None else lead
+        pieces: list[tuple[int, int]] = []
+        if body_end > b.start and lead_chars:
+            first = next(_cut(text, 0, b.start, body_end, max_chars - lead_chars - 2, _SENTENCE_END))
+            pieces = [first, *(_cut(text, 0, first[1], body_end, max_chars, _SENTENCE_END) if first[1] < body_end
+                               else ())]
+        elif body_end > b.start:
+            pieces = list(_cut(text, 0, b.start, body_end, max_chars, _SENTENCE_END))
+        n = 0
+        for s0, e0 in pieces:
+            s, e = _trimmed(text, s0, e0)
             if e > s:
-                yield _Unit(s, e, b)
+                yield _Unit(s, e, b, list_start=bool(lead_chars) and n == 0)
+                n += 1
+        lead_chars = 0
+        if lead is not None:
+            s, e = _trimmed(text, lead, b.end)
+            if e > s:
+                yield _Unit(s, e, b, lead_in=True)
+                lead_chars = e - s
 
 
 def chunk_document(doc: LoadedDocument, options: ChunkingOptions | None = None) -> list[Chunk]:
@@ -154,6 +205,9 @@ def chunk_document(doc: LoadedDocument, options: ChunkingOptions | None = None) 
                         carry.insert(0, u)
                     if carry and estimate_tokens_span(carry[0].start, unit.end) > opt.max_tokens:
                         carry = []
+                if (not structural and not carry and unit.list_start and current[-1].lead_in
+                        and estimate_tokens_span(current[-1].start, unit.end) <= opt.max_tokens):
+                    carry = [current[-1]]  # the list's chunk starts with the sentence that introduces it
                 current = carry
         current.append(unit)
     emit()
