@@ -24,7 +24,7 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal, Slot
+from PySide6.QtCore import Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -239,6 +239,8 @@ class SettingsDialog(ModelManagerPage, QDialog):
         self.embedding_why.setObjectName("settings-embedding-why")
         self.embedding_why.setWordWrap(True)
         self.embedding_why.setStyleSheet(f"color:{css('muted')}")
+        self.embedding_why.setTextFormat(Qt.TextFormat.RichText)
+        self.embedding_why.linkActivated.connect(self._on_embedding_why_link)  # "Model page": switch to it
         form.addRow("", self.embedding_why)
         self.embedding.currentIndexChanged.connect(self._update_embedding_why)
         self.top_k = QSpinBox()
