@@ -346,6 +346,8 @@ def test_the_retrieval_page_links_to_the_model_page_not_to_settings(qtbot: Any, 
     dlg = make(qtbot, paths, Settings(), lanes, initial_tab="retrieval")
     qtbot.waitUntil(lambda: dlg.embedding.count() > 0, timeout=10000)
     assert f'href="{MODEL_PAGE_LINK}"' in dlg.embedding_why.text()
+    why = dlg.embedding_why  # as tall as its lines (it had blank lines above and below)
+    qtbot.waitUntil(lambda: why.width() > 300 and why.height() == why.heightForWidth(why.width()), timeout=5000)
     dlg.embedding_why.linkActivated.emit(MODEL_PAGE_LINK)
     assert dlg.tabs.currentIndex() == TABS.index("model")
     assert dlg.catalog.currentData().name == "bge-m3"
