@@ -44,6 +44,7 @@ def _grabber(shots: list[Path], suffix: str = "") -> Callable[[Any, str], None]:
 
 def main() -> int:
     os.environ.setdefault("NOTEBOOKLM_LOCAL_HOME", tempfile.mkdtemp(prefix="nbl-shots-"))
+    sys.path.insert(0, str(REPO))  # this checkout's code, not the one the venv has installed
     os.environ.setdefault("NOTEBOOKLM_LOCAL_NO_FIRST_RUN", "1")  # first-run.png is taken by --dialogs
     from PySide6.QtCore import QMimeData, QPoint, Qt, QTimer, QUrl
     from PySide6.QtGui import QDragEnterEvent, QDragLeaveEvent
@@ -375,6 +376,7 @@ def source_viewer() -> int:
 
     from PySide6.QtWidgets import QApplication
 
+    sys.path.insert(0, str(REPO))  # this checkout's code, not the one the venv has installed
     from notebooklm_local.core.citations import Citation, format_location
     from notebooklm_local.core.library import Library
     from notebooklm_local.core.paths import app_paths

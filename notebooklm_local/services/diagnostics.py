@@ -72,7 +72,7 @@ def _embedder(paths: AppPaths, settings: Settings) -> dict[str, str]:
     if path.is_file():
         status = "ready"
     elif settings.model.embedding_path:
-        status = "file not found — fix model.embedding_path in Settings ▸ Models"
+        status = "file not found — fix model.embedding_path in Settings ▸ Retrieval"
     else:
         from notebooklm_local.core.errors import ModelLoadError
         from notebooklm_local.services.embedder_convert import locate_source_zip

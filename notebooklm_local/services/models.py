@@ -33,8 +33,8 @@ DEFAULT_EMBEDDER_SHA256 = "45013d2d36e25fb4f81be9fd7216f41e4c5afb936397c07a0e593
 DEFAULT_EMBEDDER_SIZE = 46_223_712
 EMBEDDER_REASON_SETTINGS = "set in settings (model.embedding_path)"
 EMBEDDER_REASON_DEFAULT = (
-    "built-in default: all-MiniLM-L6-v2 (English-centred; for other languages choose the multilingual "
-    "catalog model bge-m3 in Settings)"
+    "built-in default: all-MiniLM-L6-v2 (English-centred; for other languages download the multilingual "
+    "catalog model bge-m3 in Settings ▸ Model and choose it in Settings ▸ Retrieval)"
 )
 
 _embedder_lock = threading.Lock()

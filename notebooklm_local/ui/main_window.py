@@ -34,7 +34,6 @@ from PySide6.QtWidgets import (
     QAbstractScrollArea,
     QApplication,
     QComboBox,
-    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -59,6 +58,7 @@ from notebooklm_local.ui.first_run import should_show_first_run
 from notebooklm_local.ui.ingest import IngestController, LargeSource
 from notebooklm_local.ui.notes_pane import NotesPane
 from notebooklm_local.ui.ops import BackgroundOp
+from notebooklm_local.ui.prompts import ask_text
 from notebooklm_local.ui.source_viewer import SourceViewer
 from notebooklm_local.ui.sources_pane import SourcesPane, items_from_mime
 from notebooklm_local.ui.studio.pane import StudioPane
@@ -708,7 +708,7 @@ class MainWindow(QMainWindow):
     def new_notebook(self) -> None:
         if self.library is None:
             return
-        name, ok = QInputDialog.getText(self, "New notebook", "Name of the new notebook:")
+        name, ok = ask_text(self, "New notebook", "Name of the new notebook:")
         if not ok or not name.strip():
             return
         try:
@@ -726,7 +726,7 @@ class MainWindow(QMainWindow):
         if self.library is None or nb_id is None:
             return
         old = self.notebook_box.currentText()
-        name, ok = QInputDialog.getText(self, "Rename notebook", "New name:", text=old)
+        name, ok = ask_text(self, "Rename notebook", "New name:", text=old)
         if not ok or not name.strip() or name.strip() == old:
             return
         try:

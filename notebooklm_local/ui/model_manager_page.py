@@ -44,6 +44,7 @@ __all__ = ["ModelManagerPage", "DEMO_MODEL", "RECOMMENDED_ID", "RECOMMENDED_CHAT
 log = logging.getLogger(__name__)
 
 DEMO_MODEL = "Gemma 3 270M (built-in demo)"
+MODEL_PAGE_LINK = "page:model"  # the Retrieval page's link to this page
 _WHERE = {"default": "built in", "data dir": "models folder", "added": "added"}
 
 
@@ -282,11 +283,33 @@ class ModelManagerPage:
         """Which embedder is in use and why (what `doctor` says), and what choosing another one does."""
         chosen = self.embedding.currentData() or ""
         if chosen == self.original.model.embedding_path:
-            path, why = embedder_choice(self.paths, self.original, ensure=False)
-            text = f"In use: {path.name} \u2014 {why}."
+            # said for this page (the CLI's reason says "in Settings", where the user already is)
+            path, _why = embedder_choice(self.paths, self.original, ensure=False)
+            if chosen:
+                text = f"In use: {html.escape(path.name)} (chosen above)."
+            else:
+                have = any("bge-m3" in str(self.embedding.itemData(i) or "").lower()
+                           for i in range(self.embedding.count()))
+                how = ("choose bge-m3 above" if have else
+                       f'download the multilingual bge-m3 on the <a href="{MODEL_PAGE_LINK}">Model page</a>, '
+                       "then choose it above")
+                text = (f"In use: {html.escape(path.name)} \u2014 the built-in default, all-MiniLM-L6-v2 "
+                        f"(English-centred). For other languages, {how}.")
         else:
             text = "Used after OK: every source is embedded again, in the background (keyword search meanwhile)."
         self.embedding_why.setText(text)
+
+    @Slot(str)
+    def _on_embedding_why_link(self, href: str) -> None:
+        """The "Model page" link: switch to that page with bge-m3 chosen in the download box."""
+        if href != MODEL_PAGE_LINK:
+            return
+        self.show_tab("model")
+        i = next((k for k in range(self.catalog.count())
+                  if getattr(self.catalog.itemData(k), "name", "") == "bge-m3"), -1)
+        if i >= 0:
+            self.catalog.setCurrentIndex(i)
+        self.catalog.setFocus()
 
     def _selected_path(self) -> str | None:
         item = self.model_tree.currentItem()

@@ -24,7 +24,7 @@ import shutil
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QUrl, Signal, Slot
+from PySide6.QtCore import QSize, Qt, QUrl, Signal, Slot
 from PySide6.QtGui import QDesktopServices, QStandardItemModel
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -117,6 +117,26 @@ def _select(box: QComboBox, value: str) -> None:
         box.addItem(value, value)
         i = box.count() - 1
     box.setCurrentIndex(i)
+
+
+class _WrappedNote(QLabel):
+    """A word-wrapped note as tall as its text at the width it has: a wrapped QLabel's size hint is a narrow,
+    tall box, and the form gave it that height (blank lines above and below the Retrieval page's note)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setWordWrap(True)
+
+    def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        hint = super().sizeHint()
+        if self.width() > hint.width():
+            return QSize(hint.width(), self.heightForWidth(self.width()))
+        return hint
+
+    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+        super().resizeEvent(event)
+        if self.sizeHint().height() != self.height():
+            self.updateGeometry()
 
 
 class SettingsDialog(ModelManagerPage, QDialog):
@@ -235,10 +255,11 @@ class SettingsDialog(ModelManagerPage, QDialog):
         self.embedding.setToolTip("The model that turns passages into vectors for search. Changing it embeds "
                                   "every source again.")
         form.addRow("Embedding model:", self.embedding)
-        self.embedding_why = QLabel("")
+        self.embedding_why = _WrappedNote()
         self.embedding_why.setObjectName("settings-embedding-why")
-        self.embedding_why.setWordWrap(True)
         self.embedding_why.setStyleSheet(f"color:{css('muted')}")
+        self.embedding_why.setTextFormat(Qt.TextFormat.RichText)
+        self.embedding_why.linkActivated.connect(self._on_embedding_why_link)  # "Model page": switch to it
         form.addRow("", self.embedding_why)
         self.embedding.currentIndexChanged.connect(self._update_embedding_why)
         self.top_k = QSpinBox()

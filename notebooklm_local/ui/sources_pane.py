@@ -47,7 +47,6 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFrame,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QListView,
     QListWidget,
@@ -71,6 +70,7 @@ from notebooklm_local.core.library import Library, Source, SourceStatus
 from notebooklm_local.ui.add_source_dialogs import AddUrlDialog, PasteTextDialog
 from notebooklm_local.ui.errors import guard_none_refcount
 from notebooklm_local.ui.ingest import IngestController, LiveState
+from notebooklm_local.ui.prompts import ask_text
 from notebooklm_local.ui.theme import color, css
 
 __all__ = ["SourcesPane", "items_from_mime", "items_from_text"]
@@ -997,7 +997,7 @@ class SourcesPane(QWidget):
         if s is None or self._library is None:
             return False
         if title is None:
-            title, ok = QInputDialog.getText(self, "Rename source", "New title:", text=_title_of(s))
+            title, ok = ask_text(self, "Rename source", "New title:", text=_title_of(s))
             if not ok:
                 return False
         title = title.strip()

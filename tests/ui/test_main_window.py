@@ -146,10 +146,49 @@ def _window(qtbot, ctx: AppContext):  # a MainWindow
     return win
 
 
+def test_new_notebook_dialog_is_wide_enough_for_its_title(qtbot, ctx: AppContext, installed_model: Path) -> None:
+    """QInputDialog.getText made a ~200 px dialog, and the window manager cut its title ("New notebook —
+    NotebookLM Local", the app's name appended by Qt) to "New n… Local": the dialog is as wide as the whole
+    title drawn bold plus the title bar's icon and buttons, and a typed name still creates the notebook."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtGui import QFont, QFontMetrics
+    from PySide6.QtWidgets import QApplication, QInputDialog
+
+    from notebooklm_local import APP_DISPLAY_NAME
+    from notebooklm_local.ui.prompts import TITLE_CHROME
+
+    app = QApplication.instance()
+    old_name = app.applicationDisplayName()
+    app.setApplicationDisplayName(APP_DISPLAY_NAME)
+    try:
+        win = _window(qtbot, ctx)
+        seen: list[tuple[str, int]] = []
+
+        def answer() -> None:
+            dlg = QApplication.activeModalWidget()
+            if not isinstance(dlg, QInputDialog):
+                QTimer.singleShot(20, answer)
+                return
+            seen.append((dlg.windowTitle(), dlg.width()))
+            dlg.setTextValue("Rivers")
+            dlg.accept()
+
+        QTimer.singleShot(0, answer)
+        win.new_notebook_action.trigger()
+        assert win.notebook_box.currentText() == "Rivers"
+        bold = QFont(QApplication.font())
+        bold.setBold(True)
+        title_px = QFontMetrics(bold).horizontalAdvance(f"New notebook \u2014 {APP_DISPLAY_NAME}")
+        assert seen and seen[0][0] == "New notebook"
+        assert seen[0][1] >= title_px + TITLE_CHROME, seen
+    finally:
+        app.setApplicationDisplayName(old_name)
+
+
 def test_empty_state_offers_a_notebook_and_new_rename_delete_work(
     qtbot, ctx: AppContext, installed_model: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from PySide6.QtWidgets import QInputDialog, QMessageBox
+    from PySide6.QtWidgets import QMessageBox
 
     from notebooklm_local.core.library import Library
 
@@ -160,7 +199,7 @@ def test_empty_state_offers_a_notebook_and_new_rename_delete_work(
     assert not win.rename_notebook_action.isEnabled() and not win.delete_notebook_action.isEnabled()
     assert not pane.add_files_action.isEnabled()
     names = iter([("Rivers", True), ("Lakes", True), ("Rivers and lakes", True)])
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: next(names)))
+    monkeypatch.setattr("notebooklm_local.ui.main_window.ask_text", lambda *a, **k: next(names))
     pane.create_button.click()
     assert win.notebook_box.currentText() == "Rivers" and pane.notebook_id == win.current_notebook_id()
     assert not pane.create_button.isVisible() and pane.add_files_action.isEnabled()

@@ -324,6 +324,7 @@ def test_the_embedder_in_use_and_why_is_shown(qtbot: Any, tmp_path: Path, paths:
     assert dlg.embedding.currentData() == "" and "all-MiniLM-L6-v2" in dlg.embedding.currentText()
     why = dlg.embedding_why.text()
     assert "all-minilm-l6-v2-f16.gguf" in why and "built-in default" in why and "bge-m3" in why
+    assert "in Settings" not in why and "Model page" in why  # the user is in Settings: it names the page
     from tests.helpers.gguf_files import write_gguf
 
     other = write_gguf(tmp_path / "nomic-embed.gguf", arch="nomic-bert")
@@ -331,6 +332,35 @@ def test_the_embedder_in_use_and_why_is_shown(qtbot: Any, tmp_path: Path, paths:
     dlg.embedding.setCurrentIndex(dlg.embedding.count() - 1)
     assert "embedded again" in dlg.embedding_why.text()
     assert dlg.collect().model.embedding_path == str(other)
+
+
+def test_the_retrieval_page_links_to_the_model_page_not_to_settings(qtbot: Any, paths: AppPaths,
+                                                                      lanes: Any) -> None:
+    """The built-in embedder's hint names the page where bge-m3 is downloaded, as a link that goes there with
+    bge-m3 chosen in the download box; no settings page sends the user to "Settings"."""
+    from PySide6.QtWidgets import QLabel
+
+    from notebooklm_local.ui.model_manager_page import MODEL_PAGE_LINK
+    from notebooklm_local.ui.settings_dialog import TABS
+
+    dlg = make(qtbot, paths, Settings(), lanes, initial_tab="retrieval")
+    qtbot.waitUntil(lambda: dlg.embedding.count() > 0, timeout=10000)
+    assert f'href="{MODEL_PAGE_LINK}"' in dlg.embedding_why.text()
+    why = dlg.embedding_why  # as tall as its lines (it had blank lines above and below)
+    qtbot.waitUntil(lambda: why.width() > 300 and why.height() == why.heightForWidth(why.width()), timeout=5000)
+    dlg.embedding_why.linkActivated.emit(MODEL_PAGE_LINK)
+    assert dlg.tabs.currentIndex() == TABS.index("model")
+    assert dlg.catalog.currentData().name == "bge-m3"
+    for i in range(dlg.tabs.count()):
+        for label in dlg.tabs.widget(i).findChildren(QLabel):
+            assert "in Settings" not in label.text(), (TABS[i], label.text())
+    chosen = paths.models / "my-embedder.gguf"
+    write_gguf(chosen, arch="nomic-bert")
+    settings = Settings()
+    settings.model.embedding_path = str(chosen)
+    dlg2 = make(qtbot, paths, settings, lanes, initial_tab="retrieval")
+    qtbot.waitUntil(lambda: dlg2.embedding.count() > 0, timeout=10000)
+    assert dlg2.embedding_why.text() == "In use: my-embedder.gguf (chosen above)."
 
 
 def test_ocr_checkbox_says_when_tesseract_is_missing(qtbot: Any, paths: AppPaths, lanes: Any,

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
-from PySide6.QtWidgets import QDialogButtonBox, QInputDialog, QMessageBox
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox
 
 from notebooklm_local.core.library import Library
 from notebooklm_local.core.paths import AppPaths, resources_dir
@@ -322,7 +322,7 @@ def test_rename_persists_and_the_context_menu_offers_the_actions(
     monkeypatch.setattr("notebooklm_local.ui.sources_pane.QDesktopServices.openUrl", lambda url: shown.append(url) or True)
     assert pane.show_file(one.id)
     assert shown and shown[0].toLocalFile() == str(tmp_path)
-    monkeypatch.setattr(QInputDialog, "getText", staticmethod(lambda *a, **k: ("Rivers of Europe", True)))
+    monkeypatch.setattr("notebooklm_local.ui.sources_pane.ask_text", lambda *a, **k: ("Rivers of Europe", True))
     pane.list.setCurrentRow(0)
     pane.rename_current()
     assert world.library.source(one.id).title == "Rivers of Europe"

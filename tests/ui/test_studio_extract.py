@@ -138,6 +138,88 @@ def test_extract_tab_makes_every_output_without_a_model(qtbot: Any, ctx: AppCont
     win.close()
 
 
+def _window(qtbot: Any, ctx: AppContext) -> Any:
+    from notebooklm_local.ui.main_window import MainWindow
+
+    win = MainWindow(ctx)
+    qtbot.addWidget(win)
+    win.show()
+    qtbot.waitUntil(lambda: win.studio_pane.notebook_id is not None and win.library is not None, timeout=20000)
+    win.studio_pane.tabs.setCurrentWidget(win.studio_pane.extract_tab)
+    return win
+
+
+def _choose(tab: Any, kind: str) -> None:
+    tab.kind_box.setCurrentIndex(tab.kind_box.findData(kind))
+
+
+def test_switching_the_kind_shows_its_last_output_or_how_to_make_one(qtbot: Any, ctx: AppContext) -> None:
+    """A summary no longer stays on screen under "Quiz": a kind not made yet says to press Make (Export and
+    Save to note off: nothing to export), a kind made before shows its last output again (and they are on)."""
+    win = _window(qtbot, ctx)
+    pane, tab = win.studio_pane, win.studio_pane.extract_tab
+    assert "Press Make to create a summary" in tab.text_view.toPlainText()
+    assert not tab.export_button.isEnabled() and not tab.save_button.isEnabled()
+    summary = _make(qtbot, tab, "extract_summary")
+    summary_out, summary_text = tab.output, tab.text_view.toPlainText()
+    assert summary.title in summary_text and tab.export_button.isEnabled() and tab.save_button.isEnabled()
+
+    _choose(tab, "quiz")
+    assert tab.result is None and tab.output is None and tab.stack.currentWidget() is tab.text_view
+    assert tab.text_view.toPlainText().startswith("Press Make to create a quiz from the selected sources")
+    assert "History" in tab.text_view.toPlainText() and summary.title not in tab.text_view.toPlainText()
+    assert not tab.export_button.isEnabled() and not tab.save_button.isEnabled() and not tab.stats.text()
+    tab.generate_box.setChecked(True)  # an option of the same kind: still nothing shown, nothing lost
+    tab.generate_box.setChecked(False)
+    assert tab.result is None
+    quiz = _make(qtbot, tab, "quiz", 4)
+    assert tab.stack.currentWidget() is tab.quiz_view and tab.export_button.isEnabled()
+
+    _choose(tab, "extract_summary")  # the summary again, as it was
+    assert tab.result is summary and tab.output is summary_out and tab.text_view.toPlainText() == summary_text
+    assert tab.export_button.isEnabled() and tab.save_button.isEnabled() and "sentence" in tab.stats.text()
+    _choose(tab, "key_quotes")
+    assert "Press Make to create key quotes" in tab.text_view.toPlainText()
+    _choose(tab, "quiz")
+    assert tab.result is quiz and tab.stack.currentWidget() is tab.quiz_view
+
+    pane.output_deleted(summary_out.id)  # deleted in History: not shown again
+    _choose(tab, "extract_summary")
+    assert tab.result is None and "Press Make" in tab.text_view.toPlainText()
+    win.studio_pane.set_notebook(None, [])  # another notebook: nothing of this one's
+    _choose(tab, "quiz")
+    assert tab.result is None and not tab.export_button.isEnabled()
+    win.close()
+
+
+def test_the_controls_row_does_not_move_when_the_kind_changes(qtbot: Any, ctx: AppContext) -> None:
+    """Each kind shows other options (length, count, Write with the model, difficulty): Make, the output and
+    the window's dividers stay where they are (they moved, and the studio pane widened, with the options)."""
+    from PySide6.QtWidgets import QSplitter
+
+    win = _window(qtbot, ctx)
+    tab = win.studio_pane.extract_tab
+
+    def where() -> tuple[Any, ...]:
+        qtbot.wait(20)
+        return (tab.make_button.mapTo(win, tab.make_button.rect().topLeft()), tab.make_button.size(),
+                tab.stack.mapTo(win, tab.stack.rect().topLeft()), tab.minimumSizeHint(),
+                [sp.sizes() for sp in win.findChildren(QSplitter)])
+
+    first = where()
+    seen = []
+    for kind in KINDS:
+        _choose(tab, kind)
+        for gen in (False, True):
+            tab.generate_box.setChecked(gen)
+            seen.append((kind, gen, where()))
+    assert all(w == first for _k, _g, w in seen), [s for s in seen if s[2] != first][:2]
+    win.close()
+
+
+KINDS = ("extract_summary", "key_quotes", "flashcards", "quiz", "mindmap", "timeline", "data_table")
+
+
 # -- timeline and data table ------------------------------------------------------------------------
 
 

@@ -98,6 +98,13 @@ def _ref_citation(node: Any, pid: int = 1) -> Citation | None:
                     "", getattr(r, "location", "") or "")
 
 
+def _a(noun: str) -> str:
+    """``"a quiz"``, ``"an extracted summary"``; plurals as they are (``"key quotes"``, ``"flashcards"``)."""
+    if noun.endswith("s") and not noun.endswith("ss"):
+        return noun
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
+
 def _count(n: int, noun: str) -> str:
     """``"1 row"``, ``"12 rows"`` (the output's size in the stats line)."""
     return f"{n} {noun}{'' if n == 1 else 's'}"
@@ -203,6 +210,9 @@ class ExtractTab(QWidget):
         self._studio: Any = None
         self.output: StudioOutput | None = None
         self.result: Any = None
+        self.shown_kind: str | None = None  # the kind of what is on screen (None: the "press Make" state)
+        # the last output of each kind made or opened here for this notebook: switching the kind shows it again
+        self._last: dict[str, tuple[Any, StudioOutput | None, dict[str, Any] | None]] = {}
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.kind_box = _combo("extract-kind", [(label, kind) for kind, label in KIND_LABELS.items()], "extract_summary")
@@ -219,27 +229,36 @@ class ExtractTab(QWidget):
         for box in (self.kind_box, self.length_box):  # narrow panes: the combos shrink, not the window grows
             box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             box.setMinimumContentsLength(15)
+        # the kind and Make on one row, Make after a stretch (it never moves); the kind's options on a row of
+        # their own, in a box as large as the largest set of them, so showing and hiding them moves nothing
+        # (no row grows, so the pane's minimum width and the window's dividers stay put)
         row.addWidget(self.kind_box)
-        row.addWidget(self.length_box)
-        row.addWidget(self.count_label)
-        row.addWidget(self.count_box)
+        self.options = QWidget()
+        self.options.setObjectName("extract-options")
+        opts = QHBoxLayout(self.options)
+        opts.setContentsMargins(0, 0, 0, 0)
+        opts.addWidget(self.length_box)
+        opts.addWidget(self.count_label)
+        opts.addWidget(self.count_box)
         self.generate_box = QCheckBox("Write with the model")
         self.generate_box.setObjectName("extract-generate")
         self.generate_box.setToolTip("The chat model writes it (needs an instruct model); every row, answer or concept "
                                      "is checked against its passage: a timeline row that fails is flagged \u26a0, a "
                                      "card, question or concept that fails is dropped")
         self.generate_box.toggled.connect(self._on_kind_changed)
-        row.addWidget(self.generate_box)
+        opts.addWidget(self.generate_box)
         self.difficulty_box = _combo("extract-difficulty", [("Easy", "easy"), ("Medium", "medium"), ("Hard", "hard")],
                                      "medium")
         self.difficulty_box.setAccessibleName("Difficulty")
         self.difficulty_box.setToolTip("How hard the model's questions are")
-        row.addWidget(self.difficulty_box)
+        opts.addWidget(self.difficulty_box)
+        opts.addStretch(1)
         self.make_button = _button("Make", "extract-make", self.make,
                                    "Make it from the selected sources (no model: their own sentences, cited)")
-        row.addWidget(self.make_button)
         row.addStretch(1)
+        row.addWidget(self.make_button)
         layout.addLayout(row)
+        layout.addWidget(self.options)
         self.label = QLabel(f"\u275d {EXTRACT_LABEL}")
         self.label.setObjectName("extract-label")
         self.label.setStyleSheet(f"color:{good_color()};font-weight:bold")
@@ -250,7 +269,6 @@ class ExtractTab(QWidget):
         self.text_view = CitationBrowser()
         self.text_view.setObjectName("extract-result")
         self.text_view.setAccessibleName("Extracted output")
-        self.text_view.setPlaceholderText("Choose what to make, then press Make.")
         self.text_view.citation_activated.connect(self.citation_activated)
         self.cards_view = _CardsView(self)
         self.quiz_view = QuizView(pane.next_key)
@@ -296,6 +314,7 @@ class ExtractTab(QWidget):
             b.setEnabled(False)
             foot.addWidget(b)
         layout.addLayout(foot)
+        self._reserve_options_space()
         self._on_kind_changed()
 
     # -- the tab protocol the pane uses ------------------------------------------------------------
@@ -305,15 +324,32 @@ class ExtractTab(QWidget):
         self.save_button.setEnabled(not busy and self.output is not None)
 
     def clear(self) -> None:
-        self.output, self.result = None, None
-        self.text_view.clear_content()
+        self._last.clear()
+        self._show_empty()
+        self.bar.clear_notice()
+        self.set_busy(False)
+
+    def forget(self, output_id: str) -> None:
+        """An output was deleted (History): not shown again when its kind is chosen."""
+        self._last = {k: v for k, v in self._last.items() if v[1] is None or v[1].id != output_id}
+
+    def _show_empty(self) -> None:
+        """Nothing made of the chosen kind yet: say how to make one (and where earlier ones are)."""
+        self.output, self.result, self.shown_kind = None, None, None
+        what = KIND_LABELS.get(self.kind, self.kind).split(" (")[0].lower()
+        self.empty_text = (f"Press Make to create {_a(what)} from the selected sources. "
+                           "Earlier ones are in the History tab.")
+        self.stack.setCurrentWidget(self.text_view)
+        self.label.setText(f"\u275d {EXTRACT_LABEL}")
+        # as text, not the placeholder: a placeholder does not wrap in a narrow pane
+        self.text_view.set_content(f'<p style="color:{css("muted")}"><i>{html.escape(self.empty_text)}</i></p>', {})
         self.cards_view.set_cards([])
         self.quiz_view.set_questions([])
         self.map_view.set_tree(None)
         self.table_view.clear()
         self.stats.clear()
-        self.bar.clear_notice()
-        self.set_busy(False)
+        self.export_button.setEnabled(False)  # nothing to export or save
+        self.save_button.setEnabled(False)
 
     def show_output(self, out: StudioOutput) -> None:
         from notebooklm_local.core.extractive_json import result_from_json
@@ -328,8 +364,34 @@ class ExtractTab(QWidget):
     def kind(self) -> str:
         return str(self.kind_box.currentData())
 
+    def _option_widgets(self) -> tuple[QWidget, ...]:
+        return (self.length_box, self.count_label, self.count_box, self.generate_box, self.difficulty_box)
+
+    def _reserve_options_space(self) -> None:
+        """Fix the options row at the largest size any kind's options take, so switching moves nothing."""
+        lay = self.options.layout()
+        kind, generated = self.kind_box.currentIndex(), self.generate_box.isChecked()
+        self.kind_box.blockSignals(True)
+        self.generate_box.blockSignals(True)
+        w = h = 0
+        for i in range(self.kind_box.count()):
+            for gen in (False, True):
+                self.kind_box.setCurrentIndex(i)
+                self.generate_box.setChecked(gen)
+                self._on_kind_changed(show=False)
+                lay.invalidate()
+                size = lay.minimumSize()
+                w, h = max(w, size.width()), max(h, size.height())
+        h = max([h] + [b.sizeHint().height() for b in self._option_widgets()])
+        self.kind_box.setCurrentIndex(kind)
+        self.generate_box.setChecked(generated)
+        self.kind_box.blockSignals(False)
+        self.generate_box.blockSignals(False)
+        self.options.setMinimumWidth(w)
+        self.options.setFixedHeight(h)
+
     @Slot()
-    def _on_kind_changed(self, _i: int = 0) -> None:
+    def _on_kind_changed(self, _i: int = 0, *, show: bool = True) -> None:
         kind = self.kind
         self.length_box.setVisible(kind == "extract_summary")
         counted = kind in ("key_quotes", "flashcards", "quiz")
@@ -343,6 +405,15 @@ class ExtractTab(QWidget):
         else:
             self.count_box.setMaximum(200)
         self.count_box.setValue({"key_quotes": 5, "flashcards": 20, "quiz": 10}.get(kind, self.count_box.value()))
+        if show and kind != self.shown_kind:  # what is on screen is of another kind: this kind's last, or none
+            busy = self.pane.tab_busy(self)
+            if not busy:
+                self.bar.clear_notice()  # "Exported to …" and the like were about the other output
+            last = self._last.get(kind)
+            if last is not None:
+                self._show(kind, *last)
+            else:
+                self._show_empty()
 
     def _extractive(self) -> Any:
         """The ExtractiveStudio over the window's library service (built on a lane, once)."""
@@ -409,12 +480,16 @@ class ExtractTab(QWidget):
                          message="The model is reading the passages\u2026")
 
     def _on_made(self, made: Any) -> None:
+        self._last[made.kind] = (made.result, made.output, {"wall_s": made.seconds})
+        if made.kind != self.kind:  # the kind was switched while it was made: show it under its own kind
+            self.kind_box.setCurrentIndex(max(0, self.kind_box.findData(made.kind)))
         self._show(made.kind, made.result, made.output, {"wall_s": made.seconds})
         if made.output is not None:
             self.pane.output_stored.emit(made.output.id)
 
     def _show(self, kind: str, result: Any, out: StudioOutput | None, stats: dict[str, Any] | None) -> None:
-        self.output, self.result = out, result
+        self.output, self.result, self.shown_kind = out, result, kind
+        self._last[kind] = (result, out, stats)
         key = self.pane.next_key()
         n = 0
         if kind in ("extract_summary", "key_quotes"):

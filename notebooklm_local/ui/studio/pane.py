@@ -283,6 +283,7 @@ class StudioPane(QWidget):
         self.note_saved.emit(note.id)
 
     def output_deleted(self, oid: str) -> None:
+        self.extract_tab.forget(oid)  # not shown again when its kind is chosen
         for tab in (self.extract_tab, self.summary_tab, self.cod_tab, self.podcast_tab):
             if tab.output is not None and tab.output.id == oid and not self.tab_busy(tab):
                 tab.clear()
