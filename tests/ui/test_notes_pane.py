@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from notebooklm_local.core.notes import Note, NoteStore
+from notebooklm_local.core.notes import Note, NoteStore, answer_note_body
 from tests.helpers.studio_world import World, make_world
 
 pytestmark = [pytest.mark.gui]
@@ -385,7 +385,7 @@ def test_a_real_answer_saved_from_chat_appears_in_the_notes_pane(qtbot: Any, app
             assert panel.save_to_note(1)
         qtbot.waitUntil(lambda: notes_pane.current is not None and notes_pane.current.id == saved.args[0],
                         timeout=20000)
-        assert notes_pane.editor.toPlainText() == answer.text
+        assert notes_pane.editor.toPlainText() == answer_note_body(answer, "quotes")  # a list of the quotations
         assert len(notes_pane.current.citations) == len(answer.citations)
         preview = notes_pane.preview.toPlainText()
         assert notes_pane.current.title in preview
