@@ -216,10 +216,12 @@ class ExtractTab(QWidget):
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.kind_box = _combo("extract-kind", [(label, kind) for kind, label in KIND_LABELS.items()], "extract_summary")
+        self.kind_box.setAccessibleName("What to make")
         self.kind_box.currentIndexChanged.connect(self._on_kind_changed)
         self.length_box = _combo("extract-length", [("Short (~120 words a source)", "short"),
                                                     ("Medium (~280 words)", "medium"), ("Long (~600 words)", "long")],
                                  "medium")
+        self.length_box.setAccessibleName("Length")
         self.count_box = QSpinBox()
         self.count_box.setObjectName("extract-count")
         self.count_box.setAccessibleName("How many")
