@@ -56,6 +56,7 @@ from notebooklm_local.ui.chat_panel import ChatPanel
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_error, show_exception
 from notebooklm_local.ui.first_run import should_show_first_run
 from notebooklm_local.ui.ingest import IngestController, LargeSource
+from notebooklm_local.ui.keyboard import install_context_menu_key
 from notebooklm_local.ui.notes_pane import NotesPane
 from notebooklm_local.ui.ops import BackgroundOp
 from notebooklm_local.ui.prompts import ask_text
@@ -194,6 +195,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_DISPLAY_NAME)
         self.setObjectName("main-window")
         self.resize(1280, 800)
+        install_context_menu_key(self)  # Shift+F10 opens context menus as the Menu key does
 
         self.library: Library | None = None
         self.ingest = IngestController(self.lanes, self._open_library_service, self)

@@ -1,4 +1,5 @@
-"""Screen readers: every control says what it is.
+"""Screen readers and keyboard users: every control says what it is, Tab leaves the chat input, Shift+F10
+opens context menus.
 
 A screen reader announces a control by its accessible name (what ``QAccessible`` reports: the widget's
 ``accessibleName``, a button's text, or the text of the label it is the buddy of). A button that shows only a
@@ -11,12 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAccessible
 from PySide6.QtWidgets import (
     QAbstractButton,
     QAbstractItemView,
     QAbstractSlider,
     QAbstractSpinBox,
+    QApplication,
     QComboBox,
     QHeaderView,
     QLabel,
@@ -120,3 +123,29 @@ def test_every_control_of_the_settings_dialog_has_a_spoken_name(qtbot, ctx: AppC
     bad = unnamed(dlg)
     assert not bad, "\n".join(bad)
     dlg.reject()
+
+
+def test_tab_leaves_the_chat_input_for_the_buttons_below(qtbot, ctx: AppContext) -> None:
+    win = _window(qtbot, ctx)
+    box = win.chat_pane.input
+    win.activateWindow()
+    box.setFocus()
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is box)
+    qtbot.keyClick(box, Qt.Key.Key_Tab)
+    assert box.toPlainText() == ""  # no tab character typed into the question
+    assert QApplication.focusWidget() is not box
+
+
+def test_shift_f10_opens_the_source_list_context_menu(qtbot, ctx: AppContext) -> None:
+    win = _window(qtbot, ctx)
+    view = win.sources_pane.list
+    win.activateWindow()
+    view.setFocus()
+    view.setCurrentRow(0)
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is view)
+    with qtbot.waitSignal(view.customContextMenuRequested, timeout=2000) as sig:
+        qtbot.keyClick(view, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    pos = sig.args[0]
+    assert view.visualItemRect(view.item(0)).contains(pos)  # the menu is at the current row, as with the Menu key
+    qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu), timeout=2000)
+    QApplication.activePopupWidget().close()
