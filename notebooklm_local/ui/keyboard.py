@@ -11,7 +11,7 @@ from PySide6.QtCore import QPoint, QRect, QRectF, Qt
 from PySide6.QtGui import QContextMenuEvent, QKeySequence, QShortcut
 from PySide6.QtWidgets import QApplication, QWidget
 
-__all__ = ["install_context_menu_key", "open_context_menu"]
+__all__ = ["focus_first_in", "install_context_menu_key", "open_context_menu"]
 
 
 def open_context_menu(target: QWidget) -> None:
@@ -33,3 +33,18 @@ def install_context_menu_key(owner: QWidget) -> QShortcut:
     shortcut.activated.connect(lambda: (lambda w: open_context_menu(w) if w is not None else None)(
         QApplication.focusWidget()))
     return shortcut
+
+
+def focus_first_in(container: QWidget) -> bool:
+    """Give the focus to the first control inside ``container`` that Tab reaches (unless it is in there already)."""
+    current = QApplication.focusWidget()
+    if current is not None and container.isAncestorOf(current):
+        return True
+    w = container.nextInFocusChain()
+    while w is not None and w is not container:
+        if (container.isAncestorOf(w) and w.isVisible() and w.isEnabled()
+                and w.focusPolicy() & Qt.FocusPolicy.TabFocus):
+            w.setFocus(Qt.FocusReason.ShortcutFocusReason)
+            return True
+        w = w.nextInFocusChain()
+    return False

@@ -149,3 +149,16 @@ def test_shift_f10_opens_the_source_list_context_menu(qtbot, ctx: AppContext) ->
     assert view.visualItemRect(view.item(0)).contains(pos)  # the menu is at the current row, as with the Menu key
     qtbot.waitUntil(lambda: isinstance(QApplication.activePopupWidget(), QMenu), timeout=2000)
     QApplication.activePopupWidget().close()
+
+
+def test_ctrl_1_and_ctrl_2_move_the_keyboard_to_the_studio_and_the_notes(qtbot, ctx: AppContext) -> None:
+    win = _window(qtbot, ctx)
+    win.activateWindow()
+    win.focus_chat()  # Ctrl+K
+    qtbot.waitUntil(lambda: QApplication.focusWidget() is win.chat_pane.input)
+    win.show_notes_action.trigger()  # Ctrl+2
+    assert win.center.currentWidget() is win.notes_pane
+    assert win.notes_pane.isAncestorOf(QApplication.focusWidget())
+    win.show_studio_action.trigger()  # Ctrl+1
+    assert win.center.currentWidget() is win.studio_pane
+    assert win.studio_pane.isAncestorOf(QApplication.focusWidget())
