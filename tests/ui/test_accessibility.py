@@ -81,7 +81,8 @@ def unnamed(root: QWidget) -> list[str]:
         if isinstance(w, QAbstractButton) and not w.text() and w.icon().isNull() and not w.accessibleName():
             continue  # shows nothing yet: a quiz's answer buttons before a quiz is loaded
         name = spoken_name(w)
-        if not any(c.isalnum() for c in name):
+        # a symbol that is not a letter or digit is read as its Unicode name ("black right-pointing triangle")
+        if not any(c.isalnum() for c in name) or any(c in name for c in "▶◀↺↻⋯✕×▸"):
             chain, p = [], w.parentWidget()
             while p is not None and p is not root and len(chain) < 4:
                 chain.append(p.objectName() or type(p).__name__)
