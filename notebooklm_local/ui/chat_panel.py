@@ -275,6 +275,9 @@ class ChatPanel(QWidget):
         self.input.setAccessibleName("Question")
         self.input.setPlaceholderText("Ask about your sources… (Ctrl+Enter to send)")
         self.input.setMaximumHeight(90)
+        # Tab moves on to the buttons below (a question needs no tab characters): without it a keyboard user
+        # reached the input and could go no further (Send, History, New chat, All notebooks)
+        self.input.setTabChangesFocus(True)
         layout.addWidget(self.input)
         # the status on a line of its own (word-wrapped, never widening the panel), then the controls
         self.status = QLabel("")

@@ -56,6 +56,7 @@ from notebooklm_local.ui.chat_panel import ChatPanel
 from notebooklm_local.ui.errors import NO_NOTEBOOK, guard_none_refcount, show_error, show_exception
 from notebooklm_local.ui.first_run import should_show_first_run
 from notebooklm_local.ui.ingest import IngestController, LargeSource
+from notebooklm_local.ui.keyboard import focus_first_in, install_context_menu_key
 from notebooklm_local.ui.notes_pane import NotesPane
 from notebooklm_local.ui.ops import BackgroundOp
 from notebooklm_local.ui.prompts import ask_text
@@ -194,6 +195,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(APP_DISPLAY_NAME)
         self.setObjectName("main-window")
         self.resize(1280, 800)
+        install_context_menu_key(self)  # Shift+F10 opens context menus as the Menu key does
 
         self.library: Library | None = None
         self.ingest = IngestController(self.lanes, self._open_library_service, self)
@@ -323,9 +325,9 @@ class MainWindow(QMainWindow):
         self.toggle_chat_action.toggled.connect(self.chat_pane.setVisible)
         view_menu.addAction(self.toggle_chat_action)
         view_menu.addSeparator()
-        self.show_studio_action = self._action("&Studio", lambda: self.center.setCurrentWidget(self.studio_pane),
+        self.show_studio_action = self._action("&Studio", lambda: self.show_center(self.studio_pane),
                                                "show-studio", "Ctrl+1")
-        self.show_notes_action = self._action("&Notes", lambda: self.center.setCurrentWidget(self.notes_pane),
+        self.show_notes_action = self._action("&Notes", lambda: self.show_center(self.notes_pane),
                                               "show-notes", "Ctrl+2")
         self.focus_chat_action = self._action("Ask a &question", self.focus_chat, "focus-chat", "Ctrl+K",
                                               "Move to the chat input")
@@ -554,6 +556,12 @@ class MainWindow(QMainWindow):
         self.notes_pane.export("all", single_file=False)
 
     @Slot()
+    def show_center(self, pane: QWidget) -> None:
+        """Ctrl+1 / Ctrl+2: show the studio or the notes and move the keyboard there (typing went on into the
+        chat input, a dozen Tabs away from what was just shown)."""
+        self.center.setCurrentWidget(pane)
+        focus_first_in(pane)
+
     def focus_chat(self) -> None:
         if not self.chat_pane.isVisible():
             self.toggle_chat_action.setChecked(True)

@@ -122,6 +122,7 @@ class NotesPane(QWidget):
         self.search_edit = QLineEdit()
         self.search_edit.setObjectName("notes-search")
         self.search_edit.setPlaceholderText("Search notes…")
+        self.search_edit.setAccessibleName("Search notes")
         self.search_edit.setClearButtonEnabled(True)
         self.search_edit.textChanged.connect(self._on_search_changed)
         lv.addWidget(self.search_edit)

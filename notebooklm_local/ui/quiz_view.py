@@ -78,10 +78,12 @@ class QuizView(QWidget):
         row.addWidget(self.score, 1)
         self.restart_button = QPushButton("\u21ba Restart")
         self.restart_button.setObjectName("quiz-restart")
+        self.restart_button.setAccessibleName("Restart the quiz")  # not "clockwise open circle arrow Restart"
         self.restart_button.setToolTip("Start the quiz again (answers cleared)")
         self.restart_button.clicked.connect(self.restart)
         self.next_button = QPushButton("Next \u25b6")
         self.next_button.setObjectName("quiz-next")
+        self.next_button.setAccessibleName("Next question")
         self.next_button.clicked.connect(self.next)
         for key in ("Return", "Right"):
             sc = QShortcut(QKeySequence(key), self)
@@ -142,6 +144,7 @@ class QuizView(QWidget):
                                       "answer.</p>", {})
             self.next_button.setEnabled(False)
             self.next_button.setText("Next \u25b6")
+            self.next_button.setAccessibleName("Next question")
         self._score()
 
     # -- answering ------------------------------------------------------------------------------
@@ -192,6 +195,7 @@ class QuizView(QWidget):
             f'<p style="color:{css("muted")};font-size:small">{loc}</p>', {link: q.citation})
         last = self.i + 1 >= len(self.questions)
         self.next_button.setText("See the score" if last else "Next \u25b6")
+        self.next_button.setAccessibleName("See the score" if last else "Next question")
         self.next_button.setEnabled(True)
         self.restart_button.setEnabled(True)
 

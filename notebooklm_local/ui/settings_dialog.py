@@ -406,8 +406,11 @@ class SettingsDialog(ModelManagerPage, QDialog):
             row = QHBoxLayout()
             edit = QLineEdit(str(path))
             edit.setReadOnly(True)
+            # the label belongs to the row, not the field: a screen reader would read the path unnamed
+            edit.setAccessibleName(label.rstrip(":"))
             row.addWidget(edit, 1)
             button = QPushButton("Open")
+            button.setAccessibleName(f"Open the {label.rstrip(':').lower()} folder")
             button.setProperty("path", str(path if path.is_dir() or not path.suffix else path.parent))
             button.clicked.connect(self._on_open_clicked)
             row.addWidget(button)

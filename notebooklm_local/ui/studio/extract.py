@@ -131,6 +131,7 @@ class _CardsView(QWidget):
         row = QHBoxLayout()
         self.prev_button = QPushButton("\u25c0 Previous")
         self.prev_button.setObjectName("cards-prev")
+        self.prev_button.setAccessibleName("Previous card")  # the arrow is read as "black left-pointing triangle"
         self.prev_button.clicked.connect(lambda: self.show_card(self.i - 1))
         self.reveal_button = QPushButton("Reveal")
         self.reveal_button.setObjectName("cards-reveal")
@@ -138,6 +139,7 @@ class _CardsView(QWidget):
         self.reveal_button.clicked.connect(self.toggle)
         self.next_button = QPushButton("Next \u25b6")
         self.next_button.setObjectName("cards-next")
+        self.next_button.setAccessibleName("Next card")
         self.next_button.clicked.connect(lambda: self.show_card(self.i + 1))
         for b in (self.prev_button, self.reveal_button, self.next_button):
             row.addWidget(b)
@@ -216,10 +218,12 @@ class ExtractTab(QWidget):
         layout = QVBoxLayout(self)
         row = QHBoxLayout()
         self.kind_box = _combo("extract-kind", [(label, kind) for kind, label in KIND_LABELS.items()], "extract_summary")
+        self.kind_box.setAccessibleName("What to make")
         self.kind_box.currentIndexChanged.connect(self._on_kind_changed)
         self.length_box = _combo("extract-length", [("Short (~120 words a source)", "short"),
                                                     ("Medium (~280 words)", "medium"), ("Long (~600 words)", "long")],
                                  "medium")
+        self.length_box.setAccessibleName("Length")
         self.count_box = QSpinBox()
         self.count_box.setObjectName("extract-count")
         self.count_box.setAccessibleName("How many")

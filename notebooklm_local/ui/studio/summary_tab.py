@@ -44,6 +44,9 @@ class SummaryTab(StudioTab):
         self.length_box = _combo("summary-length", [(n.capitalize() + f" (~{w} words)", n)
                                                     for n, (w, _s) in LENGTHS.items()], st.summary_length)
         self.audience_box = _combo("summary-audience", [(a.capitalize(), a) for a in AUDIENCES], st.audience)
+        self.kind_box.setAccessibleName("Kind of document")
+        self.length_box.setAccessibleName("Length")
+        self.audience_box.setAccessibleName("Audience")
         row = QHBoxLayout()
         for w in (self.kind_box, self.length_box, self.audience_box):
             row.addWidget(w)
