@@ -35,9 +35,10 @@ from notebooklm_local.core.library_care import (
     free_space,
     is_disk_full,
 )
+from notebooklm_local.core.watch import SyncResult, WatchedFolder
 from notebooklm_local.services.index import ChromaIndex
 
-__all__ = ["LibraryService", "AddReport", "Hit", "expand_inputs"]
+__all__ = ["LibraryService", "AddReport", "Hit", "expand_inputs", "walk_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -126,22 +127,38 @@ def expand_inputs(items: Iterable[str], extensions: set[str],
             continue
         p = Path(item).expanduser()
         if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if any(part.startswith(".") for part in f.relative_to(p).parts) or f.is_dir():
-                    continue
-                if not f.is_file():  # a FIFO, socket or device (or a dangling link): never opened
-                    skipped.append((str(f), "not a regular file"))
-                elif f.suffix.lower() in extensions or (accept is not None and accept(f)):
-                    refs.append(SourceRef(path=f.resolve()))
-                elif not f.suffix:
-                    skipped.append((str(f), "unsupported file type (no extension, and not plain text)"))
-                else:
-                    skipped.append((str(f), f"unsupported file type '{f.suffix}'"))
+            files, skip = walk_folder(p, extensions, accept)
+            refs += [SourceRef(path=f.resolve()) for f in files]
+            skipped += skip
         elif p.exists() or not _YT_ID.match(item):
             refs.append(SourceRef(path=p.resolve() if p.exists() else p))
         else:
             refs.append(SourceRef(url=item))
     return refs, skipped
+
+
+def walk_folder(folder: Path, extensions: set[str], accept: Callable[[Path], bool] | None = None, *,
+                recursive: bool = True) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The files of ``folder`` that adding the folder takes (sorted), and the skipped ones with the reason.
+
+    Hidden files and folders (a name starting with ".") are left out silently; a file is taken when its
+    extension is one of ``extensions`` or ``accept(file)`` says a loader reads it by its content. Only the
+    folder's own files unless ``recursive``. Used by ``expand_inputs`` and by watched folders' sync.
+    """
+    files: list[Path] = []
+    skipped: list[tuple[str, str]] = []
+    for f in sorted(folder.rglob("*") if recursive else folder.glob("*")):
+        if any(part.startswith(".") for part in f.relative_to(folder).parts) or f.is_dir():
+            continue
+        if not f.is_file():  # a FIFO, socket or device (or a dangling link): never opened
+            skipped.append((str(f), "not a regular file"))
+        elif f.suffix.lower() in extensions or (accept is not None and accept(f)):
+            files.append(f)
+        elif not f.suffix:
+            skipped.append((str(f), "unsupported file type (no extension, and not plain text)"))
+        else:
+            skipped.append((str(f), f"unsupported file type '{f.suffix}'"))
+    return files, skipped
 
 
 def _safe_can_load(ld: SourceLoader, ref: SourceRef) -> bool:
@@ -669,6 +686,33 @@ class LibraryService:
 
     def sources(self, notebook: str) -> list[Source]:
         return self.library.sources(self.library.notebook(notebook).id)
+
+    # -- watched folders (services.watch) -------------------------------------------------------
+    def watch_folder(self, notebook: str, path: str | Path, *, recursive: bool = True) -> WatchedFolder:
+        """Link a local folder to a notebook (clear errors for a missing folder, a file, one already watched)."""
+        from notebooklm_local.services import watch
+
+        return watch.watch_folder(self, notebook, path, recursive=recursive)
+
+    def unwatch_folder(self, notebook: str, path: str | Path) -> WatchedFolder:
+        """Stop watching a folder; its sources stay in the notebook."""
+        from notebooklm_local.services import watch
+
+        return watch.unwatch_folder(self, notebook, path)
+
+    def watched_folders(self, notebook: str | None = None) -> list[WatchedFolder]:
+        nb_id = self.library.notebook(notebook).id if notebook is not None else None
+        return self.library.watched_folders(nb_id)
+
+    def sync_folders(
+        self, notebook: str | None = None, *, dry_run: bool = False, cancel: CancelToken | None = None,
+        progress: ProgressCallback = no_progress,
+    ) -> list[SyncResult]:
+        """Sync the watched folders of a notebook (None: of every notebook): new files added, changed ones
+        re-indexed, gone ones flagged ``original missing`` (see core.watch)."""
+        from notebooklm_local.services import watch
+
+        return watch.sync_folders(self, notebook, dry_run=dry_run, cancel=cancel, progress=_safe_progress(progress))
 
     # -- search ---------------------------------------------------------------------------------
     def search(
