@@ -705,14 +705,15 @@ class LibraryService:
         return self.library.watched_folders(nb_id)
 
     def sync_folders(
-        self, notebook: str | None = None, *, dry_run: bool = False, cancel: CancelToken | None = None,
-        progress: ProgressCallback = no_progress,
+        self, notebook: str | None = None, *, folder: str | None = None, dry_run: bool = False,
+        cancel: CancelToken | None = None, progress: ProgressCallback = no_progress,
     ) -> list[SyncResult]:
-        """Sync the watched folders of a notebook (None: of every notebook): new files added, changed ones
-        re-indexed, gone ones flagged ``original missing`` (see core.watch)."""
+        """Sync the watched folders of a notebook (None: of every notebook; ``folder``: only that watched
+        path): new files added, changed ones re-indexed, gone ones flagged ``original missing`` (core.watch)."""
         from notebooklm_local.services import watch
 
-        return watch.sync_folders(self, notebook, dry_run=dry_run, cancel=cancel, progress=_safe_progress(progress))
+        return watch.sync_folders(self, notebook, folder=folder, dry_run=dry_run, cancel=cancel,
+                                  progress=_safe_progress(progress))
 
     # -- search ---------------------------------------------------------------------------------
     def search(

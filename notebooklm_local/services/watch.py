@@ -230,14 +230,16 @@ def _adopt_move(lib: LibraryService, existing: Source, path: str, st: FileStat |
 
 
 def sync_folders(
-    lib: LibraryService, notebook: str | None = None, *, dry_run: bool = False, cancel: CancelToken | None = None,
-    progress: ProgressCallback = no_progress,
+    lib: LibraryService, notebook: str | None = None, *, folder: str | None = None, dry_run: bool = False,
+    cancel: CancelToken | None = None, progress: ProgressCallback = no_progress,
 ) -> list[SyncResult]:
     """Sync every folder a notebook (None: every notebook) watches; a folder that cannot be synced is a
     result with one failure (the folder) and the others still sync."""
     nb_id = lib.library.notebook(notebook).id if notebook is not None else None
     out = []
     for w in lib.library.watched_folders(nb_id):
+        if folder is not None and w.path != folder:
+            continue
         t0 = time.monotonic()
         try:
             r = sync_folder(lib, w, dry_run=dry_run, cancel=cancel, progress=progress)
