@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "MISSING_FLAG", "STAT_KEY", "WatchedFolder", "FileStat", "KnownFile", "SyncPlan", "SyncResult",
+    "MISSING_FLAG", "STAT_KEY", "WatchedFolder", "FileStat", "KnownFile", "SyncPlan", "SyncResult", "QueuedFile",
     "plan_sync", "confirm_changes", "is_under", "known_file",
 ]
 
@@ -73,6 +73,18 @@ class SyncPlan:
         return not (self.add or self.suspects or self.mark_missing or self.restore)
 
 
+@dataclass(frozen=True)
+class QueuedFile:
+    """A file a deferred sync queued for indexing (the window's ingest queue runs it): a new source, or
+    one to re-index; its stat is recorded once it is indexed (``LibraryService.record_file_stat``)."""
+
+    source_id: str
+    path: str
+    reindex: bool
+    size: int
+    mtime: float
+
+
 @dataclass
 class SyncResult:
     """What a sync of one folder did (or, with ``dry_run``, would do); paths are the files'."""
@@ -88,6 +100,7 @@ class SyncResult:
     duplicates: list[tuple[str, str]] = field(default_factory=list)  # (path, existing title)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason): the folder filter's
     moved: list[tuple[str, str]] = field(default_factory=list)  # (old path, new path): a missing file found again
+    queued: list[QueuedFile] = field(default_factory=list)  # deferred sync: indexing left to the caller
     unchanged: int = 0
     dry_run: bool = False
     error: str = ""  # the folder itself could not be synced (gone, unreadable): nothing was changed

@@ -706,14 +706,21 @@ class LibraryService:
 
     def sync_folders(
         self, notebook: str | None = None, *, folder: str | None = None, dry_run: bool = False,
-        cancel: CancelToken | None = None, progress: ProgressCallback = no_progress,
+        defer: bool = False, cancel: CancelToken | None = None, progress: ProgressCallback = no_progress,
     ) -> list[SyncResult]:
         """Sync the watched folders of a notebook (None: of every notebook; ``folder``: only that watched
-        path): new files added, changed ones re-indexed, gone ones flagged ``original missing`` (core.watch)."""
+        path): new files added, changed ones re-indexed, gone ones flagged ``original missing`` (core.watch).
+        ``defer``: the indexing is left to the caller (``SyncResult.queued``; see services.watch)."""
         from notebooklm_local.services import watch
 
-        return watch.sync_folders(self, notebook, folder=folder, dry_run=dry_run, cancel=cancel,
+        return watch.sync_folders(self, notebook, folder=folder, dry_run=dry_run, defer=defer, cancel=cancel,
                                   progress=_safe_progress(progress))
+
+    def record_file_stat(self, source_id: str, size: int, mtime: float) -> None:
+        """After a deferred sync indexed a file: its stat, which the next sync compares with."""
+        from notebooklm_local.services import watch
+
+        watch.record_file_stat(self, source_id, size, mtime)
 
     # -- search ---------------------------------------------------------------------------------
     def search(

@@ -26,6 +26,7 @@ from notebooklm_local.core.watch import (
     STAT_KEY,
     FileStat,
     KnownFile,
+    QueuedFile,
     SyncResult,
     WatchedFolder,
     confirm_changes,
@@ -36,7 +37,8 @@ from notebooklm_local.core.watch import (
 if TYPE_CHECKING:
     from notebooklm_local.services.library_service import LibraryService
 
-__all__ = ["watch_folder", "unwatch_folder", "sync_folder", "sync_folders", "folder_path", "file_sha256"]
+__all__ = ["watch_folder", "unwatch_folder", "sync_folder", "sync_folders", "folder_path", "file_sha256",
+           "record_file_stat"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +102,11 @@ def _scan(lib: LibraryService, folder: WatchedFolder, result: SyncResult) -> lis
     return out
 
 
+def record_file_stat(lib: LibraryService, source_id: str, size: int, mtime: float) -> None:
+    """The file's stat as indexed: the next sync compares with it (after a deferred sync's indexing)."""
+    _set_stat(lib, source_id, FileStat("", size, mtime), clear_missing=True)
+
+
 def _set_stat(lib: LibraryService, source_id: str, f: FileStat, *, clear_missing: bool = False) -> None:
     src = lib.library.source(source_id)
     fields: dict[str, object] = {"meta": {**src.meta, STAT_KEY: [f.size, f.mtime]}}
@@ -109,12 +116,16 @@ def _set_stat(lib: LibraryService, source_id: str, f: FileStat, *, clear_missing
 
 
 def sync_folder(
-    lib: LibraryService, folder: WatchedFolder, *, dry_run: bool = False, cancel: CancelToken | None = None,
-    progress: ProgressCallback = no_progress,
+    lib: LibraryService, folder: WatchedFolder, *, dry_run: bool = False, defer: bool = False,
+    cancel: CancelToken | None = None, progress: ProgressCallback = no_progress,
 ) -> SyncResult:
     """Sync one watched folder into its notebook (see the module's docstring); per-file problems are
     reported in the result, not raised. A folder that is gone (an unmounted drive) raises NotebookError
-    and marks nothing."""
+    and marks nothing.
+
+    ``defer``: marks, stats and moves are applied, new files get a queued source, and the indexing (new
+    and changed files) is left to the caller: ``result.queued`` (the window's ingest queue, with its
+    progress and Stop); the caller records each file's stat once indexed (``record_file_stat``)."""
     from notebooklm_local.services.library_service import _Duplicate
 
     cancel = cancel or CancelToken()
@@ -154,6 +165,12 @@ def sync_folder(
         *((p, None, None) for p in plan.add),
     ]
     stats = {f.path: f for f in scanned}
+    if defer:
+        for path, k, _f in work:
+            fs = stats[path]
+            qid = k.source_id if k is not None else lib.library.add_source(folder.notebook_id, {"path": path}).id
+            result.queued.append(QueuedFile(qid, path, k is not None, fs.size, fs.mtime))
+        return result
     if work:
         free = free_space(lib.data_dir)
         from notebooklm_local.services.library_service import MIN_FREE_BYTES
@@ -231,7 +248,7 @@ def _adopt_move(lib: LibraryService, existing: Source, path: str, st: FileStat |
 
 def sync_folders(
     lib: LibraryService, notebook: str | None = None, *, folder: str | None = None, dry_run: bool = False,
-    cancel: CancelToken | None = None, progress: ProgressCallback = no_progress,
+    defer: bool = False, cancel: CancelToken | None = None, progress: ProgressCallback = no_progress,
 ) -> list[SyncResult]:
     """Sync every folder a notebook (None: every notebook) watches; a folder that cannot be synced is a
     result with one failure (the folder) and the others still sync."""
@@ -242,7 +259,7 @@ def sync_folders(
             continue
         t0 = time.monotonic()
         try:
-            r = sync_folder(lib, w, dry_run=dry_run, cancel=cancel, progress=progress)
+            r = sync_folder(lib, w, dry_run=dry_run, defer=defer, cancel=cancel, progress=progress)
         except (Cancelled, DiskFullError):
             raise
         except NotebookError as e:

@@ -191,3 +191,23 @@ def test_sync_time_of_an_unchanged_folder(tmp_path: Path) -> None:
     print(f"\nsync of 200 files: first {first:.2f} s, unchanged {unchanged * 1000:.0f} ms, one changed {one * 1000:.0f} ms")
     assert r.unchanged == 200 and [Path(p).name for p in r2.reindexed] == ["n007.txt"]
     assert unchanged < 5.0
+
+
+def test_deferred_sync_leaves_the_indexing_to_the_caller(tmp_path: Path) -> None:
+    """The window's way: marks and stats applied at once, new and changed files handed to its ingest queue."""
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "a.md").write_text("# A\n\nAlpha apples.", encoding="utf-8")
+    lib = make_service()
+    lib.create_notebook("Papers")
+    lib.watch_folder("Papers", folder)
+    (r,) = lib.sync_folders("Papers", defer=True)
+    (q,) = r.queued
+    assert not q.reindex and q.path == str(folder.resolve() / "a.md") and lib.library.source(q.source_id).status == "queued"
+    lib.process(q.source_id)
+    lib.record_file_stat(q.source_id, q.size, q.mtime)
+    assert lib.sync_folders("Papers", defer=True)[0].queued == []
+    touch_later(folder / "a.md", "# A\n\nApricots now.")
+    (r2,) = lib.sync_folders("Papers", defer=True)
+    assert [(x.source_id, x.reindex) for x in r2.queued] == [(q.source_id, True)]
+    assert lexical(lib, "apples") == ["A"]  # not re-indexed until the caller runs it
