@@ -36,6 +36,7 @@ from notebooklm_local.core.library_care import (
     is_disk_full,
 )
 from notebooklm_local.core.watch import SyncResult, WatchedFolder
+from notebooklm_local.services.folders import walk_folder
 from notebooklm_local.services.index import ChromaIndex
 
 __all__ = ["LibraryService", "AddReport", "Hit", "expand_inputs", "walk_folder"]
@@ -135,30 +136,6 @@ def expand_inputs(items: Iterable[str], extensions: set[str],
         else:
             refs.append(SourceRef(url=item))
     return refs, skipped
-
-
-def walk_folder(folder: Path, extensions: set[str], accept: Callable[[Path], bool] | None = None, *,
-                recursive: bool = True) -> tuple[list[Path], list[tuple[str, str]]]:
-    """The files of ``folder`` that adding the folder takes (sorted), and the skipped ones with the reason.
-
-    Hidden files and folders (a name starting with ".") are left out silently; a file is taken when its
-    extension is one of ``extensions`` or ``accept(file)`` says a loader reads it by its content. Only the
-    folder's own files unless ``recursive``. Used by ``expand_inputs`` and by watched folders' sync.
-    """
-    files: list[Path] = []
-    skipped: list[tuple[str, str]] = []
-    for f in sorted(folder.rglob("*") if recursive else folder.glob("*")):
-        if any(part.startswith(".") for part in f.relative_to(folder).parts) or f.is_dir():
-            continue
-        if not f.is_file():  # a FIFO, socket or device (or a dangling link): never opened
-            skipped.append((str(f), "not a regular file"))
-        elif f.suffix.lower() in extensions or (accept is not None and accept(f)):
-            files.append(f)
-        elif not f.suffix:
-            skipped.append((str(f), "unsupported file type (no extension, and not plain text)"))
-        else:
-            skipped.append((str(f), f"unsupported file type '{f.suffix}'"))
-    return files, skipped
 
 
 def _safe_can_load(ld: SourceLoader, ref: SourceRef) -> bool:
@@ -713,6 +690,8 @@ class LibraryService:
         ``defer``: the indexing is left to the caller (``SyncResult.queued``; see services.watch)."""
         from notebooklm_local.services import watch
 
+        if not dry_run and (free := free_space(self.data_dir)) is not None and free < MIN_FREE_BYTES:
+            raise disk_full_error(self.data_dir)  # as `add` refuses to start when the disk is nearly full
         return watch.sync_folders(self, notebook, folder=folder, dry_run=dry_run, defer=defer, cancel=cancel,
                                   progress=_safe_progress(progress))
 

@@ -1,7 +1,7 @@
 """Watched folders on the real file system: link/unlink a folder to a notebook, and sync it.
 
 The plan (what to add, hash, mark missing, restore) is ``core.watch.plan_sync``'s; this module scans the
-folder with the filter adding a folder uses (``library_service.walk_folder``), hashes the suspects and
+folder with the filter adding a folder uses (``services.folders.walk_folder``), hashes the suspects and
 applies the plan through the library service: new files are added and indexed, changed ones re-indexed
 from the original (as Re-index does), gone ones flagged ``original missing`` (never deleted).
 ``LibraryService.watch_folder`` / ``unwatch_folder`` / ``sync_folders`` are the entry points.
@@ -14,13 +14,13 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any
 
 from notebooklm_local.core.documents import SourceRef
 from notebooklm_local.core.errors import Cancelled, NotebookError
 from notebooklm_local.core.jobs import CancelToken, ProgressCallback, no_progress
 from notebooklm_local.core.library import Source, SourceStatus
-from notebooklm_local.core.library_care import DiskFullError, disk_full_error, free_space
+from notebooklm_local.core.library_care import DiskFullError
 from notebooklm_local.core.watch import (
     MISSING_FLAG,
     STAT_KEY,
@@ -33,9 +33,10 @@ from notebooklm_local.core.watch import (
     known_file,
     plan_sync,
 )
+from notebooklm_local.services.folders import walk_folder
 
-if TYPE_CHECKING:
-    from notebooklm_local.services.library_service import LibraryService
+# ``lib`` below is the LibraryService (not imported: it imports this module for its watched-folder methods)
+LibraryService = Any
 
 __all__ = ["watch_folder", "unwatch_folder", "sync_folder", "sync_folders", "folder_path", "file_sha256",
            "record_file_stat"]
@@ -87,8 +88,6 @@ def file_sha256(path: str) -> str | None:
 
 
 def _scan(lib: LibraryService, folder: WatchedFolder, result: SyncResult) -> list[FileStat]:
-    from notebooklm_local.services.library_service import walk_folder
-
     root = Path(folder.path)
     files, result.skipped = walk_folder(root, lib.file_extensions, lib.can_load_file, recursive=folder.recursive)
     out = []
@@ -126,8 +125,6 @@ def sync_folder(
     ``defer``: marks, stats and moves are applied, new files get a queued source, and the indexing (new
     and changed files) is left to the caller: ``result.queued`` (the window's ingest queue, with its
     progress and Stop); the caller records each file's stat once indexed (``record_file_stat``)."""
-    from notebooklm_local.services.library_service import _Duplicate
-
     cancel = cancel or CancelToken()
     result = SyncResult(folder.path, dry_run=dry_run)
     root = Path(folder.path)
@@ -171,12 +168,6 @@ def sync_folder(
             qid = k.source_id if k is not None else lib.library.add_source(folder.notebook_id, {"path": path}).id
             result.queued.append(QueuedFile(qid, path, k is not None, fs.size, fs.mtime))
         return result
-    if work:
-        free = free_space(lib.data_dir)
-        from notebooklm_local.services.library_service import MIN_FREE_BYTES
-
-        if free is not None and free < MIN_FREE_BYTES:
-            raise disk_full_error(lib.data_dir)
     for n, (path, k, _f) in enumerate(work):
         cancel.raise_if_set()
         name = Path(path).name
@@ -197,13 +188,13 @@ def sync_folder(
             lib.process(sid, cancel=cancel, ref=SourceRef(path=Path(path)), progress=step)
         except (Cancelled, DiskFullError):
             raise
-        except _Duplicate as d:
-            moved = _adopt_move(lib, d.existing, path, stats.get(path), result)
-            if not moved:
-                result.duplicates.append((path, d.existing.title))
-            _drop(result, path)
-            continue
         except NotebookError as e:
+            existing = getattr(e, "existing", None)  # the service's duplicate: it removed the new copy
+            if isinstance(existing, Source):
+                if not _adopt_move(lib, existing, path, stats.get(path), result):
+                    result.duplicates.append((path, existing.title))
+                _drop(result, path)
+                continue
             result.failed.append((path, str(e)))
             _drop(result, path)
         # the stat of the file as indexed (or as failed: retried when the file changes again)
