@@ -131,10 +131,14 @@ def sync_folder(
     if not root.is_dir():
         raise NotebookError(f"The watched folder {root} is not there (moved, deleted or not mounted); "
                             "nothing was marked missing.")
+    if not os.access(root, os.R_OK | os.X_OK):
+        raise NotebookError(f"Cannot read the watched folder {root} (permission denied); nothing was marked missing.")
     scanned = _scan(lib, folder, result)
     sources = lib.library.sources(folder.notebook_id)
     known = [k for s in sources if (k := known_file(s.id, s.ref, s.meta, s.sha256, s.flags)) is not None]
     plan = plan_sync(folder, scanned, known)
+    # a file the folder filter leaves out (a hidden one added by hand, one in a hidden sub-folder) is not gone
+    plan.mark_missing = [k for k in plan.mark_missing if not os.path.lexists(k.path)]
     result.unchanged = plan.unchanged
     cancel.raise_if_set()
     hashes = {f.path: file_sha256(f.path) for _k, f in (*plan.suspects, *plan.restore)}
@@ -144,7 +148,8 @@ def sync_folder(
     result.reindexed = [f.path for _k, f in (*changed, *back_changed)]
     result.missing = [k.path for k in plan.mark_missing]
     present = {f.path for f in scanned}
-    result.still_missing = [k.path for k in known if k.missing and k.path not in present and _under(k, folder)]
+    result.still_missing = [k.path for k in known if k.missing and k.path not in present and _under(k, folder)
+                            and not os.path.lexists(k.path)]
     result.restored = [f.path for _k, f in (*back_same, *back_changed)]
     result.touched = [f.path for _k, f in touched]
     result.unchanged += len(touched)

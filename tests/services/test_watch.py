@@ -211,3 +211,18 @@ def test_deferred_sync_leaves_the_indexing_to_the_caller(tmp_path: Path) -> None
     (r2,) = lib.sync_folders("Papers", defer=True)
     assert [(x.source_id, x.reindex) for x in r2.queued] == [(q.source_id, True)]
     assert lexical(lib, "apples") == ["A"]  # not re-indexed until the caller runs it
+
+
+def test_files_the_filter_leaves_out_are_not_missing(tmp_path: Path) -> None:
+    """A hidden file added by hand lies in the watched folder but is not scanned: it is not gone."""
+    folder = tmp_path / "papers"
+    (folder / ".drafts").mkdir(parents=True)
+    (folder / ".drafts" / "draft.md").write_text("# Draft\n\nHidden draft about ferns.", encoding="utf-8")
+    (folder / "a.md").write_text("# A\n\nAlpha.", encoding="utf-8")
+    lib = make_service()
+    lib.create_notebook("Papers")
+    assert lib.add("Papers", [str(folder / ".drafts" / "draft.md")]).added
+    lib.watch_folder("Papers", folder)
+    (r,) = lib.sync_folders("Papers")
+    assert [Path(p).name for p in r.added] == ["a.md"] and r.missing == []
+    assert all(MISSING_FLAG not in s.flags for s in lib.sources("Papers"))
