@@ -1,5 +1,6 @@
-"""CLI counterparts of GUI actions: rename a notebook, rename a source, re-index sources (keyword-only
-library here, so no model is loaded; tests/test_cli_library.py re-indexes with the real embedder)."""
+"""CLI counterparts of GUI actions: rename a notebook, rename a source, re-index sources, watch a folder and
+sync it (keyword-only library here, so no model is loaded; tests/test_cli_library.py re-indexes with the real
+embedder, tests/test_cli_watch.py covers `watch` and `sync` in full)."""
 
 from __future__ import annotations
 
@@ -170,3 +171,19 @@ def test_chat_goal_show_and_set(capsys: pytest.CaptureFixture[str], tmp_path: Pa
     assert len(longer["quote_scores"]["quotes"]) > len(short["quote_scores"]["quotes"])
     rc, out, err = cli(capsys, "ask", question, "-n", "Garden", "--mode", "quotes")
     assert rc == 0 and "Chat goal: Learning guide \u00b7 longer (quotes: the length only)" in err
+
+
+def test_watch_a_folder_and_sync(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """Notebook ▸ Watch a folder… / Stop watching… and the window's sync: `watch add|remove`, `sync`."""
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "roses.md").write_text("# Roses\n\nPrune roses in late winter.", encoding="utf-8")
+    cli(capsys, "notebook", "create", "Garden")
+    rc, out, err = cli(capsys, "watch", "add", str(folder), "-n", "Garden", "--sync", "--lexical-only")
+    assert rc == 0, err
+    assert f"Synced {folder.resolve()}: 1 added" in out and sources(capsys, "Garden")["Roses"]["status"] == "ready"
+    (folder / "roses.md").unlink()
+    rc, out, _ = cli(capsys, "sync", "-n", "Garden", "--lexical-only")
+    assert rc == 0 and "1 missing" in out and sources(capsys, "Garden")["Roses"]["flags"] == ["original missing"]
+    assert cli(capsys, "watch", "remove", str(folder), "-n", "Garden")[0] == 0
+    assert json.loads(cli(capsys, "watch", "list", "--json")[1]) == []

@@ -58,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     from notebooklm_local.cli.goals import add_chat_goal_parser
 
     add_chat_goal_parser(sub)
+    from notebooklm_local.cli.watch import add_watch_parsers
+
+    add_watch_parsers(sub)
     return p
 
 

@@ -21,6 +21,7 @@ from typing import Any
 from notebooklm_local.core import lexical
 from notebooklm_local.core.chunking import Chunk
 from notebooklm_local.core.errors import NotebookError
+from notebooklm_local.core.watch import WatchedFolder
 
 __all__ = ["Library", "Notebook", "Source", "StoredChunk", "SourceStatus"]
 
@@ -172,6 +173,16 @@ _MIGRATIONS: list[str] = [
     # core.chat_goals). A bundle carries it with the notebook (a column later migrations add).
     """
     ALTER TABLE notebooks ADD COLUMN settings TEXT NOT NULL DEFAULT '{}';
+    """,
+    # 6: watched folders (core.watch): a notebook follows local folders; sync adds, re-indexes, marks missing
+    """
+    CREATE TABLE notebook_folders (
+        notebook_id TEXT NOT NULL REFERENCES notebooks(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        recursive INTEGER NOT NULL DEFAULT 1,
+        added_at REAL NOT NULL,
+        PRIMARY KEY (notebook_id, path)
+    );
     """,
 ]
 
@@ -436,6 +447,34 @@ class Library:
     def delete_notebook(self, notebook_id: str) -> None:
         with self.transaction() as db:
             db.execute("DELETE FROM notebooks WHERE id = ?", (notebook_id,))
+
+    # -- watched folders ------------------------------------------------------------------------
+    def watch_folder(self, notebook_id: str, path: str, *, recursive: bool = True) -> WatchedFolder:
+        """Link a folder (an absolute, resolved path) to a notebook; NotebookError when it already is."""
+        now = time.time()
+        try:
+            with self.transaction() as db:
+                db.execute("INSERT INTO notebook_folders (notebook_id, path, recursive, added_at) VALUES (?,?,?,?)",
+                           (notebook_id, path, int(recursive), now))
+        except sqlite3.IntegrityError:
+            if self.query("SELECT 1 FROM notebook_folders WHERE notebook_id = ? AND path = ?", (notebook_id, path)):
+                raise NotebookError(f"{path} is already watched by this notebook.") from None
+            raise NotebookError(f"No notebook with id {notebook_id}.") from None
+        return WatchedFolder(notebook_id, path, recursive, now)
+
+    def unwatch_folder(self, notebook_id: str, path: str) -> bool:
+        """Stop following a folder (its sources stay); False when it was not watched."""
+        with self.transaction() as db:
+            cur = db.execute("DELETE FROM notebook_folders WHERE notebook_id = ? AND path = ?", (notebook_id, path))
+            return bool(cur.rowcount)
+
+    def watched_folders(self, notebook_id: str | None = None) -> list[WatchedFolder]:
+        """The folders a notebook (None: any notebook) follows, oldest first."""
+        sql, params = "SELECT * FROM notebook_folders", []
+        if notebook_id is not None:
+            sql, params = sql + " WHERE notebook_id = ?", [notebook_id]
+        return [WatchedFolder(r["notebook_id"], r["path"], bool(r["recursive"]), r["added_at"])
+                for r in self.query(sql + " ORDER BY added_at, path", params)]
 
     # -- sources --------------------------------------------------------------------------------
     def add_source(self, notebook_id: str, ref: dict[str, Any], *, title: str = "") -> Source:

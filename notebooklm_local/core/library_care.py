@@ -34,7 +34,7 @@ BACKUPS_KEPT = 3
 BACKUP_EVERY_S = 24 * 3600
 # tables in the order their rows can be re-inserted (parents before children)
 TABLES = ("notebooks", "sources", "source_texts", "chunks", "chat_sessions", "chat_messages", "studio_outputs",
-          "notes")
+          "notes", "notebook_folders")
 
 
 class LibraryDamagedError(NotebookError):

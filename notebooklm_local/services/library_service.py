@@ -35,9 +35,11 @@ from notebooklm_local.core.library_care import (
     free_space,
     is_disk_full,
 )
+from notebooklm_local.core.watch import SyncResult, WatchedFolder
+from notebooklm_local.services.folders import walk_folder
 from notebooklm_local.services.index import ChromaIndex
 
-__all__ = ["LibraryService", "AddReport", "Hit", "expand_inputs"]
+__all__ = ["LibraryService", "AddReport", "Hit", "expand_inputs", "walk_folder"]
 
 log = logging.getLogger(__name__)
 
@@ -126,17 +128,9 @@ def expand_inputs(items: Iterable[str], extensions: set[str],
             continue
         p = Path(item).expanduser()
         if p.is_dir():
-            for f in sorted(p.rglob("*")):
-                if any(part.startswith(".") for part in f.relative_to(p).parts) or f.is_dir():
-                    continue
-                if not f.is_file():  # a FIFO, socket or device (or a dangling link): never opened
-                    skipped.append((str(f), "not a regular file"))
-                elif f.suffix.lower() in extensions or (accept is not None and accept(f)):
-                    refs.append(SourceRef(path=f.resolve()))
-                elif not f.suffix:
-                    skipped.append((str(f), "unsupported file type (no extension, and not plain text)"))
-                else:
-                    skipped.append((str(f), f"unsupported file type '{f.suffix}'"))
+            files, skip = walk_folder(p, extensions, accept)
+            refs += [SourceRef(path=f.resolve()) for f in files]
+            skipped += skip
         elif p.exists() or not _YT_ID.match(item):
             refs.append(SourceRef(path=p.resolve() if p.exists() else p))
         else:
@@ -669,6 +663,43 @@ class LibraryService:
 
     def sources(self, notebook: str) -> list[Source]:
         return self.library.sources(self.library.notebook(notebook).id)
+
+    # -- watched folders (services.watch) -------------------------------------------------------
+    def watch_folder(self, notebook: str, path: str | Path, *, recursive: bool = True) -> WatchedFolder:
+        """Link a local folder to a notebook (clear errors for a missing folder, a file, one already watched)."""
+        from notebooklm_local.services import watch
+
+        return watch.watch_folder(self, notebook, path, recursive=recursive)
+
+    def unwatch_folder(self, notebook: str, path: str | Path) -> WatchedFolder:
+        """Stop watching a folder; its sources stay in the notebook."""
+        from notebooklm_local.services import watch
+
+        return watch.unwatch_folder(self, notebook, path)
+
+    def watched_folders(self, notebook: str | None = None) -> list[WatchedFolder]:
+        nb_id = self.library.notebook(notebook).id if notebook is not None else None
+        return self.library.watched_folders(nb_id)
+
+    def sync_folders(
+        self, notebook: str | None = None, *, folder: str | None = None, dry_run: bool = False,
+        defer: bool = False, cancel: CancelToken | None = None, progress: ProgressCallback = no_progress,
+    ) -> list[SyncResult]:
+        """Sync the watched folders of a notebook (None: of every notebook; ``folder``: only that watched
+        path): new files added, changed ones re-indexed, gone ones flagged ``original missing`` (core.watch).
+        ``defer``: the indexing is left to the caller (``SyncResult.queued``; see services.watch)."""
+        from notebooklm_local.services import watch
+
+        if not dry_run and (free := free_space(self.data_dir)) is not None and free < MIN_FREE_BYTES:
+            raise disk_full_error(self.data_dir)  # as `add` refuses to start when the disk is nearly full
+        return watch.sync_folders(self, notebook, folder=folder, dry_run=dry_run, defer=defer, cancel=cancel,
+                                  progress=_safe_progress(progress))
+
+    def record_file_stat(self, source_id: str, size: int, mtime: float) -> None:
+        """After a deferred sync indexed a file: its stat, which the next sync compares with."""
+        from notebooklm_local.services import watch
+
+        watch.record_file_stat(self, source_id, size, mtime)
 
     # -- search ---------------------------------------------------------------------------------
     def search(

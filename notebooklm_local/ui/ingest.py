@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import re
 import threading
 import time
@@ -92,6 +93,7 @@ class _Job:
     ref: SourceRef | None = None  # new sources: what the user gave (pasted text exists nowhere else yet)
     reindex: bool = False
     op: BackgroundOp | None = None
+    file_stat: tuple[int, float] | None = None  # a watched folder's file: its stat, recorded once indexed
 
 
 @dataclass
@@ -102,6 +104,25 @@ class Prepared:
     queued: list[tuple[str, SourceRef, str]] = field(default_factory=list)  # (source id, ref, label)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (input, reason)
     notes: list[str] = field(default_factory=list)
+
+
+MAX_WATCHED_PATHS = 2000  # folders and files handed to the window's file-system watcher (each costs a handle)
+
+
+def _watch_paths(folders: Sequence[str]) -> list[str]:
+    """(io lane) What to watch for a notebook's watched folders: the folders, their sub-folders (new and
+    removed files) and their files (edits), hidden ones left out, at most ``MAX_WATCHED_PATHS``."""
+    out: list[str] = []
+    for folder in folders:
+        out.append(folder)
+        for root, dirs, files in os.walk(folder):
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            if root != folder:
+                out.append(root)
+            out += [os.path.join(root, f) for f in sorted(files) if not f.startswith(".")]
+            if len(out) >= MAX_WATCHED_PATHS:
+                return out[:MAX_WATCHED_PATHS]
+    return out
 
 
 def _label(ref: SourceRef) -> str:
@@ -210,6 +231,10 @@ class IngestController(QObject):
         disk_full(str): the disk holding the data is full (the message says how much is free); the queue
             was stopped, nothing was lost, and the sources finish once there is room (Retry / resume).
         library_damaged(str): the library database could not be opened for indexing (damaged).
+        synced(object): a watched folder's :class:`~notebooklm_local.core.watch.SyncResult`, once the files
+            its sync queued were indexed (or failed, or were stopped) (:meth:`sync_folders`).
+        folders_scanned(str, object): a notebook id and the paths to watch for changes (its watched folders,
+            their sub-folders and files), after each sync of the notebook.
     """
 
     state_changed = Signal(str)
@@ -222,6 +247,8 @@ class IngestController(QObject):
     disk_full = Signal(str)
     library_damaged = Signal(str)
     index_opened = Signal(bool)  # the first opening of the index finished (True) or failed (False)
+    synced = Signal(object)
+    folders_scanned = Signal(str, object)
 
     ASK_POLL_S = 0.1  # how often a store lane waiting for the user's answer looks at its cancel token
 
@@ -242,6 +269,9 @@ class IngestController(QObject):
         self._relay = _Relay()
         self._relay.ask.connect(self._on_relay_ask)
         self._asking: dict[str, LargeSource] = {}
+        self._sync_pending: dict[str, Any] = {}  # source id -> the SyncResult waiting for it
+        self._syncing: dict[str, bool] = {}  # notebook id -> another sync was asked for while this one ran
+        self.source_finished.connect(self._on_sync_source_finished)
 
     # -- the service ------------------------------------------------------------------------------
 
@@ -421,7 +451,7 @@ class IngestController(QObject):
         self._current = job
         job.state.running = True
         job.state.text = "Starting…"
-        sid, ref, reindex = job.state.source_id, job.ref, job.reindex
+        sid, ref, reindex, stat = job.state.source_id, job.ref, job.reindex, job.file_stat
         last = self._last_emit
 
         def run(cancel: CancelToken, progress: Any) -> tuple[str, str, str]:
@@ -434,7 +464,11 @@ class IngestController(QObject):
                 last[sid] = now
                 progress(done, total, message)  # dropped quietly when the window is gone
 
-            return self._run_one(sid, ref, reindex, cancel, report)
+            out = self._run_one(sid, ref, reindex, cancel, report)
+            if stat is not None and out[1] in ("ready", "failed"):  # failed: retried when the file changes
+                with contextlib.suppress(NotebookError):
+                    self.service().record_file_stat(sid, *stat)
+            return out
 
         job.op = BackgroundOp(self, run, lanes=self.lanes, lane="store", context=True,
                               on_success=self._on_job_succeeded, on_failure=self._on_job_failed,
@@ -476,6 +510,90 @@ class IngestController(QObject):
             self._tls.job = None
             self._tls.cancelled_large = False
         return sid, "ready", done.title
+
+    # -- watched folders -------------------------------------------------------------------------------
+
+    def sync_folders(self, notebook_id: str) -> None:
+        """Sync a notebook's watched folders: on the io lane the folders are scanned, missing files marked and
+        new and changed files queued (``LibraryService.sync_folders(defer=True)``); the queue indexes them
+        as it does drops (progress, Stop). ``synced`` reports each folder once its files are done."""
+        if self._closed:
+            return
+        if notebook_id in self._syncing:
+            self._syncing[notebook_id] = True  # once more when this one is over (a change came meanwhile)
+            return
+        self._syncing[notebook_id] = False
+        self._preparing += 1
+        self._emit_activity()
+
+        def scan(cancel: CancelToken, progress: Any) -> tuple[str, list[Any], list[str]]:
+            svc = self.service()
+            results = svc.sync_folders(notebook_id, defer=True, cancel=cancel)
+            return notebook_id, results, _watch_paths([r.folder for r in results if not r.error])
+
+        BackgroundOp(self, scan, lanes=self.lanes, lane="io", context=True, on_success=self._on_sync_scanned,
+                     on_failure=self._on_sync_failed, label="Syncing watched folders").run()
+
+    @Slot(object)
+    def _on_sync_scanned(self, result: object) -> None:
+        self._preparing -= 1
+        notebook_id, results, paths = result  # type: ignore[misc]
+        changed = False
+        for r in results:
+            changed = changed or bool(r.missing or r.moved or r.restored or r.queued)
+            waiting = []
+            for q in r.queued:
+                if self.live(q.source_id) is not None:  # already queued by an earlier sync
+                    continue
+                ref = None if q.reindex else SourceRef(path=Path(q.path))
+                self._enqueue(_Job(LiveState(q.source_id, notebook_id, Path(q.path).name), ref=ref,
+                                   reindex=q.reindex, file_stat=(q.size, q.mtime)))
+                self._sync_pending[q.source_id] = r
+                waiting.append(q.source_id)
+            if not waiting:
+                self.synced.emit(r)
+        if changed:
+            self.sources_changed.emit(notebook_id)
+        self.folders_scanned.emit(notebook_id, paths)
+        self._after_sync(notebook_id)
+        self._emit_activity()
+        self._start_next()
+
+    @Slot(object)
+    def _on_sync_failed(self, exc: object) -> None:
+        self._preparing -= 1
+        if isinstance(exc, DiskFullError):
+            self.disk_full.emit(str(exc))
+        elif isinstance(exc, LibraryDamagedError):
+            self.library_damaged.emit(str(exc))
+        elif not isinstance(exc, Cancelled):
+            log.warning("syncing watched folders failed: %s", exc)
+            self.notice.emit(f"Could not sync the watched folders: {exc}")
+        for nb_id in list(self._syncing):
+            self._after_sync(nb_id)
+        self._emit_activity()
+
+    def _after_sync(self, notebook_id: str) -> None:
+        again = self._syncing.pop(notebook_id, False)
+        if again:
+            self.sync_folders(notebook_id)
+
+    @Slot(str, str, str)
+    def _on_sync_source_finished(self, source_id: str, outcome: str, message: str) -> None:
+        r = self._sync_pending.pop(source_id, None)
+        if r is None:
+            return
+        q = next((q for q in r.queued if q.source_id == source_id), None)
+        if q is not None and outcome != "ready":
+            for lst in (r.added, r.reindexed, r.restored):
+                if q.path in lst:
+                    lst.remove(q.path)
+            if outcome == "duplicate":
+                r.duplicates.append((q.path, message))
+            else:
+                r.failed.append((q.path, message if outcome == "failed" else outcome))
+        if not any(p is r for p in self._sync_pending.values()):
+            self.synced.emit(r)
 
     # -- long embedding: ask the user ---------------------------------------------------------------
 

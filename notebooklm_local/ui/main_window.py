@@ -631,6 +631,9 @@ class MainWindow(QMainWindow):
         from notebooklm_local.ui.bundle_actions import BundleActions
 
         self.bundles = BundleActions(self)  # Export notebook… / Import notebook… (bundles)
+        from notebooklm_local.ui.watch_folders import FolderWatch
+
+        self.folder_watch = FolderWatch(self)  # Watch a folder… / Stop watching…, and the automatic sync
         self.new_notebook_button = QToolButton()
         self.new_notebook_button.setObjectName("new-notebook-button")
         self.new_notebook_button.setDefaultAction(self.new_notebook_action)
@@ -647,6 +650,9 @@ class MainWindow(QMainWindow):
         menu.addSeparator()
         menu.addAction(self.bundles.export_action)
         menu.addAction(self.bundles.import_action)
+        menu.addSeparator()
+        menu.addAction(self.folder_watch.watch_action)
+        menu.addAction(self.folder_watch.unwatch_action)
         self.notebook_menu_button.setMenu(menu)
         toolbar.addWidget(self.new_notebook_button)  # type: ignore[attr-defined]
         toolbar.addWidget(self.notebook_menu_button)  # type: ignore[attr-defined]
@@ -660,6 +666,9 @@ class MainWindow(QMainWindow):
         nb_menu.addSeparator()
         nb_menu.addAction(self.bundles.export_action)
         nb_menu.addAction(self.bundles.import_action)
+        nb_menu.addSeparator()
+        nb_menu.addAction(self.folder_watch.watch_action)
+        nb_menu.addAction(self.folder_watch.unwatch_action)
         src_menu = self.menuBar().addMenu("&Sources")
         src_menu.setObjectName("sources-menu")
         pane = self.sources_pane
@@ -680,6 +689,7 @@ class MainWindow(QMainWindow):
         self.notebook_menu_button.setEnabled(has)
         self.new_notebook_action.setEnabled(self.library is not None)
         self.bundles.update(self.library is not None, has)
+        self.folder_watch.update(has)
 
     def current_notebook_id(self) -> str | None:
         nb_id = self.notebook_box.currentData()
@@ -711,6 +721,7 @@ class MainWindow(QMainWindow):
         self.studio_pane.set_notebook(None, [])
         self.notes_pane.set_notebook(None, "")
         self.setWindowTitle(APP_DISPLAY_NAME)
+        self.folder_watch.notebook_opened(None)
 
     @Slot()
     def new_notebook(self) -> None:
@@ -1028,6 +1039,7 @@ class MainWindow(QMainWindow):
             self.studio_pane.set_notebook(nb_id, selected)
             self.notes_pane.set_notebook(nb_id, self.notebook_box.itemText(index))
             self.setWindowTitle(f"{self.notebook_box.itemText(index)} — {APP_DISPLAY_NAME}")
+            self.folder_watch.notebook_opened(nb_id)  # follows and syncs its watched folders
 
     @Slot(list)
     def _on_selection_changed(self, ids: list) -> None:

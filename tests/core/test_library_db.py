@@ -34,7 +34,8 @@ def test_schema_1_database_is_migrated_and_searchable(tmp_path: Path, monkeypatc
     old.close()
     monkeypatch.undo()
     new = Library(db)
-    assert new.query("PRAGMA user_version")[0][0] == len(library_mod._MIGRATIONS) == 5
+    assert new.query("PRAGMA user_version")[0][0] == len(library_mod._MIGRATIONS) == 6
+    assert new.watched_folders(nb.id) == []  # migration 6: watched folders
     assert [cid for cid, _ in new.lexical_search(nb.id, "photosynthesis")] == [1]
     assert new.lexical_search(nb.id, "photosynthesis", source_ids=[src.id])
     assert new.lexical_search("other-notebook", "photosynthesis") == []

@@ -128,6 +128,7 @@ def test_backups_at_most_daily_and_after_migrations(tmp_path: Path) -> None:
     assert len(list(folder.glob("library-*.db"))) == 1  # at most once a day
     # an older schema (as a previous version left it): migrating it writes a backup even within the day
     conn = sqlite3.connect(db)
+    conn.execute("DROP TABLE notebook_folders")  # added by migration 6
     conn.execute("DROP TABLE notes")
     conn.execute("DROP TABLE studio_outputs")
     conn.execute("ALTER TABLE notebooks DROP COLUMN settings")  # added by migration 5
