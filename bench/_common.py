@@ -183,6 +183,18 @@ def machine() -> dict[str, Any]:
     return info
 
 
+def fetch_debs(dest: Path, packages: Sequence[str]) -> None:
+    """``apt-get download`` Debian packages into DEST/debs and unpack them under DEST/root (regression sets
+    of real documents, kept out of the repository)."""
+    import subprocess
+
+    debs = dest / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["apt-get", "download", *packages], cwd=debs, check=True)
+    for deb in sorted(debs.glob("*.deb")):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(dest / "root")], check=True)
+
+
 def write_results(name: str, data: dict[str, Any]) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     out = RESULTS / f"{name}.json"

@@ -40,6 +40,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common as C
 
 from notebooklm_local.services.loaders.pdf import load_pdf_bytes
 from notebooklm_local.services.loaders.pdf_text import (
@@ -100,11 +102,7 @@ def vocab(text: str) -> set[str]:
 
 
 def fetch(dest: Path) -> None:
-    debs = dest / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True)
-    for deb in sorted(debs.glob("*.deb")):
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(dest / "root")], check=True)
+    C.fetch_debs(dest, PACKAGES)
 
 
 def first_pages(data: bytes, n: int) -> bytes:

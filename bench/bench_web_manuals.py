@@ -21,7 +21,6 @@ import argparse
 import os
 import re
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,11 +36,7 @@ QA = Path(__file__).resolve().parent / "data" / "web_manuals_qa.tsv"
 
 
 def fetch(dest: Path) -> None:
-    debs = dest / "debs"
-    debs.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["apt-get", "download", *PACKAGES], cwd=debs, check=True)
-    for deb in sorted(debs.glob("*.deb")):
-        subprocess.run(["dpkg-deb", "-x", str(deb), str(dest / "root")], check=True)
+    C.fetch_debs(dest, PACKAGES)
 
 
 def pages(root: Path) -> dict[str, list[Path]]:

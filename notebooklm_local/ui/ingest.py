@@ -387,14 +387,19 @@ class IngestController(QObject):
     @Slot(object)
     def _on_prepare_failed(self, exc: object) -> None:
         self._preparing -= 1
+        self._report_failure(exc, "adding sources failed", "Could not add")
+        self._emit_activity()
+
+    def _report_failure(self, exc: object, log_text: str, notice: str) -> None:
+        """A background step failed: a full disk or a damaged library has its own signal (the window says
+        what to do), a cancellation says nothing, anything else is logged and posted as ``notice: exc``."""
         if isinstance(exc, DiskFullError):
             self.disk_full.emit(str(exc))
         elif isinstance(exc, LibraryDamagedError):
             self.library_damaged.emit(str(exc))
         elif not isinstance(exc, Cancelled):
-            log.warning("adding sources failed: %s", exc)
-            self.notice.emit(f"Could not add: {exc}")
-        self._emit_activity()
+            log.warning("%s: %s", log_text, exc)
+            self.notice.emit(f"{notice}: {exc}")
 
     # -- indexing ---------------------------------------------------------------------------------
 
@@ -562,13 +567,7 @@ class IngestController(QObject):
     @Slot(object)
     def _on_sync_failed(self, exc: object) -> None:
         self._preparing -= 1
-        if isinstance(exc, DiskFullError):
-            self.disk_full.emit(str(exc))
-        elif isinstance(exc, LibraryDamagedError):
-            self.library_damaged.emit(str(exc))
-        elif not isinstance(exc, Cancelled):
-            log.warning("syncing watched folders failed: %s", exc)
-            self.notice.emit(f"Could not sync the watched folders: {exc}")
+        self._report_failure(exc, "syncing watched folders failed", "Could not sync the watched folders")
         for nb_id in list(self._syncing):
             self._after_sync(nb_id)
         self._emit_activity()
