@@ -68,6 +68,7 @@ class FolderWatch(QObject):
         self._notebook_id: str | None = None
         self._message = ""
         window.ingest.synced.connect(self._on_synced)
+        window.ingest.activity_changed.connect(self._on_activity)
         window.ingest.folders_scanned.connect(self._on_folders_scanned)
         # dialogs (tests replace these)
         self.pick_folder: Callable[[], str] = self._pick_folder
@@ -178,15 +179,21 @@ class FolderWatch(QObject):
         r: Any = result
         changed = r.added or r.reindexed or r.missing or r.moved or r.restored or r.failed or r.error
         if changed:
-            # after the queue's own "Indexing finished" message, which the same finished source triggers
+            # shown once the queue is idle, after its own "Indexing finished" message (the same finished
+            # source triggers both, in either order): the sync's summary says more
             self._message = r.summary(short_path(r.folder))
             QTimer.singleShot(0, self._show_message)
         if r.missing or r.failed or r.error:
             log.info("%s", "; ".join(r.lines()))
         self.synced.emit(result)
 
+    @Slot(int, int)
+    def _on_activity(self, remaining: int, _percent: int) -> None:
+        if remaining == 0 and self._message:
+            QTimer.singleShot(0, self._show_message)
+
     @Slot()
     def _show_message(self) -> None:
-        if self._message:
+        if self._message and not self.window.ingest.busy:  # still indexing: _on_activity shows it at the end
             self.window.statusBar().showMessage(self._message, 15000)
             self._message = ""

@@ -169,8 +169,11 @@ def test_watch_errors_and_a_vanished_folder(tmp_path: Path) -> None:
         lib.unwatch_folder("Papers", folder)
 
 
-def test_sync_time_of_an_unchanged_folder(tmp_path: Path) -> None:
-    """A sync that finds nothing changed only lists and stats the files (no hashing, no reading)."""
+def test_an_unchanged_folder_is_only_listed_and_stat_ed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sync that finds nothing changed hashes no file (lists and stats only); one edited file is the only
+    one hashed and re-indexed. (Times: bench/README, not asserted here.)"""
+    from notebooklm_local.services import watch
+
     folder = tmp_path / "many"
     folder.mkdir()
     for i in range(200):
@@ -178,19 +181,15 @@ def test_sync_time_of_an_unchanged_folder(tmp_path: Path) -> None:
     lib = make_service()
     lib.create_notebook("Papers")
     lib.watch_folder("Papers", folder)
-    t0 = time.perf_counter()
     assert len(lib.sync_folders("Papers")[0].added) == 200
-    first = time.perf_counter() - t0
-    t0 = time.perf_counter()
+    hashed: list[str] = []
+    real = watch.file_sha256
+    monkeypatch.setattr(watch, "file_sha256", lambda p: hashed.append(Path(p).name) or real(p))
     (r,) = lib.sync_folders("Papers")
-    unchanged = time.perf_counter() - t0
+    assert r.unchanged == 200 and hashed == []
     touch_later(folder / "n007.txt", "An edited note about compost.")
-    t0 = time.perf_counter()
     (r2,) = lib.sync_folders("Papers")
-    one = time.perf_counter() - t0
-    print(f"\nsync of 200 files: first {first:.2f} s, unchanged {unchanged * 1000:.0f} ms, one changed {one * 1000:.0f} ms")
-    assert r.unchanged == 200 and [Path(p).name for p in r2.reindexed] == ["n007.txt"]
-    assert unchanged < 5.0
+    assert hashed == ["n007.txt"] and [Path(p).name for p in r2.reindexed] == ["n007.txt"]
 
 
 def test_deferred_sync_leaves_the_indexing_to_the_caller(tmp_path: Path) -> None:

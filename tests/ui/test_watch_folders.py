@@ -92,7 +92,8 @@ def test_watched_folder_syncs_at_start_and_on_changes(qtbot: Any, win: Any, fold
     (folder / "tulips.txt").write_text("Plant tulip bulbs in autumn.", encoding="utf-8")
     qtbot.waitUntil(lambda: any(r.added for r in synced) and not win.ingest.busy, timeout=60000)
     assert _sources(win)["tulips.txt"].status == "ready" and _found(win, "bulbs") == {"tulips.txt"}
-    assert win.statusBar().currentMessage().endswith(": 1 added")
+    # the sync's summary, once the queue is idle (after its own "Indexing finished", which it replaces)
+    qtbot.waitUntil(lambda: win.statusBar().currentMessage().endswith(": 1 added"), timeout=5000)
 
     # an edited file is re-indexed from the original; a deleted one is marked, not removed
     synced.clear()
@@ -104,7 +105,7 @@ def test_watched_folder_syncs_at_start_and_on_changes(qtbot: Any, win: Any, fold
     qtbot.waitUntil(lambda: any(r.missing for r in synced), timeout=30000)
     tulips = _sources(win)["tulips.txt"]
     assert MISSING_FLAG in tulips.flags and tulips.status == "ready"
-    assert "1 missing" in win.statusBar().currentMessage()
+    qtbot.waitUntil(lambda: "1 missing" in win.statusBar().currentMessage(), timeout=5000)
 
 
 def test_watch_and_stop_watching_from_the_menu(qtbot: Any, app_home: Path, tmp_path: Path) -> None:
