@@ -286,6 +286,9 @@ class LibraryService:
         self.loaders = list(loaders)
         self.index = index
         self.chunking = chunking or ChunkingOptions()
+        # watched folders: files found to duplicate another source, (notebook id, path) -> (size, mtime) as
+        # found; a sync skips them while unchanged instead of reading them again each time (services.watch)
+        self.known_duplicates: dict[tuple[str, str], tuple[int, float]] = {}
 
     # -- notebooks ------------------------------------------------------------------------------
     def create_notebook(self, name: str) -> Notebook:
@@ -694,6 +697,11 @@ class LibraryService:
             raise disk_full_error(self.data_dir)  # as `add` refuses to start when the disk is nearly full
         return watch.sync_folders(self, notebook, folder=folder, dry_run=dry_run, defer=defer, cancel=cancel,
                                   progress=_safe_progress(progress))
+
+    def remember_duplicate(self, notebook_id: str, path: str, size: int, mtime: float) -> None:
+        """A watched file turned out to duplicate another source: later syncs skip it while its size and
+        mtime stay the same (it is reported once, and not read again at every folder change)."""
+        self.known_duplicates[(notebook_id, path)] = (size, mtime)
 
     def record_file_stat(self, source_id: str, size: int, mtime: float) -> None:
         """After a deferred sync indexed a file: its stat, which the next sync compares with."""

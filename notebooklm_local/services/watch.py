@@ -139,7 +139,12 @@ def sync_folder(
     plan = plan_sync(folder, scanned, known)
     # a file the folder filter leaves out (a hidden one added by hand, one in a hidden sub-folder) is not gone
     plan.mark_missing = [k for k in plan.mark_missing if not os.path.lexists(k.path)]
-    result.unchanged = plan.unchanged
+    # a file found to duplicate another source, unchanged since: not read again (reported once)
+    stat_of = {f.path: f for f in scanned}
+    known_dups = [p for p in plan.add if lib.known_duplicates.get((folder.notebook_id, p))
+                  == (stat_of[p].size, stat_of[p].mtime)]
+    plan.add = [p for p in plan.add if p not in known_dups]
+    result.unchanged = plan.unchanged + len(known_dups)
     cancel.raise_if_set()
     hashes = {f.path: file_sha256(f.path) for _k, f in (*plan.suspects, *plan.restore)}
     changed, touched = confirm_changes(plan.suspects, hashes)
@@ -198,6 +203,8 @@ def sync_folder(
             if isinstance(existing, Source):
                 if not _adopt_move(lib, existing, path, stats.get(path), result):
                     result.duplicates.append((path, existing.title))
+                    if (st := stats.get(path)) is not None:
+                        lib.remember_duplicate(folder.notebook_id, path, st.size, st.mtime)
                 _drop(result, path)
                 continue
             result.failed.append((path, str(e)))

@@ -225,3 +225,25 @@ def test_files_the_filter_leaves_out_are_not_missing(tmp_path: Path) -> None:
     (r,) = lib.sync_folders("Papers")
     assert [Path(p).name for p in r.added] == ["a.md"] and r.missing == []
     assert all(MISSING_FLAG not in s.flags for s in lib.sources("Papers"))
+
+
+def test_a_duplicate_file_is_reported_once_and_not_read_again_while_unchanged(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    folder = tmp_path / "papers"
+    folder.mkdir()
+    (folder / "a-roses.md").write_text("# Roses\n\nPrune roses in late winter.", encoding="utf-8")
+    (folder / "b-copy.md").write_text("# Roses\n\nPrune roses in late winter.", encoding="utf-8")
+    lib = make_service()
+    lib.create_notebook("Papers")
+    lib.watch_folder("Papers", folder)
+    (r,) = lib.sync_folders("Papers")
+    assert len(r.added) == 1 and [Path(p).name for p, _t in r.duplicates] == ["b-copy.md"]
+    read: list[str] = []
+    real = lib.process
+    monkeypatch.setattr(lib, "process", lambda sid, **kw: read.append(str(kw.get("ref"))) or real(sid, **kw))
+    (r2,) = lib.sync_folders("Papers")
+    assert r2.duplicates == [] and r2.added == [] and r2.unchanged == 2 and read == []  # skipped, not read
+    touch_later(folder / "b-copy.md", "# Roses\n\nRoses like compost in spring.")  # its own content now
+    (r3,) = lib.sync_folders("Papers")
+    assert [Path(p).name for p in r3.added] == ["b-copy.md"] and len(read) == 1
+    assert lexical(lib, "compost") == ["Roses"]  # the copy, now its own source (titled by its heading)

@@ -138,3 +138,19 @@ def test_watch_and_stop_watching_from_the_menu(qtbot: Any, app_home: Path, tmp_p
     finally:
         w.close()
         qtbot.waitUntil(lambda: not w.ingest.busy, timeout=20000)
+
+
+def test_a_duplicate_in_a_watched_folder_is_reported_once(qtbot: Any, win: Any, folder: Path) -> None:
+    qtbot.waitUntil(lambda: _sources(win).get("roses.md") is not None
+                    and _sources(win)["roses.md"].status == "ready" and not win.ingest.busy, timeout=60000)
+    synced: list[Any] = []
+    win.folder_watch.synced.connect(synced.append)
+    (folder / "roses-again.md").write_text("# Roses\n\nPrune roses in late winter.", encoding="utf-8")
+    qtbot.waitUntil(lambda: any(r.duplicates for r in synced) and not win.ingest.busy, timeout=60000)
+    assert "roses-again.md" not in _sources(win)
+    # the folder changes again: the duplicate is not queued and read again, nor reported again
+    synced.clear()
+    (folder / "tulips.txt").write_text("Plant tulip bulbs in autumn.", encoding="utf-8")
+    qtbot.waitUntil(lambda: any(r.added for r in synced) and not win.ingest.busy, timeout=60000)
+    assert all(not r.duplicates for r in synced)
+    assert [Path(p).name for r in synced for p in r.added] == ["tulips.txt"]
