@@ -302,10 +302,13 @@ def _split(text: str, limit: int) -> list[tuple[int, int, str]]:
     """:func:`split_passage`'s spans, each with the title (heading or title line) it comes under."""
     n = min(len(text), limit)
     units: list[tuple[int, int, int]] = []  # (start, end, block number); headings are left out
+    items: set[int] = set()  # the blocks that are list items
     for bno, (a, b, heading) in enumerate(_blocks(text, n)):
         if heading:
             units.append((a, b, -1))  # a boundary nothing joins across (and a title for what follows)
             continue
+        if _BULLET_START.match(text, a, b):
+            items.add(bno)
         merged: list[tuple[int, int]] = []
         for sa, sb in split_sentences(text[a:b]):
             if merged and _ABBREV_END.search(text[a + merged[-1][0] : a + merged[-1][1]]):
@@ -325,14 +328,49 @@ def _split(text: str, limit: int) -> list[tuple[int, int, str]]:
         if bno < 0:
             joined.append((a, b, bno))
             continue
-        if text[a:b].endswith(":"):  # "... can be grouped under:" + what follows (a list: up to 3 sentences)
-            absorbed = 0
+        if text[a:b].endswith(":"):  # "... can be grouped under:" + what follows
+            # a list's first items (whole items, up to 3, as many as fit), else up to 3 sentences (the rest of its
+            # paragraph, or an example and what follows it)
+            blocks = absorbed = 0
+            listed = i < len(units) and units[i][2] in items
+            first_item = i
             while i < len(units) and units[i][2] >= 0 and units[i][1] - a <= MAX_SENTENCE_CHARS:
+                nxt = units[i][2]
+                if not listed and absorbed >= 3:
+                    break
+                if listed and nxt != units[i - 1][2]:  # a new list item
+                    if blocks and (nxt not in items or blocks >= 3):
+                        break  # (a paragraph after the items is not the list)
+                    end = i
+                    while end + 1 < len(units) and units[end + 1][2] == nxt:
+                        end += 1
+                    if blocks and units[end][1] - a > MAX_SENTENCE_CHARS:
+                        break  # a further item only whole
+                    blocks += 1
                 b = units[i][1]
                 i += 1
                 absorbed += 1
-                if units[i - 1][2] == bno or absorbed >= 3:
+                if nxt == bno:
                     break  # (the next sentence of the same paragraph completes the introduction)
+            if listed and i > first_item:
+                # each item is also a candidate of its own, whole (one of them may be the answer; an item's
+                # sentences say more together: "Pre vs Post-Norm: ... Most models use pre-norm, as ...")
+                joined.append((a, b, bno))
+                k = first_item
+                while k < i:
+                    end = k
+                    while end + 1 < len(units) and units[end + 1][2] == units[k][2]:
+                        end += 1
+                    if end >= i:  # an item absorbed in part: its sentences as usual
+                        break
+                    joined.append((units[k][0], units[end][1], units[k][2]))
+                    k = end + 1
+                i = k
+                continue
+        if (bno >= 0 and i < len(units) and units[i][2] == bno and (i < 2 or units[i - 2][2] != bno)
+                and len(words(text[a:b])) < MIN_WORDS and units[i][1] - a <= MAX_SENTENCE_CHARS):
+            b = units[i][1]  # a label opening its item ("INTEGER. The value is a signed integer...") goes with what follows
+            i += 1
         prev = joined[-1] if joined else None
         seg = text[a:b]
         if (prev is not None and prev[2] == bno and b - prev[0] <= MAX_SENTENCE_CHARS
@@ -384,7 +422,10 @@ _NUMBER_WORDS = {w: str(i) for i, w in enumerate(
 
 
 def _keys(text: str) -> list[str]:
-    return [_NUMBER_WORDS.get(w) or _key(w) for w in content_words(text) if w not in _QUESTION_WORDS]
+    out = [_NUMBER_WORDS.get(w) or _key(w) for w in content_words(text) if w not in _QUESTION_WORDS]
+    if "_" in text:  # an identifier also stands for its words: sqlite3_last_insert_rowid ~ "last inserted rowid"
+        out += [k for w in out if "_" in w for k in _keys(w.replace("_", " "))]
+    return out
 
 
 def _entity_like(question: str) -> set[str]:
@@ -526,6 +567,14 @@ def _complete(p: Passage, context: Callable[[str, int, int], str | None]) -> Pas
         m = _SENT_END.search(more) if more else None
         if more is not None and m is not None and m.start() > 0 and more[: m.start()].strip():
             text, end = text + more[: m.end()].rstrip(), end + len(more[: m.end()].rstrip())
+    elif tail.endswith(":") and len(text) - len(tail) <= 2:
+        # an introduction the chunk ends with ("But there are also disadvantages:"): what it introduces, as far as
+        # a quote goes (:func:`_split` quotes them together), to the last sentence end there
+        more = context(p.source_id, end, end + MAX_SENTENCE_CHARS)
+        m = _LAST_END.search(more + ("\n\n" if len(more) < MAX_SENTENCE_CHARS else "")) if more and more.strip() else None
+        if more is not None and m is not None and more[: m.start() + 1].strip():
+            add = more[: m.end()].rstrip()
+            text, end = text + add, end + len(add)
     if text[:1].islower() and start > 0:
         before = context(p.source_id, max(0, start - CONTEXT_CHARS), start)
         m = _LAST_END.search(before) if before else None
@@ -672,7 +721,7 @@ def select_quotes(
             va, vb = vec_of.get(id(a)), vec_of.get(id(b))
             cos = _cosine(va, vb) if va is not None and vb is not None else 0.0
             same = lexical >= DUPLICATE_JACCARD or cos >= DUPLICATE_SIM or " ".join(a.text.split()) == " ".join(
-                b.text.split())
+                b.text.split()) or (a.passage_index == b.passage_index and a.start < b.end and b.start < a.end)
             return max(lexical, cos), same
 
         while pool and len(chosen) < max_quotes:

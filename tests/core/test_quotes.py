@@ -191,3 +191,47 @@ def test_the_passage_heading_as_a_plain_line_is_never_a_quote() -> None:
     assert all(q.text != "Maximum length of a string or BLOB" for q in res.quotes)
     without_heading = Passage(1, 1, "s1", "Limits", text, 0, len(text))
     assert select_quotes("What is the maximum length of a string or BLOB?", [without_heading], threshold=0.0).quotes
+
+
+STORAGE = """Each value stored in the database has one of the following storage classes:
+
+- NULL. The value is a NULL value.
+- INTEGER. The value is a signed integer, stored in 0, 1, 2, 3, 4, 6, or 8 bytes depending on the magnitude.
+- REAL. The value is a floating point value, stored as an 8-byte IEEE floating point number.
+- TEXT. The value is a text string, stored using the database encoding.
+"""
+
+
+def test_a_list_under_its_lead_in_is_quoted_with_it_and_each_item_whole() -> None:
+    sents = [STORAGE[a:b] for a, b in split_passage(STORAGE)]
+    # the introduction with its first items, whole (not cut after the third sentence, "INTEGER.")
+    assert sents[0].startswith("Each value stored") and sents[0].endswith("8-byte IEEE floating point number.")
+    # and every item on its own, its label kept with what follows it
+    assert "INTEGER. The value is a signed integer, stored in 0, 1, 2, 3, 4, 6, or 8 bytes depending on the magnitude." in sents
+    assert "TEXT. The value is a text string, stored using the database encoding." in sents
+    res = select_quotes("Which storage class holds a signed integer?", [passage(STORAGE)], threshold=0.0)
+    assert "INTEGER. The value is a signed integer" in res.quotes[0].text
+    # the introduction with its list and an item of it overlap: never both quoted (no text twice)
+    assert all(not (q.start < r.end and r.start < q.end) for q in res.quotes for r in res.quotes if q is not r)
+
+
+def test_a_passage_ending_with_a_lead_in_is_completed_with_what_it_introduces() -> None:
+    source = ("WAL is faster in most cases. But there are also disadvantages:\n\n"
+              "1. All processes using a database must be on the same host computer.\n"
+              "2. WAL might be very slightly slower than the rollback journal.\n")
+    cut = source.index("\n\n1.")
+    p = passage(source[:cut], 1, start=0)
+    res = select_quotes("What are the disadvantages of WAL?", [p], threshold=0.0,
+                        context=lambda _sid, start, end: source[max(0, start) : end])
+    answer, _ = quoted_answer(res)
+    assert any("same host computer" in c.quote for c in answer.citations)
+    c = answer.citations[0]
+    assert source[c.start : c.end] == c.quote
+
+
+def test_an_identifier_matches_the_words_it_is_made_of() -> None:
+    assert {"last", "insert", "rowid"} <= set(Q._keys("There is a function named sqlite3_last_insert_rowid()."))
+    text = ("Each table has a ROWID column unless it is declared WITHOUT ROWID in its definition. "
+            "There is a function named sqlite3_last_insert_rowid() which returns the key of the most recent insert.")
+    res = select_quotes("How do I get the rowid of the last inserted row?", [passage(text)], threshold=0.0)
+    assert "sqlite3_last_insert_rowid" in res.quotes[0].text
