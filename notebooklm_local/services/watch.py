@@ -140,9 +140,9 @@ def sync_folder(
     # a file the folder filter leaves out (a hidden one added by hand, one in a hidden sub-folder) is not gone
     plan.mark_missing = [k for k in plan.mark_missing if not os.path.lexists(k.path)]
     # a file found to duplicate another source, unchanged since: not read again (reported once)
-    stat_of = {f.path: f for f in scanned}
+    stats = {f.path: f for f in scanned}
     known_dups = [p for p in plan.add if lib.known_duplicates.get((folder.notebook_id, p))
-                  == (stat_of[p].size, stat_of[p].mtime)]
+                  == (stats[p].size, stats[p].mtime)]
     plan.add = [p for p in plan.add if p not in known_dups]
     result.unchanged = plan.unchanged + len(known_dups)
     cancel.raise_if_set()
@@ -152,8 +152,7 @@ def sync_folder(
     result.added = list(plan.add)
     result.reindexed = [f.path for _k, f in (*changed, *back_changed)]
     result.missing = [k.path for k in plan.mark_missing]
-    present = {f.path for f in scanned}
-    result.still_missing = [k.path for k in known if k.missing and k.path not in present and _under(k, folder)
+    result.still_missing = [k.path for k in known if k.missing and k.path not in stats and _under(k, folder)
                             and not os.path.lexists(k.path)]
     result.restored = [f.path for _k, f in (*back_same, *back_changed)]
     result.touched = [f.path for _k, f in touched]
@@ -171,7 +170,6 @@ def sync_folder(
         *((f.path, k, f) for k, f in (*changed, *back_changed)),
         *((p, None, None) for p in plan.add),
     ]
-    stats = {f.path: f for f in scanned}
     if defer:
         for path, k, _f in work:
             fs = stats[path]
