@@ -111,6 +111,12 @@ class SyncResult:
     def problems(self) -> bool:
         return bool(self.error or self.failed)
 
+    def drop(self, path: str) -> None:
+        """A file that failed or was a duplicate: not reported as added, re-indexed or restored."""
+        for lst in (self.added, self.reindexed, self.restored):
+            if path in lst:
+                lst.remove(path)
+
     def summary(self, folder_label: str | None = None) -> str:
         """``Synced ~/papers: 2 added, 1 re-indexed, 1 missing`` (``nothing changed`` when so)."""
         label = folder_label or self.folder

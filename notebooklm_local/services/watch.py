@@ -203,10 +203,10 @@ def sync_folder(
                     result.duplicates.append((path, existing.title))
                     if (st := stats.get(path)) is not None:
                         lib.remember_duplicate(folder.notebook_id, path, st.size, st.mtime)
-                _drop(result, path)
+                result.drop(path)
                 continue
             result.failed.append((path, str(e)))
-            _drop(result, path)
+            result.drop(path)
         # the stat of the file as indexed (or as failed: retried when the file changes again)
         st = stats.get(path)
         if sid is not None and st is not None:
@@ -222,13 +222,6 @@ def _under(k: KnownFile, folder: WatchedFolder) -> bool:
     from notebooklm_local.core.watch import is_under
 
     return is_under(k.path, folder.path, recursive=folder.recursive)
-
-
-def _drop(result: SyncResult, path: str) -> None:
-    """A file that failed or was a duplicate is not reported as added / re-indexed."""
-    for lst in (result.added, result.reindexed, result.restored):
-        if path in lst:
-            lst.remove(path)
 
 
 def _adopt_move(lib: LibraryService, existing: Source, path: str, st: FileStat | None, result: SyncResult) -> bool:

@@ -269,7 +269,7 @@ class IngestController(QObject):
         self._relay = _Relay()
         self._relay.ask.connect(self._on_relay_ask)
         self._asking: dict[str, LargeSource] = {}
-        self._sync_pending: dict[str, tuple[Any, str]] = {}  # source id -> (the SyncResult waiting for it, notebook id)
+        self._sync_pending: dict[str, Any] = {}  # source id -> the SyncResult waiting for it
         self._syncing: dict[str, bool] = {}  # notebook id -> another sync was asked for while this one ran
         self.source_finished.connect(self._on_sync_source_finished)
 
@@ -553,7 +553,7 @@ class IngestController(QObject):
                 ref = None if q.reindex else SourceRef(path=Path(q.path))
                 self._enqueue(_Job(LiveState(q.source_id, notebook_id, Path(q.path).name), ref=ref,
                                    reindex=q.reindex, file_stat=(q.size, q.mtime)))
-                self._sync_pending[q.source_id] = (r, notebook_id)
+                self._sync_pending[q.source_id] = r
                 waiting.append(q.source_id)
             if not waiting:
                 self.synced.emit(r)
@@ -579,22 +579,19 @@ class IngestController(QObject):
 
     @Slot(str, str, str)
     def _on_sync_source_finished(self, source_id: str, outcome: str, message: str) -> None:
-        pending = self._sync_pending.pop(source_id, None)
-        if pending is None:
+        r = self._sync_pending.pop(source_id, None)
+        if r is None:
             return
-        r, notebook_id = pending
         q = next((q for q in r.queued if q.source_id == source_id), None)
         if q is not None and outcome != "ready":
-            for lst in (r.added, r.reindexed, r.restored):
-                if q.path in lst:
-                    lst.remove(q.path)
+            r.drop(q.path)
             if outcome == "duplicate":
                 r.duplicates.append((q.path, message))
                 if self._svc is not None:  # not read again while unchanged (reported once)
-                    self._svc.remember_duplicate(notebook_id, q.path, q.size, q.mtime)
+                    self._svc.remember_duplicate(r.notebook_id, q.path, q.size, q.mtime)
             else:
                 r.failed.append((q.path, message if outcome == "failed" else outcome))
-        if not any(p is r for p, _nb in self._sync_pending.values()):
+        if not any(p is r for p in self._sync_pending.values()):
             self.synced.emit(r)
 
     # -- long embedding: ask the user ---------------------------------------------------------------
