@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from notebooklm_local.core.citations import Citation, Passage, format_location, mark_ocr
+from notebooklm_local.core.library import HEADING_SEP
 from notebooklm_local.core.textutil import STOPWORDS, content_words
 
 __all__ = [
@@ -70,7 +71,6 @@ LENGTHS: dict[str, int] = {"short": 120, "medium": 280, "long": 600}
 
 MAX_CANDIDATES = 3000  # scored sentences per source (evenly spaced through it)
 MAX_SENTENCE_CHARS = 600  # longer "sentences" are flattened tables/code: never candidates
-HEADING_SEP = " \u203a "  # what core.library joins heading paths with
 
 Vector = dict[str, float]
 

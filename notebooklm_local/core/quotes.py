@@ -47,6 +47,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from notebooklm_local.core.citations import AnswerSentence, Citation, CitedAnswer, Passage
+from notebooklm_local.core.library import HEADING_SEP
 from notebooklm_local.core.textutil import content_words, split_sentences, words
 
 __all__ = [
@@ -282,9 +283,6 @@ def _is_fragment(s: str) -> bool:
     return False
 
 
-_HEADING_SEP = " \u203a "  # what core.library joins a passage's heading path with
-
-
 def _title_key(s: str) -> str:
     return " ".join(s.split()).strip(" .:").casefold()
 
@@ -295,7 +293,7 @@ def _heading_titles(heading: str | None) -> set[str]:
     A chunk's text holds its headings as plain lines (no ``#``), so a heading such as "Maximum length of a
     string or BLOB" (7 words) would otherwise be a candidate quote, and the best one for a question that repeats it.
     """
-    return {k for part in heading.split(_HEADING_SEP) if (k := _title_key(part))} if heading else set()
+    return {k for part in heading.split(HEADING_SEP) if (k := _title_key(part))} if heading else set()
 
 
 def _split(text: str, limit: int) -> list[tuple[int, int, str]]:
