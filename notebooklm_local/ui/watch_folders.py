@@ -22,6 +22,8 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
 from notebooklm_local.core.errors import NotebookError
+from notebooklm_local.ui.errors import show_exception
+from notebooklm_local.ui.ops import BackgroundOp
 
 __all__ = ["FolderWatch", "DEBOUNCE_MS", "short_path"]
 
@@ -111,16 +113,22 @@ class FolderWatch(QObject):
         path = self.pick_folder()
         if not path:
             return
-        p = Path(path).expanduser().resolve()
-        try:
-            if not p.is_dir():
-                raise NotebookError(f"{p} is not a folder." if p.exists() else f"Folder not found: {p}")
-            w.library.watch_folder(nb_id, str(p))
-        except NotebookError as e:
-            QMessageBox.warning(w, "Watch a folder", str(e))
-            return
-        w.statusBar().showMessage(f"Watching {short_path(str(p))}: syncing…", 8000)
-        self.notebook_opened(nb_id, force=True)
+        # the service's checks (exists, a folder, readable, not watched yet), as `watch add`; on a lane: the
+        # service may be opening the index
+        BackgroundOp(self, lambda: w.ingest.service().watch_folder(nb_id, path), lanes=w.lanes, lane="store",
+                     on_success=lambda f: self._on_watched(nb_id, f), on_failure=self._on_watch_failed,
+                     label="Watch a folder").run()
+
+    def _on_watched(self, notebook_id: str, folder: Any) -> None:
+        self.window.statusBar().showMessage(f"Watching {short_path(folder.path)}: syncing…", 8000)
+        if self.window.current_notebook_id() == notebook_id:
+            self.notebook_opened(notebook_id, force=True)
+
+    def _on_watch_failed(self, exc: BaseException) -> None:
+        if isinstance(exc, NotebookError):
+            QMessageBox.warning(self.window, "Watch a folder", str(exc))
+        else:
+            show_exception(self.window, "Watch a folder", exc)
 
     @Slot()
     def stop_watching(self) -> None:

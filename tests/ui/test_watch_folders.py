@@ -19,7 +19,7 @@ from tests.ui.helpers import open_window
 
 
 @pytest.fixture(autouse=True)
-def _no_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
+def warned(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     warned: list[str] = []
 
     def warning(_parent: Any, _title: str, text: str, *a: Any, **k: Any) -> Any:
@@ -27,6 +27,7 @@ def _no_boxes(monkeypatch: pytest.MonkeyPatch) -> None:
         return QMessageBox.StandardButton.Ok
 
     monkeypatch.setattr(QMessageBox, "warning", staticmethod(warning))
+    return warned
 
 
 def _ctx(folder: Path | None) -> AppContext:
@@ -108,7 +109,7 @@ def test_watched_folder_syncs_at_start_and_on_changes(qtbot: Any, win: Any, fold
     qtbot.waitUntil(lambda: "1 missing" in win.statusBar().currentMessage(), timeout=5000)
 
 
-def test_watch_and_stop_watching_from_the_menu(qtbot: Any, app_home: Path, tmp_path: Path) -> None:
+def test_watch_and_stop_watching_from_the_menu(qtbot: Any, app_home: Path, tmp_path: Path, warned: list[str]) -> None:
     w = open_window(qtbot, _ctx(None))
     try:
         qtbot.waitUntil(lambda: w.current_notebook_id() is not None, timeout=10000)
@@ -127,6 +128,10 @@ def test_watch_and_stop_watching_from_the_menu(qtbot: Any, app_home: Path, tmp_p
         assert fw.unwatch_action.isEnabled()
 
         fw.watch_action.trigger()  # already watched: a clear warning, nothing changes
+        qtbot.waitUntil(lambda: any("already watched" in t for t in warned), timeout=10000)
+        fw.pick_folder = lambda: str(notes / "bees.md")  # a file: the service's check, as `watch add`
+        fw.watch_action.trigger()
+        qtbot.waitUntil(lambda: any("is a file, not a folder" in t for t in warned), timeout=10000)
         assert len(w.library.watched_folders(w.current_notebook_id())) == 1
 
         fw.choose_folder = lambda folders: folders[0]
